@@ -1,0 +1,90 @@
+"""Configuration: an explicit, immutable object, built when needed and passed down.
+
+Nothing here runs at import time. :func:`load_config` reads the environment when it is
+called, so two runners in one process can use different settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+from ._exceptions import TideflowError
+
+__all__ = ("ROOT_DIRNAME", "Config", "find_root", "load_config", "resolve_username")
+
+#: Name of the folder that holds a project's runs.
+ROOT_DIRNAME = ".tideflow"
+
+
+class Config(msgspec.Struct, frozen=True, kw_only=True):
+    """Settings for one runner, CLI invocation or client.
+
+    ``root`` is the store folder itself (the ``.tideflow`` folder); ``None`` means: find
+    it from the working directory when it is used.
+    """
+
+    root: str | None = None
+    username: str | None = None
+    executor: str = "spawn"
+    max_workers: int = 16
+    max_num_splits: int = 100
+    #: Seconds between retries are multiplied by this (tests set it to 0).
+    retry_delay_scale: float = 1.0
+    #: How often a running supervisor renews its lease on a run, in seconds.
+    heartbeat_interval: float = 5.0
+    #: A run whose lease is older than this many seconds is reported as crashed.
+    heartbeat_timeout: float = 30.0
+    #: Grace period between SIGTERM and SIGKILL when stopping a task, in seconds.
+    kill_grace: float = 2.0
+
+
+def load_config(
+    env: Mapping[str, str] | None = None, **overrides: object
+) -> Config:
+    """Build a :class:`Config` from the environment (``TIDEFLOW_*`` variables) and overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    if root := env.get("TIDEFLOW_ROOT"):
+        values["root"] = root
+    if user := env.get("TIDEFLOW_USER"):
+        values["username"] = user
+    if executor := env.get("TIDEFLOW_EXECUTOR"):
+        values["executor"] = executor
+    if scale := env.get("TIDEFLOW_RETRY_DELAY_SCALE"):
+        values["retry_delay_scale"] = float(scale)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return msgspec.convert(values, Config)
+
+
+def find_root(config: Config, cwd: str | os.PathLike[str] | None = None) -> Path:
+    """Return the store folder: the configured one, else ``.tideflow`` in ``cwd`` or a parent.
+
+    When none exists, the folder is ``.tideflow`` in ``cwd`` (created by the stores on first
+    write). The answer is computed on every call, never cached.
+    """
+    if config.root is not None:
+        return Path(config.root).expanduser().absolute()
+    start = Path(cwd if cwd is not None else os.getcwd()).absolute()
+    for folder in (start, *start.parents):
+        candidate = folder / ROOT_DIRNAME
+        if candidate.is_dir():
+            return candidate
+    return start / ROOT_DIRNAME
+
+
+def resolve_username(config: Config, env: Mapping[str, str] | None = None) -> str:
+    """Return the user name: configuration, ``TIDEFLOW_USER``, ``USER``, ``LOGNAME``, ``USERNAME``."""
+    if config.username:
+        return config.username
+    env = os.environ if env is None else env
+    for name in ("TIDEFLOW_USER", "USER", "LOGNAME", "USERNAME"):
+        if value := env.get(name):
+            return value
+    raise TideflowError(
+        "Cannot tell who is running this flow: set the TIDEFLOW_USER environment variable "
+        "(or USER), or pass a username in the configuration."
+    )

@@ -1,0 +1,177 @@
+"""The exceptions tideflow raises.
+
+Every exception derives from :class:`TideflowError`::
+
+    TideflowError
+    ├── FlowDefinitionError        the flow class or its graph is invalid (step, file, line, fix)
+    ├── ParameterError             a parameter value is missing or has the wrong form
+    ├── DecoratorError             an unknown step decorator or a bad decorator argument
+    ├── ArtifactError              an artifact cannot be stored or loaded
+    ├── MergeArtifactsError        merge_artifacts() met conflicting values
+    ├── RunFailed                  a run ended without success
+    ├── TaskFailed                 a task attempt raised (pathspec, attempt, traceback text)
+    ├── WorkerCrashed              a task process died or broke the protocol
+    ├── ResumeError                a run cannot be resumed as asked
+    ├── CommandError               a command-line usage error
+    ├── NotFound (LookupError)     a flow, run, step, task or artifact does not exist
+    │   └── ...
+    ├── InvalidPathspec (ValueError)  a pathspec does not have the expected shape
+    ├── NamespaceMismatch          an object is outside the current namespace
+    ├── TagError                   a tag operation breaks the tag rules
+    └── TideflowInternalError      a bug in tideflow
+"""
+
+from __future__ import annotations
+
+__all__ = (
+    "ArtifactError",
+    "CommandError",
+    "DecoratorError",
+    "FlowDefinitionError",
+    "InvalidPathspec",
+    "MergeArtifactsError",
+    "NamespaceMismatch",
+    "NotFound",
+    "ParameterError",
+    "ResumeError",
+    "RunFailed",
+    "TagError",
+    "TaskFailed",
+    "TideflowError",
+    "TideflowInternalError",
+    "WorkerCrashed",
+)
+
+
+class TideflowError(Exception):
+    """Base class of every error tideflow raises on purpose."""
+
+
+class FlowDefinitionError(TideflowError):
+    """The flow class or its graph is invalid.
+
+    The message names the step, the file and the line, and says how to fix it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        super().__init__(message, step, file, line)
+        self.message = message
+        self.step = step
+        self.file = file
+        self.line = line
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_definition_error, (self.message, self.step, self.file, self.line))
+
+    def __str__(self) -> str:
+        where = []
+        if self.file is not None:
+            where.append(f"{self.file}" + (f", line {self.line}" if self.line else ""))
+        if self.step is not None:
+            where.append(f"step '{self.step}'")
+        prefix = f"{' in '.join(reversed(where))}: " if where else ""
+        return prefix + self.message
+
+
+def _rebuild_definition_error(
+    message: str, step: str | None, file: str | None, line: int | None
+) -> FlowDefinitionError:
+    return FlowDefinitionError(message, step=step, file=file, line=line)
+
+
+class ParameterError(TideflowError):
+    """A parameter value is missing, unknown or has the wrong form."""
+
+
+class DecoratorError(TideflowError):
+    """A step decorator is unknown or got a bad argument."""
+
+
+class ArtifactError(TideflowError):
+    """An artifact cannot be stored or loaded."""
+
+
+class MergeArtifactsError(TideflowError):
+    """``merge_artifacts()`` found artifacts whose values differ between inputs."""
+
+
+class RunFailed(TideflowError):
+    """A run ended without success."""
+
+
+class TaskFailed(TideflowError):
+    """A task attempt failed.
+
+    Carries the task's pathspec, the attempt number, the exit code (when the process
+    exited abnormally) and the text of the traceback raised inside the task.
+    """
+
+    def __init__(
+        self,
+        pathspec: str,
+        attempt: int,
+        message: str,
+        *,
+        exit_code: int | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        super().__init__(pathspec, attempt, message, exit_code, traceback)
+        self.pathspec = pathspec
+        self.attempt = attempt
+        self.message = message
+        self.exit_code = exit_code
+        self.traceback = traceback
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_task_failed,
+            (self.pathspec, self.attempt, self.message, self.exit_code, self.traceback),
+        )
+
+    def __str__(self) -> str:
+        return f"Task {self.pathspec} (attempt {self.attempt}) failed: {self.message}"
+
+
+def _rebuild_task_failed(
+    pathspec: str, attempt: int, message: str, exit_code: int | None, traceback: str | None
+) -> TaskFailed:
+    return TaskFailed(pathspec, attempt, message, exit_code=exit_code, traceback=traceback)
+
+
+class WorkerCrashed(TideflowError):
+    """A task process died unexpectedly or broke the worker protocol."""
+
+
+class ResumeError(TideflowError):
+    """A run cannot be resumed as asked (unknown origin run, changed graph, ...)."""
+
+
+class CommandError(TideflowError):
+    """A command-line usage error: an unknown command, option or argument."""
+
+
+class NotFound(TideflowError, LookupError):
+    """A flow, run, step, task or artifact does not exist."""
+
+
+class InvalidPathspec(TideflowError, ValueError):
+    """A pathspec does not have the shape the object expects."""
+
+
+class NamespaceMismatch(TideflowError):
+    """An object exists but is outside the current namespace."""
+
+
+class TagError(TideflowError):
+    """A tag operation breaks the tag rules (system tag removal, length, count)."""
+
+
+class TideflowInternalError(TideflowError):
+    """An internal invariant was broken: this is a bug in tideflow, please report it."""

@@ -1,0 +1,116 @@
+"""``current``: what a running step can learn about itself.
+
+The values live in a :class:`contextvars.ContextVar` set by the task runner, never in a
+global singleton; outside a task every property is ``None`` and ``is_running_flow`` is
+``False``.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+import msgspec
+
+__all__ = ("Current", "TaskInfo", "current", "task_info")
+
+
+class TaskInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """The identity of the running task, as ``current`` reports it."""
+
+    flow_name: str
+    run_id: str
+    step_name: str
+    task_id: str
+    retry_count: int = 0
+    origin_run_id: str | None = None
+    username: str | None = None
+    namespace: str | None = None
+    tags: tuple[str, ...] = ()
+    parameter_names: tuple[str, ...] = ()
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run/step/task``."""
+        return f"{self.flow_name}/{self.run_id}/{self.step_name}/{self.task_id}"
+
+
+task_info: ContextVar[TaskInfo | None] = ContextVar("tideflow_task_info", default=None)
+
+
+class Current:
+    """Read-only view of the running task: ``from tideflow import current``."""
+
+    __slots__ = ()
+
+    def _get(self, name: str) -> Any:
+        info = task_info.get()
+        return None if info is None else getattr(info, name)
+
+    @property
+    def is_running_flow(self) -> bool:
+        """Whether this code runs inside a step of a flow."""
+        return task_info.get() is not None
+
+    @property
+    def flow_name(self) -> str | None:
+        """The name of the running flow."""
+        return self._get("flow_name")  # type: ignore[no-any-return]
+
+    @property
+    def run_id(self) -> str | None:
+        """The id of the running run."""
+        return self._get("run_id")  # type: ignore[no-any-return]
+
+    @property
+    def step_name(self) -> str | None:
+        """The name of the running step."""
+        return self._get("step_name")  # type: ignore[no-any-return]
+
+    @property
+    def task_id(self) -> str | None:
+        """The id of the running task."""
+        return self._get("task_id")  # type: ignore[no-any-return]
+
+    @property
+    def pathspec(self) -> str | None:
+        """``Flow/run/step/task`` of the running task."""
+        return self._get("pathspec")  # type: ignore[no-any-return]
+
+    @property
+    def retry_count(self) -> int:
+        """Which attempt this is: 0 for the first, 1 for the first retry, ..."""
+        return self._get("retry_count") or 0  # type: ignore[no-any-return]
+
+    @property
+    def origin_run_id(self) -> str | None:
+        """For a resumed run, the id of the run it resumes; else ``None``."""
+        return self._get("origin_run_id")  # type: ignore[no-any-return]
+
+    @property
+    def username(self) -> str | None:
+        """The user who started the run."""
+        return self._get("username")  # type: ignore[no-any-return]
+
+    @property
+    def namespace(self) -> str | None:
+        """The namespace of the run, ``user:<name>``."""
+        return self._get("namespace")  # type: ignore[no-any-return]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """The run's tags (user and system)."""
+        return self._get("tags") or ()  # type: ignore[no-any-return]
+
+    @property
+    def parameter_names(self) -> tuple[str, ...]:
+        """The attribute names of the flow's parameters."""
+        return self._get("parameter_names") or ()  # type: ignore[no-any-return]
+
+    def __repr__(self) -> str:
+        info = task_info.get()
+        return f"<current {info.pathspec if info else '(not in a running flow)'}>"
+
+
+#: The running task's identity; see :class:`Current`.
+current = Current()

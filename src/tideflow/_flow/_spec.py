@@ -1,0 +1,333 @@
+"""``FlowSpec``: the base class of every flow.
+
+A subclass declares parameters (class attributes) and steps (``@step`` methods). Calling
+the class at ``__main__`` runs the command line. In a task, the worker builds the object
+with :meth:`FlowSpec._tf_for_task` and binds it to the artifacts of its input tasks:
+attribute reads load artifacts lazily, attribute writes become the task's new artifacts.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import msgspec
+
+from .._exceptions import FlowDefinitionError, MergeArtifactsError
+from ._graph import FlowGraph, build_graph
+from ._parameter import Parameter
+
+__all__ = ("ArtifactSource", "FlowSpec", "ForeachFrame", "Inputs", "Transition")
+
+
+class ArtifactSource(Protocol):
+    """Where a task's inherited artifacts come from: names, content hashes and values."""
+
+    def names(self) -> Sequence[str]:
+        """The names of the available artifacts."""
+        ...
+
+    def sha(self, name: str) -> str:
+        """The content hash of an artifact; raises ``KeyError`` when absent."""
+        ...
+
+    def load(self, name: str) -> Any:
+        """The value of an artifact; raises ``KeyError`` when absent."""
+        ...
+
+
+class ForeachFrame(msgspec.Struct, frozen=True, array_like=True):
+    """One level of foreach around a task: the splitting step, its variable, this index."""
+
+    step: str
+    var: str
+    index: int
+    num_splits: int
+    #: Content hash of the foreach variable's value, where ``self.input`` comes from.
+    value_sha: str
+
+
+class Transition(msgspec.Struct, frozen=True):
+    """What a step's ``self.next()`` asked for."""
+
+    targets: tuple[str, ...]
+    foreach: str | None = None
+    num_splits: int | None = None
+
+
+_RESERVED = frozenset(
+    {"next", "input", "index", "inputs", "merge_artifacts", "foreach_stack", "name"}
+)
+
+
+class FlowSpec:
+    """Base class of flows. Subclass it, add ``@step`` methods and :class:`Parameter`\\ s.
+
+    ``MyFlow()`` at ``if __name__ == '__main__':`` runs the command line
+    (``python myflow.py run``); ``use_cli=False`` builds a plain object.
+    """
+
+    def __init__(self, use_cli: bool = True) -> None:
+        if use_cli:
+            from .._cli import flow_main
+
+            sys.exit(flow_main(type(self)))
+
+    # -- class-level description -------------------------------------------------------
+
+    @classmethod
+    def _tf_graph(cls) -> FlowGraph:
+        """The validated graph of this flow class (built once per class)."""
+        cached: FlowGraph | None = cls.__dict__.get("_tf_graph_cache")
+        if cached is None:
+            cached = build_graph(cls)
+            cls._tf_check_parameters(cached)
+            type.__setattr__(cls, "_tf_graph_cache", cached)
+        return cached
+
+    @classmethod
+    def _tf_parameters(cls) -> dict[str, Parameter]:
+        """The flow's parameters, by attribute name, in definition order."""
+        found: dict[str, Parameter] = {}
+        for klass in reversed(cls.__mro__):
+            for attribute, value in vars(klass).items():
+                if isinstance(value, Parameter):
+                    found[attribute] = value
+        return found
+
+    @classmethod
+    def _tf_check_parameters(cls, graph: FlowGraph) -> None:
+        seen: dict[str, str] = {}
+        for attribute, parameter in cls._tf_parameters().items():
+            problem = None
+            if attribute in _RESERVED or parameter.name in _RESERVED:
+                problem = f"'{attribute}' is a reserved name"
+            elif attribute in graph or parameter.name in graph:
+                problem = f"'{parameter.name}' is also the name of a step"
+            elif parameter.name in seen:
+                problem = f"'{parameter.name}' is used by two parameters"
+            if problem:
+                raise FlowDefinitionError(
+                    f"Parameter {problem}: give the parameter another name.",
+                    file=graph.file or None,
+                )
+            seen[parameter.name] = attribute
+
+    @property
+    def name(self) -> str:
+        """The name of the flow (its class name)."""
+        return type(self).__name__
+
+    # -- task binding (used by the worker) ---------------------------------------------
+
+    @classmethod
+    def _tf_for_task(
+        cls,
+        *,
+        step: str,
+        parameters: Mapping[str, Any],
+        source: ArtifactSource | None,
+        stack: Sequence[ForeachFrame] = (),
+        input_value: Callable[[], Any] | None = None,
+    ) -> FlowSpec:
+        """A flow object bound to one task's inputs."""
+        flow = cls.__new__(cls)
+        state = flow.__dict__
+        state["_tf_parameters"] = dict(parameters)
+        state["_tf_source"] = source
+        state["_tf_step"] = step
+        state["_tf_stack"] = tuple(stack)
+        state["_tf_input_value"] = input_value
+        state["_tf_transition"] = None
+        state["_tf_loaded"] = {}
+        state["_tf_merged"] = {}
+        state["_tf_merge_sources"] = {}
+        state["_tf_deleted"] = set()
+        return flow
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: the name may be an inherited artifact.
+        if name.startswith("__") or name.startswith("_tf_"):
+            raise AttributeError(name)
+        state = self.__dict__
+        if name not in state.get("_tf_deleted", ()):
+            merged_from = state.get("_tf_merge_sources", {}).get(name)
+            source = merged_from if merged_from is not None else state.get("_tf_source")
+            if source is not None:
+                try:
+                    sha = source.sha(name)
+                except KeyError:
+                    pass
+                else:
+                    value = source.load(name)
+                    state[name] = value
+                    state["_tf_loaded"][name] = sha
+                    return value
+        step = state.get("_tf_step")
+        where = f" in step '{step}'" if step else ""
+        raise AttributeError(
+            f"Flow {type(self).__name__} has no attribute or artifact '{name}'{where}."
+        )
+
+    def __delattr__(self, name: str) -> None:
+        if name in self.__dict__:
+            del self.__dict__[name]
+        elif self.__dict__.get("_tf_source") is None or name not in self.__dict__[
+            "_tf_source"
+        ].names():
+            raise AttributeError(name)
+        self.__dict__.setdefault("_tf_deleted", set()).add(name)
+        self.__dict__.get("_tf_loaded", {}).pop(name, None)
+
+    # -- what a step calls ---------------------------------------------------------------
+
+    def next(self, *steps: Callable[..., Any], foreach: str | None = None) -> None:
+        """Say which step(s) run after this one.
+
+        ``self.next(self.b)`` goes on to one step, ``self.next(self.b, self.c)`` branches,
+        and ``self.next(self.body, foreach='items')`` runs ``body`` once per item.
+        """
+        state = self.__dict__
+        step = state.get("_tf_step")
+        if state.get("_tf_transition") is not None:
+            raise FlowDefinitionError(
+                "self.next() was called twice: a step calls it once, as its last line.",
+                step=step,
+            )
+        names = []
+        for target in steps:
+            func = getattr(target, "__func__", target)
+            if not getattr(func, "__tf_step__", False):
+                raise FlowDefinitionError(
+                    f"self.next() takes steps, as in self.next(self.end); got {target!r}.",
+                    step=step,
+                )
+            names.append(func.__name__)
+        num_splits = None
+        if foreach is not None:
+            try:
+                values = getattr(self, foreach)
+            except AttributeError as exc:
+                raise FlowDefinitionError(
+                    f"foreach='{foreach}' names no attribute: set self.{foreach} to a list "
+                    "before calling self.next().",
+                    step=step,
+                ) from exc
+            try:
+                num_splits = len(values)
+            except TypeError as exc:
+                raise FlowDefinitionError(
+                    f"The foreach variable '{foreach}' is a {type(values).__name__}, which has "
+                    "no length: use a list or another sequence.",
+                    step=step,
+                ) from exc
+        state["_tf_transition"] = Transition(tuple(names), foreach, num_splits)
+
+    @property
+    def input(self) -> Any:
+        """In a foreach, the item of the foreach variable this task handles."""
+        getter = self.__dict__.get("_tf_input_value")
+        return None if getter is None else getter()
+
+    @property
+    def index(self) -> int | None:
+        """In a foreach, the index of the item this task handles; else ``None``."""
+        stack = self.__dict__.get("_tf_stack") or ()
+        return stack[-1].index if stack else None
+
+    def foreach_stack(self) -> list[tuple[int, int, Any]]:
+        """``(index, num_splits, value)`` for each enclosing foreach, outermost first."""
+        stack = self.__dict__.get("_tf_stack") or ()
+        return [(frame.index, frame.num_splits, None) for frame in stack]
+
+    def merge_artifacts(
+        self,
+        inputs: Inputs,
+        include: Sequence[str] | None = None,
+        exclude: Sequence[str] | None = None,
+    ) -> None:
+        """In a join, carry over the artifacts whose values agree across ``inputs``.
+
+        Artifacts already set in the join are left alone. Artifacts whose values differ
+        raise :class:`MergeArtifactsError` unless excluded (or set first).
+        """
+        step = self.__dict__.get("_tf_step")
+        if not isinstance(inputs, Inputs):
+            raise FlowDefinitionError(
+                "merge_artifacts() takes the join's inputs: self.merge_artifacts(inputs).",
+                step=step,
+            )
+        if include and exclude:
+            raise FlowDefinitionError(
+                "merge_artifacts() takes include or exclude, not both.", step=step
+            )
+        parameters = set(self.__dict__.get("_tf_parameters", {}))
+        candidates: dict[str, list[tuple[str, ArtifactSource]]] = {}
+        for flow in inputs:
+            source = flow.__dict__.get("_tf_source")
+            if source is None:
+                continue
+            for name in source.names():
+                if name.startswith("_") or name in parameters:
+                    continue
+                candidates.setdefault(name, []).append((source.sha(name), source))
+        if include:
+            missing = sorted(set(include) - set(candidates))
+            if missing:
+                raise MergeArtifactsError(
+                    f"merge_artifacts(include=...) names artifact(s) no input has: "
+                    f"{', '.join(missing)}."
+                )
+        wanted = set(include) if include else set(candidates) - set(exclude or ())
+        conflicts = []
+        for name in sorted(wanted):
+            if name in self.__dict__:
+                continue
+            shas = {sha for sha, _ in candidates[name]}
+            if len(shas) > 1:
+                conflicts.append(name)
+                continue
+            sha, source = candidates[name][0]
+            self.__dict__["_tf_merged"][name] = sha
+            self.__dict__["_tf_merge_sources"][name] = source
+        if conflicts:
+            raise MergeArtifactsError(
+                f"Step '{step}' cannot merge artifact(s) whose values differ between inputs: "
+                f"{', '.join(conflicts)}. Set them in the join (self.x = ...) before calling "
+                "merge_artifacts(), or leave them out with exclude=[...]."
+            )
+
+
+class Inputs:
+    """The inputs of a join step: one flow object per incoming task.
+
+    Iterate over it, index it, or (for branches) read ``inputs.<step_name>``.
+    """
+
+    def __init__(self, flows: Sequence[FlowSpec]) -> None:
+        self._flows = list(flows)
+        self._by_step = {flow.__dict__.get("_tf_step"): flow for flow in self._flows}
+
+    def __iter__(self) -> Iterator[FlowSpec]:
+        return iter(self._flows)
+
+    def __len__(self) -> int:
+        return len(self._flows)
+
+    def __getitem__(self, index: int) -> FlowSpec:
+        return self._flows[index]
+
+    def __getattr__(self, name: str) -> FlowSpec:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._by_step[name]
+        except KeyError:
+            raise AttributeError(
+                f"This join has no input from a step named '{name}'; its inputs come from: "
+                f"{', '.join(str(s) for s in self._by_step)}."
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<Inputs of {len(self._flows)} tasks>"

@@ -1,0 +1,252 @@
+"""Checks of a flow graph, one function per check.
+
+Each check raises :class:`FlowDefinitionError` naming the step, the file and the line, and
+saying what to do. :func:`validate` runs them in an order where each may rely on the
+previous ones, and returns the nodes completed with ``in_funcs``, ``split_parents`` and
+``matching_join``.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import msgspec
+
+from .._exceptions import FlowDefinitionError
+from ._graph import StepNode
+
+__all__ = ("validate",)
+
+
+def validate(cls: type, file: str, nodes: dict[str, StepNode]) -> dict[str, StepNode]:
+    """Validate the parsed steps of ``cls`` and complete their split information."""
+    check_start_and_end(cls, file, nodes)
+    check_transitions(nodes)
+    check_unknown_targets(nodes)
+    check_acyclic(nodes)
+    check_reachable(nodes)
+    nodes = _with_in_funcs(nodes)
+    check_joins_take_inputs(nodes)
+    return assign_splits(nodes)
+
+
+def _class_line(cls: type) -> int | None:
+    try:
+        return inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return None
+
+
+def check_start_and_end(cls: type, file: str, nodes: dict[str, StepNode]) -> None:
+    """A flow has a ``start`` and an ``end`` step."""
+    for name, role in (("start", "begins"), ("end", "ends")):
+        if name not in nodes:
+            raise FlowDefinitionError(
+                f"Flow {cls.__name__} has no '{name}' step. Every flow {role} with a step "
+                f"named {name}: add `@step` `def {name}(self): ...`.",
+                file=file or None,
+                line=_class_line(cls),
+            )
+    if nodes["start"].is_join:
+        node = nodes["start"]
+        raise FlowDefinitionError(
+            "The start step cannot take inputs: write `def start(self):`.",
+            step="start",
+            file=node.file,
+            line=node.line,
+        )
+
+
+def check_transitions(nodes: dict[str, StepNode]) -> None:
+    """Every step but ``end`` calls ``self.next()``; ``end`` does not."""
+    for node in nodes.values():
+        if node.name == "end" and node.out_funcs:
+            raise FlowDefinitionError(
+                "The end step must not call self.next(): it is the last step of the flow. "
+                "Remove the call, or rename the step.",
+                step="end",
+                file=node.file,
+                line=node.next_line,
+            )
+        if node.name != "end" and not node.out_funcs:
+            raise FlowDefinitionError(
+                f"Step '{node.name}' does not call self.next(). Add self.next(self.<step>) "
+                "as its last line to say which step runs after it (use self.next(self.end) "
+                "to finish the flow).",
+                step=node.name,
+                file=node.file,
+                line=node.line,
+            )
+
+
+def check_unknown_targets(nodes: dict[str, StepNode]) -> None:
+    """Every transition goes to a step of the flow."""
+    for node in nodes.values():
+        for target in node.out_funcs:
+            if target not in nodes:
+                known = ", ".join(sorted(nodes))
+                raise FlowDefinitionError(
+                    f"Step '{node.name}' specifies a self.next() transition to an unknown "
+                    f"step, '{target}'. The steps are: {known}. Check the name, and that "
+                    f"the step has @step.",
+                    step=node.name,
+                    file=node.file,
+                    line=node.next_line,
+                )
+
+
+def check_acyclic(nodes: dict[str, StepNode]) -> None:
+    """The graph has no cycle."""
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in nodes[name].out_funcs:
+            if state.get(target) == 1:
+                cycle = path[path.index(target) :] + [name, target] if target in path else [
+                    name,
+                    target,
+                ]
+                node = nodes[name]
+                raise FlowDefinitionError(
+                    f"Step '{name}' closes a cycle ({' -> '.join(dict.fromkeys(cycle))} -> "
+                    f"{target}): flows must be acyclic. Use a foreach to repeat work.",
+                    step=name,
+                    file=node.file,
+                    line=node.next_line,
+                )
+            if target not in state:
+                visit(target, [*path, name])
+        state[name] = 2
+
+    for name in nodes:
+        if name not in state:
+            visit(name, [])
+
+
+def check_reachable(nodes: dict[str, StepNode]) -> None:
+    """Every step can be reached from ``start``."""
+    seen: set[str] = set()
+    stack = ["start"]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(nodes[name].out_funcs)
+    for name, node in nodes.items():
+        if name not in seen:
+            raise FlowDefinitionError(
+                f"Step '{name}' is never reached from start. Remove it, or add a "
+                f"self.next(self.{name}) transition to it from another step.",
+                step=name,
+                file=node.file,
+                line=node.line,
+            )
+
+
+def _with_in_funcs(nodes: dict[str, StepNode]) -> dict[str, StepNode]:
+    incoming: dict[str, list[str]] = {name: [] for name in nodes}
+    for node in nodes.values():
+        for target in node.out_funcs:
+            incoming[target].append(node.name)
+    return {
+        name: _replace(node, in_funcs=tuple(incoming[name])) for name, node in nodes.items()
+    }
+
+
+def _replace(node: StepNode, **changes: object) -> StepNode:
+    return msgspec.structs.replace(node, **changes)
+
+
+def check_joins_take_inputs(nodes: dict[str, StepNode]) -> None:
+    """A step with several incoming transitions is a join and takes ``inputs``."""
+    for node in nodes.values():
+        if len(node.in_funcs) > 1 and not node.is_join:
+            raise FlowDefinitionError(
+                f"Step '{node.name}' is reached from {len(node.in_funcs)} steps "
+                f"({', '.join(node.in_funcs)}) but does not take inputs. Join the branches "
+                f"with `def {node.name}(self, inputs):`.",
+                step=node.name,
+                file=node.file,
+                line=node.line,
+            )
+
+
+def assign_splits(nodes: dict[str, StepNode]) -> dict[str, StepNode]:
+    """Pair every split with its join and record the open splits around each step."""
+    parents: dict[str, tuple[str, ...]] = {}
+    matching: dict[str, str] = {}
+
+    def walk(name: str, stack: tuple[str, ...], came_from: str | None) -> None:
+        node = nodes[name]
+        if node.is_join:
+            if not stack:
+                raise FlowDefinitionError(
+                    f"Step '{name}' takes inputs but joins no split: no foreach or branch "
+                    f"is open when it runs. Write `def {name}(self):` instead.",
+                    step=name,
+                    file=node.file,
+                    line=node.line,
+                )
+            split = stack[-1]
+            if matching.setdefault(split, name) != name:
+                _mismatched_join(nodes, split, matching[split], name)
+            stack = stack[:-1]
+            if nodes[split].type == "foreach" and len(node.in_funcs) != 1:
+                raise FlowDefinitionError(
+                    f"Step '{name}' joins the foreach of step '{split}' but is reached from "
+                    f"{len(node.in_funcs)} steps ({', '.join(node.in_funcs)}); a foreach "
+                    "join is reached from the last step of the foreach body only.",
+                    step=name,
+                    file=node.file,
+                    line=node.line,
+                )
+        known = parents.get(name)
+        if known is not None:
+            if known != stack:
+                raise FlowDefinitionError(
+                    f"Step '{name}' is reached from inside different splits ({came_from} "
+                    "and another branch). Join each split before its branches meet.",
+                    step=name,
+                    file=node.file,
+                    line=node.line,
+                )
+            return
+        parents[name] = stack
+        if node.type == "end" and stack:
+            _unjoined(nodes, stack[-1])
+        inner = (*stack, name) if node.type in ("split", "foreach") else stack
+        for target in node.out_funcs:
+            walk(target, inner, name)
+
+    walk("start", (), None)
+    for split in (n for n in nodes.values() if n.type in ("split", "foreach")):
+        if split.name not in matching:
+            _unjoined(nodes, split.name)
+    return {
+        name: _replace(node, split_parents=parents[name], matching_join=matching.get(name))
+        for name, node in nodes.items()
+    }
+
+
+def _unjoined(nodes: dict[str, StepNode], split: str) -> None:
+    node = nodes[split]
+    what = f"foreach over '{node.foreach_param}'" if node.type == "foreach" else "branches"
+    raise FlowDefinitionError(
+        f"The {what} started in step '{split}' is never joined. Add a join step "
+        "(`def join(self, inputs):`) that every branch reaches before the end step.",
+        step=split,
+        file=node.file,
+        line=node.next_line,
+    )
+
+
+def _mismatched_join(nodes: dict[str, StepNode], split: str, first: str, second: str) -> None:
+    node = nodes[second]
+    raise FlowDefinitionError(
+        f"The branches of step '{split}' end in two different joins, '{first}' and "
+        f"'{second}'. Every branch of a split must reach the same join step.",
+        step=second,
+        file=node.file,
+        line=node.line,
+    )
