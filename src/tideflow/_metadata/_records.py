@@ -1,0 +1,158 @@
+"""The records the metadata store keeps: runs, steps, tasks, attempts, artifacts, metadata.
+
+Every record is a frozen msgspec Struct. Timestamps are seconds since the epoch (UTC) as
+floats. These records are persisted and sent between processes, so they follow msgspec's
+schema-evolution rules: a new field gets a default, and no field changes its type.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import msgspec
+
+__all__ = (
+    "ATTEMPT_STATES",
+    "RUN_STATUSES",
+    "ArtifactRecord",
+    "AttemptRecord",
+    "ExceptionInfo",
+    "MetadataRecord",
+    "RunRecord",
+    "StepRecord",
+    "TaskRecord",
+)
+
+#: The states a run can be in. Every one but ``running`` is final.
+RUN_STATUSES: Final = frozenset(
+    {"running", "succeeded", "failed", "cancelled", "timeout", "crashed"}
+)
+#: The states a task attempt can be in. Every one but ``running`` is final.
+ATTEMPT_STATES: Final = RUN_STATUSES
+
+
+class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One run of a flow.
+
+    ``run_id`` is a decimal string; a later run of the same flow has a larger id.
+    ``heartbeat_at`` is renewed by the supervisor that owns the run; a ``running`` run whose
+    heartbeat is too old belonged to a supervisor that died.
+    """
+
+    flow: str
+    run_id: str
+    user: str
+    status: str
+    created_at: float
+    finished_at: float | None = None
+    origin_run_id: str | None = None
+    system_tags: tuple[str, ...] = ()
+    user_tags: tuple[str, ...] = ()
+    heartbeat_at: float | None = None
+    pid: int | None = None
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id``."""
+        return f"{self.flow}/{self.run_id}"
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """Every tag of the run, system and user."""
+        return frozenset(self.system_tags) | frozenset(self.user_tags)
+
+
+class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A step of a run that has started at least one task."""
+
+    flow: str
+    run_id: str
+    step: str
+    created_at: float
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id/step``."""
+        return f"{self.flow}/{self.run_id}/{self.step}"
+
+
+class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A task of a step.
+
+    ``foreach_stack`` is opaque to the store: msgpack bytes owned by the runtime.
+    ``origin_pathspec`` names the task this one was cloned from when a run is resumed.
+    """
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    created_at: float
+    index: int | None = None
+    foreach_stack: bytes = b""
+    parent_pathspecs: tuple[str, ...] = ()
+    origin_pathspec: str | None = None
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id/step/task_id``."""
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+
+class ExceptionInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """An exception raised inside a task, as text."""
+
+    type: str
+    message: str
+    traceback: str
+
+
+class AttemptRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One attempt at running a task (attempts count from 0)."""
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    state: str
+    started_at: float
+    finished_at: float | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    pid: int | None = None
+    exception: ExceptionInfo | None = None
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id/step/task_id`` of the task this is an attempt of."""
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+
+class ArtifactRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An artifact a task attempt stored: its name and the key of its blob."""
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    name: str
+    sha: str
+    size: int
+    created_at: float
+
+
+class MetadataRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A metadata event recorded for a task attempt (a name, a value and its type)."""
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+    name: str
+    value: str
+    type: str
+    created_at: float
+    tags: tuple[str, ...] = ()

@@ -1,0 +1,267 @@
+"""Conversions between database rows and records, and the checks the store shares."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from .._exceptions import NotFound, TideflowInternalError
+from ._records import (
+    ArtifactRecord,
+    AttemptRecord,
+    ExceptionInfo,
+    MetadataRecord,
+    RunRecord,
+    TaskRecord,
+)
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections.abc import Iterable
+
+__all__ = (
+    "ARTIFACT_COLUMNS",
+    "ATTEMPT_COLUMNS",
+    "METADATA_COLUMNS",
+    "RUN_COLUMNS",
+    "TASK_COLUMNS",
+    "artifact_record",
+    "attempt_record",
+    "attempt_row",
+    "check_state",
+    "duplicate",
+    "exception_columns",
+    "insert_artifacts",
+    "insert_metadata",
+    "metadata_record",
+    "require_run",
+    "require_task",
+    "run_not_found",
+    "run_number",
+    "run_record",
+    "task_record",
+    "task_row",
+)
+
+#: The columns of a run, with its tags as a JSON array of [tag, system] pairs.
+RUN_COLUMNS: Final = """r.flow, r.run_id, r.user, r.status, r.created_at, r.finished_at,
+    r.origin_run_id, r.heartbeat_at, r.pid,
+    (SELECT json_group_array(json_array(t.tag, t.system)) FROM run_tags AS t
+     WHERE t.flow = r.flow AND t.run_id = r.run_id)"""
+TASK_COLUMNS: Final = """flow, run_id, step, task_id, created_at, foreach_index,
+    foreach_stack, parent_pathspecs, origin_pathspec"""
+ATTEMPT_COLUMNS: Final = """flow, run_id, step, task_id, attempt, state, started_at,
+    finished_at, exit_code, signal, pid, exc_type, exc_message, exc_traceback"""
+ARTIFACT_COLUMNS: Final = "flow, run_id, step, task_id, attempt, name, sha, size, created_at"
+METADATA_COLUMNS: Final = """flow, run_id, step, task_id, attempt, name, value, type,
+    created_at, tags"""
+
+_TAG_PAIRS: Final = msgspec.json.Decoder(list[tuple[str, int]])
+_STRINGS: Final = msgspec.json.Decoder(tuple[str, ...])
+_JSON: Final = msgspec.json.Encoder()
+
+
+def run_number(flow: str, run_id: str, *rest: str) -> int:
+    """Return the integer a run id is stored as.
+
+    :raises NotFound: if ``run_id`` is not a run id, so no such run (or object in it) exists.
+    """
+    if run_id.isascii() and run_id.isdigit() and str(int(run_id)) == run_id:
+        return int(run_id)
+    kind = ("Run", "Step", "Task")[len(rest)]
+    raise NotFound(f"{kind} '{'/'.join((flow, run_id, *rest))}' does not exist")
+
+
+def run_not_found(flow: str, run_id: str) -> NotFound:
+    return NotFound(f"Run '{flow}/{run_id}' does not exist")
+
+
+def require_run(conn: sqlite3.Connection, flow: str, number: int) -> None:
+    """:raises NotFound: if the run does not exist."""
+    sql = "SELECT 1 FROM runs WHERE flow = ? AND run_id = ?"
+    if conn.execute(sql, (flow, number)).fetchone() is None:
+        raise run_not_found(flow, str(number))
+
+
+def require_task(
+    conn: sqlite3.Connection, flow: str, number: int, step: str, task_id: str
+) -> None:
+    """:raises NotFound: if the task does not exist."""
+    sql = "SELECT 1 FROM tasks WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"
+    if conn.execute(sql, (flow, number, step, task_id)).fetchone() is None:
+        raise NotFound(f"Task '{flow}/{number}/{step}/{task_id}' does not exist")
+
+
+def duplicate(what: str) -> TideflowInternalError:
+    return TideflowInternalError(
+        f"{what} is already recorded. Ids are allocated by tideflow, so this is a bug in "
+        "tideflow, please report it."
+    )
+
+
+def check_state(state: str, allowed: frozenset[str], what: str, *, final: bool = True) -> None:
+    """:raises ValueError: if ``state`` is not allowed (or is ``running`` when ``final``)."""
+    if state not in allowed or (final and state == "running"):
+        choices = sorted(allowed - {"running"} if final else allowed)
+        raise ValueError(f"{state!r} is not a valid {what}; use one of {', '.join(choices)}")
+
+
+def run_record(row: tuple[Any, ...]) -> RunRecord:
+    tags = _TAG_PAIRS.decode(row[9])
+    return RunRecord(
+        flow=row[0],
+        run_id=str(row[1]),
+        user=row[2],
+        status=row[3],
+        created_at=row[4],
+        finished_at=row[5],
+        origin_run_id=row[6],
+        heartbeat_at=row[7],
+        pid=row[8],
+        system_tags=tuple(sorted(tag for tag, system in tags if system)),
+        user_tags=tuple(sorted(tag for tag, system in tags if not system)),
+    )
+
+
+def task_row(record: TaskRecord, number: int) -> tuple[object, ...]:
+    return (
+        record.flow,
+        number,
+        record.step,
+        record.task_id,
+        record.created_at,
+        record.index,
+        record.foreach_stack,
+        _JSON.encode(record.parent_pathspecs).decode(),
+        record.origin_pathspec,
+    )
+
+
+def task_record(row: tuple[Any, ...]) -> TaskRecord:
+    return TaskRecord(
+        flow=row[0],
+        run_id=str(row[1]),
+        step=row[2],
+        task_id=row[3],
+        created_at=row[4],
+        index=row[5],
+        foreach_stack=row[6],
+        parent_pathspecs=_STRINGS.decode(row[7]),
+        origin_pathspec=row[8],
+    )
+
+
+def exception_columns(exc: ExceptionInfo | None) -> tuple[str | None, str | None, str | None]:
+    """The ``exc_type``, ``exc_message`` and ``exc_traceback`` columns of an attempt."""
+    return (None, None, None) if exc is None else (exc.type, exc.message, exc.traceback)
+
+
+def attempt_row(record: AttemptRecord, number: int) -> tuple[object, ...]:
+    return (
+        record.flow,
+        number,
+        record.step,
+        record.task_id,
+        record.attempt,
+        record.state,
+        record.started_at,
+        record.finished_at,
+        record.exit_code,
+        record.signal,
+        record.pid,
+        *exception_columns(record.exception),
+    )
+
+
+def attempt_record(row: tuple[Any, ...]) -> AttemptRecord:
+    exc_type, exc_message, exc_traceback = row[11:14]
+    return AttemptRecord(
+        flow=row[0],
+        run_id=str(row[1]),
+        step=row[2],
+        task_id=row[3],
+        attempt=row[4],
+        state=row[5],
+        started_at=row[6],
+        finished_at=row[7],
+        exit_code=row[8],
+        signal=row[9],
+        pid=row[10],
+        exception=None
+        if exc_type is None
+        else ExceptionInfo(type=exc_type, message=exc_message, traceback=exc_traceback),
+    )
+
+
+def artifact_record(row: tuple[Any, ...]) -> ArtifactRecord:
+    flow, number, step, task_id, attempt, name, sha, size, created_at = row
+    return ArtifactRecord(
+        flow=flow,
+        run_id=str(number),
+        step=step,
+        task_id=task_id,
+        attempt=attempt,
+        name=name,
+        sha=sha,
+        size=size,
+        created_at=created_at,
+    )
+
+
+def metadata_record(row: tuple[Any, ...]) -> MetadataRecord:
+    flow, number, step, task_id, attempt, name, value, type_, created_at, tags = row
+    return MetadataRecord(
+        flow=flow,
+        run_id=str(number),
+        step=step,
+        task_id=task_id,
+        attempt=attempt,
+        name=name,
+        value=value,
+        type=type_,
+        created_at=created_at,
+        tags=_STRINGS.decode(tags),
+    )
+
+
+def insert_artifacts(conn: sqlite3.Connection, records: Iterable[ArtifactRecord]) -> None:
+    conn.executemany(
+        f"INSERT OR REPLACE INTO artifacts ({ARTIFACT_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.flow,
+                run_number(r.flow, r.run_id),
+                r.step,
+                r.task_id,
+                r.attempt,
+                r.name,
+                r.sha,
+                r.size,
+                r.created_at,
+            )
+            for r in records
+        ],
+    )
+
+
+def insert_metadata(conn: sqlite3.Connection, records: Iterable[MetadataRecord]) -> None:
+    conn.executemany(
+        f"INSERT INTO metadata ({METADATA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.flow,
+                run_number(r.flow, r.run_id),
+                r.step,
+                r.task_id,
+                r.attempt,
+                r.name,
+                r.value,
+                r.type,
+                r.created_at,
+                _JSON.encode(r.tags).decode(),
+            )
+            for r in records
+        ],
+    )
