@@ -1,0 +1,148 @@
+"""Append-only log files, one per task attempt and stream.
+
+A log line is stored as ``<microseconds since the epoch> <text>\\n``. The text is bytes,
+end to end: whatever the task wrote, carriage returns and invalid UTF-8 included. The
+writer flushes after every batch, so a reader sees each line as soon as it is written,
+while the task still runs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Final, Self, final
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable
+    from types import TracebackType
+
+__all__ = ("STREAMS", "LogWriter", "log_path")
+
+#: The streams a task attempt has a log for.
+STREAMS: Final = ("stdout", "stderr")
+
+
+def log_path(
+    root: str | os.PathLike[str],
+    flow: str,
+    run_id: str,
+    step: str,
+    task_id: str,
+    attempt: int,
+    stream: str,
+) -> Path:
+    """Return ``<root>/logs/<flow>/<run_id>/<step>/<task_id>/<attempt>.<stream>.log``.
+
+    :raises ValueError: if ``stream`` is not ``stdout`` or ``stderr``, or a name cannot be
+        a folder name (empty, ``.``, ``..``, or holding a slash or a NUL).
+    """
+    if stream not in STREAMS:
+        raise ValueError(f"Unknown log stream {stream!r}: use 'stdout' or 'stderr'.")
+    for what, name in (("flow", flow), ("run id", run_id), ("step", step), ("task id", task_id)):
+        if name in ("", ".", "..") or any(char in name for char in "/\\\0"):
+            raise ValueError(f"The {what} {name!r} cannot be used as a folder name.")
+    return Path(root, "logs", flow, run_id, step, task_id, f"{int(attempt)}.{stream}.log")
+
+
+@final
+class LogWriter:
+    """Appends timestamped lines to one log file.
+
+    The file and its folders are created on the first write. The writer is synchronous
+    and thread-safe; async code calls it through ``anyio.to_thread.run_sync``. Close it
+    with :meth:`close` or use it as a context manager; a writer that is never closed emits
+    a :exc:`ResourceWarning`.
+
+    :param path: the log file, usually from :func:`log_path`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+        self._file: BinaryIO | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._file else "unopened"
+        return f"<LogWriter {str(self._path)!r} {state}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None and not file.closed:
+            file.close()
+            warnings.warn(
+                f"unclosed log writer {str(self._path)!r}: call close() or use it as a "
+                "context manager",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
+
+    @property
+    def path(self) -> Path:
+        """The log file."""
+        return self._path
+
+    def write_line(self, text: bytes, ts: float | None = None) -> None:
+        """Append one line and flush it.
+
+        :param text: the line, without its newline (one trailing ``\\n`` is dropped; any
+            other ``\\n`` splits it into several lines with the same timestamp).
+        :param ts: when the line was written, in seconds since the epoch (default: now).
+        :raises RuntimeError: if the writer is closed.
+        """
+        micros = time.time_ns() // 1000 if ts is None else round(ts * 1_000_000)
+        self._append(_encode(micros, text))
+
+    def write_lines(self, lines: Iterable[tuple[float, bytes]]) -> None:
+        """Append ``(timestamp, text)`` lines, as :meth:`write_line` does, and flush once.
+
+        :raises RuntimeError: if the writer is closed.
+        """
+        self._append(b"".join(_encode(round(ts * 1_000_000), text) for ts, text in lines))
+
+    def flush(self) -> None:
+        """Flush what was written (every write already flushes; this is for symmetry)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.flush()
+
+    def close(self) -> None:
+        """Close the file. Closing twice is allowed; writing afterwards is not."""
+        with self._lock:
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
+
+    def _append(self, data: bytes) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"The log writer for {self._path} is closed.")
+            if not data:
+                return
+            if self._file is None:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self._path.open("ab")
+            self._file.write(data)
+            self._file.flush()
+
+
+def _encode(micros: int, text: bytes) -> bytes:
+    if text.endswith(b"\n"):
+        text = text[:-1]
+    prefix = b"%d " % micros
+    return b"".join(prefix + part + b"\n" for part in text.split(b"\n"))
