@@ -10,12 +10,18 @@ from ._flow._parameter import JSONType as JSONType
 from ._flow._parameter import Parameter as Parameter
 from ._flow._spec import FlowSpec as FlowSpec
 from ._flow._step import step as step
+from ._runner import ExecutingRun as ExecutingRun
+from ._runner import NBRunner as NBRunner
+from ._runner import Runner as Runner
 from ._version import __version__ as __version__
 
 __all__ = (
+    "ExecutingRun",
     "FlowSpec",
     "JSONType",
+    "NBRunner",
     "Parameter",
+    "Runner",
     "__version__",
     "catch",
     "current",

@@ -42,9 +42,7 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     kill_grace: float = 2.0
 
 
-def load_config(
-    env: Mapping[str, str] | None = None, **overrides: object
-) -> Config:
+def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
     """Build a :class:`Config` from the environment (``TIDEFLOW_*`` variables) and overrides."""
     env = os.environ if env is None else env
     values: dict[str, object] = {}
@@ -77,13 +75,23 @@ def find_root(config: Config, cwd: str | os.PathLike[str] | None = None) -> Path
 
 
 def resolve_username(config: Config, env: Mapping[str, str] | None = None) -> str:
-    """Return the user name: configuration, ``TIDEFLOW_USER``, ``USER``, ``LOGNAME``, ``USERNAME``."""
+    """Return the user name.
+
+    From configuration, else ``TIDEFLOW_USER``, ``USER``, ``LOGNAME``, ``USERNAME``, else
+    the account database (so a container without those variables still works).
+    """
     if config.username:
         return config.username
     env = os.environ if env is None else env
     for name in ("TIDEFLOW_USER", "USER", "LOGNAME", "USERNAME"):
         if value := env.get(name):
             return value
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_name
+    except (ImportError, KeyError, AttributeError):
+        pass
     raise TideflowError(
         "Cannot tell who is running this flow: set the TIDEFLOW_USER environment variable "
         "(or USER), or pass a username in the configuration."

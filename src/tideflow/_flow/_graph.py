@@ -75,7 +75,7 @@ class FlowGraph:
 def _topological(nodes: dict[str, StepNode]) -> list[str]:
     order: list[str] = []
     seen: set[str] = set()
-    indegree = {name: 0 for name in nodes}
+    indegree = dict.fromkeys(nodes, 0)
     for node in nodes.values():
         for out in node.out_funcs:
             if out in indegree:
@@ -214,8 +214,10 @@ def _read_next(call: Any, step: str, file: str, first: int) -> _Transition:
         targets.append(arg.attr)
     foreach = None
     for keyword in call.keywords:
-        if keyword.arg == "foreach" and isinstance(keyword.value, ast.Constant) and isinstance(
-            keyword.value.value, str
+        if (
+            keyword.arg == "foreach"
+            and isinstance(keyword.value, ast.Constant)
+            and isinstance(keyword.value.value, str)
         ):
             foreach = keyword.value.value
         else:

@@ -60,8 +60,8 @@ class Parameter:
         self,
         name: str,
         default: Any = None,
-        type: Any = None,  # noqa: A002 - the reference API's keyword
-        help: str | None = None,  # noqa: A002
+        type: Any = None,
+        help: str | None = None,
         required: bool = False,
         separator: str | None = None,
         show_default: bool = True,
@@ -232,4 +232,3 @@ def resolve_parameters(
         else:
             values[attribute] = parameter.default_value(context)
     return values
-

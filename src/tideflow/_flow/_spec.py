@@ -173,9 +173,10 @@ class FlowSpec:
     def __delattr__(self, name: str) -> None:
         if name in self.__dict__:
             del self.__dict__[name]
-        elif self.__dict__.get("_tf_source") is None or name not in self.__dict__[
-            "_tf_source"
-        ].names():
+        elif (
+            self.__dict__.get("_tf_source") is None
+            or name not in self.__dict__["_tf_source"].names()
+        ):
             raise AttributeError(name)
         self.__dict__.setdefault("_tf_deleted", set()).add(name)
         self.__dict__.get("_tf_loaded", {}).pop(name, None)

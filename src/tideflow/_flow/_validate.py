@@ -103,10 +103,14 @@ def check_acyclic(nodes: dict[str, StepNode]) -> None:
         state[name] = 1
         for target in nodes[name].out_funcs:
             if state.get(target) == 1:
-                cycle = path[path.index(target) :] + [name, target] if target in path else [
-                    name,
-                    target,
-                ]
+                cycle = (
+                    path[path.index(target) :] + [name, target]
+                    if target in path
+                    else [
+                        name,
+                        target,
+                    ]
+                )
                 node = nodes[name]
                 raise FlowDefinitionError(
                     f"Step '{name}' closes a cycle ({' -> '.join(dict.fromkeys(cycle))} -> "
@@ -149,9 +153,7 @@ def _with_in_funcs(nodes: dict[str, StepNode]) -> dict[str, StepNode]:
     for node in nodes.values():
         for target in node.out_funcs:
             incoming[target].append(node.name)
-    return {
-        name: _replace(node, in_funcs=tuple(incoming[name])) for name, node in nodes.items()
-    }
+    return {name: _replace(node, in_funcs=tuple(incoming[name])) for name, node in nodes.items()}
 
 
 def _replace(node: StepNode, **changes: object) -> StepNode:

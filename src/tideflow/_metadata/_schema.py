@@ -7,6 +7,7 @@ empty database; opening one creates every table.
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import TideflowError
@@ -143,13 +144,30 @@ def open_connection(path: Path) -> sqlite3.Connection:
     )
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         _ensure_schema(conn, path)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # WAL mode is stored in the database file, so this only changes something the first
+    # time. Switching needs an exclusive lock, and SQLite reports SQLITE_BUSY at once,
+    # without waiting, when another process holds any lock then: that happens when several
+    # processes open a new database together. Retry for up to the busy timeout.
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+        else:
+            return
 
 
 def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:

@@ -1,0 +1,227 @@
+"""Entry points: :func:`flow_main` for ``python myflow.py ...`` and :func:`main` for ``tideflow``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+
+from .._exceptions import CommandError, FlowDefinitionError, ParameterError, TideflowError
+from .._flow._spec import FlowSpec
+from .._request import build_request
+from .._runtime._loader import LoadedFlow, load_flow
+from .._version import __version__
+from ._parser import FlowParser, add_parameters, add_top_level
+
+__all__ = ("flow_main", "main")
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _print_graph(flow: LoadedFlow) -> None:
+    for node in flow.graph:
+        kind = " (join)" if node.is_join else ""
+        print(f"Step {node.name}{kind}")
+        if node.doc:
+            for line in node.doc.splitlines():
+                print(f"    {line}")
+        if node.type == "foreach":
+            print(f"    => {node.out_funcs[0]} (foreach over '{node.foreach_param}')")
+        elif node.out_funcs:
+            print(f"    => {', '.join(node.out_funcs)}")
+        print()
+
+
+def _flow_parser(flow: LoadedFlow, prog: str) -> tuple[FlowParser, Any]:
+    parser = FlowParser(prog=prog, description=(flow.cls.__doc__ or "").strip() or None)
+    add_top_level(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=FlowParser)
+    run = commands.add_parser("run", help="run the flow")
+    pick = add_parameters(run, flow.cls._tf_parameters())
+    _run_options(run)
+    resume = commands.add_parser("resume", help="resume a run from its first failed step")
+    resume.add_argument("step_to_rerun", nargs="?", default=None, metavar="STEP")
+    resume.add_argument(
+        "--origin-run-id", default=None, help="the run to resume (default: latest)"
+    )
+    _run_options(resume)
+    commands.add_parser("show", help="show the steps and their transitions")
+    commands.add_parser("check", help="validate the flow without running it")
+    from ._manage import add_management_commands
+
+    add_management_commands(commands)
+    return parser, pick
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-workers", type=int, default=None, help="tasks run at once (16)")
+    parser.add_argument(
+        "--max-num-splits", type=int, default=None, help="largest foreach allowed (100)"
+    )
+    parser.add_argument("--tag", dest="tags", action="append", default=[], help="a user tag")
+    parser.add_argument("--run-id-file", default=None, help="write the run id to this file")
+    parser.add_argument("--namespace", dest="user_namespace", default=None, help=argparse.SUPPRESS)
+
+
+def _top_level(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "decospecs": args.decospecs,
+        "quiet": args.quiet,
+        "executor": args.executor,
+        "root": args.root,
+    }
+
+
+def _dispatch(flow: LoadedFlow, argv: Sequence[str], prog: str) -> int:
+    parser, pick = _flow_parser(flow, prog)
+    args = parser.parse_args(list(argv))
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    if args.command == "check":
+        print(f"Validating {flow.name}... The graph looks good!")
+        return 0
+    if args.command == "show":
+        _print_graph(flow)
+        return 0
+    if args.command in ("run", "resume"):
+        resume = args.command == "resume"
+        options: dict[str, Any] = {
+            "tags": args.tags,
+            "max_workers": args.max_workers,
+            "max_num_splits": args.max_num_splits,
+            "run_id_file": args.run_id_file,
+        }
+        if resume:
+            options["origin_run_id"] = args.origin_run_id
+            options["step_to_rerun"] = args.step_to_rerun
+        else:
+            options.update(pick(args))
+        request = build_request(
+            flow,
+            top_level=_top_level(args),
+            options={k: v for k, v in options.items() if v is not None},
+            resume=resume,
+            from_text=True,
+        )
+        if not request.quiet:
+            print("Validating your flow...\n    The graph looks good!")
+        from ._run import run_in_terminal
+
+        return anyio.run(run_in_terminal, request)
+    from ._manage import run_management_command
+
+    return run_management_command(flow, args, _top_level(args))
+
+
+def _guarded(call: Any, argv: Sequence[str]) -> int:
+    show_traceback = "--traceback" in argv
+    try:
+        return int(call())
+    except (CommandError, ParameterError) as exc:
+        if show_traceback:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (TideflowError, ValueError, TypeError) as exc:
+        if show_traceback or not isinstance(exc, (TideflowError, ValueError)):
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def flow_main(cls: type[FlowSpec], argv: Sequence[str] | None = None) -> int:
+    """``python myflow.py COMMAND ...``: what calling a FlowSpec subclass at ``__main__`` runs."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def call() -> int:
+        flow = load_flow(cls)
+        return _dispatch(flow, argv, prog=sys.argv[0] if sys.argv else cls.__name__)
+
+    return _guarded(call, argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``tideflow`` command: ``tideflow COMMAND FLOW_FILE ...`` and ``tideflow runs``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(
+            "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, "
+            "tag, dump)\n       tideflow runs [FLOW]   list recent runs\n"
+            "       tideflow --version"
+        )
+        return 0 if argv else EXIT_USAGE
+    if argv[0] == "--version":
+        print(f"tideflow {__version__}")
+        return 0
+    if argv[0] == "runs":
+        from ._manage import runs_main
+
+        return _guarded(lambda: runs_main(argv[1:]), argv)
+    if len(argv) < 2:
+        print(
+            f"error: tideflow {argv[0]} needs a flow file: tideflow {argv[0]} myflow.py",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    command, flow_file, *rest = argv
+
+    def call() -> int:
+        try:
+            flow = load_flow(flow_file)
+        except FlowDefinitionError:
+            raise
+        return _dispatch(
+            flow,
+            [*_leading_options(rest), command, *_trailing(rest)],
+            prog=f"tideflow {command} {flow_file}",
+        )
+
+    return _guarded(call, argv)
+
+
+_TOP_LEVEL_FLAGS = {"--quiet", "--no-pylint", "--pylint", "--traceback"}
+_TOP_LEVEL_VALUES = {
+    "--with",
+    "--metadata",
+    "--datastore",
+    "--environment",
+    "--executor",
+    "--root",
+}
+
+
+def _split(rest: Sequence[str]) -> tuple[list[str], list[str]]:
+    leading: list[str] = []
+    trailing: list[str] = []
+    items = list(rest)
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if item in _TOP_LEVEL_FLAGS:
+            leading.append(item)
+        elif item in _TOP_LEVEL_VALUES and i + 1 < len(items):
+            leading.extend(items[i : i + 2])
+            i += 1
+        elif item.split("=", 1)[0] in _TOP_LEVEL_VALUES:
+            leading.append(item)
+        else:
+            trailing.append(item)
+        i += 1
+    return leading, trailing
+
+
+def _leading_options(rest: Sequence[str]) -> list[str]:
+    return _split(rest)[0]
+
+
+def _trailing(rest: Sequence[str]) -> list[str]:
+    return _split(rest)[1]

@@ -1,0 +1,99 @@
+"""Argument parsers for the flow commands, built from the flow's parameters."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._exceptions import CommandError
+from .._flow._parameter import Parameter
+
+__all__ = ("FlowParser", "add_parameters", "add_top_level")
+
+
+class FlowParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises :class:`CommandError` instead of exiting."""
+
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise CommandError(f"{message}. Run with --help to see the options.")
+
+
+def add_top_level(parser: argparse.ArgumentParser) -> None:
+    """The options that come before the command (``--with``, ``--quiet``, ...)."""
+    parser.add_argument(
+        "--with",
+        dest="decospecs",
+        action="append",
+        default=[],
+        metavar="DECORATOR",
+        help="add a step decorator to every step, as in --with retry:times=2",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the tasks' output")
+    parser.add_argument("--no-pylint", dest="pylint", action="store_false", help="accepted; no-op")
+    parser.add_argument("--pylint", dest="pylint", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--metadata", default=None, choices=["local"], help="metadata backend")
+    parser.add_argument("--datastore", default=None, choices=["local"], help="artifact backend")
+    parser.add_argument("--environment", default=None, choices=["local"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--executor",
+        default=None,
+        choices=["spawn", "fork"],
+        help="how task processes start: a fresh interpreter each (spawn) or forked from a "
+        "warm host (fork)",
+    )
+    parser.add_argument("--root", default=None, help="the store folder (default: .tideflow)")
+    parser.add_argument(
+        "--traceback", action="store_true", help="show full tracebacks of tideflow errors"
+    )
+
+
+def _parameter_help(parameter: Parameter) -> str:
+    parts = [parameter.help or ""]
+    parts.append(f"[{parameter.type_name}")
+    if parameter.required:
+        parts[-1] += ", required]"
+    elif parameter.show_default and not callable(parameter.default):
+        parts[-1] += f", default: {parameter.default!r}]"
+    else:
+        parts[-1] += "]"
+    if parameter.separator:
+        parts.append(f"(items separated by {parameter.separator!r})")
+    return " ".join(p for p in parts if p)
+
+
+def add_parameters(
+    parser: argparse.ArgumentParser, parameters: Mapping[str, Parameter]
+) -> Callable[[argparse.Namespace], dict[str, Any]]:
+    """Add ``--name`` options for the flow's parameters; return a function picking them out."""
+    group = parser.add_argument_group("flow parameters")
+    dests: dict[str, str] = {}
+    for parameter in parameters.values():
+        dest = f"param__{parameter.name}"
+        dests[parameter.name] = dest
+        if parameter.is_flag:
+            group.add_argument(
+                f"--{parameter.name}",
+                dest=dest,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=_parameter_help(parameter),
+            )
+        else:
+            group.add_argument(
+                f"--{parameter.name}",
+                dest=dest,
+                default=None,
+                metavar="VALUE",
+                help=_parameter_help(parameter),
+            )
+
+    def pick(namespace: argparse.Namespace) -> dict[str, Any]:
+        values = {}
+        for name, dest in dests.items():
+            value = getattr(namespace, dest)
+            if value is not None:
+                values[name] = str(value).lower() if isinstance(value, bool) else value
+        return values
+
+    return pick

@@ -1,0 +1,180 @@
+"""Turning what a caller asked for (Runner kwargs, CLI options) into a checked RunRequest.
+
+Every mistake is found here, before a run exists: an unknown option, a value of the wrong
+type, a missing required parameter, an unknown decorator.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._config import find_root, load_config, resolve_username
+from ._flow._decorators import StepDecorator, parse_decospec
+from ._flow._parameter import ParameterContext, resolve_parameters
+from ._runtime._loader import LoadedFlow
+from ._supervisor._run_actor import RunRequest
+
+__all__ = (
+    "RESUME_OPTIONS",
+    "RUN_OPTIONS",
+    "TOP_LEVEL_OPTIONS",
+    "build_request",
+    "check_top_level",
+)
+
+#: Options given to Runner(...) (the flow's top-level command-line options), with types.
+TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
+    "decospecs": (list, tuple),
+    "pylint": bool,
+    "quiet": bool,
+    "metadata": str,
+    "datastore": str,
+    "environment": str,
+    "executor": str,
+    "root": (str, os.PathLike),
+    "username": str,
+}
+
+#: Options of run(...) besides the flow's parameters.
+RUN_OPTIONS: Mapping[str, Any] = {
+    "tags": (list, tuple, str),
+    "max_workers": int,
+    "max_num_splits": int,
+    "run_id_file": (str, os.PathLike),
+    "user_namespace": str,
+}
+
+#: Options of resume(...).
+RESUME_OPTIONS: Mapping[str, Any] = {
+    **RUN_OPTIONS,
+    "origin_run_id": (str, int),
+    "step_to_rerun": str,
+}
+
+_BACKENDS = {"metadata": ("local",), "datastore": ("local",), "environment": ("local",)}
+
+
+def _type_name(kind: Any) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+def _check_type(where: str, name: str, value: Any, kind: Any) -> None:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds:
+        ok = False
+    else:
+        ok = isinstance(value, kinds)
+    if not ok:
+        raise TypeError(
+            f"{where}: '{name}' takes a {_type_name(kind)}, got {type(value).__name__} ({value!r})."
+        )
+
+
+def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Check Runner's top-level options; raise ValueError/TypeError naming the problem."""
+    for name, value in options.items():
+        if name not in TOP_LEVEL_OPTIONS:
+            valid = ", ".join(sorted(TOP_LEVEL_OPTIONS))
+            raise ValueError(f"Unknown option '{name}' for Runner(): valid options are {valid}.")
+        if value is not None:
+            _check_type("Runner()", name, value, TOP_LEVEL_OPTIONS[name])
+        if name in _BACKENDS and value is not None and value not in _BACKENDS[name]:
+            raise ValueError(
+                f"Runner(): {name}={value!r} is not available; tideflow stores runs locally "
+                f"(use {name}='local' or leave it out)."
+            )
+    if options.get("executor") not in (None, "spawn", "fork"):
+        raise ValueError(
+            f"Runner(): executor must be 'spawn' or 'fork', not {options['executor']!r}."
+        )
+    return dict(options)
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    tags = (value,) if isinstance(value, str) else tuple(value or ())
+    for tag in tags:
+        if not isinstance(tag, str) or not tag or len(tag) > 500:
+            raise ValueError(f"Tags are non-empty strings of at most 500 characters; got {tag!r}.")
+    return tags
+
+
+def decospecs(values: Sequence[str]) -> tuple[StepDecorator, ...]:
+    """Parse ``--with`` specs."""
+    return tuple(parse_decospec(str(value)) for value in values)
+
+
+def build_request(
+    flow: LoadedFlow,
+    *,
+    top_level: Mapping[str, Any],
+    options: Mapping[str, Any],
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    resume: bool = False,
+    from_text: bool = False,
+    quiet: bool | None = None,
+) -> RunRequest:
+    """Check ``options`` (parameters and run options) and build the request.
+
+    With ``from_text`` the parameter values are command-line strings; else Python values,
+    type-checked (``TypeError``).
+    """
+    what = f"{flow.name}.{'resume' if resume else 'run'}()"
+    allowed = RESUME_OPTIONS if resume else RUN_OPTIONS
+    parameters = flow.cls._tf_parameters()
+    by_name = {p.name: p for p in parameters.values()}
+    given: dict[str, Any] = {}
+    run_options: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in allowed:
+            if value is not None:
+                _check_type(what, name, value, allowed[name])
+            run_options[name] = value
+        elif name in by_name and not resume:
+            given[name] = value
+        else:
+            valid = ", ".join([*by_name] * (not resume) + sorted(allowed))
+            raise ValueError(f"Unknown argument '{name}' for {what}: valid arguments are {valid}.")
+    full_env = {**os.environ, **(env or {})}
+    workdir = str(Path(cwd or os.getcwd()).resolve())
+    config = load_config(
+        full_env,
+        root=str(top_level["root"]) if top_level.get("root") else None,
+        username=top_level.get("username"),
+        executor=top_level.get("executor"),
+    )
+    username = resolve_username(config, full_env)
+    context = ParameterContext(flow.name, username, [p.name for p in parameters.values()])
+    values = (
+        {}
+        if resume
+        else resolve_parameters(parameters, given, from_text=from_text, context=context)
+    )
+    max_workers = run_options.get("max_workers") or config.max_workers
+    max_splits = run_options.get("max_num_splits") or config.max_num_splits
+    for name, number in (("max_workers", max_workers), ("max_num_splits", max_splits)):
+        if number < 1:
+            raise ValueError(f"{what}: {name} must be at least 1, got {number}.")
+    origin = run_options.get("origin_run_id")
+    run_id_file = run_options.get("run_id_file")
+    return RunRequest(
+        flow=flow,
+        config=config,
+        root=find_root(config, workdir),
+        username=username,
+        parameters=values,
+        tags=_tags(run_options.get("tags")),
+        max_workers=int(max_workers),
+        max_num_splits=int(max_splits),
+        decospecs=decospecs(top_level.get("decospecs") or ()),
+        env=full_env,
+        cwd=workdir,
+        run_id_file=os.fspath(run_id_file) if run_id_file else None,
+        quiet=bool(top_level.get("quiet")) if quiet is None else quiet,
+        origin_run_id=str(origin) if origin is not None else ("" if resume else None),
+        step_to_rerun=run_options.get("step_to_rerun"),
+    )

@@ -1,0 +1,32 @@
+"""The console lines of a run: a header, one line per event and per task output line.
+
+``2026-11-22 10:00:00.123 [1763805600123456/start/1 (pid 4242)] Task is starting.``
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Protocol
+
+__all__ = ("Console", "stamp", "task_prefix")
+
+
+class Console(Protocol):
+    """Where a run's console lines go (a terminal, an ExecutingRun's buffers, ...)."""
+
+    async def write(self, stream: str, lines: list[str]) -> None:
+        """Append complete lines (without newlines) to ``stream`` (stdout or stderr)."""
+        ...
+
+
+def stamp(ts: float | None = None) -> str:
+    """A UTC timestamp with milliseconds, as console lines start."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+
+
+def task_prefix(run_id: str, step: str, task_id: str, pid: int | None) -> str:
+    """``[run/step/task (pid N)]``."""
+    pid_text = f" (pid {pid})" if pid is not None else ""
+    return f"[{run_id}/{step}/{task_id}{pid_text}]"

@@ -1,0 +1,508 @@
+"""The scheduler: runs every task of one run as soon as its inputs are ready.
+
+It lives in an anyio task group; each task attempt runs in a process started by an
+:class:`Executor`, at most ``max_workers`` at once. Every state change is written to the
+metadata store, every output line to the task's log and the run's console. A failed task
+stops the scheduling of new tasks; the running ones finish, then :meth:`Scheduler.run`
+returns.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from .._datastore._artifacts import dumps
+from .._datastore._cas import BlobStore
+from .._exceptions import TaskFailed
+from .._flow._decorators import StepDecorator, with_decospecs
+from .._flow._graph import FlowGraph, StepNode
+from .._flow._spec import ForeachFrame
+from .._logs._writer import LogWriter, log_path
+from .._messages import ArtifactRef, ErrorInfo, InputTask, TaskSpec
+from .._metadata._records import (
+    ArtifactRecord,
+    AttemptRecord,
+    ExceptionInfo,
+    MetadataRecord,
+    StepRecord,
+    TaskRecord,
+)
+from .._metadata._sqlite import MetadataStore
+from .._worker._executor import Executor, TaskOutcome, describe_exit
+from ._console import Console, stamp, task_prefix
+
+__all__ = ("RunPlan", "Scheduler", "TaskPlan")
+
+_frames = msgspec.msgpack.Encoder()
+
+
+class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything fixed about a run before its first task starts."""
+
+    flow_name: str
+    flow_source: str
+    flow_class: str
+    run_id: str
+    root: str
+    username: str
+    namespace: str | None
+    tags: tuple[str, ...]
+    parameters: dict[str, Any]
+    parameters_refs: list[ArtifactRef]
+    max_workers: int = 16
+    max_num_splits: int = 100
+    decospecs: tuple[StepDecorator, ...] = ()
+    env: dict[str, str] = {}
+    cwd: str = "."
+    sys_path: list[str] = []
+    origin_run_id: str | None = None
+    retry_delay_scale: float = 1.0
+
+
+class TaskPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """A task ready to run: its step, its input tasks and the foreach frames around it."""
+
+    step: str
+    inputs: list[InputTask]
+    stack: tuple[ForeachFrame, ...] = ()
+
+
+def _stack_key(stack: Sequence[ForeachFrame]) -> tuple[tuple[str, int], ...]:
+    return tuple((frame.step, frame.index) for frame in stack)
+
+
+class Scheduler:
+    """Runs the tasks of one run; see the module docstring."""
+
+    def __init__(
+        self,
+        plan: RunPlan,
+        graph: FlowGraph,
+        *,
+        metadata: MetadataStore,
+        executor: Executor,
+        console: Console,
+        shared_limiter: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        self.plan = plan
+        self.graph = graph
+        self._metadata = metadata
+        self._executor = executor
+        self._console = console
+        self._limiter = anyio.CapacityLimiter(max(1, plan.max_workers))
+        self._shared = shared_limiter
+        self._blobs = BlobStore(Path(plan.root))
+        self._task_ids = 0
+        self._steps_seen: set[str] = set()
+        self._joins: dict[tuple[Any, ...], dict[Any, InputTask]] = {}
+        self._join_of = {
+            node.matching_join: node.name for node in graph if node.matching_join is not None
+        }
+        self._tg: anyio.abc.TaskGroup | None = None
+        #: Pathspecs of tasks that failed for good (no retry or catch left).
+        self.failures: list[TaskFailed] = []
+        self.end_succeeded = False
+
+    def __repr__(self) -> str:
+        return f"<Scheduler {self.plan.flow_name}/{self.plan.run_id} tasks={self._task_ids}>"
+
+    async def run(self, first: Sequence[TaskPlan] | None = None) -> bool:
+        """Run the flow from ``first`` (default: the start step); True when it succeeded."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            for plan in first if first is not None else [TaskPlan(step="start", inputs=[])]:
+                self.submit(plan)
+        return not self.failures and self.end_succeeded
+
+    def submit(self, plan: TaskPlan) -> None:
+        """Queue a ready task."""
+        assert self._tg is not None
+        self._task_ids += 1
+        self._tg.start_soon(self._run_task, plan, str(self._task_ids))
+
+    def reserve_task_ids(self, used: int) -> None:
+        """Start numbering new tasks after ``used`` (ids taken by cloned tasks)."""
+        self._task_ids = max(self._task_ids, used)
+
+    # -- one task --------------------------------------------------------------------
+
+    def _pathspec(self, step: str, task_id: str) -> str:
+        return f"{self.plan.flow_name}/{self.plan.run_id}/{step}/{task_id}"
+
+    async def _run_task(self, plan: TaskPlan, task_id: str) -> None:
+        node = self.graph[plan.step]
+        decorators = {d.name: d for d in with_decospecs(node.decorators, self.plan.decospecs)}
+        retries = int(decorators["retry"].attributes["times"]) if "retry" in decorators else 0
+        for attempt in range(retries + 1):
+            if self.failures:
+                return
+            if attempt == 0:
+                await self._record_task(plan, task_id)
+            async with self._limiter:
+                if self._shared is not None:
+                    async with self._shared:
+                        outcome = await self._attempt(plan, node, task_id, attempt, decorators)
+                else:
+                    outcome = await self._attempt(plan, node, task_id, attempt, decorators)
+            state, error = outcome
+            if state == "succeeded":
+                return
+            if attempt < retries:
+                delay = float(decorators["retry"].attributes["minutes_between_retries"]) * 60
+                await anyio.sleep(delay * self.plan.retry_delay_scale)
+        assert error is not None
+        failure = TaskFailed(
+            self._pathspec(plan.step, task_id),
+            retries,
+            f"{error.type}: {error.message}",
+            traceback=error.traceback,
+        )
+        if "catch" in decorators and node.type != "foreach":
+            await self._caught(plan, node, task_id, retries, decorators["catch"], failure)
+        else:
+            self.failures.append(failure)
+
+    async def _record_task(self, plan: TaskPlan, task_id: str) -> None:
+        now = time.time()
+        new_step = plan.step not in self._steps_seen
+        self._steps_seen.add(plan.step)
+        record = TaskRecord(
+            flow=self.plan.flow_name,
+            run_id=self.plan.run_id,
+            step=plan.step,
+            task_id=task_id,
+            created_at=now,
+            index=plan.stack[-1].index if plan.stack else None,
+            foreach_stack=_frames.encode(list(plan.stack)) if plan.stack else b"",
+            parent_pathspecs=tuple(task.pathspec for task in plan.inputs),
+        )
+
+        def write() -> None:
+            if new_step:
+                self._metadata.add_step(
+                    StepRecord(
+                        flow=self.plan.flow_name,
+                        run_id=self.plan.run_id,
+                        step=plan.step,
+                        created_at=now,
+                    )
+                )
+            self._metadata.add_task(record)
+
+        await anyio.to_thread.run_sync(write)
+
+    async def _attempt(
+        self,
+        plan: TaskPlan,
+        node: StepNode,
+        task_id: str,
+        attempt: int,
+        decorators: dict[str, StepDecorator],
+    ) -> tuple[str, ErrorInfo | None]:
+        spec = TaskSpec(
+            flow_name=self.plan.flow_name,
+            flow_source=self.plan.flow_source,
+            flow_class=self.plan.flow_class,
+            root=self.plan.root,
+            run_id=self.plan.run_id,
+            step=plan.step,
+            task_id=task_id,
+            attempt=attempt,
+            parameters=self.plan.parameters,
+            parameters_refs=self.plan.parameters_refs,
+            inputs=plan.inputs,
+            stack=list(plan.stack),
+            username=self.plan.username,
+            namespace=self.plan.namespace,
+            origin_run_id=self.plan.origin_run_id,
+            tags=list(self.plan.tags),
+            max_num_splits=self.plan.max_num_splits,
+            sys_path=self.plan.sys_path,
+        )
+        env = dict(self.plan.env)
+        if "environment" in decorators:
+            env.update(decorators["environment"].attributes["vars"])
+        sink = _TaskSink(self, plan.step, task_id, attempt)
+        started = time.time()
+        await anyio.to_thread.run_sync(
+            self._metadata.start_attempt,
+            AttemptRecord(
+                flow=self.plan.flow_name,
+                run_id=self.plan.run_id,
+                step=plan.step,
+                task_id=task_id,
+                attempt=attempt,
+                state="running",
+                started_at=started,
+            ),
+        )
+        limit = decorators["timeout"].timeout_seconds if "timeout" in decorators else 0.0
+        try:
+            with anyio.move_on_after(limit if limit > 0 else math.inf) as scope:
+                outcome = await self._executor.run_task(spec, sink, env=env, cwd=self.plan.cwd)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                sink.close()
+                await self._finish_attempt(
+                    plan, task_id, attempt, "cancelled", None, [], sink.pid, None
+                )
+            raise
+        sink.close()
+        if scope.cancelled_caught:
+            error = ErrorInfo(
+                type="TimeoutError",
+                message=f"Step '{plan.step}' timed out after {limit:g} seconds (@timeout).",
+            )
+            await sink.say(f"Task timed out after {limit:g} seconds.", "stderr")
+            await self._finish_attempt(
+                plan, task_id, attempt, "timeout", error, [], sink.pid, None
+            )
+            return "timeout", error
+        done = outcome.done
+        if done is not None and done.ok:
+            await self._finish_attempt(
+                plan, task_id, attempt, "succeeded", None, done.artifacts, sink.pid, outcome
+            )
+            await sink.say("Task finished successfully.")
+            self._continue(plan, node, task_id, done.artifacts, done.transition)
+            return "succeeded", None
+        error = done.error if done is not None else None
+        if error is None:
+            error = ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
+        await sink.say(f"Task failed: {error.type}: {error.message}", "stderr")
+        await self._finish_attempt(plan, task_id, attempt, "failed", error, [], sink.pid, outcome)
+        return "failed", error
+
+    async def _finish_attempt(
+        self,
+        plan: TaskPlan,
+        task_id: str,
+        attempt: int,
+        state: str,
+        error: ErrorInfo | None,
+        artifacts: Sequence[ArtifactRef],
+        pid: int | None,
+        outcome: TaskOutcome | None,
+    ) -> None:
+        now = time.time()
+        key = {
+            "flow": self.plan.flow_name,
+            "run_id": self.plan.run_id,
+            "step": plan.step,
+            "task_id": task_id,
+            "attempt": attempt,
+        }
+        records = [
+            ArtifactRecord(**key, name=a.name, sha=a.sha, size=a.size, created_at=now)
+            for a in artifacts
+        ]
+        meta = {
+            "attempt": str(attempt),
+            "attempt-ok": str(state == "succeeded"),
+            "ds-root": self.plan.root,
+            "runtime": "dev",
+            "python-version": platform.python_version(),
+            "executor": self._executor.name,
+            "pid": str(pid),
+        }
+        if self.plan.origin_run_id:
+            meta["origin-run-id"] = self.plan.origin_run_id
+        metadata = [
+            MetadataRecord(**key, name=name, value=value, type=name, created_at=now)
+            for name, value in meta.items()
+        ]
+        returncode = outcome.returncode if outcome is not None else None
+        await anyio.to_thread.run_sync(
+            lambda: self._metadata.record_task_end(
+                **key,
+                state=state,
+                finished_at=now,
+                exit_code=returncode if returncode is not None and returncode >= 0 else None,
+                signal=-returncode if returncode is not None and returncode < 0 else None,
+                exception=(
+                    ExceptionInfo(
+                        type=error.type, message=error.message, traceback=error.traceback
+                    )
+                    if error is not None
+                    else None
+                ),
+                artifacts=records,
+                metadata=metadata,
+            )
+        )
+
+    async def _caught(
+        self,
+        plan: TaskPlan,
+        node: StepNode,
+        task_id: str,
+        attempt: int,
+        catch: StepDecorator,
+        failure: TaskFailed,
+    ) -> None:
+        refs: dict[str, ArtifactRef] = {}
+        if not node.is_join and plan.inputs:
+            refs.update((ref.name, ref) for ref in plan.inputs[0].artifacts)
+        refs.update((ref.name, ref) for ref in self.plan.parameters_refs)
+        var = catch.attributes["var"]
+        if var:
+            data = dumps(failure, var)
+            sha = await anyio.to_thread.run_sync(self._blobs.put, data)
+            refs[var] = ArtifactRef(var, sha, len(data))
+        artifacts = list(refs.values())
+        now = time.time()
+        await anyio.to_thread.run_sync(
+            self._metadata.add_artifacts,
+            [
+                ArtifactRecord(
+                    flow=self.plan.flow_name,
+                    run_id=self.plan.run_id,
+                    step=plan.step,
+                    task_id=task_id,
+                    attempt=attempt,
+                    name=ref.name,
+                    sha=ref.sha,
+                    size=ref.size,
+                    created_at=now,
+                )
+                for ref in artifacts
+            ],
+        )
+        sink = _TaskSink(self, plan.step, task_id, attempt)
+        text = f"@catch caught the failure ({failure.message}); the run goes on."
+        if catch.attributes["print_exception"] and failure.traceback:
+            await sink.say_many(failure.traceback.rstrip("\n").split("\n"), "stderr")
+        await sink.say(text, "stderr")
+        self._continue(plan, node, task_id, artifacts, None)
+
+    # -- what comes next ---------------------------------------------------------------
+
+    def _continue(
+        self,
+        plan: TaskPlan,
+        node: StepNode,
+        task_id: str,
+        artifacts: Sequence[ArtifactRef],
+        transition: Any,
+    ) -> None:
+        if node.type == "end":
+            self.end_succeeded = True
+            return
+        if self.failures:
+            return
+        done = InputTask(
+            pathspec=self._pathspec(plan.step, task_id), step=plan.step, artifacts=list(artifacts)
+        )
+        if node.type == "foreach":
+            assert node.foreach_param is not None and transition is not None
+            var = node.foreach_param
+            sha = next(ref.sha for ref in artifacts if ref.name == var)
+            count = int(transition.num_splits)
+            for index in range(count):
+                frame = ForeachFrame(node.name, var, index, count, sha)
+                self.submit(
+                    TaskPlan(step=node.out_funcs[0], inputs=[done], stack=(*plan.stack, frame))
+                )
+            return
+        for target in node.out_funcs:
+            self._forward(target, done, plan.stack)
+
+    def _forward(self, target: str, done: InputTask, stack: tuple[ForeachFrame, ...]) -> None:
+        node = self.graph[target]
+        if not node.is_join:
+            self.submit(TaskPlan(step=target, inputs=[done], stack=stack))
+            return
+        split = self.graph[self._join_of[target]]
+        if split.type == "foreach":
+            outer, slot, expected = stack[:-1], stack[-1].index, stack[-1].num_splits
+            order: list[Any] = list(range(expected))
+        else:
+            outer, slot, expected = stack, done.step, len(node.in_funcs)
+            order = list(node.in_funcs)
+        key = (target, _stack_key(outer))
+        waiting = self._joins.setdefault(key, {})
+        waiting[slot] = done
+        if len(waiting) == expected:
+            del self._joins[key]
+            self.submit(TaskPlan(step=target, inputs=[waiting[s] for s in order], stack=outer))
+
+
+def _crash_text(outcome: TaskOutcome) -> str:
+    if outcome.problem:
+        return f"{outcome.problem}; {describe_exit(outcome.returncode)}"
+    return describe_exit(outcome.returncode)
+
+
+class _TaskSink:
+    """Writes a task attempt's output to its log files and to the run's console."""
+
+    def __init__(self, scheduler: Scheduler, step: str, task_id: str, attempt: int) -> None:
+        self._scheduler = scheduler
+        self._step = step
+        self._task_id = task_id
+        self._attempt = attempt
+        self._writers: dict[str, LogWriter] = {}
+        self.pid: int | None = None
+
+    async def started(self, pid: int) -> None:
+        self.pid = pid
+        retry = f" (retry {self._attempt})" if self._attempt else ""
+        await self.say(f"Task is starting{retry}.")
+
+    def _prefix(self) -> str:
+        plan = self._scheduler.plan
+        return task_prefix(plan.run_id, self._step, self._task_id, self.pid)
+
+    def _writer(self, stream: str) -> LogWriter:
+        writer = self._writers.get(stream)
+        if writer is None:
+            plan = self._scheduler.plan
+            path = log_path(
+                Path(plan.root),
+                plan.flow_name,
+                plan.run_id,
+                self._step,
+                self._task_id,
+                self._attempt,
+                stream,
+            )
+            writer = self._writers[stream] = LogWriter(path)
+        return writer
+
+    async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
+        self._writer(stream).write_lines(lines)
+        prefix = self._prefix()
+        await self._scheduler._console.write(
+            stream,
+            [
+                f"{stamp(ts)} {prefix} {line.decode('utf-8', 'replace').rstrip(chr(13))}"
+                for ts, line in lines
+            ],
+        )
+
+    async def say(self, text: str, stream: str = "stdout") -> None:
+        await self.say_many([text], stream)
+
+    async def say_many(self, texts: list[str], stream: str = "stdout") -> None:
+        prefix = self._prefix()
+        now = stamp()
+        await self._scheduler._console.write(stream, [f"{now} {prefix} {t}" for t in texts])
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+
+
+def environment_for_tasks(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of task processes: this process's, plus ``extra``."""
+    return {**os.environ, **(extra or {})}

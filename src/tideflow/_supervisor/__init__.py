@@ -1,0 +1,1 @@
+"""Supervision: the run actors behind ExecutingRun and the per-event-loop supervisor."""

@@ -1,0 +1,258 @@
+"""The run actor: owns one run from its creation in the store to its final state.
+
+It creates the run record (so the run exists as soon as :meth:`RunActor.run` reports
+``started``), runs the scheduler, renews the run's lease while it runs, and records how
+the run ended, including when it is cancelled (a timeout, the caller gone, Ctrl-C): then
+its task processes are stopped first, in shielded, bounded cleanup.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from .._config import Config
+from .._datastore._artifacts import dumps
+from .._datastore._cas import BlobStore
+from .._flow._decorators import StepDecorator
+from .._messages import ArtifactRef
+from .._metadata._sqlite import MetadataStore
+from .._runtime._console import stamp
+from .._runtime._loader import LoadedFlow
+from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
+from .._runtime._state import RunState
+from .._version import __version__
+from .._worker._executor import Executor
+from ._output import RunOutput
+
+__all__ = ("RunActor", "RunRequest", "system_tags")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunRequest:
+    """A checked request to run a flow: everything the actor needs, nothing left to parse."""
+
+    flow: LoadedFlow
+    config: Config
+    root: Path
+    username: str
+    parameters: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    max_workers: int = 16
+    max_num_splits: int = 100
+    decospecs: tuple[StepDecorator, ...] = ()
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    cwd: str = "."
+    run_id_file: str | None = None
+    quiet: bool = False
+    #: Set for a resume: the run it resumes and the step to re-run from.
+    origin_run_id: str | None = None
+    step_to_rerun: str | None = None
+
+
+def system_tags(username: str) -> tuple[str, ...]:
+    """The system tags every run gets."""
+    return (
+        f"user:{username}",
+        "runtime:dev",
+        f"python_version:{platform.python_version()}",
+        f"tideflow_version:{__version__}",
+        f"date:{datetime.now(UTC).strftime('%Y-%m-%d')}",
+    )
+
+
+class RunActor:
+    """Runs one flow run inside a supervisor's task group; see the module docstring."""
+
+    def __init__(
+        self,
+        request: RunRequest,
+        *,
+        executor: Executor,
+        output: RunOutput,
+        shared_limiter: anyio.CapacityLimiter | None = None,
+    ) -> None:
+        self.request = request
+        self.output = output
+        self.state = RunState.RUNNING
+        self.run_id: str | None = None
+        self.failures: list[Any] = []
+        self._executor = executor
+        self._shared = shared_limiter
+        self._scope: anyio.CancelScope | None = None
+        self._stop_reason = RunState.CANCELLED
+        self._finished = anyio.Event()
+        self.metadata = MetadataStore(request.root)
+
+    def __repr__(self) -> str:
+        return f"<RunActor {self.request.flow.name}/{self.run_id} state={self.state.name}>"
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id`` once the run exists."""
+        return f"{self.request.flow.name}/{self.run_id}"
+
+    async def wait(self) -> None:
+        """Wait until the run has ended and its final state is recorded."""
+        await self._finished.wait()
+
+    async def stop(self, reason: RunState = RunState.CANCELLED) -> None:
+        """Stop the run (its processes included), record ``reason``, and wait for the end."""
+        if self.state.finished:
+            return
+        self._stop_reason = reason
+        if self._scope is not None:
+            self._scope.cancel()
+        await self._finished.wait()
+
+    async def run(self, *, task_status: TaskStatus[RunActor] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Create the run, report ``started``, run it, and record how it ended."""
+        request = self.request
+        try:
+            record = await anyio.to_thread.run_sync(
+                lambda: self.metadata.create_run(
+                    request.flow.name,
+                    user=request.username,
+                    system_tags=system_tags(request.username),
+                    user_tags=request.tags,
+                    origin_run_id=request.origin_run_id,
+                )
+            )
+            self.run_id = record.run_id
+            if request.run_id_file:
+                await anyio.Path(request.cwd, request.run_id_file).write_text(record.run_id)
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                task_status.started(self)
+                ok = await self._execute(record.system_tags + record.user_tags)
+            if scope.cancelled_caught:
+                self.state = self._stop_reason
+            else:
+                self.state = RunState.SUCCEEDED if ok else RunState.FAILED
+        except BaseException:
+            if self.state is RunState.RUNNING:
+                self.state = self._stop_reason
+            raise
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+                await self._record_end()
+
+    async def _execute(self, tags: tuple[str, ...]) -> bool:
+        request = self.request
+        assert self.run_id is not None
+        await self._header()
+        refs = await anyio.to_thread.run_sync(self._store_parameters)
+        plan = RunPlan(
+            flow_name=request.flow.name,
+            flow_source=request.flow.source,
+            flow_class=request.flow.cls.__name__,
+            run_id=self.run_id,
+            root=str(request.root),
+            username=request.username,
+            namespace=f"user:{request.username}",
+            tags=tags,
+            parameters=request.parameters,
+            parameters_refs=refs,
+            max_workers=request.max_workers,
+            max_num_splits=request.max_num_splits,
+            decospecs=request.decospecs,
+            env=request.env,
+            cwd=request.cwd,
+            sys_path=request.flow.sys_path,
+            origin_run_id=request.origin_run_id,
+            retry_delay_scale=request.config.retry_delay_scale,
+        )
+        scheduler = Scheduler(
+            plan,
+            request.flow.graph,
+            metadata=self.metadata,
+            executor=self._executor,
+            console=self.output,
+            shared_limiter=self._shared,
+        )
+        first = await self._first_tasks(scheduler)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._heartbeat)
+            ok = await scheduler.run(first)
+            tg.cancel_scope.cancel()
+        self.failures = list(scheduler.failures)
+        return ok
+
+    async def _first_tasks(self, scheduler: Scheduler) -> list[TaskPlan] | None:
+        """The tasks to start with: ``start``, or for a resume, what the origin left undone."""
+        if self.request.origin_run_id is None:
+            return None
+        from .._runtime._resume import plan_resume
+
+        return await plan_resume(self.request, scheduler, self.output)
+
+    def _store_parameters(self) -> list[ArtifactRef]:
+        blobs = BlobStore(self.request.root)
+        refs = []
+        for name, value in self.request.parameters.items():
+            data = dumps(value, name)
+            refs.append(ArtifactRef(name, blobs.put(data), len(data)))
+        return refs
+
+    async def _heartbeat(self) -> None:
+        assert self.run_id is not None
+        interval = self.request.config.heartbeat_interval
+        while True:
+            await anyio.sleep(interval if interval > 0 else math.inf)
+            await anyio.to_thread.run_sync(
+                self.metadata.heartbeat, self.request.flow.name, self.run_id
+            )
+
+    async def _header(self) -> None:
+        if self.request.quiet:
+            return
+        request = self.request
+        verb = "resuming" if request.origin_run_id else "executing"
+        await self.output.write(
+            "stdout",
+            [
+                f"tideflow {__version__} {verb} {request.flow.name} for user:{request.username}",
+                f"{stamp()} Workflow starting (run-id {self.run_id}):",
+            ],
+        )
+
+    async def _record_end(self) -> None:
+        if self.run_id is not None:
+            await anyio.to_thread.run_sync(
+                lambda: self.metadata.finish_run(
+                    self.request.flow.name, self.run_id, self.state.value, time.time()
+                )
+            )
+            await self._footer()
+        self.output.close()
+        self._finished.set()
+        await anyio.to_thread.run_sync(self.metadata.close)
+
+    async def _footer(self) -> None:
+        state = self.state
+        lines = []
+        if state is RunState.SUCCEEDED:
+            if not self.request.quiet:
+                lines.append(f"{stamp()} Done! See the run with Run('{self.pathspec}').")
+            await self.output.write("stdout", lines)
+            return
+        if state is RunState.FAILED:
+            lines.append(f"{stamp()} Workflow failed.")
+            lines.extend(f"    Step failure: {failure}" for failure in self.failures)
+            lines.append(
+                f"    Fix the step and resume with: python <flow file> resume "
+                f"--origin-run-id {self.run_id}"
+            )
+        elif state is RunState.TIMEOUT:
+            lines.append(f"{stamp()} Workflow timed out: its tasks were stopped.")
+        else:
+            lines.append(f"{stamp()} Workflow cancelled: its tasks were stopped.")
+        await self.output.write("stderr", lines)

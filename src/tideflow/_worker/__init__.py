@@ -1,0 +1,1 @@
+"""Task execution: the child entry point, the frame protocol and the executors."""

@@ -1,0 +1,81 @@
+"""The executor interface: how the scheduler runs one task attempt in a process.
+
+The scheduler does not know how processes are started; it hands a :class:`TaskSpec` and a
+:class:`TaskSink` to an executor and gets a :class:`TaskOutcome` back.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Mapping
+from typing import Protocol
+
+import msgspec
+
+from .._messages import TaskDone, TaskSpec
+
+__all__ = ("Executor", "TaskOutcome", "TaskSink", "describe_exit", "kill_group")
+
+
+class TaskSink(Protocol):
+    """Receives what a task process does while it runs."""
+
+    async def started(self, pid: int) -> None:
+        """The task process runs, with this pid."""
+
+    async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
+        """Complete lines written to ``stream`` (stdout or stderr), with their UTC times."""
+
+
+class TaskOutcome(msgspec.Struct, kw_only=True):
+    """What became of a task process: its report (if any) and how it exited."""
+
+    done: TaskDone | None
+    returncode: int | None
+    pid: int | None = None
+    #: Set when the process broke the protocol or could not start.
+    problem: str | None = None
+
+
+class Executor(Protocol):
+    """Starts task processes."""
+
+    name: str
+
+    async def run_task(
+        self, spec: TaskSpec, sink: TaskSink, *, env: Mapping[str, str], cwd: str
+    ) -> TaskOutcome:
+        """Run one attempt and return its outcome. Cancellation stops the process tree."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the executor's resources (warm processes, ...)."""
+        ...
+
+
+def kill_group(pid: int, sig: int) -> None:
+    """Send ``sig`` to the process group led by ``pid``, if any of it is still there."""
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def describe_exit(returncode: int | None) -> str:
+    """Say in plain words how a process ended."""
+    if returncode is None:
+        return "the task process did not exit"
+    if returncode < 0:
+        sig = -returncode
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hints = {
+            signal.SIGSEGV: " (a segmentation fault: a crash in native code)",
+            signal.SIGKILL: " (killed: possibly the out-of-memory killer)",
+            signal.SIGABRT: " (aborted)",
+        }
+        return f"the task process was killed by {name}{hints.get(sig, '')}"
+    return f"the task process exited with code {returncode} before reporting a result"

@@ -1,0 +1,227 @@
+"""Run one task attempt inside a worker process: load the flow, run the step, store artifacts.
+
+Synchronous and free of event loops, so that both the ``spawn`` worker and a forking host
+can call :func:`execute`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._datastore._artifacts import dumps, loads
+from .._datastore._cas import BlobStore
+from .._exceptions import FlowDefinitionError, TideflowError
+from .._flow._current import TaskInfo, task_info
+from .._flow._graph import StepNode
+from .._flow._spec import FlowSpec, Inputs
+from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
+
+__all__ = ("execute", "load_flow_class")
+
+
+def load_flow_class(
+    flow_source: str, flow_class: str, sys_path: Sequence[str] = ()
+) -> type[FlowSpec]:
+    """Import the flow class from a file path or a ``module:Class`` reference."""
+    for entry in reversed(sys_path):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    module_ref, colon, _ = flow_source.partition(":")
+    if colon and not flow_source.endswith(".py"):
+        module = importlib.import_module(module_ref)
+    else:
+        path = Path(flow_source).resolve()
+        name = path.stem
+        module = sys.modules.get(name)
+        if module is None or getattr(module, "__file__", None) != str(path):
+            if str(path.parent) not in sys.path:
+                sys.path.insert(0, str(path.parent))
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise FlowDefinitionError(f"Cannot import the flow file {path}.", file=str(path))
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+    cls = getattr(module, flow_class, None)
+    if not (isinstance(cls, type) and issubclass(cls, FlowSpec)):
+        raise FlowDefinitionError(f"{flow_source} defines no flow class named {flow_class}.")
+    return cls
+
+
+class _TaskArtifacts:
+    """The artifacts of one input task, loaded from the blob store on first use."""
+
+    def __init__(self, blobs: BlobStore, artifacts: list[ArtifactRef]) -> None:
+        self._blobs = blobs
+        self._artifacts = {ref.name: ref for ref in artifacts}
+
+    def names(self) -> Sequence[str]:
+        return list(self._artifacts)
+
+    def sha(self, name: str) -> str:
+        return self._artifacts[name].sha
+
+    def load(self, name: str) -> Any:
+        return loads(self._blobs.get(self._artifacts[name].sha))
+
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+def _user_traceback(exc: BaseException) -> str:
+    """The traceback without the leading frames of tideflow's own task machinery."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        if tb.tb_next is None:
+            break
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _error(exc: BaseException) -> ErrorInfo:
+    return ErrorInfo(
+        type=f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        message=str(exc),
+        traceback=_user_traceback(exc),
+    )
+
+
+def execute(spec: TaskSpec, cls: type[FlowSpec] | None = None) -> TaskDone:
+    """Run the step of ``spec`` and return its outcome; exceptions become a failed outcome."""
+    try:
+        if cls is None:
+            cls = load_flow_class(spec.flow_source, spec.flow_class, spec.sys_path)
+        return _run(spec, cls)
+    except (Exception, SystemExit) as exc:  # every failure of the step is reported
+        error = _error(exc)
+        sys.stderr.write(error.traceback)
+        sys.stderr.flush()
+        return TaskDone(ok=False, error=error)
+
+
+def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
+    graph = cls._tf_graph()
+    node = graph[spec.step]
+    blobs = BlobStore(Path(spec.root))
+    sources = [_TaskArtifacts(blobs, task.artifacts) for task in spec.inputs]
+    input_value = _input_getter(blobs, spec) if spec.stack else None
+
+    def bind(step: str, source: _TaskArtifacts | None) -> FlowSpec:
+        return cls._tf_for_task(
+            step=step,
+            parameters=spec.parameters,
+            source=source,
+            stack=spec.stack,
+            input_value=input_value,
+        )
+
+    func = getattr(cls, spec.step)
+    info = TaskInfo(
+        flow_name=spec.flow_name,
+        run_id=spec.run_id,
+        step_name=spec.step,
+        task_id=spec.task_id,
+        retry_count=spec.attempt,
+        origin_run_id=spec.origin_run_id,
+        username=spec.username,
+        namespace=spec.namespace,
+        tags=tuple(spec.tags),
+        parameter_names=tuple(spec.parameters),
+    )
+    token = task_info.set(info)
+    try:
+        if node.is_join:
+            flow = bind(spec.step, None)
+            inputs = Inputs([bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)])
+            func(flow, inputs)
+        else:
+            flow = bind(spec.step, sources[0] if sources else None)
+            func(flow)
+    finally:
+        task_info.reset(token)
+    transition = _check_transition(flow, node, spec)
+    artifacts = _persist(flow, node, spec, blobs)
+    return TaskDone(ok=True, artifacts=artifacts, transition=transition)
+
+
+def _input_getter(blobs: BlobStore, spec: TaskSpec) -> Any:
+    frame = spec.stack[-1]
+    cache: list[Any] = []
+
+    def get() -> Any:
+        if not cache:
+            values = loads(blobs.get(frame.value_sha))
+            try:
+                cache.append(values[frame.index])  # type: ignore[index]
+            except TypeError:
+                cache.append(list(values)[frame.index])  # type: ignore[call-overload]
+        return cache[0]
+
+    return get
+
+
+def _check_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Any:
+    transition = flow.__dict__["_tf_transition"]
+    if node.type == "end":
+        return None
+    if transition is None:
+        raise FlowDefinitionError(
+            f"Step '{node.name}' finished without calling self.next(). Make sure every path "
+            f"through the step ends with self.next({', '.join('self.' + t for t in node.out_funcs)}).",
+            step=node.name,
+            file=node.file,
+            line=node.line,
+        )
+    if transition.targets != node.out_funcs or transition.foreach != node.foreach_param:
+        raise FlowDefinitionError(
+            f"Step '{node.name}' called self.next() with a transition that differs from its "
+            "graph; a step has exactly one transition.",
+            step=node.name,
+            file=node.file,
+            line=node.next_line,
+        )
+    if transition.foreach is not None:
+        n = transition.num_splits or 0
+        if n == 0:
+            raise TideflowError(
+                f"Step '{node.name}' starts a foreach over '{transition.foreach}', which is "
+                "empty: a foreach needs at least one item."
+            )
+        if n > spec.max_num_splits:
+            raise TideflowError(
+                f"Step '{node.name}' starts a foreach over {n} items, more than the limit of "
+                f"{spec.max_num_splits}. Raise it with --max-num-splits {n} (or "
+                f"max_num_splits={n} in Runner.run())."
+            )
+    return transition
+
+
+def _persist(
+    flow: FlowSpec, node: StepNode, spec: TaskSpec, blobs: BlobStore
+) -> list[ArtifactRef]:
+    """Store the task's artifacts: inherited ones by reference, new or changed ones as blobs."""
+    state = flow.__dict__
+    refs: dict[str, ArtifactRef] = {}
+    if not node.is_join and spec.inputs:
+        refs.update((ref.name, ref) for ref in spec.inputs[0].artifacts)
+    for name in state["_tf_deleted"]:
+        refs.pop(name, None)
+    for name in state["_tf_merged"]:
+        source = state["_tf_merge_sources"][name]
+        refs[name] = source._artifacts[name]
+    refs.update((ref.name, ref) for ref in spec.parameters_refs)
+    loaded: dict[str, str] = state["_tf_loaded"]
+    for name, value in state.items():
+        if name.startswith("_"):
+            continue
+        data = dumps(value, name)
+        sha = blobs.put(data)
+        if loaded.get(name) != sha:
+            refs[name] = ArtifactRef(name, sha, len(data))
+    return list(refs.values())
