@@ -167,8 +167,7 @@ def test_run_ids_increase_even_when_the_clock_does_not(store: MetadataStore) -> 
 
 def _create_runs(root: str, barrier: Barrier, queue: multiprocessing.Queue[list[str]]) -> None:
     with MetadataStore(Path(root)) as store:
-        store.list_flows()
-        barrier.wait()
+        barrier.wait()  # every process opens the new database at once, too
         queue.put([new_run(store, "Race", now=T0).run_id for _ in range(20)])
 
 
