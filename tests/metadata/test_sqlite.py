@@ -355,7 +355,10 @@ def test_at_most_50_user_tags(store: MetadataStore) -> None:
         store.add_tags("F", run.run_id, ["t50"])
     store.replace_tags("F", run.run_id, ["t0"], ["t50"])
     assert len(store.get_run("F", run.run_id).user_tags) == 50
-    with pytest.raises(TagError, match=r"^Run 'F' would have 51 user tags, but a run can have"):
+    with pytest.raises(
+        TagError,
+        match=r"^A new run of 'F' would have 51 user tags, but a run can have at most 50\.",
+    ):
         new_run(store, user_tags=[f"t{i}" for i in range(51)])
 
 

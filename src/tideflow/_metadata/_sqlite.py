@@ -122,7 +122,7 @@ class MetadataStore:
         """
         system = check_tags(system_tags)
         user_only = tuple(tag for tag in check_tags(user_tags) if tag not in system)
-        edit_user_tags(flow, frozenset(system), frozenset(), add=user_only)
+        edit_user_tags(f"A new run of '{flow}'", frozenset(system), frozenset(), add=user_only)
         now = time.time() if now is None else now
         candidate = round(now * 1_000_000)
         pid = os.getpid()
@@ -328,7 +328,9 @@ class MetadataStore:
                 require_run(conn, flow, number)
             system = frozenset(tag for tag, is_system in rows if is_system)
             user = frozenset(tag for tag, is_system in rows if not is_system)
-            result = edit_user_tags(f"{flow}/{run_id}", system, user, remove=removed, add=added)
+            result = edit_user_tags(
+                f"Run '{flow}/{run_id}'", system, user, remove=removed, add=added
+            )
             conn.executemany(
                 "DELETE FROM run_tags WHERE flow = ? AND run_id = ? AND tag = ? AND system = 0",
                 [(flow, number, tag) for tag in user - result],

@@ -50,7 +50,7 @@ def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
 
 
 def edit_user_tags(
-    pathspec: str,
+    run: str,
     system: frozenset[str],
     user: frozenset[str],
     *,
@@ -58,6 +58,8 @@ def edit_user_tags(
     add: tuple[str, ...] = (),
 ) -> frozenset[str]:
     """Return a run's user tags after removing ``remove`` and then adding ``add``.
+
+    ``run`` names the run in messages, such as ``"Run 'Flow/12'"``.
 
     Adding a tag the run has as a system tag changes nothing; removing a user tag the run
     does not have changes nothing.
@@ -67,13 +69,13 @@ def edit_user_tags(
     """
     if protected := [tag for tag in remove if tag in system]:
         raise TagError(
-            f"Tag '{protected[0]}' of run '{pathspec}' is a system tag and cannot be removed. "
-            "Only user tags can be removed."
+            f"Tag '{protected[0]}' of {run[0].lower()}{run[1:]} is a system tag and cannot be "
+            "removed. Only user tags can be removed."
         )
     result = (user - frozenset(remove)) | (frozenset(add) - system)
     if len(result) > MAX_USER_TAGS:
         raise TagError(
-            f"Run '{pathspec}' would have {len(result)} user tags, but a run can have at most "
+            f"{run} would have {len(result)} user tags, but a run can have at most "
             f"{MAX_USER_TAGS}. Remove some tags first."
         )
     return result
