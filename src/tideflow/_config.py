@@ -7,12 +7,15 @@ called, so two runners in one process can use different settings.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from ._exceptions import TideflowError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ("ROOT_DIRNAME", "Config", "find_root", "load_config", "resolve_username")
 

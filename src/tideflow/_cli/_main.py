@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._exceptions import CommandError, FlowDefinitionError, ParameterError, TideflowError
-from .._flow._spec import FlowSpec
+from .._exceptions import CommandError, ParameterError, TideflowError
 from .._request import build_request
 from .._runtime._loader import LoadedFlow, load_flow
 from .._version import __version__
 from ._parser import FlowParser, add_parameters, add_top_level
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from .._flow._spec import FlowSpec
 
 __all__ = ("flow_main", "main")
 
@@ -175,10 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command, flow_file, *rest = argv
 
     def call() -> int:
-        try:
-            flow = load_flow(flow_file)
-        except FlowDefinitionError:
-            raise
+        flow = load_flow(flow_file)
         return _dispatch(
             flow,
             [*_leading_options(rest), command, *_trailing(rest)],

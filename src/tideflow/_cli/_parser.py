@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._exceptions import CommandError
-from .._flow._parameter import Parameter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from .._flow._parameter import Parameter
 
 __all__ = ("FlowParser", "add_parameters", "add_top_level")
 
@@ -15,7 +18,7 @@ __all__ = ("FlowParser", "add_parameters", "add_top_level")
 class FlowParser(argparse.ArgumentParser):
     """An ArgumentParser that raises :class:`CommandError` instead of exiting."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise CommandError(f"{message}. Run with --help to see the options.")
 
 

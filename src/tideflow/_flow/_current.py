@@ -80,7 +80,7 @@ class Current:
     @property
     def retry_count(self) -> int:
         """Which attempt this is: 0 for the first, 1 for the first retry, ..."""
-        return self._get("retry_count") or 0  # type: ignore[no-any-return]
+        return self._get("retry_count") or 0
 
     @property
     def origin_run_id(self) -> str | None:
@@ -100,12 +100,12 @@ class Current:
     @property
     def tags(self) -> tuple[str, ...]:
         """The run's tags (user and system)."""
-        return self._get("tags") or ()  # type: ignore[no-any-return]
+        return self._get("tags") or ()
 
     @property
     def parameter_names(self) -> tuple[str, ...]:
         """The attribute names of the flow's parameters."""
-        return self._get("parameter_names") or ()  # type: ignore[no-any-return]
+        return self._get("parameter_names") or ()
 
     def __repr__(self) -> str:
         info = task_info.get()

@@ -193,7 +193,9 @@ def parse_decospec(spec: str) -> StepDecorator:
 
 def _split_args(text: str) -> list[str]:
     """Split on commas that are not inside brackets or quotes (JSON values may hold commas)."""
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for char in text:
         if quote:
             quote = "" if char == quote else quote

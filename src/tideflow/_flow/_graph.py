@@ -11,14 +11,16 @@ from __future__ import annotations
 import ast
 import inspect
 import textwrap
-from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from .._exceptions import FlowDefinitionError
 from ._decorators import StepDecorator, decorators_of
 from ._step import is_step
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ("FlowGraph", "StepNode", "build_graph", "step_functions")
 

@@ -9,14 +9,16 @@ attribute reads load artifacts lazily, attribute writes become the task's new ar
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
 from .._exceptions import FlowDefinitionError, MergeArtifactsError
 from ._graph import FlowGraph, build_graph
 from ._parameter import Parameter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
 __all__ = ("ArtifactSource", "FlowSpec", "ForeachFrame", "Inputs", "Transition")
 
@@ -89,12 +91,12 @@ class FlowSpec:
     @classmethod
     def _tf_parameters(cls) -> dict[str, Parameter]:
         """The flow's parameters, by attribute name, in definition order."""
-        found: dict[str, Parameter] = {}
-        for klass in reversed(cls.__mro__):
-            for attribute, value in vars(klass).items():
-                if isinstance(value, Parameter):
-                    found[attribute] = value
-        return found
+        return {
+            attribute: value
+            for klass in reversed(cls.__mro__)
+            for attribute, value in vars(klass).items()
+            if isinstance(value, Parameter)
+        }
 
     @classmethod
     def _tf_check_parameters(cls, graph: FlowGraph) -> None:
@@ -148,7 +150,7 @@ class FlowSpec:
 
     def __getattr__(self, name: str) -> Any:
         # Called only when normal lookup fails: the name may be an inherited artifact.
-        if name.startswith("__") or name.startswith("_tf_"):
+        if name.startswith(("__", "_tf_")):
             raise AttributeError(name)
         state = self.__dict__
         if name not in state.get("_tf_deleted", ()):

@@ -9,11 +9,14 @@ previous ones, and returns the nodes completed with ``in_funcs``, ``split_parent
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from .._exceptions import FlowDefinitionError
-from ._graph import StepNode
+
+if TYPE_CHECKING:
+    from ._graph import StepNode
 
 __all__ = ("validate",)
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
 from .._messages import TaskDone, TaskSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ("Executor", "TaskOutcome", "TaskSink", "describe_exit", "kill_group")
 
@@ -72,7 +74,7 @@ def describe_exit(returncode: int | None) -> str:
             name = signal.Signals(sig).name
         except ValueError:
             name = f"signal {sig}"
-        hints = {
+        hints: dict[int, str] = {
             signal.SIGSEGV: " (a segmentation fault: a crash in native code)",
             signal.SIGKILL: " (killed: possibly the out-of-memory killer)",
             signal.SIGABRT: " (aborted)",

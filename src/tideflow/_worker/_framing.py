@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import struct
 from typing import TYPE_CHECKING
 
@@ -11,6 +10,8 @@ import msgspec
 from .._messages import WorkerMessage
 
 if TYPE_CHECKING:
+    import socket
+
     from anyio.abc import ByteStream
 
 __all__ = ("FrameReader", "recv_frame_blocking", "send_frame", "send_frame_blocking")
@@ -81,4 +82,5 @@ class FrameReader:
             return None
         payload = bytes(self._buffer[_HEADER.size : _HEADER.size + size])
         del self._buffer[: _HEADER.size + size]
-        return _decoder.decode(payload)
+        message: WorkerMessage = _decoder.decode(payload)
+        return message

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process, UNIXSocketStream
@@ -21,6 +21,9 @@ from anyio.abc import ByteReceiveStream, Process, UNIXSocketStream
 from .._messages import Ready, TaskDone, TaskSpec
 from ._executor import TaskOutcome, TaskSink, kill_group
 from ._framing import FrameReader, send_frame
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = ("SpawnExecutor", "pump_lines", "stop_process")
 
