@@ -31,3 +31,23 @@ __all__ = (
     "step",
     "timeout",
 )
+
+
+def _fix_module_names(namespace: dict[str, object], public: str) -> None:
+    """Show public objects under their public module (``tideflow.Runner``, not ``tideflow._runner``).
+
+    Tracebacks, reprs and documentation then name the path users import from.
+    """
+    for name in namespace.get("__all__", ()):  # type: ignore[attr-defined]
+        value = namespace[name]
+        module = getattr(value, "__module__", "")
+        if isinstance(value, type) or callable(value) and hasattr(value, "__qualname__"):
+            if isinstance(module, str) and module.startswith(f"{__name__}._"):
+                try:
+                    value.__module__ = public
+                except (AttributeError, TypeError):
+                    pass
+
+
+_fix_module_names(globals(), __name__)
+del _fix_module_names
