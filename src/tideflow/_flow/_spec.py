@@ -58,8 +58,27 @@ class Transition(msgspec.Struct, frozen=True):
     num_splits: int | None = None
 
 
+#: Names a parameter cannot take: FlowSpec's own methods, and the options of run().
 _RESERVED = frozenset(
-    {"next", "input", "index", "inputs", "merge_artifacts", "foreach_stack", "name"}
+    {
+        "next",
+        "input",
+        "index",
+        "merge_artifacts",
+        "foreach_stack",
+        "tag",
+        "tags",
+        "namespace",
+        "max_workers",
+        "max-workers",
+        "max_num_splits",
+        "max-num-splits",
+        "run_id_file",
+        "run-id-file",
+        "user_namespace",
+        "origin_run_id",
+        "step_to_rerun",
+    }
 )
 
 
