@@ -132,7 +132,7 @@ def _parse_step(cls: type, name: str, func: Any) -> StepNode:
     fdef = next(
         n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
     )
-    def_line = first + fdef.lineno - 1 + len(fdef.decorator_list)
+    def_line = first + fdef.lineno - 1  # the `def` line itself, below any decorators
     if isinstance(fdef, ast.AsyncFunctionDef):
         raise FlowDefinitionError(
             f"Step '{name}' is `async def`: steps are plain functions. Write `def {name}(self):`.",
