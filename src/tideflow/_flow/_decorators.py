@@ -129,11 +129,9 @@ def _attach(func: F, decorator: StepDecorator) -> F:
         raise DecoratorError(
             f"@{decorator.name} is applied twice to step '{func.__name__}': keep one."
         )
-    # Decorators above @step are applied last but written first: keep source order.
-    if getattr(func, "__tf_step__", False):
-        existing.insert(0, decorator)
-    else:
-        existing.append(decorator)
+    # Decorators apply bottom-up, above @step or below it: the one applied last was
+    # written first, so putting each in front keeps the order of the source.
+    existing.insert(0, decorator)
     setattr(func, _ATTR, tuple(existing))
     return func
 
