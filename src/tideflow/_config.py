@@ -55,8 +55,16 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
         values["username"] = user
     if executor := env.get("TIDEFLOW_EXECUTOR"):
         values["executor"] = executor
-    if scale := env.get("TIDEFLOW_RETRY_DELAY_SCALE"):
-        values["retry_delay_scale"] = float(scale)
+    for name, field in (
+        ("TIDEFLOW_RETRY_DELAY_SCALE", "retry_delay_scale"),
+        ("TIDEFLOW_HEARTBEAT_INTERVAL", "heartbeat_interval"),
+        ("TIDEFLOW_HEARTBEAT_TIMEOUT", "heartbeat_timeout"),
+    ):
+        if text := env.get(name):
+            try:
+                values[field] = float(text)
+            except ValueError:
+                raise TideflowError(f"{name} must be a number, got {text!r}.") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
     return msgspec.convert(values, Config)
 

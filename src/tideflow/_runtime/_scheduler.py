@@ -1,21 +1,28 @@
 """The scheduler: runs every task of one run as soon as its inputs are ready.
 
 It lives in an anyio task group; each task attempt runs in a process started by an
-:class:`Executor`, at most ``max_workers`` at once. Every state change is written to the
-metadata store, every output line to the task's log and the run's console. A failed task
-stops the scheduling of new tasks; the running ones finish, then :meth:`Scheduler.run`
-returns.
+:class:`Executor`, at most ``max_workers`` at once, and with ``@resources`` only while the
+machine has room (:mod:`._resources`). Every state change is written to the metadata
+store, every output line to the task's log and the run's console. A failed task stops the
+scheduling of new tasks; the running ones finish, then :meth:`Scheduler.run` returns.
+
+The step decorators act here: ``@retry`` runs a failed attempt again, ``@timeout`` stops
+an attempt that runs too long (a failed attempt, so ``@retry`` and ``@catch`` apply),
+``@catch`` lets the run go on after the last attempt failed, ``@environment`` sets
+variables in the task's process. For a resume, :mod:`._resume` feeds the tasks cloned
+from the origin run through :meth:`Scheduler.clone` while :meth:`Scheduler.collecting`.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
 import time
-from collections.abc import Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
 import msgspec
@@ -23,9 +30,8 @@ import msgspec
 from .._datastore._artifacts import dumps
 from .._datastore._cas import BlobStore
 from .._exceptions import TaskFailed
-from .._flow._decorators import StepDecorator, with_decospecs
-from .._flow._graph import FlowGraph, StepNode
-from .._flow._spec import ForeachFrame
+from .._flow._decorators import StepDecorator
+from .._flow._spec import ForeachFrame, Transition
 from .._logs._writer import LogWriter, log_path
 from .._messages import ArtifactRef, ErrorInfo, InputTask, TaskSpec
 from .._metadata._records import (
@@ -36,9 +42,16 @@ from .._metadata._records import (
     StepRecord,
     TaskRecord,
 )
-from .._metadata._sqlite import MetadataStore
 from .._worker._executor import Executor, TaskOutcome, describe_exit
 from ._console import Console, stamp, task_prefix
+from ._resources import Request, ResourcePool, machine_pool, request_of
+from ._retry import effective_decorators, retries, retry_delay, timeout_seconds
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator, Sequence
+
+    from .._flow._graph import FlowGraph, StepNode
+    from .._metadata._sqlite import MetadataStore
 
 __all__ = ("RunPlan", "Scheduler", "TaskPlan")
 
@@ -92,6 +105,7 @@ class Scheduler:
         executor: Executor,
         console: Console,
         shared_limiter: anyio.CapacityLimiter | None = None,
+        resource_pool: ResourcePool | None = None,
     ) -> None:
         self.plan = plan
         self.graph = graph
@@ -100,6 +114,7 @@ class Scheduler:
         self._console = console
         self._limiter = anyio.CapacityLimiter(max(1, plan.max_workers))
         self._shared = shared_limiter
+        self._pool = resource_pool
         self._blobs = BlobStore(Path(plan.root))
         self._task_ids = 0
         self._steps_seen: set[str] = set()
@@ -108,6 +123,7 @@ class Scheduler:
             node.matching_join: node.name for node in graph if node.matching_join is not None
         }
         self._tg: anyio.abc.TaskGroup | None = None
+        self._collected: list[TaskPlan] | None = None
         #: Pathspecs of tasks that failed for good (no retry or catch left).
         self.failures: list[TaskFailed] = []
         self.end_succeeded = False
@@ -117,6 +133,8 @@ class Scheduler:
 
     async def run(self, first: Sequence[TaskPlan] | None = None) -> bool:
         """Run the flow from ``first`` (default: the start step); True when it succeeded."""
+        if self._pool is None:
+            self._pool = machine_pool()
         async with anyio.create_task_group() as tg:
             self._tg = tg
             for plan in first if first is not None else [TaskPlan(step="start", inputs=[])]:
@@ -124,7 +142,10 @@ class Scheduler:
         return not self.failures and self.end_succeeded
 
     def submit(self, plan: TaskPlan) -> None:
-        """Queue a ready task."""
+        """Queue a ready task (or, while :meth:`collecting`, set it aside)."""
+        if self._collected is not None:
+            self._collected.append(plan)
+            return
         assert self._tg is not None
         self._task_ids += 1
         self._tg.start_soon(self._run_task, plan, str(self._task_ids))
@@ -133,6 +154,41 @@ class Scheduler:
         """Start numbering new tasks after ``used`` (ids taken by cloned tasks)."""
         self._task_ids = max(self._task_ids, used)
 
+    @contextmanager
+    def collecting(self) -> Iterator[list[TaskPlan]]:
+        """Within this block, tasks that become ready are put in the list it gives, not run.
+
+        Resume planning uses it: cloning a task makes its successors ready, and each one is
+        either cloned in turn or one of the first tasks the new run runs.
+        """
+        collected: list[TaskPlan] = []
+        previous, self._collected = self._collected, collected
+        try:
+            yield collected
+        finally:
+            self._collected = previous
+
+    def clone(
+        self,
+        plan: TaskPlan,
+        task_id: str,
+        artifacts: Sequence[ArtifactRef],
+        num_splits: int | None = None,
+    ) -> None:
+        """Go on from a task of ``plan`` that was copied from another run instead of run.
+
+        The task's successors become ready as if it had just succeeded (joins count it as
+        arrived); ``num_splits`` is the size of the foreach a cloned foreach step started.
+        """
+        node = self.graph[plan.step]
+        self._steps_seen.add(plan.step)
+        if task_id.isdigit():
+            self.reserve_task_ids(int(task_id))
+        transition = None
+        if node.type == "foreach":
+            transition = Transition(node.out_funcs, node.foreach_param, num_splits)
+        self._continue(plan, node, task_id, artifacts, transition)
+
     # -- one task --------------------------------------------------------------------
 
     def _pathspec(self, step: str, task_id: str) -> str:
@@ -140,36 +196,83 @@ class Scheduler:
 
     async def _run_task(self, plan: TaskPlan, task_id: str) -> None:
         node = self.graph[plan.step]
-        decorators = {d.name: d for d in with_decospecs(node.decorators, self.plan.decospecs)}
-        retries = int(decorators["retry"].attributes["times"]) if "retry" in decorators else 0
-        for attempt in range(retries + 1):
+        decorators = effective_decorators(node.decorators, self.plan.decospecs)
+        resources = decorators.get("resources")
+        request = request_of(resources.attributes if resources is not None else None)
+        meta = self._static_metadata(plan, decorators, request)
+        if self.failures:
+            return
+        await self._record_task(plan, task_id)
+        assert self._pool is not None
+        if (problem := self._pool.check(request, plan.step)) is not None:
+            await self._refuse(plan, task_id, problem, meta)
+            return
+        times = retries(decorators)
+        error: _Failure | None = None
+        for attempt in range(times + 1):
             if self.failures:
                 return
-            if attempt == 0:
-                await self._record_task(plan, task_id)
-            async with self._limiter:
-                if self._shared is not None:
-                    async with self._shared:
-                        outcome = await self._attempt(plan, node, task_id, attempt, decorators)
-                else:
-                    outcome = await self._attempt(plan, node, task_id, attempt, decorators)
-            state, error = outcome
+            async with self._capacity(request):
+                state, error = await self._attempt(plan, node, task_id, attempt, decorators, meta)
             if state == "succeeded":
                 return
-            if attempt < retries:
-                delay = float(decorators["retry"].attributes["minutes_between_retries"]) * 60
-                await anyio.sleep(delay * self.plan.retry_delay_scale)
+            if attempt < times:
+                await anyio.sleep(retry_delay(decorators, self.plan.retry_delay_scale))
         assert error is not None
         failure = TaskFailed(
             self._pathspec(plan.step, task_id),
-            retries,
-            f"{error.type}: {error.message}",
-            traceback=error.traceback,
+            times,
+            f"{error.info.type}: {error.info.message}",
+            exit_code=error.returncode,
+            traceback=error.info.traceback or None,
         )
         if "catch" in decorators and node.type != "foreach":
-            await self._caught(plan, node, task_id, retries, decorators["catch"], failure)
+            await self._caught(plan, node, task_id, times, decorators["catch"], failure)
         else:
             self.failures.append(failure)
+
+    @asynccontextmanager
+    async def _capacity(self, request: Request) -> AsyncIterator[None]:
+        """Hold the task's cpu and memory (``@resources``), then a worker slot or two."""
+        assert self._pool is not None
+        await self._pool.acquire(request)
+        try:
+            async with self._limiter:
+                if self._shared is not None:
+                    async with self._shared:
+                        yield
+                else:
+                    yield
+        finally:
+            self._pool.release(request)
+
+    def _static_metadata(
+        self, plan: TaskPlan, decorators: dict[str, StepDecorator], request: Request
+    ) -> dict[str, str]:
+        """Metadata every attempt of the task records: its decorators, resources, graph."""
+        meta = {}
+        if decorators:
+            meta["step-decorators"] = json.dumps([d.spec for d in decorators.values()])
+        if "resources" in decorators:
+            meta["resources"] = json.dumps(
+                {"cpu": request.cpu, "memory": request.memory, "gpu": request.gpu}
+            )
+        if plan.step == "start":
+            meta["graph-signature"] = json.dumps(self.graph.signature())
+        return meta
+
+    async def _refuse(
+        self, plan: TaskPlan, task_id: str, problem: str, meta: dict[str, str]
+    ) -> None:
+        """Fail a task at once: it asks for more than the machine has (no retry, no catch)."""
+        record = self._attempt_record(plan, task_id, 0)
+        await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
+        error = ErrorInfo(type="InsufficientResources", message=problem)
+        await _TaskSink(self, plan.step, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
+        await self._finish_attempt(plan, task_id, 0, "failed", error, [], None, None, meta)
+        self.failures.append(
+            TaskFailed(self._pathspec(plan.step, task_id), 0, f"{error.type}: {problem}")
+        )
 
     async def _record_task(self, plan: TaskPlan, task_id: str) -> None:
         now = time.time()
@@ -200,15 +303,28 @@ class Scheduler:
 
         await anyio.to_thread.run_sync(write)
 
-    async def _attempt(
-        self,
-        plan: TaskPlan,
-        node: StepNode,
-        task_id: str,
-        attempt: int,
-        decorators: dict[str, StepDecorator],
-    ) -> tuple[str, ErrorInfo | None]:
-        spec = TaskSpec(
+    def _key(self, step: str, task_id: str, attempt: int) -> _AttemptKey:
+        return {
+            "flow": self.plan.flow_name,
+            "run_id": self.plan.run_id,
+            "step": step,
+            "task_id": task_id,
+            "attempt": attempt,
+        }
+
+    def _attempt_record(self, plan: TaskPlan, task_id: str, attempt: int) -> AttemptRecord:
+        return AttemptRecord(
+            flow=self.plan.flow_name,
+            run_id=self.plan.run_id,
+            step=plan.step,
+            task_id=task_id,
+            attempt=attempt,
+            state="running",
+            started_at=time.time(),
+        )
+
+    def _task_spec(self, plan: TaskPlan, task_id: str, attempt: int) -> TaskSpec:
+        return TaskSpec(
             flow_name=self.plan.flow_name,
             flow_source=self.plan.flow_source,
             flow_class=self.plan.flow_class,
@@ -228,32 +344,33 @@ class Scheduler:
             max_num_splits=self.plan.max_num_splits,
             sys_path=self.plan.sys_path,
         )
+
+    async def _attempt(
+        self,
+        plan: TaskPlan,
+        node: StepNode,
+        task_id: str,
+        attempt: int,
+        decorators: dict[str, StepDecorator],
+        meta: dict[str, str],
+    ) -> tuple[str, _Failure | None]:
+        """Run one attempt; return its final state and, unless it succeeded, why not."""
+        spec = self._task_spec(plan, task_id, attempt)
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])
         sink = _TaskSink(self, plan.step, task_id, attempt)
-        started = time.time()
-        await anyio.to_thread.run_sync(
-            self._metadata.start_attempt,
-            AttemptRecord(
-                flow=self.plan.flow_name,
-                run_id=self.plan.run_id,
-                step=plan.step,
-                task_id=task_id,
-                attempt=attempt,
-                state="running",
-                started_at=started,
-            ),
-        )
-        limit = decorators["timeout"].timeout_seconds if "timeout" in decorators else 0.0
+        record = self._attempt_record(plan, task_id, attempt)
+        await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
+        limit = timeout_seconds(decorators)
         try:
-            with anyio.move_on_after(limit if limit > 0 else math.inf) as scope:
+            with anyio.move_on_after(limit if limit is not None else math.inf) as scope:
                 outcome = await self._executor.run_task(spec, sink, env=env, cwd=self.plan.cwd)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 sink.close()
                 await self._finish_attempt(
-                    plan, task_id, attempt, "cancelled", None, [], sink.pid, None
+                    plan, task_id, attempt, "cancelled", None, [], sink.pid, None, meta
                 )
             raise
         sink.close()
@@ -262,25 +379,30 @@ class Scheduler:
                 type="TimeoutError",
                 message=f"Step '{plan.step}' timed out after {limit:g} seconds (@timeout).",
             )
-            await sink.say(f"Task timed out after {limit:g} seconds.", "stderr")
-            await self._finish_attempt(
-                plan, task_id, attempt, "timeout", error, [], sink.pid, None
+            await sink.say(
+                f"Task timed out after {limit:g} seconds: its processes were stopped.", "stderr"
             )
-            return "timeout", error
+            await self._finish_attempt(
+                plan, task_id, attempt, "timeout", error, [], sink.pid, None, meta
+            )
+            return "timeout", _Failure(error, None)
         done = outcome.done
         if done is not None and done.ok:
+            if done.transition is not None and done.transition.num_splits is not None:
+                meta = {**meta, "foreach-num-splits": str(done.transition.num_splits)}
             await self._finish_attempt(
-                plan, task_id, attempt, "succeeded", None, done.artifacts, sink.pid, outcome
+                plan, task_id, attempt, "succeeded", None, done.artifacts, sink.pid, outcome, meta
             )
             await sink.say("Task finished successfully.")
             self._continue(plan, node, task_id, done.artifacts, done.transition)
             return "succeeded", None
-        error = done.error if done is not None else None
-        if error is None:
-            error = ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
+        reported = done.error if done is not None else None
+        error = reported or ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
         await sink.say(f"Task failed: {error.type}: {error.message}", "stderr")
-        await self._finish_attempt(plan, task_id, attempt, "failed", error, [], sink.pid, outcome)
-        return "failed", error
+        await self._finish_attempt(
+            plan, task_id, attempt, "failed", error, [], sink.pid, outcome, meta
+        )
+        return "failed", _Failure(error, outcome.returncode)
 
     async def _finish_attempt(
         self,
@@ -292,15 +414,10 @@ class Scheduler:
         artifacts: Sequence[ArtifactRef],
         pid: int | None,
         outcome: TaskOutcome | None,
+        extra: dict[str, str] | None = None,
     ) -> None:
         now = time.time()
-        key = {
-            "flow": self.plan.flow_name,
-            "run_id": self.plan.run_id,
-            "step": plan.step,
-            "task_id": task_id,
-            "attempt": attempt,
-        }
+        key = self._key(plan.step, task_id, attempt)
         records = [
             ArtifactRecord(**key, name=a.name, sha=a.sha, size=a.size, created_at=now)
             for a in artifacts
@@ -313,6 +430,7 @@ class Scheduler:
             "python-version": platform.python_version(),
             "executor": self._executor.name,
             "pid": str(pid),
+            **(extra or {}),
         }
         if self.plan.origin_run_id:
             meta["origin-run-id"] = self.plan.origin_run_id
@@ -360,23 +478,19 @@ class Scheduler:
             refs[var] = ArtifactRef(var, sha, len(data))
         artifacts = list(refs.values())
         now = time.time()
-        await anyio.to_thread.run_sync(
-            self._metadata.add_artifacts,
-            [
-                ArtifactRecord(
-                    flow=self.plan.flow_name,
-                    run_id=self.plan.run_id,
-                    step=plan.step,
-                    task_id=task_id,
-                    attempt=attempt,
-                    name=ref.name,
-                    sha=ref.sha,
-                    size=ref.size,
-                    created_at=now,
-                )
-                for ref in artifacts
-            ],
-        )
+        key = self._key(plan.step, task_id, attempt)
+        records = [
+            ArtifactRecord(**key, name=ref.name, sha=ref.sha, size=ref.size, created_at=now)
+            for ref in artifacts
+        ]
+        # Resume clones a caught task: the run went on from it.
+        caught = MetadataRecord(**key, name="caught", value="True", type="caught", created_at=now)
+
+        def write() -> None:
+            self._metadata.add_artifacts(records)
+            self._metadata.add_metadata([caught])
+
+        await anyio.to_thread.run_sync(write)
         sink = _TaskSink(self, plan.step, task_id, attempt)
         text = f"@catch caught the failure ({failure.message}); the run goes on."
         if catch.attributes["print_exception"] and failure.traceback:
@@ -422,6 +536,7 @@ class Scheduler:
             self.submit(TaskPlan(step=target, inputs=[done], stack=stack))
             return
         split = self.graph[self._join_of[target]]
+        slot: Any
         if split.type == "foreach":
             outer, slot, expected = stack[:-1], stack[-1].index, stack[-1].num_splits
             order: list[Any] = list(range(expected))
@@ -434,6 +549,21 @@ class Scheduler:
         if len(waiting) == expected:
             del self._joins[key]
             self.submit(TaskPlan(step=target, inputs=[waiting[s] for s in order], stack=outer))
+
+
+class _AttemptKey(TypedDict):
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+    attempt: int
+
+
+class _Failure(msgspec.Struct, frozen=True):
+    """Why an attempt did not succeed: the error, and the process's return code if known."""
+
+    info: ErrorInfo
+    returncode: int | None
 
 
 def _crash_text(outcome: TaskOutcome) -> str:
