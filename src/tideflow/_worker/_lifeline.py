@@ -1,0 +1,103 @@
+"""A task process dies with the process that supervises it.
+
+Task processes lead their own process group (so that stopping a task stops everything it
+started), which also means that nothing kills them when their supervisor is killed with
+SIGKILL. Two mechanisms close that gap, both set up in the task process:
+
+- on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the process when its
+  parent dies;
+- everywhere, a watchdog thread that notices the control socket closing (the parent's
+  end is closed by the kernel when the parent dies) or the parent process changing, and
+  then kills the whole process group, the step's own child processes included.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import socket
+import sys
+import threading
+
+__all__ = ("Lifeline", "die_with_parent")
+
+_PR_SET_PDEATHSIG = 1
+
+#: Seconds between checks that the parent process is still the same.
+POLL_INTERVAL = 0.5
+
+
+def die_with_parent() -> bool:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux only).
+
+    Returns whether the request was made. If the parent died before the call, this
+    process is killed at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() != parent:  # the parent died before the request was made
+        _kill_group()
+    return True
+
+
+def _kill_group() -> None:
+    """Kill this process's group (when it leads one), then this process."""
+    try:
+        if os.getpgid(0) == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+    except OSError:
+        pass
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Lifeline:
+    """A daemon thread that kills this process group when the supervisor goes away.
+
+    The supervisor sends nothing on the control socket after the task spec, so the socket
+    becoming readable means it was closed. Call :meth:`release` before reporting the
+    result: from then on the supervisor may close its end normally.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._parent = os.getppid()
+        self._released = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="tideflow-lifeline", daemon=True)
+
+    def start(self) -> Lifeline:
+        """Start watching."""
+        self._thread.start()
+        return self
+
+    def release(self) -> None:
+        """Stop watching: the task is reporting its result."""
+        self._released.set()
+
+    def _watch(self) -> None:
+        while not self._released.is_set():
+            try:
+                readable, _, _ = select.select([self._sock], [], [], POLL_INTERVAL)
+            except (OSError, ValueError):
+                return  # the socket was closed here: the task is over
+            if self._released.is_set():
+                return
+            if readable:
+                try:
+                    data = self._sock.recv(4096, socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:
+                    _kill_group()
+            elif os.getppid() != self._parent:
+                _kill_group()
