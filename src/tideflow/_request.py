@@ -1,7 +1,7 @@
 """Turning what a caller asked for (Runner kwargs, CLI options) into a checked RunRequest.
 
 Every mistake is found here, before a run exists: an unknown option, a value of the wrong
-type, a missing required parameter, an unknown decorator.
+type, a missing required parameter, an unknown decorator, a resume that cannot be done.
 """
 
 from __future__ import annotations
@@ -161,7 +161,7 @@ def build_request(
             raise ValueError(f"{what}: {name} must be at least 1, got {number}.")
     origin = run_options.get("origin_run_id")
     run_id_file = run_options.get("run_id_file")
-    return RunRequest(
+    request = RunRequest(
         flow=flow,
         config=config,
         root=find_root(config, workdir),
@@ -178,3 +178,9 @@ def build_request(
         origin_run_id=str(origin) if origin is not None else ("" if resume else None),
         step_to_rerun=run_options.get("step_to_rerun"),
     )
+    if resume:
+        # Find the origin run and check it now, so that a bad resume fails before it starts.
+        from ._runtime._resume import resolve_resume
+
+        request = resolve_resume(request)
+    return request

@@ -131,6 +131,11 @@ class Scheduler:
     def __repr__(self) -> str:
         return f"<Scheduler {self.plan.flow_name}/{self.plan.run_id} tasks={self._task_ids}>"
 
+    @property
+    def metadata(self) -> MetadataStore:
+        """The metadata store the run is recorded in."""
+        return self._metadata
+
     async def run(self, first: Sequence[TaskPlan] | None = None) -> bool:
         """Run the flow from ``first`` (default: the start step); True when it succeeded."""
         if self._pool is None:
@@ -258,7 +263,9 @@ class Scheduler:
                 {"cpu": request.cpu, "memory": request.memory, "gpu": request.gpu}
             )
         if plan.step == "start":
+            # What a resume of this run checks and reuses, even when the start task fails.
             meta["graph-signature"] = json.dumps(self.graph.signature())
+            meta["parameters"] = json.dumps({r.name: r.sha for r in self.plan.parameters_refs})
         return meta
 
     async def _refuse(

@@ -1,10 +1,22 @@
-"""The states of a run and of a task attempt, and how they read to a user."""
+"""The states of a run and of a task attempt, and how they read to a user.
+
+A run whose supervisor died (killed, or its machine lost) cannot record its end. Its
+supervisor renews a lease (``heartbeat_at``) every ``Config.heartbeat_interval`` seconds;
+whoever reads runs calls :func:`mark_crashed_runs` first, which records every ``running``
+run whose lease is older than ``Config.heartbeat_timeout`` as ``crashed``.
+"""
 
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
-__all__ = ("RunState",)
+if TYPE_CHECKING:
+    from .._config import Config
+    from .._metadata._records import RunRecord
+    from .._metadata._sqlite import MetadataStore
+
+__all__ = ("RunState", "mark_crashed_runs")
 
 
 class RunState(enum.Enum):
@@ -50,3 +62,14 @@ _RETURNCODE = {
     RunState.TIMEOUT: -15,
     RunState.CRASHED: 1,
 }
+
+
+def mark_crashed_runs(
+    store: MetadataStore, config: Config, flow: str | None = None
+) -> list[RunRecord]:
+    """Record as ``crashed`` the running runs (of ``flow``, or of every flow) whose
+    supervisor stopped renewing its lease, and their running attempts; return those runs.
+
+    One short transaction; call it before reading the states of runs.
+    """
+    return store.mark_stale_runs(flow, older_than=config.heartbeat_timeout)

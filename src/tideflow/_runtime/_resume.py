@@ -1,0 +1,500 @@
+"""Resume: a new run that reuses what an earlier run (its origin) finished.
+
+:func:`resolve_resume` runs before the new run exists (when the request is built), so
+that every mistake (no such run, a run still running, an unknown step, a changed graph)
+is an error of the call, not a failed run. Through :func:`load_origin` it finds the origin
+run (by default the latest run of the flow) and reads its parameters and the final attempt
+of each of its tasks.
+
+:func:`plan_resume` then replays the flow from ``start`` without running anything: each
+task that becomes ready is cloned when the origin has a finished task for the same step
+and foreach position and the step is not to be re-run; otherwise it is one of the first
+tasks the new run runs. Cloning copies records only: the artifacts keep their blobs (the
+same content hash), the logs are hard-linked (or copied), and the task id stays the same,
+with :attr:`TaskRecord.origin_pathspec` naming the original. Tasks that run again get ids
+above every id of the origin run.
+
+The steps re-run are ``step_to_rerun`` and every step after it, when given; otherwise
+only what the origin did not finish: the failed step, the failed branches of a foreach,
+what never started, and what comes after them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+
+from .._datastore._artifacts import loads
+from .._datastore._cas import BlobStore
+from .._exceptions import NotFound, ParameterError, ResumeError, TideflowError
+from .._flow._parameter import ParameterContext, resolve_parameters
+from .._flow._spec import ForeachFrame
+from .._logs._writer import STREAMS, log_path
+from .._messages import ArtifactRef
+from .._metadata._records import (
+    ArtifactRecord,
+    AttemptRecord,
+    MetadataRecord,
+    RunRecord,
+    TaskRecord,
+)
+from .._metadata._sqlite import MetadataStore
+from ._console import stamp, task_prefix
+from ._scheduler import TaskPlan
+from ._state import mark_crashed_runs
+
+if TYPE_CHECKING:
+    from .._flow._graph import FlowGraph
+    from .._supervisor._run_actor import RunRequest
+    from ._console import Console
+    from ._scheduler import Scheduler
+
+__all__ = (
+    "OriginTask",
+    "ResumeOrigin",
+    "descendants",
+    "load_origin",
+    "plan_resume",
+    "resolve_resume",
+)
+
+_StackKey = tuple[tuple[str, int], ...]
+_frames = msgspec.msgpack.Decoder(list[ForeachFrame])
+
+#: Metadata of an origin attempt that a clone does not copy (it records its own).
+_NOT_COPIED = frozenset(
+    {"attempt", "attempt-ok", "graph-signature", "origin-run-id", "origin-task-id", "pid"}
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class OriginTask:
+    """A task of the origin run that finished (succeeded, or failed and was caught)."""
+
+    record: TaskRecord
+    attempt: AttemptRecord
+    artifacts: list[ArtifactRecord]
+    metadata: list[MetadataRecord]
+
+    @property
+    def refs(self) -> list[ArtifactRef]:
+        """The task's artifacts, as the scheduler hands them to the next tasks."""
+        return [ArtifactRef(a.name, a.sha, a.size) for a in self.artifacts]
+
+    def meta(self, name: str) -> str | None:
+        """The value of one of the attempt's metadata entries, if it has it."""
+        return next((m.value for m in self.metadata if m.name == name), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResumeOrigin:
+    """What a resume takes from its origin run; built by :func:`load_origin`."""
+
+    run: RunRecord
+    parameters: dict[str, Any]
+    #: Finished tasks by (step, foreach position), for the steps that may be cloned.
+    tasks: dict[tuple[str, _StackKey], OriginTask]
+    #: The largest task id of the origin run: new tasks are numbered after it.
+    max_task_id: int
+    #: Steps that run again even where the origin finished them.
+    rerun: frozenset[str]
+
+    @property
+    def run_id(self) -> str:
+        """The origin run's id."""
+        return self.run.run_id
+
+
+def descendants(graph: FlowGraph, step: str) -> frozenset[str]:
+    """``step`` and every step that can follow it."""
+    seen = {step}
+    todo = [step]
+    while todo:
+        for target in graph[todo.pop()].out_funcs:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return frozenset(seen)
+
+
+def _stack_key(stack: bytes | tuple[ForeachFrame, ...]) -> _StackKey:
+    if isinstance(stack, bytes):
+        stack = tuple(_frames.decode(stack)) if stack else ()
+    return tuple((frame.step, frame.index) for frame in stack)
+
+
+# -- before the run exists ---------------------------------------------------------------
+
+
+def load_origin(request: RunRequest, store: MetadataStore) -> ResumeOrigin:
+    """Find the run to resume and read what it finished; see the module docstring.
+
+    :raises ResumeError: if there is no such run, it still runs, the step to re-run is
+        not a step of the flow, or the graph changed before the rerun point.
+    """
+    flow = request.flow
+    run = _find_run(request, store)
+    step = request.step_to_rerun
+    if step is not None and step not in flow.graph:
+        raise ResumeError(
+            f"Cannot resume {run.pathspec} from step '{step}': {flow.name} has no such step. "
+            f"Its steps are: {', '.join(node.name for node in flow.graph)}."
+        )
+    rerun = descendants(flow.graph, step) if step is not None else frozenset()
+    tasks: dict[tuple[str, _StackKey], OriginTask] = {}
+    max_task_id = 0
+    parameter_shas: dict[str, str] | None = None
+    signature: list[Any] | None = None
+    for step_record in store.list_steps(flow.name, run.run_id):
+        for task in store.list_tasks(flow.name, run.run_id, step_record.step):
+            if task.task_id.isdigit():
+                max_task_id = max(max_task_id, int(task.task_id))
+            origin = _finished(store, task)
+            if task.step == "start":
+                parameter_shas, signature = _start_facts(store, task, origin)
+            if origin is not None and task.step not in rerun and task.step in flow.graph:
+                tasks[(task.step, _stack_key(task.foreach_stack))] = origin
+    if tasks and signature is not None:
+        _check_graph(run, flow.graph, signature, {s for s, _ in tasks})
+    parameters = _parameters(request, run, parameter_shas)
+    return ResumeOrigin(run, parameters, tasks, max_task_id, rerun)
+
+
+def resolve_resume(request: RunRequest) -> RunRequest:
+    """Check a resume request against its origin run before the new run is created.
+
+    Returns the request with the origin's run id (the latest run when none was given) and
+    the origin's parameters.
+
+    :raises ResumeError: as :func:`load_origin` does.
+    """
+    with MetadataStore(request.root) as store:
+        origin = load_origin(request, store)
+    return dataclasses.replace(request, origin_run_id=origin.run_id, parameters=origin.parameters)
+
+
+def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
+    name = request.flow.name
+    mark_crashed_runs(store, request.config, name)
+    wanted = request.origin_run_id or ""
+    if not wanted:
+        run = store.latest_run(name)
+        if run is None:
+            raise ResumeError(
+                f"{name} has no run to resume in {request.root}. Start one with: "
+                "python <flow file> run"
+            )
+    else:
+        try:
+            run = store.get_run(name, wanted)
+        except NotFound:
+            raise ResumeError(
+                f"Cannot resume run '{name}/{wanted}': it does not exist in {request.root}. "
+                f"See the runs of the flow with: tideflow runs {name}"
+            ) from None
+    if run.status == "running":
+        raise ResumeError(
+            f"Cannot resume {run.pathspec}: it is still running. Wait for it to end (or stop "
+            "it), then resume it."
+        )
+    return run
+
+
+def _finished(store: MetadataStore, task: TaskRecord) -> OriginTask | None:
+    attempt = store.latest_attempt(task.flow, task.run_id, task.step, task.task_id)
+    if attempt is None or attempt.state not in ("succeeded", "failed"):
+        return None
+    metadata = store.list_metadata(
+        task.flow, task.run_id, task.step, task.task_id, attempt.attempt
+    )
+    caught = any(m.name == "caught" for m in metadata)
+    if attempt.state == "failed" and not caught:
+        return None
+    artifacts = store.list_artifacts(
+        task.flow, task.run_id, task.step, task.task_id, attempt.attempt
+    )
+    return OriginTask(task, attempt, artifacts, metadata)
+
+
+def _start_facts(
+    store: MetadataStore, task: TaskRecord, origin: OriginTask | None
+) -> tuple[dict[str, str] | None, list[Any] | None]:
+    """The parameters' content hashes and the graph signature the start task recorded."""
+    metadata = (
+        origin.metadata
+        if origin is not None
+        else store.list_metadata(task.flow, task.run_id, task.step, task.task_id)
+    )
+    found = {m.name: m.value for m in metadata}
+    shas = json.loads(found["parameters"]) if "parameters" in found else None
+    if shas is None and origin is not None:
+        shas = {a.name: a.sha for a in origin.artifacts}
+    signature = json.loads(found["graph-signature"]) if "graph-signature" in found else None
+    return shas, signature
+
+
+def _shape(entry: Any) -> tuple[str, str, tuple[str, ...], str | None]:
+    name, kind, out_funcs, foreach = entry
+    return (name, kind, tuple(out_funcs), foreach)
+
+
+def _check_graph(run: RunRecord, graph: FlowGraph, signature: list[Any], cloned: set[str]) -> None:
+    before = {entry[0]: _shape(entry) for entry in signature}
+    now = {entry[0]: _shape(entry) for entry in graph.signature()}
+    for step in sorted(cloned, key=list(now).index):
+        old, new = before.get(step), now[step]
+        if old == new:
+            continue
+        if old is None:
+            change = f"step '{step}' is new"
+        else:
+            change = (
+                f"step '{step}' was a {old[1]} step going to {', '.join(old[2]) or 'nothing'}"
+                f"{f' (foreach over {old[3]})' if old[3] else ''}; now it is a {new[1]} step "
+                f"going to {', '.join(new[2]) or 'nothing'}"
+                f"{f' (foreach over {new[3]})' if new[3] else ''}"
+            )
+        raise ResumeError(
+            f"Cannot resume {run.pathspec}: the flow's graph changed before the rerun point "
+            f"({change}). Resume works when every step it reuses is unchanged: resume from "
+            f"an earlier step (python <flow file> resume {step}), or start a new run."
+        )
+
+
+def _parameters(
+    request: RunRequest, run: RunRecord, shas: dict[str, str] | None
+) -> dict[str, Any]:
+    """The origin run's parameter values; parameters it did not have get their default."""
+    parameters = request.flow.cls._tf_parameters()
+    blobs = BlobStore(request.root)
+    values: dict[str, Any] = {}
+    missing = {}
+    for attribute, parameter in parameters.items():
+        sha = (shas or {}).get(attribute)
+        if sha is None:
+            missing[attribute] = parameter
+            continue
+        try:
+            values[attribute] = loads(blobs.get(sha), attribute)
+        except TideflowError as exc:
+            raise ResumeError(
+                f"Cannot resume {run.pathspec}: the value of its parameter '{parameter.name}' "
+                f"cannot be read ({exc})."
+            ) from exc
+    if missing:
+        context = ParameterContext(request.flow.name, request.username, list(parameters))
+        try:
+            values.update(resolve_parameters(missing, {}, from_text=False, context=context))
+        except ParameterError as exc:
+            raise ResumeError(
+                f"Cannot resume {run.pathspec}: it has no value for a parameter the flow now "
+                f"needs ({exc}). Start a new run instead."
+            ) from exc
+    return values
+
+
+# -- once the run exists -----------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Clone:
+    plan: TaskPlan
+    origin: OriginTask
+
+
+async def plan_resume(
+    request: RunRequest,
+    scheduler: Scheduler,
+    output: Console,
+    origin: ResumeOrigin | None = None,
+) -> list[TaskPlan]:
+    """Clone what the origin finished into the scheduler's run; return the tasks to run.
+
+    :param origin: what :func:`load_origin` returned (loaded here when not given).
+    :raises ResumeError: as :func:`load_origin` does.
+    """
+    metadata = scheduler.metadata
+    if origin is None:
+        origin = await anyio.to_thread.run_sync(load_origin, request, metadata)
+    scheduler.reserve_task_ids(origin.max_task_id)
+    clones: list[_Clone] = []
+    first: list[TaskPlan] = []
+    with scheduler.collecting() as ready:
+        ready.append(TaskPlan(step="start", inputs=[]))
+        while ready:
+            plan = ready.pop(0)
+            found = origin.tasks.get((plan.step, _stack_key(plan.stack)))
+            if found is None:
+                first.append(plan)
+                continue
+            clones.append(_Clone(plan, found))
+            splits = await _num_splits(scheduler, found)
+            scheduler.clone(plan, found.record.task_id, found.refs, splits)
+    writer = _CloneWriter(scheduler, origin)
+    await anyio.to_thread.run_sync(writer.write_all, clones)
+    await _announce(scheduler, output, origin, clones, first)
+    return first
+
+
+async def _num_splits(scheduler: Scheduler, task: OriginTask) -> int | None:
+    """How many tasks a cloned foreach step started (recorded, else the variable's length)."""
+    node = scheduler.graph[task.record.step]
+    if node.type != "foreach":
+        return None
+    recorded = task.meta("foreach-num-splits")
+    if recorded is not None:
+        return int(recorded)
+    sha = next(a.sha for a in task.artifacts if a.name == node.foreach_param)
+    blobs = BlobStore(Path(scheduler.plan.root))
+    value = await anyio.to_thread.run_sync(lambda: loads(blobs.get(sha), node.foreach_param))
+    return len(value)  # type: ignore[arg-type]
+
+
+class _CloneWriter:
+    """Writes the records and logs of cloned tasks (in a worker thread)."""
+
+    def __init__(self, scheduler: Scheduler, origin: ResumeOrigin) -> None:
+        self._plan = scheduler.plan
+        self._graph = scheduler.graph
+        self._store = scheduler.metadata
+        self._origin = origin
+
+    def write_all(self, clones: list[_Clone]) -> None:
+        for clone in clones:
+            self.write(clone.plan, clone.origin)
+
+    def write(self, plan: TaskPlan, origin: OriginTask) -> None:
+        run = self._plan
+        now = time.time()
+        task = TaskRecord(
+            flow=run.flow_name,
+            run_id=run.run_id,
+            step=plan.step,
+            task_id=origin.record.task_id,
+            created_at=now,
+            index=plan.stack[-1].index if plan.stack else None,
+            foreach_stack=origin.record.foreach_stack,
+            parent_pathspecs=tuple(parent.pathspec for parent in plan.inputs),
+            origin_pathspec=origin.record.pathspec,
+        )
+        self._store.add_task(task)
+        done = origin.attempt
+        self._store.start_attempt(
+            msgspec.structs.replace(
+                done,
+                run_id=run.run_id,
+                attempt=0,
+                state="running",
+                started_at=now,
+                finished_at=None,
+                pid=None,
+            )
+        )
+        self._store.record_task_end(
+            flow=task.flow,
+            run_id=task.run_id,
+            step=task.step,
+            task_id=task.task_id,
+            attempt=0,
+            state=done.state,
+            finished_at=now,
+            exit_code=done.exit_code,
+            signal=done.signal,
+            exception=done.exception,
+            artifacts=[
+                msgspec.structs.replace(a, run_id=run.run_id, attempt=0, created_at=now)
+                for a in origin.artifacts
+            ],
+            metadata=self._metadata(task, origin, now),
+        )
+        self._link_logs(plan, origin)
+
+    def _metadata(self, task: TaskRecord, origin: OriginTask, now: float) -> list[MetadataRecord]:
+        copied = [
+            msgspec.structs.replace(m, run_id=task.run_id, attempt=0, created_at=now)
+            for m in origin.metadata
+            if m.name not in _NOT_COPIED
+        ]
+        own = {
+            "attempt": "0",
+            "attempt-ok": str(origin.attempt.state == "succeeded"),
+            "origin-run-id": self._origin.run_id,
+            "origin-task-id": origin.record.task_id,
+            "origin-pathspec": origin.record.pathspec,
+            "origin-attempt": str(origin.attempt.attempt),
+        }
+        if task.step == "start":
+            own["graph-signature"] = json.dumps(self._graph.signature())
+        return copied + [
+            MetadataRecord(
+                flow=task.flow,
+                run_id=task.run_id,
+                step=task.step,
+                task_id=task.task_id,
+                attempt=0,
+                name=name,
+                value=value,
+                type=name,
+                created_at=now,
+            )
+            for name, value in own.items()
+        ]
+
+    def _link_logs(self, plan: TaskPlan, origin: OriginTask) -> None:
+        run = self._plan
+        for stream in STREAMS:
+            source = log_path(
+                run.root,
+                run.flow_name,
+                self._origin.run_id,
+                plan.step,
+                origin.record.task_id,
+                origin.attempt.attempt,
+                stream,
+            )
+            if not source.exists():
+                continue
+            target = log_path(
+                run.root, run.flow_name, run.run_id, plan.step, origin.record.task_id, 0, stream
+            )
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+
+
+async def _announce(
+    scheduler: Scheduler,
+    output: Console,
+    origin: ResumeOrigin,
+    clones: list[_Clone],
+    first: list[TaskPlan],
+) -> None:
+    run = scheduler.plan
+    lines = [
+        f"{stamp()} {task_prefix(run.run_id, c.plan.step, c.origin.record.task_id, None)} "
+        f"Cloned from {c.origin.record.pathspec}."
+        for c in clones
+    ]
+    steps = list(dict.fromkeys(plan.step for plan in first))
+    if steps:
+        what = ", ".join(f"'{s}'" for s in steps)
+        lines.append(
+            f"{stamp()} Resuming {run.flow_name}/{origin.run_id}: {len(clones)} task(s) "
+            f"cloned; running again from step(s) {what}."
+        )
+    else:
+        lines.append(
+            f"{stamp()} Resuming {run.flow_name}/{origin.run_id}: every task was cloned; "
+            "nothing is left to run."
+        )
+    await output.write("stdout", lines)
