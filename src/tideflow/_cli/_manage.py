@@ -1,29 +1,275 @@
-"""Management commands over stored runs: ``tideflow runs`` (and the flow's ``logs``,
-``tag`` and ``dump`` commands)."""
+"""Management commands over stored runs: ``tideflow runs`` and the flow's ``logs``, ``tag``
+and ``dump`` commands.
+
+They read the stores directly. Before reading run states they record the runs whose
+supervisor died as ``crashed`` (see :func:`~tideflow._runtime._state.mark_crashed_runs`).
+"""
 
 from __future__ import annotations
 
-import argparse
+import pprint
+import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .._config import find_root, load_config
-from .._exceptions import CommandError
+from .._config import Config, find_root, load_config
+from .._datastore._artifacts import loads
+from .._datastore._cas import BlobStore
+from .._exceptions import CommandError, NotFound, TideflowError
+from .._logs._reader import read_text
+from .._logs._writer import STREAMS, log_path
 from .._metadata._sqlite import MetadataStore
-from .._runtime._loader import LoadedFlow
+from .._runtime._state import mark_crashed_runs
 from ._parser import FlowParser
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from .._metadata._records import AttemptRecord, RunRecord, TaskRecord
+    from .._runtime._loader import LoadedFlow
 
 __all__ = ("add_management_commands", "run_management_command", "runs_main")
 
+#: Stored artifacts larger than this are not loaded by ``dump``.
+DUMP_LOAD_LIMIT = 64 * 1024 * 1024
+
 
 def add_management_commands(commands: Any) -> None:
-    """Add the management sub-commands to a flow's parser."""
+    """Add the ``logs``, ``tag`` and ``dump`` sub-commands to a flow's parser."""
+    logs = commands.add_parser("logs", help="show what a task (or every task of a step) printed")
+    logs.add_argument("pathspec", metavar="RUN/STEP[/TASK]")
+    streams = logs.add_mutually_exclusive_group()
+    streams.add_argument(
+        "--stdout", dest="stream", action="store_const", const="stdout", help="stdout only"
+    )
+    streams.add_argument(
+        "--stderr", dest="stream", action="store_const", const="stderr", help="stderr only"
+    )
+    logs.add_argument(
+        "--attempt", type=int, default=None, help="which attempt (default: the last one)"
+    )
+
+    tag = commands.add_parser("tag", help="add, remove, replace or list the user tags of a run")
+    actions = tag.add_subparsers(dest="tag_action", metavar="ACTION", parser_class=FlowParser)
+    actions.required = True
+    for action, text in (("add", "add user tags"), ("remove", "remove user tags")):
+        parser = actions.add_parser(action, help=text)
+        parser.add_argument("--run-id", required=True, help="the run")
+        parser.add_argument("tags", nargs="+", metavar="TAG")
+    replace = actions.add_parser("replace", help="replace one user tag with another")
+    replace.add_argument("--run-id", required=True, help="the run")
+    replace.add_argument("old", metavar="OLD")
+    replace.add_argument("new", metavar="NEW")
+    listing = actions.add_parser("list", help="list the tags of a run (or of recent runs)")
+    listing.add_argument("--run-id", default=None, help="the run (default: the recent runs)")
+    listing.add_argument("--limit", type=int, default=10, help="how many recent runs (10)")
+
+    dump = commands.add_parser("dump", help="print the artifacts of a task or of a step's tasks")
+    dump.add_argument("pathspec", metavar="RUN/STEP[/TASK]")
+    dump.add_argument(
+        "--include", default=None, metavar="NAMES", help="only these artifacts (a,b,...)"
+    )
+    dump.add_argument(
+        "--max-value-size",
+        type=int,
+        default=1000,
+        metavar="CHARS",
+        help="print at most this many characters of each value (1000)",
+    )
 
 
 def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict[str, Any]) -> int:
-    """Run a management sub-command of a flow."""
-    raise CommandError(f"Unknown command '{args.command}'.")
+    """Run the ``logs``, ``tag`` or ``dump`` sub-command of a flow.
+
+    :raises CommandError: for a malformed pathspec or an unknown command.
+    :raises NotFound: for an unknown run, step, task or attempt.
+    """
+    config = load_config(root=str(top["root"]) if top.get("root") else None)
+    commands = {"logs": _logs, "tag": _tag, "dump": _dump}
+    command = commands.get(args.command)
+    if command is None:
+        raise CommandError(f"Unknown command '{args.command}'.")
+    with MetadataStore(find_root(config)) as store:
+        mark_crashed_runs(store, config, flow.name)
+        return command(_Context(flow.name, store, config), args)
+
+
+class _Context:
+    """The flow, its store and the configuration a management command works with."""
+
+    def __init__(self, flow: str, store: MetadataStore, config: Config) -> None:
+        self.flow = flow
+        self.store = store
+        self.config = config
+
+    @property
+    def root(self) -> Path:
+        return find_root(self.config)
+
+    def run(self, run_id: str) -> RunRecord:
+        try:
+            return self.store.get_run(self.flow, run_id)
+        except NotFound:
+            raise NotFound(
+                f"Run '{self.flow}/{run_id}' does not exist. See the runs of the flow with: "
+                f"tideflow runs {self.flow}"
+            ) from None
+
+    def tasks(self, pathspec: str) -> list[TaskRecord]:
+        """The tasks a ``RUN/STEP[/TASK]`` pathspec names, oldest first."""
+        run_id, step, task_id = _split_pathspec(self.flow, pathspec)
+        self.run(run_id)
+        if task_id is not None:
+            try:
+                return [self.store.get_task(self.flow, run_id, step, task_id)]
+            except NotFound:
+                self._step_tasks(run_id, step)  # an unknown step says so first
+                raise
+        return list(reversed(self._step_tasks(run_id, step)))
+
+    def _step_tasks(self, run_id: str, step: str) -> list[TaskRecord]:
+        try:
+            return self.store.list_tasks(self.flow, run_id, step)
+        except NotFound:
+            steps = sorted(s.step for s in self.store.list_steps(self.flow, run_id))
+            raise NotFound(
+                f"Step '{self.flow}/{run_id}/{step}' does not exist. The run has the steps: "
+                f"{', '.join(steps) or 'none'}."
+            ) from None
+
+    def attempt(self, task: TaskRecord, wanted: int | None) -> AttemptRecord | None:
+        attempts = self.store.list_attempts(task.flow, task.run_id, task.step, task.task_id)
+        if wanted is None:
+            return attempts[-1] if attempts else None
+        for attempt in attempts:
+            if attempt.attempt == wanted:
+                return attempt
+        have = ", ".join(str(a.attempt) for a in attempts) or "none"
+        raise NotFound(
+            f"Task '{task.pathspec}' has no attempt {wanted}; its attempts are: {have}."
+        )
+
+
+def _split_pathspec(flow: str, pathspec: str) -> tuple[str, str, str | None]:
+    parts = pathspec.strip("/").split("/")
+    if len(parts) in (3, 4) and parts[0] == flow:
+        parts = parts[1:]
+    if len(parts) not in (2, 3) or not all(parts):
+        raise CommandError(
+            f"Cannot read the pathspec '{pathspec}': write RUN/STEP or RUN/STEP/TASK, as in "
+            "1795308495261278/start or 1795308495261278/start/1."
+        )
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
+
+
+# -- logs --------------------------------------------------------------------------------
+
+
+def _logs(context: _Context, args: argparse.Namespace) -> int:
+    tasks = context.tasks(args.pathspec)
+    streams = (args.stream,) if args.stream else STREAMS
+    blocks = []
+    for task in tasks:
+        attempt = context.attempt(task, args.attempt)
+        number = attempt.attempt if attempt is not None else 0
+        for stream in streams:
+            path = log_path(
+                context.root, task.flow, task.run_id, task.step, task.task_id, number, stream
+            )
+            blocks.append((f"{task.pathspec} (attempt {number}) {stream}", read_text(path)))
+    headers = len(blocks) > 1
+    for title, text in blocks:
+        if headers:
+            print(f"=== {title} ===")
+            text = text or "(no output)\n"
+        sys.stdout.write(text)
+    sys.stdout.flush()
+    return 0
+
+
+# -- tag ---------------------------------------------------------------------------------
+
+
+def _tag(context: _Context, args: argparse.Namespace) -> int:
+    store, flow = context.store, context.flow
+    action = args.tag_action
+    if action == "list":
+        runs = (
+            [context.run(args.run_id)]
+            if args.run_id
+            else store.list_runs(flow, limit=max(1, args.limit))
+        )
+        if not runs:
+            print(f"{flow} has no runs.")
+        for run in runs:
+            print(f"{run.pathspec} ({run.status})")
+            print(f"    user tags:   {', '.join(run.user_tags) or '(none)'}")
+            print(f"    system tags: {', '.join(run.system_tags)}")
+        return 0
+    context.run(args.run_id)
+    if action == "add":
+        run = store.add_tags(flow, args.run_id, args.tags)
+    elif action == "remove":
+        run = store.remove_tags(flow, args.run_id, args.tags)
+    else:
+        run = store.replace_tags(flow, args.run_id, [args.old], [args.new])
+    print(f"{run.pathspec} now has the user tags: {', '.join(run.user_tags) or '(none)'}")
+    return 0
+
+
+# -- dump --------------------------------------------------------------------------------
+
+
+def _dump(context: _Context, args: argparse.Namespace) -> int:
+    include = [n.strip() for n in args.include.split(",") if n.strip()] if args.include else None
+    limit = max(0, args.max_value_size)
+    blobs = BlobStore(context.root)
+    seen: set[str] = set()
+    shown = 0
+    for task in context.tasks(args.pathspec):
+        attempt = context.attempt(task, None)
+        number = attempt.attempt if attempt is not None else 0
+        records = context.store.list_artifacts(
+            task.flow, task.run_id, task.step, task.task_id, number
+        )
+        seen.update(r.name for r in records)
+        state = attempt.state if attempt is not None else "not started"
+        print(f"{task.pathspec} (attempt {number}, {state}):")
+        if not records:
+            print("    (no artifacts: the task did not finish successfully)")
+        for record in records:
+            if include is not None and record.name not in include:
+                continue
+            shown += 1
+            text = _value_text(blobs, record.sha, record.size, record.name, limit)
+            first, *rest = text.split("\n")
+            print(f"    {record.name} = {first}")
+            for line in rest:
+                print(f"        {line}")
+    if include is not None and shown == 0 and seen:
+        raise CommandError(
+            f"No artifact named {', '.join(include)} in {args.pathspec}. Its artifacts are: "
+            f"{', '.join(sorted(seen))}."
+        )
+    return 0
+
+
+def _value_text(blobs: BlobStore, sha: str, size: int, name: str, limit: int) -> str:
+    if size > DUMP_LOAD_LIMIT:
+        return f"<{size} bytes stored; too large to print here>"
+    try:
+        value = loads(blobs.get(sha), name)
+    except TideflowError as exc:
+        return f"<cannot load: {exc}>"
+    text = pprint.pformat(value, width=88, compact=True, sort_dicts=False)
+    if len(text) > limit:
+        text = f"{text[:limit]}... ({len(text) - limit} more characters)"
+    return text
+
+
+# -- tideflow runs -----------------------------------------------------------------------
 
 
 def _duration(start: float, end: float | None) -> str:
@@ -38,8 +284,10 @@ def runs_main(argv: Sequence[str]) -> int:
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--root", default=None)
     args = parser.parse_args(list(argv))
-    root = find_root(load_config(root=args.root))
+    config = load_config(root=args.root)
+    root = find_root(config)
     with MetadataStore(root) as store:
+        mark_crashed_runs(store, config, args.flow)
         flows = [args.flow] if args.flow else store.list_flows()
         rows = []
         for flow in flows:
@@ -48,11 +296,13 @@ def runs_main(argv: Sequence[str]) -> int:
     if not rows:
         print("No runs found" + (f" for flow {args.flow}" if args.flow else "") + f" in {root}.")
         return 0
-    print(f"{'RUN':<28} {'STATE':<10} {'STARTED (UTC)':<20} {'DURATION':>9}")
-    for run in rows[: args.limit]:
+    rows = rows[: args.limit]
+    width = max(len("RUN"), *(len(run.pathspec) for run in rows))
+    print(f"{'RUN':<{width}}  {'STATE':<10} {'STARTED (UTC)':<20} {'DURATION':>9}  ORIGIN")
+    for run in rows:
         started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run.created_at))
-        pathspec = f"{run.flow}/{run.run_id}"
-        print(
-            f"{pathspec:<28} {run.status:<10} {started:<20} {_duration(run.created_at, run.finished_at):>9}"
-        )
+        duration = _duration(run.created_at, run.finished_at)
+        origin = f"resumes {run.origin_run_id}" if run.origin_run_id else ""
+        line = f"{run.pathspec:<{width}}  {run.status:<10} {started:<20} {duration:>9}  {origin}"
+        print(line.rstrip())
     return 0
