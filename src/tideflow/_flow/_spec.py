@@ -240,8 +240,9 @@ class FlowSpec:
                 num_splits = len(values)
             except TypeError as exc:
                 raise FlowDefinitionError(
-                    f"The foreach variable '{foreach}' is a {type(values).__name__}, which has "
-                    "no length: use a list or another sequence.",
+                    f"The foreach variable '{foreach}' holds a value of type "
+                    f"{type(values).__name__}, which has no length: use a list or another "
+                    "sequence.",
                     step=step,
                 ) from exc
         state["_tf_transition"] = Transition(tuple(names), foreach, num_splits)

@@ -10,17 +10,19 @@ import importlib
 import importlib.util
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._datastore._artifacts import dumps, loads
 from .._datastore._cas import BlobStore
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._current import TaskInfo, task_info
-from .._flow._graph import StepNode
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
+
+if TYPE_CHECKING:
+    from .._flow._graph import StepNode
 
 __all__ = ("execute", "load_flow_class")
 
@@ -38,8 +40,10 @@ def load_flow_class(
     else:
         path = Path(flow_source).resolve()
         name = path.stem
-        module = sys.modules.get(name)
-        if module is None or getattr(module, "__file__", None) != str(path):
+        known = sys.modules.get(name)
+        if known is not None and getattr(known, "__file__", None) == str(path):
+            module = known
+        else:
             if str(path.parent) not in sys.path:
                 sys.path.insert(0, str(path.parent))
             spec = importlib.util.spec_from_file_location(name, path)
@@ -98,7 +102,7 @@ def execute(spec: TaskSpec, cls: type[FlowSpec] | None = None) -> TaskDone:
         if cls is None:
             cls = load_flow_class(spec.flow_source, spec.flow_class, spec.sys_path)
         return _run(spec, cls)
-    except (Exception, SystemExit) as exc:  # every failure of the step is reported
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 (every failure is reported)
         error = _error(exc)
         sys.stderr.write(error.traceback)
         sys.stderr.flush()
@@ -157,6 +161,10 @@ def _input_getter(blobs: BlobStore, spec: TaskSpec) -> Any:
     def get() -> Any:
         if not cache:
             values = loads(blobs.get(frame.value_sha))
+            if isinstance(values, Mapping):
+                # The items of a foreach over a mapping are its keys, as iteration gives them.
+                cache.append(list(values)[frame.index])
+                return cache[0]
             try:
                 cache.append(values[frame.index])  # type: ignore[index]
             except TypeError:
