@@ -1,0 +1,33 @@
+"""start -> nap (a foreach of two tasks that sleep $NAP_SECONDS, 60 by default) -> join -> end."""
+
+import os
+import time
+
+from tideflow import FlowSpec, step
+
+
+class FailSleepFlow(FlowSpec):
+    """Sleeping branches, for timeouts and for killing the supervisor."""
+
+    @step
+    def start(self):
+        self.items = [0, 1]
+        self.next(self.nap, foreach="items")
+
+    @step
+    def nap(self):
+        print(f"nap {self.input} starts", flush=True)
+        time.sleep(float(os.environ.get("NAP_SECONDS", "60")))
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+if __name__ == "__main__":
+    FailSleepFlow()

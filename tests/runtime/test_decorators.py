@@ -1,0 +1,286 @@
+"""The step decorators at work: @retry, @catch, @timeout, @environment, @resources, alone,
+together, and attached with ``--with`` / ``decospecs``.
+
+The flows of ``tests/flows/fail_*.py`` run together in one module-scoped fixture, once
+per anyio backend, through ``Runner.async_run``; each run has a store of its own. The
+tests read what the runs stored.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from stored_runs import StoredRun, read_run
+from tideflow import Runner
+from tideflow._exceptions import DecoratorError
+from tideflow._metadata import MetadataStore
+from tideflow._runtime._resources import read_machine
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+CPUS = int(read_machine().cpu)
+#: Retries wait minutes_between_retries * 60 * this many seconds.
+DELAY_SCALE = 0.02
+
+
+@dataclass
+class Scenario:
+    file: str
+    flow: str
+    env: dict[str, str]
+    decospecs: tuple[str, ...] = ()
+
+
+SCENARIOS = {
+    "alone": Scenario(
+        "fail_decorators_flow.py",
+        "FailDecoratorsFlow",
+        {"TIDEFLOW_RETRY_DELAY_SCALE": str(DELAY_SCALE)},
+    ),
+    "combined": Scenario("fail_combined_flow.py", "FailCombinedFlow", {}),
+    "timeout_with": Scenario(
+        "fail_sleep_flow.py", "FailSleepFlow", {"NAP_SECONDS": "60"}, ("timeout:seconds=1",)
+    ),
+    "retry_with": Scenario(
+        "fail_linear_flow.py",
+        "FailLinearFlow",
+        {"FAIL_STEP": "middle"},
+        ("retry:times=1,minutes_between_retries=0",),
+    ),
+    "too_big": Scenario(
+        "fail_linear_flow.py", "FailLinearFlow", {}, (f"resources:cpu={CPUS + 1}",)
+    ),
+    "whole_machine": Scenario(
+        "fail_foreach_flow.py",
+        "FailForeachFlow",
+        {"BODY_SLEEP": "0.3"},
+        (f"resources:cpu={CPUS},memory=100",),
+    ),
+}
+
+
+@dataclass
+class Outcome:
+    status: str
+    stdout: str
+    stderr: str
+    run: StoredRun
+
+
+@pytest.fixture(scope="module", params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    """Module-scoped: the flows run once per backend, not once per test."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture(scope="module")
+async def outcomes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Outcome]]:
+    """Every scenario, run at the same time, each in a store of its own."""
+    results: dict[str, Outcome] = {}
+
+    async def one(key: str, scenario: Scenario) -> None:
+        root = tmp_path_factory.mktemp(key) / ".tideflow"
+        runner = Runner(
+            str(FLOWS / scenario.file),
+            show_output=False,
+            env={"TIDEFLOW_USER": "tester", "TIDEFLOW_RETRY_DELAY_SCALE": "0", **scenario.env},
+            root=str(root),
+            decospecs=list(scenario.decospecs),
+        )
+        executing = await runner.async_run()
+        await executing.wait()
+        run = await anyio.to_thread.run_sync(read_run, root, scenario.flow)
+        results[key] = Outcome(executing.status, executing.stdout, executing.stderr, run)
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for key, scenario in SCENARIOS.items():
+                tg.start_soon(one, key, scenario)
+    yield results
+
+
+# -- each decorator alone ----------------------------------------------------------------
+
+
+async def test_retry_runs_failed_attempts_again(outcomes: dict[str, Outcome]) -> None:
+    """@retry(times=2): two failed attempts, then one that succeeds, each with its own log."""
+    outcome = outcomes["alone"]
+    assert outcome.status == "successful"
+    flaky = outcome.run.only("flaky")
+    assert [a.state for a in flaky.attempts] == ["failed", "failed", "succeeded"]
+    assert flaky.attempts[0].exception is not None
+    assert flaky.attempts[0].exception.message == "attempt 0 fails"
+    assert flaky.artifacts["attempt_seen"] == 2  # current.retry_count
+    for number in range(3):
+        assert flaky.log("stdout", number) == f"flaky attempt {number}\n"
+    assert "ValueError: attempt 1 fails" in flaky.log("stderr", 1)
+    assert "(retry 2)" in outcome.stdout
+
+
+async def test_retry_waits_between_attempts(outcomes: dict[str, Outcome]) -> None:
+    """minutes_between_retries is honoured (scaled down by TIDEFLOW_RETRY_DELAY_SCALE)."""
+    attempts = outcomes["alone"].run.only("flaky").attempts
+    wait = 0.5 * 60 * DELAY_SCALE
+    for before, after in itertools.pairwise(attempts):
+        assert before.finished_at is not None
+        assert after.started_at - before.finished_at >= wait * 0.9
+
+
+async def test_environment_sets_variables_in_the_task(outcomes: dict[str, Outcome]) -> None:
+    task = outcomes["alone"].run.only("configured")
+    assert task.artifacts["greeting"] == "hello from @environment"
+    assert "GREETING" not in os.environ
+
+
+async def test_catch_stores_the_failure_and_the_run_goes_on(
+    outcomes: dict[str, Outcome],
+) -> None:
+    """@catch(var=...): the task fails, the exception is stored, the next steps run."""
+    outcome = outcomes["alone"]
+    broken = outcome.run.only("broken")
+    assert [a.state for a in broken.attempts] == ["failed"]
+    assert broken.metadata["caught"] == "True"
+    problem = broken.artifacts["problem"]
+    assert type(problem).__name__ == "TaskFailed"
+    assert "KeyError: 'always broken'" in problem.message
+    assert "partial" not in broken.artifacts  # what the failed attempt set is not kept
+    assert outcome.run.only("end").artifacts["problem_text"] == str(problem)
+    assert "@catch caught the failure" in outcome.stderr
+    assert "Traceback" in outcome.stderr  # print_exception=True
+
+
+async def test_timeout_with_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
+    """--with timeout:seconds=1: each sleeping task is stopped and counts as failed."""
+    outcome = outcomes["timeout_with"]
+    assert outcome.status == "failed"
+    naps = outcome.run.steps["nap"]
+    assert [t.state for t in naps] == ["timeout", "timeout"]
+    for task in naps:
+        assert task.last.finished_at is not None
+        assert task.last.finished_at - task.last.started_at < 10
+        assert task.last.exception is not None
+        assert task.last.exception.type == "TimeoutError"
+    assert "Task timed out after 1 seconds" in outcome.stderr
+    assert "join" not in outcome.run.steps
+
+
+# -- together ----------------------------------------------------------------------------
+
+
+async def test_retry_with_timeout(outcomes: dict[str, Outcome]) -> None:
+    """A timed-out attempt is retried; the retry finishes in time."""
+    task = outcomes["combined"].run.only("slow_once")
+    assert [a.state for a in task.attempts] == ["timeout", "succeeded"]
+    assert task.artifacts["finished_on"] == 1
+
+
+async def test_retry_with_catch(outcomes: dict[str, Outcome]) -> None:
+    """Every attempt fails; after the last one @catch lets the run go on."""
+    outcome = outcomes["combined"]
+    assert outcome.status == "successful"
+    broken = outcome.run.only("broken")
+    assert [a.state for a in broken.attempts] == ["failed", "failed"]
+    assert broken.artifacts["problem"].attempt == 1
+    assert "broken on attempt 1" in outcome.run.only("end").artifacts["problem_text"]
+
+
+# -- --with / decospecs ------------------------------------------------------------------
+
+
+async def test_retry_from_decospecs_applies_to_every_step(outcomes: dict[str, Outcome]) -> None:
+    outcome = outcomes["retry_with"]
+    assert outcome.status == "failed"
+    middle = outcome.run.only("middle")
+    assert [a.state for a in middle.attempts] == ["failed", "failed"]
+    assert outcome.run.only("start").metadata["step-decorators"] == (
+        '["retry:times=1,minutes_between_retries=0"]'
+    )
+
+
+def test_unknown_decorator_fails_before_the_run(tideflow_root: Path) -> None:
+    runner = Runner(str(FLOWS / "fail_linear_flow.py"), decospecs=["nope"])
+    with pytest.raises(DecoratorError, match=r"^Unknown step decorator 'nope'\. Valid .*retry\("):
+        runner.run()
+    with MetadataStore(tideflow_root) as store:
+        assert store.list_runs("FailLinearFlow") == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("retry:times=-1", r"^@retry: times must be a whole number >= 0, got -1\.$"),
+        ("timeout:secs=3", r"^@timeout got unknown argument\(s\) secs\. Valid arguments"),
+        ("retry:times", r"^Cannot read 'times' in decorator spec"),
+    ],
+)
+def test_bad_decorator_arguments_fail_before_the_run(
+    tideflow_root: Path, spec: str, message: str
+) -> None:
+    with pytest.raises(DecoratorError, match=message):
+        Runner(str(FLOWS / "fail_linear_flow.py"), decospecs=[spec]).run()
+
+
+def test_with_on_the_command_line(tideflow_root: Path) -> None:
+    """--with retry makes a step that fails once succeed; an unknown name is an error.
+
+    The command runs in a process of its own: it owns the main thread's signals.
+    """
+    flow = str(FLOWS / "fail_linear_flow.py")
+    command = [sys.executable, flow, "--with", "bogus", "run"]
+    bad = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 1
+    assert re.search(r"^error: Unknown step decorator 'bogus'\. Valid", bad.stderr, re.MULTILINE)
+    command[3] = "retry:times=1,minutes_between_retries=0"
+    env = {**os.environ, "FAIL_STEP": "middle", "FAIL_ONCE": "1"}
+    good = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env=env, check=False
+    )
+    assert good.returncode == 0, good.stderr
+    middle = read_run(tideflow_root, "FailLinearFlow").only("middle")
+    assert [a.state for a in middle.attempts] == ["failed", "succeeded"]
+
+
+# -- @resources --------------------------------------------------------------------------
+
+
+async def test_resources_larger_than_the_machine_fail_at_once(
+    outcomes: dict[str, Outcome],
+) -> None:
+    outcome = outcomes["too_big"]
+    assert outcome.status == "failed"
+    start = outcome.run.only("start")
+    assert start.state == "failed"
+    assert start.metadata["pid"] == "None"  # no process was started
+    assert start.last.exception is not None
+    assert start.last.exception.type == "InsufficientResources"
+    assert re.match(
+        rf"^Step 'start' asks for more than this machine has: @resources cpu={CPUS + 1} but "
+        rf"it has {CPUS} CPUs\. Lower the request",
+        start.last.exception.message,
+    )
+    assert "Task cannot run: Step 'start' asks for more" in outcome.stderr
+    assert list(outcome.run.steps) == ["start"]
+
+
+async def test_resources_keep_tasks_within_the_machine(outcomes: dict[str, Outcome]) -> None:
+    """Each body task asks for every CPU: they run one after the other, never together."""
+    outcome = outcomes["whole_machine"]
+    assert outcome.status == "successful"
+    windows = sorted(task.artifacts["window"] for task in outcome.run.steps["body"])
+    for (_, end), (start, _) in itertools.pairwise(windows):
+        assert start >= end
+    recorded: dict[str, Any] = outcome.run.steps["body"][0].metadata
+    assert recorded["resources"] == f'{{"cpu": {float(CPUS)}, "memory": 100.0, "gpu": 0.0}}'

@@ -1,0 +1,92 @@
+"""Read back what a run stored: its record, and each task with its attempts, artifact
+values (of the last attempt), metadata and logs. Used by the failure, resume and CLI tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tideflow._datastore._artifacts import loads
+from tideflow._datastore._cas import BlobStore
+from tideflow._logs import log_path, read_text
+from tideflow._metadata import AttemptRecord, MetadataStore, RunRecord, TaskRecord
+
+__all__ = ("StoredRun", "StoredTask", "latest_run", "read_run")
+
+
+@dataclass
+class StoredTask:
+    """One task of a stored run."""
+
+    root: Path
+    record: TaskRecord
+    attempts: list[AttemptRecord]
+    artifacts: dict[str, Any]
+    metadata: dict[str, str]
+
+    @property
+    def state(self) -> str:
+        return self.attempts[-1].state if self.attempts else "not started"
+
+    @property
+    def last(self) -> AttemptRecord:
+        return self.attempts[-1]
+
+    def log(self, stream: str = "stdout", attempt: int | None = None) -> str:
+        r = self.record
+        number = self.last.attempt if attempt is None else attempt
+        return read_text(log_path(self.root, r.flow, r.run_id, r.step, r.task_id, number, stream))
+
+
+@dataclass
+class StoredRun:
+    """A stored run and its tasks by step (each step's tasks by foreach index, then id)."""
+
+    record: RunRecord
+    steps: dict[str, list[StoredTask]]
+
+    @property
+    def run_id(self) -> str:
+        return self.record.run_id
+
+    def only(self, step: str) -> StoredTask:
+        (task,) = self.steps[step]
+        return task
+
+
+def latest_run(root: Path, flow: str) -> RunRecord:
+    """The newest run of ``flow`` in ``root``."""
+    with MetadataStore(root) as store:
+        run = store.latest_run(flow)
+    assert run is not None, f"{flow} has no run in {root}"
+    return run
+
+
+def read_run(root: Path, flow: str, run_id: str | None = None) -> StoredRun:
+    """Every task of a run (the newest one by default)."""
+    blobs = BlobStore(root)
+    steps: dict[str, list[StoredTask]] = {}
+    with MetadataStore(root) as store:
+        run = store.get_run(flow, run_id) if run_id else store.latest_run(flow)
+        assert run is not None, f"{flow} has no run in {root}"
+        for step in store.list_steps(flow, run.run_id):
+            tasks = []
+            for task in store.list_tasks(flow, run.run_id, step.step):
+                attempts = store.list_attempts(flow, run.run_id, step.step, task.task_id)
+                number = attempts[-1].attempt if attempts else 0
+                records = store.list_artifacts(flow, run.run_id, step.step, task.task_id, number)
+                metadata = store.list_metadata(flow, run.run_id, step.step, task.task_id, number)
+                tasks.append(
+                    StoredTask(
+                        root,
+                        task,
+                        attempts,
+                        {r.name: loads(blobs.get(r.sha), r.name) for r in records},
+                        {m.name: m.value for m in metadata},
+                    )
+                )
+            tasks.sort(key=lambda t: (t.record.index or 0, int(t.record.task_id)))
+            steps[step.step] = tasks
+    return StoredRun(run, steps)
