@@ -154,8 +154,10 @@ def build_request(
         if resume
         else resolve_parameters(parameters, given, from_text=from_text, context=context)
     )
-    max_workers = run_options.get("max_workers") or config.max_workers
-    max_splits = run_options.get("max_num_splits") or config.max_num_splits
+    max_workers = run_options.get("max_workers")
+    max_workers = config.max_workers if max_workers is None else max_workers
+    max_splits = run_options.get("max_num_splits")
+    max_splits = config.max_num_splits if max_splits is None else max_splits
     for name, number in (("max_workers", max_workers), ("max_num_splits", max_splits)):
         if number < 1:
             raise ValueError(f"{what}: {name} must be at least 1, got {number}.")

@@ -61,10 +61,23 @@ def _flow_parser(flow: LoadedFlow, prog: str) -> tuple[FlowParser, Any]:
     return parser, pick
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a bad value is a usage error, exit code 2)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return number
+
+
 def _run_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--max-workers", type=int, default=None, help="tasks run at once (16)")
     parser.add_argument(
-        "--max-num-splits", type=int, default=None, help="largest foreach allowed (100)"
+        "--max-workers", type=_at_least_one, default=None, help="tasks run at once (16)"
+    )
+    parser.add_argument(
+        "--max-num-splits", type=_at_least_one, default=None, help="largest foreach allowed (100)"
     )
     parser.add_argument("--tag", dest="tags", action="append", default=[], help="a user tag")
     parser.add_argument("--run-id-file", default=None, help="write the run id to this file")
