@@ -118,7 +118,7 @@ class _Context:
             ) from None
 
     def tasks(self, pathspec: str) -> list[TaskRecord]:
-        """The tasks a ``RUN/STEP[/TASK]`` pathspec names, oldest first."""
+        """The tasks a ``RUN/STEP[/TASK]`` pathspec names, by foreach index, then id."""
         run_id, step, task_id = _split_pathspec(self.flow, pathspec)
         self.run(run_id)
         if task_id is not None:
@@ -127,7 +127,7 @@ class _Context:
             except NotFound:
                 self._step_tasks(run_id, step)  # an unknown step says so first
                 raise
-        return list(reversed(self._step_tasks(run_id, step)))
+        return sorted(self._step_tasks(run_id, step), key=_task_order)
 
     def _step_tasks(self, run_id: str, step: str) -> list[TaskRecord]:
         try:
@@ -150,6 +150,11 @@ class _Context:
         raise NotFound(
             f"Task '{task.pathspec}' has no attempt {wanted}; its attempts are: {have}."
         )
+
+
+def _task_order(task: TaskRecord) -> tuple[int, int, str]:
+    number = int(task.task_id) if task.task_id.isdigit() else 0
+    return (task.index or 0, number, task.task_id)
 
 
 def _split_pathspec(flow: str, pathspec: str) -> tuple[str, str, str | None]:
