@@ -98,7 +98,7 @@ async def test_os_exit_is_a_failed_attempt_with_its_exit_code(crashes: dict[str,
 
 def _gone(process: psutil.Process) -> bool:
     try:
-        return process.status() == psutil.STATUS_ZOMBIE
+        return bool(process.status() == psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return True
 
@@ -125,7 +125,7 @@ def test_a_killed_supervisor_leaves_no_task_and_its_run_reads_as_crashed(
     )
     try:
         assert cli.stdout is not None
-        started = set()
+        started: set[str] = set()
         while len(started) < 2:  # both nap tasks run (pytest-timeout guards this loop)
             line = cli.stdout.readline()
             assert line, "the run ended before its tasks started"
