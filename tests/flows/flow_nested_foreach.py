@@ -20,7 +20,7 @@ class NestedForeachFlow(FlowSpec):
     @step
     def inner(self):
         self.pair = f"{self.letter}{self.input}"
-        self.stack = [(index, splits) for index, splits, _ in self.foreach_stack()]
+        self.stack = self.foreach_stack()
         self.next(self.join_inner)
 
     @step

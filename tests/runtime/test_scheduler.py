@@ -295,7 +295,11 @@ async def test_nested_foreach(runs: dict[str, Outcome]) -> None:
     for task in inner:
         letter, number = task.artifacts["pair"]
         outer_index = "ab".index(letter)
-        assert task.artifacts["stack"] == [(outer_index, 2), (int(number) - 1, 3)]
+        # (index, number of splits, item) of every foreach around the task, outermost first.
+        assert task.artifacts["stack"] == [
+            (outer_index, 2, letter),
+            (int(number) - 1, 3, int(number)),
+        ]
         assert task.index == int(number) - 1
     # One inner join per outer item, each with the index of its outer item.
     join_inner = outcome.steps["join_inner"]

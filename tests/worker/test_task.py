@@ -125,6 +125,7 @@ class TaskFlow(FlowSpec):
     @step
     def body(self):
         self.got = (self.input, self.index)
+        self.stack = self.foreach_stack()
         self.next(self.join)
 
     @step
@@ -311,6 +312,21 @@ def test_foreach_over_other_sequences(store: Store, items: Any, expected: Any) -
     done = execute(store.spec("body", inputs=[parent], stack=[frame]), TaskFlow)
     assert done.ok, done.error
     assert store.values(done)["got"] == (expected, 1)
+
+
+def test_foreach_stack_of_a_nested_foreach(store: Store) -> None:
+    outer = store.task("split", items=["a", "b"], inner=[10, 20, 30])
+    frames = [
+        ForeachFrame("split", "items", 1, 2, outer.artifacts[0].sha),
+        ForeachFrame("split", "inner", 2, 3, outer.artifacts[1].sha),
+    ]
+    flow = TaskFlow._tf_for_task(step="body", parameters={}, source=None, stack=frames)
+    # Without a way to load items (outside a worker), items are None.
+    assert flow.foreach_stack() == [(1, 2, None), (2, 3, None)]
+    done = execute(store.spec("body", inputs=[outer], stack=frames), TaskFlow)
+    assert done.ok, done.error
+    assert store.values(done)["got"] == (30, 2)
+    assert store.values(done)["stack"] == [(1, 2, "b"), (2, 3, 30)]
 
 
 def join_inputs(store: Store) -> list[InputTask]:

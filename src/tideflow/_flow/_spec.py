@@ -150,16 +150,20 @@ class FlowSpec:
         parameters: Mapping[str, Any],
         source: ArtifactSource | None,
         stack: Sequence[ForeachFrame] = (),
-        input_value: Callable[[], Any] | None = None,
+        item_value: Callable[[int], Any] | None = None,
     ) -> FlowSpec:
-        """A flow object bound to one task's inputs."""
+        """A flow object bound to one task's inputs.
+
+        ``item_value(level)`` loads the item of the foreach at ``level`` of ``stack``
+        (0 is the outermost) that this task handles.
+        """
         flow = cls.__new__(cls)
         state = flow.__dict__
         state["_tf_parameters"] = dict(parameters)
         state["_tf_source"] = source
         state["_tf_step"] = step
         state["_tf_stack"] = tuple(stack)
-        state["_tf_input_value"] = input_value
+        state["_tf_item_value"] = item_value
         state["_tf_transition"] = None
         state["_tf_loaded"] = {}
         state["_tf_merged"] = {}
@@ -250,8 +254,9 @@ class FlowSpec:
     @property
     def input(self) -> Any:
         """In a foreach, the item of the foreach variable this task handles."""
-        getter = self.__dict__.get("_tf_input_value")
-        return None if getter is None else getter()
+        getter = self.__dict__.get("_tf_item_value")
+        stack = self.__dict__.get("_tf_stack") or ()
+        return None if getter is None or not stack else getter(len(stack) - 1)
 
     @property
     def index(self) -> int | None:
@@ -262,7 +267,11 @@ class FlowSpec:
     def foreach_stack(self) -> list[tuple[int, int, Any]]:
         """``(index, num_splits, value)`` for each enclosing foreach, outermost first."""
         stack = self.__dict__.get("_tf_stack") or ()
-        return [(frame.index, frame.num_splits, None) for frame in stack]
+        getter = self.__dict__.get("_tf_item_value")
+        return [
+            (frame.index, frame.num_splits, None if getter is None else getter(level))
+            for level, frame in enumerate(stack)
+        ]
 
     def merge_artifacts(
         self,

@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import sys
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +114,7 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
     node = graph[spec.step]
     blobs = BlobStore(Path(spec.root))
     sources = [_TaskArtifacts(blobs, task.artifacts) for task in spec.inputs]
-    input_value = _input_getter(blobs, spec) if spec.stack else None
+    item_value = _item_getter(blobs, spec)
 
     def bind(step: str, source: _TaskArtifacts | None) -> FlowSpec:
         return cls._tf_for_task(
@@ -122,7 +122,7 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
             parameters=spec.parameters,
             source=source,
             stack=spec.stack,
-            input_value=input_value,
+            item_value=item_value,
         )
 
     func = getattr(cls, spec.step)
@@ -154,24 +154,27 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
     return TaskDone(ok=True, artifacts=artifacts, transition=transition)
 
 
-def _input_getter(blobs: BlobStore, spec: TaskSpec) -> Any:
-    frame = spec.stack[-1]
-    cache: list[Any] = []
+def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
+    """``get(level)``: the item this task handles of the foreach at that level of its stack."""
+    cache: dict[int, Any] = {}
 
-    def get() -> Any:
-        if not cache:
-            values = loads(blobs.get(frame.value_sha))
-            if isinstance(values, Mapping):
-                # The items of a foreach over a mapping are its keys, as iteration gives them.
-                cache.append(list(values)[frame.index])
-                return cache[0]
-            try:
-                cache.append(values[frame.index])  # type: ignore[index]
-            except TypeError:
-                cache.append(list(values)[frame.index])  # type: ignore[call-overload]
-        return cache[0]
+    def get(level: int) -> Any:
+        if level not in cache:
+            frame = spec.stack[level]
+            cache[level] = _item(loads(blobs.get(frame.value_sha)), frame.index)
+        return cache[level]
 
     return get
+
+
+def _item(values: Any, index: int) -> Any:
+    if isinstance(values, Mapping):
+        # The items of a foreach over a mapping are its keys, as iteration gives them.
+        return list(values)[index]
+    try:
+        return values[index]
+    except TypeError:
+        return list(values)[index]
 
 
 def _check_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Any:
