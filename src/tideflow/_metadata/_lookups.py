@@ -1,0 +1,99 @@
+"""Read-only lookups the client needs beyond :class:`MetadataStore`'s own methods.
+
+Each one is a single indexed query on the store's connection. They live in their own
+module so that the store's module stays as it is; they may become store methods later.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._rows import (
+    ATTEMPT_COLUMNS,
+    RUN_COLUMNS,
+    TASK_COLUMNS,
+    attempt_record,
+    run_number,
+    run_record,
+    task_record,
+)
+from ._tags import check_tags
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ._records import AttemptRecord, RunRecord, TaskRecord
+    from ._sqlite import MetadataStore
+
+__all__ = ("child_tasks", "flow_created_at", "latest_attempts", "latest_run")
+
+
+def flow_created_at(store: MetadataStore, flow: str) -> float | None:
+    """Return when ``flow`` started its first run, or ``None`` if it never ran."""
+    with store._read() as conn:
+        row = conn.execute("SELECT created_at FROM flows WHERE flow = ?", (flow,)).fetchone()
+    return None if row is None else float(row[0])
+
+
+def latest_run(
+    store: MetadataStore, flow: str, tags: Iterable[str] = (), *, successful: bool = False
+) -> RunRecord | None:
+    """Return the newest run of ``flow`` that carries every tag in ``tags`` (and succeeded,
+    if ``successful``), or ``None``.
+
+    The runs are walked newest first along an index (``runs_by_status`` when
+    ``successful``, else the primary key), with one ``run_tags`` key lookup per tag for each
+    run passed over, and the walk stops at the first match.
+
+    :raises TagError: if a tag is not a valid tag.
+    """
+    wanted = check_tags(tags)
+    sql = f"SELECT {RUN_COLUMNS} FROM runs AS r WHERE r.flow = ?"
+    params: list[object] = [flow]
+    if successful:
+        sql += " AND r.status = 'succeeded'"
+    for tag in wanted:
+        sql += (
+            " AND EXISTS (SELECT 1 FROM run_tags AS w"
+            " WHERE w.flow = r.flow AND w.run_id = r.run_id AND w.tag = ?)"
+        )
+        params.append(tag)
+    sql += " ORDER BY r.run_id DESC LIMIT 1"
+    with store._read() as conn:
+        row = conn.execute(sql, params).fetchone()
+    return None if row is None else run_record(row)
+
+
+def child_tasks(store: MetadataStore, flow: str, run_id: str, pathspec: str) -> list[TaskRecord]:
+    """Return the tasks of a run that name the task ``pathspec`` as a parent, newest first.
+
+    Reads the tasks of that one run only (the ``tasks`` key starts with flow and run).
+    """
+    number = run_number(flow, run_id)
+    with store._read() as conn:
+        rows = conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? "
+            "AND EXISTS (SELECT 1 FROM json_each(parent_pathspecs) WHERE value = ?) "
+            "ORDER BY created_at DESC, rowid DESC",
+            (flow, number, pathspec),
+        ).fetchall()
+    return [task_record(row) for row in rows]
+
+
+def latest_attempts(
+    store: MetadataStore, flow: str, run_id: str, step: str
+) -> list[AttemptRecord]:
+    """Return the last attempt of every task of a step that has started one.
+
+    Tasks that have not started an attempt yet are not in the answer.
+    """
+    number = run_number(flow, run_id, step)
+    with store._read() as conn:
+        rows = conn.execute(
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts AS a "
+            "WHERE a.flow = ? AND a.run_id = ? AND a.step = ? AND a.attempt = "
+            "(SELECT max(b.attempt) FROM attempts AS b WHERE b.flow = a.flow "
+            "AND b.run_id = a.run_id AND b.step = a.step AND b.task_id = a.task_id)",
+            (flow, number, step),
+        ).fetchall()
+    return [attempt_record(row) for row in rows]
