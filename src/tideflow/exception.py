@@ -1,0 +1,63 @@
+"""The exceptions tideflow raises, and the reference API's names for them.
+
+Every class derives from :class:`TideflowError`. Code ported from the reference API can
+keep catching ``MetaflowNotFound``, ``MetaflowNamespaceMismatch``,
+``MetaflowInvalidPathspec``, ``MetaflowTaggingError`` and ``MetaflowException``: they are
+other names for :class:`NotFound`, :class:`NamespaceMismatch`, :class:`InvalidPathspec`,
+:class:`TagError` and :class:`TideflowError`.
+"""
+
+# Explicit re-exports: `from ._module import Name as Name` marks each name as public.
+# ruff: noqa: PLC0414
+
+from ._exceptions import ArtifactError as ArtifactError
+from ._exceptions import CommandError as CommandError
+from ._exceptions import DecoratorError as DecoratorError
+from ._exceptions import FlowDefinitionError as FlowDefinitionError
+from ._exceptions import InvalidPathspec as InvalidPathspec
+from ._exceptions import MergeArtifactsError as MergeArtifactsError
+from ._exceptions import NamespaceMismatch as NamespaceMismatch
+from ._exceptions import NotFound as NotFound
+from ._exceptions import ParameterError as ParameterError
+from ._exceptions import ResumeError as ResumeError
+from ._exceptions import RunFailed as RunFailed
+from ._exceptions import TagError as TagError
+from ._exceptions import TaskFailed as TaskFailed
+from ._exceptions import TideflowError as TideflowError
+from ._exceptions import TideflowInternalError as TideflowInternalError
+from ._exceptions import WorkerCrashed as WorkerCrashed
+
+#: The reference API's name for :class:`NotFound`.
+MetaflowNotFound = NotFound
+#: The reference API's name for :class:`NamespaceMismatch`.
+MetaflowNamespaceMismatch = NamespaceMismatch
+#: The reference API's name for :class:`InvalidPathspec`.
+MetaflowInvalidPathspec = InvalidPathspec
+#: The reference API's name for :class:`TagError`.
+MetaflowTaggingError = TagError
+#: The reference API's name for :class:`TideflowError`.
+MetaflowException = TideflowError
+
+__all__ = (
+    "ArtifactError",
+    "CommandError",
+    "DecoratorError",
+    "FlowDefinitionError",
+    "InvalidPathspec",
+    "MergeArtifactsError",
+    "MetaflowException",
+    "MetaflowInvalidPathspec",
+    "MetaflowNamespaceMismatch",
+    "MetaflowNotFound",
+    "MetaflowTaggingError",
+    "NamespaceMismatch",
+    "NotFound",
+    "ParameterError",
+    "ResumeError",
+    "RunFailed",
+    "TagError",
+    "TaskFailed",
+    "TideflowError",
+    "TideflowInternalError",
+    "WorkerCrashed",
+)
