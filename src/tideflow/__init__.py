@@ -1,5 +1,21 @@
 """tideflow: an async-first, actor-style workflow orchestrator."""
 
+from ._client import AsyncDataArtifact as AsyncDataArtifact
+from ._client import AsyncFlow as AsyncFlow
+from ._client import AsyncFlows as AsyncFlows
+from ._client import AsyncRun as AsyncRun
+from ._client import AsyncStep as AsyncStep
+from ._client import AsyncTask as AsyncTask
+from ._client import DataArtifact as DataArtifact
+from ._client import Flow as Flow
+from ._client import Flows as Flows
+from ._client import Metaflow as Metaflow
+from ._client import Run as Run
+from ._client import Step as Step
+from ._client import Task as Task
+from ._client import default_namespace as default_namespace
+from ._client import get_namespace as get_namespace
+from ._client import namespace as namespace
 from ._flow._current import current as current
 from ._flow._decorators import catch as catch
 from ._flow._decorators import environment as environment
@@ -16,16 +32,32 @@ from ._runner import Runner as Runner
 from ._version import __version__ as __version__
 
 __all__ = (
+    "AsyncDataArtifact",
+    "AsyncFlow",
+    "AsyncFlows",
+    "AsyncRun",
+    "AsyncStep",
+    "AsyncTask",
+    "DataArtifact",
     "ExecutingRun",
+    "Flow",
     "FlowSpec",
+    "Flows",
     "JSONType",
+    "Metaflow",
     "NBRunner",
     "Parameter",
+    "Run",
     "Runner",
+    "Step",
+    "Task",
     "__version__",
     "catch",
     "current",
+    "default_namespace",
     "environment",
+    "get_namespace",
+    "namespace",
     "resources",
     "retry",
     "step",
