@@ -1,0 +1,114 @@
+"""Real runs for the client tests, made once for the whole package.
+
+Every test here reads the same store: a few runs of the ``client_*`` flows in
+``tests/flows``, started with ``Runner`` (and one with the command line). The store is
+named by ``TIDEFLOW_ROOT`` and the user is ``tester``, for the whole package. Tests that
+change tags use the ``tag_run``, whose user tags are cleared before each of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pytest
+
+from tideflow import Run, Runner, default_namespace
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientRuns:
+    """Pathspecs of the runs the client tests read."""
+
+    root: Path
+    #: ClientTrainFlow by ``tester``, tagged ``prod`` and ``v1``.
+    train: str
+    #: ClientTrainFlow by ``other``, newer than ``train``.
+    other_train: str
+    #: ClientRetryFlow by ``tester``: start failed at attempt 0, succeeded at attempt 1.
+    retry: str
+    #: ClientFailFlow by ``tester``: start raised RuntimeError('boom').
+    fail: str
+    #: HelloFlow by ``tester``, started from the command line; tag tests edit its tags.
+    hello: str
+
+
+async def _run_all(specs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Start the runs one after the other (so their ids are in this order), let them run
+    at the same time, and wait for them all."""
+    started = []
+    for flow, options in specs:
+        username = options.pop("username", None)
+        extra = {} if username is None else {"username": username}
+        runner = Runner(str(FLOWS / flow), show_output=False, **extra)
+        started.append(await runner.async_run(**options))
+    for running in started:
+        async with running:
+            await running.wait()
+    return [running.run.pathspec for running in started]
+
+
+def _cli_run(flow: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(FLOWS / flow), "run"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ.copy(),
+    )
+    return done.stdout.split("See the run with Run('")[1].split("')")[0]
+
+
+@pytest.fixture(scope="package")
+def client_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientRuns]:
+    """The runs above, in a store of their own (``TIDEFLOW_ROOT``), as user ``tester``."""
+    folder = tmp_path_factory.mktemp("client")
+    root = folder / ".tideflow"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TIDEFLOW_ROOT", str(root))
+        patch.setenv("TIDEFLOW_USER", "tester")
+        patch.chdir(folder)
+        train, other_train, retry, fail = anyio.run(
+            _run_all,
+            [
+                ("client_train_flow.py", {"tags": ["prod", "v1"]}),
+                ("client_train_flow.py", {"username": "other", "alpha": 2.0}),
+                ("client_retry_flow.py", {}),
+                ("client_fail_flow.py", {}),
+            ],
+        )
+        runs = ClientRuns(
+            root=root,
+            train=train,
+            other_train=other_train,
+            retry=retry,
+            fail=fail,
+            hello=_cli_run("hello_flow.py"),
+        )
+        yield runs
+
+
+@pytest.fixture(autouse=True)
+def _default_namespace(client_runs: ClientRuns) -> Iterator[None]:
+    """Every test starts and ends in the default namespace, ``user:tester``."""
+    default_namespace()
+    yield
+    default_namespace()
+
+
+@pytest.fixture
+def tag_run(client_runs: ClientRuns) -> Run:
+    """The HelloFlow run, with no user tags."""
+    run = Run(client_runs.hello)
+    run.replace_tags(run.user_tags, [])
+    return run

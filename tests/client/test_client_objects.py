@@ -1,0 +1,139 @@
+"""What every client object does: repr, equality, pickling, docstrings, speed."""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+import time
+from typing import TYPE_CHECKING
+
+import tideflow.client
+from tideflow import DataArtifact, Flow, Run, Step, Task, namespace
+from tideflow._datastore._artifacts import dumps
+from tideflow._datastore._cas import BlobStore
+from tideflow._metadata import ArtifactRecord, AttemptRecord, MetadataStore, TaskRecord
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pytest
+
+    from conftest import ClientRuns
+
+
+def every_kind(runs: ClientRuns) -> list[object]:
+    task = f"{runs.retry}/start/1"
+    return [
+        Flow("ClientRetryFlow"),
+        Run(runs.retry),
+        Step(f"{runs.retry}/start"),
+        Task(task),
+        Task(task, attempt=0),
+        DataArtifact(f"{task}/attempt_seen"),
+        DataArtifact(f"{task}/attempt_seen", attempt=1),
+    ]
+
+
+def test_repr(client_runs: ClientRuns) -> None:
+    """A repr is the constructor call that gives the object back."""
+    for obj in every_kind(client_runs):
+        assert eval(repr(obj), vars(tideflow.client)) == obj
+
+
+def test_pickle(client_runs: ClientRuns) -> None:
+    """Objects pickle by pathspec, attempt and root; unpickling skips the namespace check."""
+    objects = every_kind(client_runs)
+    blobs = [pickle.dumps(obj) for obj in objects]
+    namespace("user:nobody")
+    for obj, blob in zip(objects, blobs, strict=True):
+        back = pickle.loads(blob)
+        assert back == obj and type(back) is type(obj) and repr(back) == repr(obj)
+    assert pickle.loads(blobs[-1]).data == 1
+
+
+def test_pickle_keeps_the_root(
+    client_runs: ClientRuns, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An object unpickled elsewhere still reads the store it came from."""
+    blob = pickle.dumps(Run(client_runs.train))
+    monkeypatch.setenv("TIDEFLOW_ROOT", str(tmp_path / ".tideflow"))
+    assert pickle.loads(blob).data.result == 60
+
+
+def test_equality_and_hash(client_runs: ClientRuns) -> None:
+    """Two objects for the same pathspec, attempt and root are equal."""
+    assert Run(client_runs.train) == Run(client_runs.train)
+    assert len({Run(client_runs.train), Run(client_runs.train), Run(client_runs.retry)}) == 2
+    assert Run(client_runs.train) != Flow("ClientTrainFlow")
+    assert Task(f"{client_runs.retry}/start/1") != Task(f"{client_runs.retry}/start/1", attempt=1)
+
+
+def test_the_explicit_root_wins(
+    client_runs: ClientRuns, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``_root`` names the store folder whatever the environment says."""
+    monkeypatch.setenv("TIDEFLOW_ROOT", str(tmp_path / ".tideflow"))
+    assert Run(client_runs.train, _root=client_runs.root).successful
+    assert Run(client_runs.train, _root=str(client_runs.root)).successful
+
+
+DOCUMENTED_DUNDERS = ("__iter__", "__aiter__", "__getitem__", "__contains__", "__await__")
+
+
+def test_every_public_name_documents_itself() -> None:
+    """Every class, function, method and property of tideflow.client has a docstring."""
+    for name in tideflow.client.__all__:
+        value = getattr(tideflow.client, name)
+        assert (value.__doc__ or "").strip(), name
+        if not isinstance(value, type):
+            continue
+        for cls in value.__mro__:
+            if not cls.__module__.startswith("tideflow"):
+                continue
+            for attr, member in vars(cls).items():
+                if attr.startswith("_") and attr not in DOCUMENTED_DUNDERS:
+                    continue
+                if inspect.isfunction(member) or isinstance(member, property):
+                    assert (member.__doc__ or "").strip(), f"{name}.{attr} ({cls.__name__})"
+
+
+def test_classes_show_their_public_module() -> None:
+    """Client classes show tideflow (exported there) or tideflow.client."""
+    assert Run.__module__ == "tideflow"
+    assert tideflow.client.TaskData.__module__ == "tideflow.client"
+    assert tideflow.client.TaskException.__module__ == "tideflow.client"
+
+
+def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
+    """``run.data.x`` for 100 runs of a flow is a few indexed reads each, not a scan.
+
+    The runs are written straight into the stores (100 real runs would take a minute);
+    the read path is the same.
+    """
+    root = tmp_path / ".tideflow"
+    blobs = BlobStore(root)
+    with MetadataStore(root) as store:
+        for number in range(100):
+            write_finished_run(store, blobs, number)
+    namespace(None)
+    runs = list(Flow("FastFlow", _root=root).runs())
+    start = time.perf_counter()
+    values = [run.data.x for run in runs]  # type: ignore[union-attr]
+    elapsed = time.perf_counter() - start
+    assert values == list(range(99, -1, -1))
+    assert elapsed < 0.1, f"{elapsed * 1000:.1f} ms for 100 runs"
+
+
+def write_finished_run(store: MetadataStore, blobs: BlobStore, number: int) -> None:
+    """Record a finished run of FastFlow whose end task stored ``x = number``."""
+    run = store.create_run("FastFlow", user="tester", system_tags=["user:tester"])
+    key = {"flow": "FastFlow", "run_id": run.run_id, "step": "end", "task_id": "1"}
+    now = time.time()
+    store.add_task(TaskRecord(**key, created_at=now))
+    store.start_attempt(AttemptRecord(**key, attempt=0, state="running", started_at=now))
+    data = dumps(number, "x")
+    artifact = ArtifactRecord(
+        **key, attempt=0, name="x", sha=blobs.put(data), size=len(data), created_at=now
+    )
+    store.record_task_end(**key, attempt=0, state="succeeded", artifacts=[artifact])
+    store.finish_run("FastFlow", run.run_id, "succeeded")

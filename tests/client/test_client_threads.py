@@ -1,0 +1,61 @@
+"""The blocking client from a plain test, worker threads and a running event loop."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+
+from tideflow import Flow, Run, Task
+
+if TYPE_CHECKING:
+    from conftest import ClientRuns
+
+
+def read_everything(runs: ClientRuns) -> tuple[object, ...]:
+    """A little of everything the blocking client reads."""
+    run = Run(runs.train)
+    task = Task(f"{runs.train}/start/1")
+    return (
+        run.data.result,  # type: ignore[union-attr]
+        run.successful,
+        [step.id for step in run],
+        task.stdout,
+        sorted(t.index for t in run["train_model"]),  # type: ignore[type-var]
+        Flow("ClientTrainFlow").latest_run,
+    )
+
+
+def expected(runs: ClientRuns) -> tuple[object, ...]:
+    return (
+        60,
+        True,
+        ["end", "join", "train_model", "start"],
+        "starting\n",
+        [0, 1, 2],
+        Run(runs.train),
+    )
+
+
+def test_from_a_plain_test(client_runs: ClientRuns) -> None:
+    """No event loop anywhere."""
+    assert read_everything(client_runs) == expected(client_runs)
+
+
+def test_from_worker_threads(client_runs: ClientRuns) -> None:
+    """Sixteen threads reading at once share one store connection safely."""
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda _: read_everything(client_runs), range(32)))
+    assert results == [expected(client_runs)] * 32
+
+
+async def test_from_inside_a_running_event_loop(client_runs: ClientRuns) -> None:
+    """As the reference pages do (``running.run.data`` inside ``async def main()``)."""
+    assert read_everything(client_runs) == expected(client_runs)
+
+
+async def test_from_a_worker_thread_of_an_event_loop(client_runs: ClientRuns) -> None:
+    """anyio's worker threads, on both backends."""
+    result = await anyio.to_thread.run_sync(read_everything, client_runs)
+    assert result == expected(client_runs)
