@@ -137,3 +137,27 @@ def write_finished_run(store: MetadataStore, blobs: BlobStore, number: int) -> N
     )
     store.record_task_end(**key, attempt=0, state="succeeded", artifacts=[artifact])
     store.finish_run("FastFlow", run.run_id, "succeeded")
+
+
+def test_latest_successful_run_skips_newer_runs_by_index(tmp_path: Path) -> None:
+    """The newest successful run of the namespace is found past hundreds of newer runs
+    (failed, running, or another user's) with one indexed query."""
+    root = tmp_path / ".tideflow"
+    with MetadataStore(root) as store:
+        old = store.create_run("SweepFlow", user="tester", system_tags=["user:tester"])
+        store.finish_run("SweepFlow", old.run_id, "succeeded")
+        theirs = store.create_run("SweepFlow", user="other", system_tags=["user:other"])
+        store.finish_run("SweepFlow", theirs.run_id, "succeeded")
+        for number in range(300):
+            run = store.create_run("SweepFlow", user="tester", system_tags=["user:tester"])
+            if number % 2:
+                store.finish_run("SweepFlow", run.run_id, "failed")
+    flow = Flow("SweepFlow", _root=root)
+    start = time.perf_counter()
+    found = flow.latest_successful_run
+    elapsed = time.perf_counter() - start
+    assert found is not None and found.id == old.run_id
+    assert elapsed < 0.05, f"{elapsed * 1000:.1f} ms"
+    assert flow.latest_run is not None and flow.latest_run.id == run.run_id
+    namespace(None)
+    assert flow.latest_successful_run.id == theirs.run_id  # type: ignore[union-attr]

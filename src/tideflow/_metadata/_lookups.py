@@ -48,7 +48,9 @@ def latest_run(
     :raises TagError: if a tag is not a valid tag.
     """
     wanted = check_tags(tags)
-    sql = f"SELECT {RUN_COLUMNS} FROM runs AS r WHERE r.flow = ?"
+    # Without INDEXED BY, the planner may walk the primary key and skip every failed run.
+    source = "runs AS r INDEXED BY runs_by_status" if successful else "runs AS r"
+    sql = f"SELECT {RUN_COLUMNS} FROM {source} WHERE r.flow = ?"
     params: list[object] = [flow]
     if successful:
         sql += " AND r.status = 'succeeded'"
