@@ -39,6 +39,8 @@ class ClientRuns:
     retry: str
     #: ClientFailFlow by ``tester``: start raised RuntimeError('boom').
     fail: str
+    #: ClientRetryFlow by ``tester``, ``retry`` resumed from ``end``: ``start`` is cloned.
+    resumed: str
     #: HelloFlow by ``tester``, started from the command line; tag tests edit its tags.
     hello: str
 
@@ -55,7 +57,13 @@ async def _run_all(specs: list[tuple[str, dict[str, Any]]]) -> list[str]:
     for running in started:
         async with running:
             await running.wait()
-    return [running.run.pathspec for running in started]
+    pathspecs = [running.run.pathspec for running in started]
+    retry = next(p for p in pathspecs if p.startswith("ClientRetryFlow/"))
+    runner = Runner(str(FLOWS / "client_retry_flow.py"), show_output=False)
+    resumed = await runner.async_resume(origin_run_id=retry.split("/")[1], step_to_rerun="end")
+    async with resumed:
+        await resumed.wait()
+    return [*pathspecs, resumed.run.pathspec]
 
 
 def _cli_run(flow: str) -> str:
@@ -78,7 +86,7 @@ def client_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientRuns
         patch.setenv("TIDEFLOW_ROOT", str(root))
         patch.setenv("TIDEFLOW_USER", "tester")
         patch.chdir(folder)
-        train, other_train, retry, fail = anyio.run(
+        train, other_train, retry, fail, resumed = anyio.run(
             _run_all,
             [
                 ("client_train_flow.py", {"tags": ["prod", "v1"]}),
@@ -93,6 +101,7 @@ def client_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientRuns
             other_train=other_train,
             retry=retry,
             fail=fail,
+            resumed=resumed,
             hello=_cli_run("hello_flow.py"),
         )
         yield runs

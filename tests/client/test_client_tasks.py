@@ -108,3 +108,29 @@ def test_failed_task_keeps_no_artifacts(client_runs: ClientRuns) -> None:
     ):
         task.data.before  # noqa: B018
     assert repr(task.data) == f"<TaskData {task.pathspec}: no artifacts>"
+
+
+def test_origin_pathspecs_after_a_resume(client_runs: ClientRuns) -> None:
+    """A resumed run names its origin; cloned steps, tasks and artifacts name theirs, and
+    re-run ones have none."""
+    run = Run(client_runs.resumed)
+    assert run.origin_pathspec == client_runs.retry
+    start, end = run["start"], run["end"]
+    assert start.origin_pathspec == f"{client_runs.retry}/start"
+    assert end.origin_pathspec is None
+    task = start.task
+    assert task is not None and task.origin_pathspec == f"{client_runs.retry}/start/1"
+    assert task["attempt_seen"].origin_pathspec == f"{client_runs.retry}/start/1/attempt_seen"
+    assert task.data.attempt_seen == 1
+    assert end.task is not None and end.task.origin_pathspec is None
+    assert run.successful and Run(client_runs.retry).origin_pathspec is None
+    assert Step(f"{client_runs.retry}/start").origin_pathspec is None
+
+
+def test_a_bad_log_stream(client_runs: ClientRuns) -> None:
+    """Only stdout and stderr exist."""
+    task = Task(f"{client_runs.train}/start/1")
+    with pytest.raises(
+        ValueError, match=r"^Unknown log stream 'stdlog': use 'stdout' or 'stderr'\.$"
+    ):
+        task.loglines("stdlog")

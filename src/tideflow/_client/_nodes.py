@@ -50,6 +50,8 @@ __all__ = (
 )
 
 _NO_TAGS: Final[frozenset[str]] = frozenset()
+#: A value not read from the store yet.
+_UNKNOWN: Final = object()
 
 
 def to_datetime(ts: float) -> datetime:
@@ -348,12 +350,13 @@ class StepNode(Node):
     """A step of a run: the tasks that ran its function."""
 
     KIND = "Step"
-    __slots__ = ("_record", "run")
+    __slots__ = ("_origin", "_record", "run")
 
     def __init__(self, run: RunNode, record: StepRecord) -> None:
         self.handle = run.handle
         self.run = run
         self._record = record
+        self._origin: str | None | object = _UNKNOWN
 
     @classmethod
     def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> StepNode:
@@ -386,8 +389,17 @@ class StepNode(Node):
 
     @property
     def origin_pathspec(self) -> str | None:
-        origin = self.run.origin_pathspec
-        return None if origin is None else f"{origin}/{self.name}"
+        """The step of the origin run, when this step's tasks were cloned from it.
+
+        Only a resumed run has one; finding out reads the step's tasks, once.
+        """
+        if self.run.origin_pathspec is None:
+            return None
+        if self._origin is _UNKNOWN:
+            task = self.any_task()
+            cloned = task is not None and task.origin_pathspec is not None
+            self._origin = f"{self.run.origin_pathspec}/{self.name}" if cloned else None
+        return self._origin  # type: ignore[return-value]
 
     def tasks(self, tags: Iterable[str] = ()) -> list[TaskNode]:
         """The tasks, newest first; none unless the run carries every tag in ``tags``."""
