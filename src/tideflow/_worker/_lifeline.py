@@ -17,9 +17,12 @@ import ctypes
 import os
 import select
 import signal
-import socket
 import sys
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ("Lifeline", "die_with_parent")
 
@@ -92,9 +95,7 @@ class Lifeline:
                 return
             if readable:
                 try:
-                    data = self._sock.recv(4096, socket.MSG_DONTWAIT)
-                except BlockingIOError:
-                    continue
+                    data = self._sock.recv(4096)  # readable: this does not block
                 except OSError:
                     data = b""
                 if not data:
