@@ -31,8 +31,8 @@ class NestedForeachFlow(FlowSpec):
     def cell(self):
         """One cell: the row value (inherited) times this column (self.input)."""
         self.product = self.row_value * self.input
-        levels = [index for index, _, _ in self.foreach_stack()]
-        print(f"cell {levels}: {self.row_value} x {self.input} = {self.product}")
+        row, col = (f"{index + 1}/{splits}" for index, splits, _ in self.foreach_stack())
+        print(f"row {row}, column {col}: {self.row_value} x {self.input} = {self.product}")
         self.next(self.join_cols)
 
     @step
