@@ -3,16 +3,22 @@
 Positions are byte offsets just after a line, so a reader that stops can resume exactly
 after the last line it saw, while the run goes on or after it ended. Waiting readers are
 woken by each write; nothing polls.
+
+A reader is a plain async iterator object (:class:`LogFollower`), not an async generator:
+the guide's ``aiter``/``anext`` pattern leaves readers unfinished, and an unfinished async
+generator needs finalizing by the event loop (trio warns about each one). A follower
+holds nothing that needs closing.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator
+from typing import final
 
 import anyio
+from anyio.lowlevel import checkpoint
 
-__all__ = ("RunOutput",)
+__all__ = ("STREAMS", "LogFollower", "RunOutput")
 
 STREAMS = ("stdout", "stderr")
 
@@ -41,6 +47,8 @@ class RunOutput:
         """Append lines; wake every reader."""
         if not lines:
             return
+        if self.closed:
+            raise RuntimeError("This run's console is closed: the run has ended.")
         text = "".join(f"{line}\n" for line in lines)
         self._buffers[stream] += text.encode("utf-8", "replace")
         if self._echo:
@@ -53,6 +61,12 @@ class RunOutput:
         event, self._changed = self._changed, None
         if event is not None:
             event.set()
+
+    async def wait_changed(self) -> None:
+        """Wait for the next write, or for the console to close."""
+        if self._changed is None:
+            self._changed = anyio.Event()
+        await self._changed.wait()
 
     def close(self) -> None:
         """No more lines will come: readers end after the last one."""
@@ -67,21 +81,46 @@ class RunOutput:
         """How many bytes ``stream`` holds."""
         return len(self._buffers[stream])
 
-    async def follow(
-        self, stream: str, position: int | None = None
-    ) -> AsyncIterator[tuple[int, str]]:
-        """Yield ``(position, line)`` from ``position`` on, until the output is closed."""
-        buffer = self._buffers[self.check_stream(stream)]
-        pos = max(0, position or 0)
+    def line_after(self, stream: str, position: int) -> tuple[int, str] | None:
+        """The complete line starting at ``position`` and the position after it, if any."""
+        buffer = self._buffers[stream]
+        end = buffer.find(b"\n", position)
+        if end < 0:
+            return None
+        return end + 1, bytes(buffer[position:end]).decode("utf-8", "replace")
+
+    def follow(self, stream: str, position: int | None = None) -> LogFollower:
+        """Iterate over ``(position, line)`` from ``position`` on, until the output closes."""
+        return LogFollower(self, self.check_stream(stream), max(0, position or 0))
+
+
+@final
+class LogFollower:
+    """An async iterator over ``(position, line)`` of one stream of a :class:`RunOutput`.
+
+    Each step checkpoints (it can be cancelled, and lets other tasks run); it waits only
+    when it has caught up with the writer, until the next write.
+    """
+
+    def __init__(self, output: RunOutput, stream: str, position: int) -> None:
+        self._output = output
+        self._stream = stream
+        self.position = position
+
+    def __repr__(self) -> str:
+        return f"<LogFollower {self._stream} at {self.position}>"
+
+    def __aiter__(self) -> LogFollower:
+        return self
+
+    async def __anext__(self) -> tuple[int, str]:
+        await checkpoint()
+        output = self._output
         while True:
-            end = buffer.find(b"\n", pos)
-            if end >= 0:
-                line = bytes(buffer[pos:end]).decode("utf-8", "replace")
-                pos = end + 1
-                yield pos, line
-                continue
-            if self.closed:
-                return
-            if self._changed is None:
-                self._changed = anyio.Event()
-            await self._changed.wait()
+            found = output.line_after(self._stream, self.position)
+            if found is not None:
+                self.position = found[0]
+                return found
+            if output.closed:
+                raise StopAsyncIteration
+            await output.wait_changed()

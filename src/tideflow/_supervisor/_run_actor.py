@@ -4,20 +4,27 @@ It creates the run record (so the run exists as soon as :meth:`RunActor.run` rep
 ``started``), runs the scheduler, renews the run's lease while it runs, and records how
 the run ended, including when it is cancelled (a timeout, the caller gone, Ctrl-C): then
 its task processes are stopped first, in shielded, bounded cleanup.
+
+Once started, the actor never raises anything but cancellation: an unexpected error
+becomes the state ``crashed`` (with its traceback on the run's stderr), so one broken run
+cannot take down the supervisor and the other runs it owns. The state visible to readers
+changes only after the end is recorded in the store and the console is closed, so a
+reader that sees a final status also sees the whole output and the stored final state.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import platform
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from anyio.abc import TaskStatus
 
 from .._config import Config
 from .._datastore._artifacts import dumps
@@ -30,10 +37,17 @@ from .._runtime._loader import LoadedFlow
 from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
 from .._runtime._state import RunState
 from .._version import __version__
-from .._worker._executor import Executor
-from ._output import RunOutput
+
+if TYPE_CHECKING:
+    from anyio.abc import TaskStatus
+
+    from .._worker._executor import Executor
+    from ._output import RunOutput
 
 __all__ = ("RunActor", "RunRequest", "system_tags")
+
+#: Seconds the shielded recording of a run's end may take before it is given up.
+END_TIMEOUT = 10.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -53,6 +67,9 @@ class RunRequest:
     cwd: str = "."
     run_id_file: str | None = None
     quiet: bool = False
+    #: The namespace the run's steps see: ``user:<username>`` when not set, and the global
+    #: namespace for ``""``.
+    namespace: str | None = None
     #: Set for a resume: the run it resumes and the step to re-run from.
     origin_run_id: str | None = None
     step_to_rerun: str | None = None
@@ -85,6 +102,8 @@ class RunActor:
         self.state = RunState.RUNNING
         self.run_id: str | None = None
         self.failures: list[Any] = []
+        #: The unexpected error that crashed the run, if one did.
+        self.error: BaseException | None = None
         self._executor = executor
         self._shared = shared_limiter
         self._scope: anyio.CancelScope | None = None
@@ -104,18 +123,33 @@ class RunActor:
         """Wait until the run has ended and its final state is recorded."""
         await self._finished.wait()
 
+    def cancel(self, reason: RunState = RunState.CANCELLED) -> None:
+        """Ask the run to stop and to record ``reason``; return at once.
+
+        Call it from the actor's event loop thread. Does nothing once the run has ended or
+        a stop was already asked for (the first reason wins).
+        """
+        if self.state.finished or self._scope is None or self._scope.cancel_called:
+            return
+        self._stop_reason = reason
+        self._scope.cancel()
+
     async def stop(self, reason: RunState = RunState.CANCELLED) -> None:
         """Stop the run (its processes included), record ``reason``, and wait for the end."""
         if self.state.finished:
             return
-        self._stop_reason = reason
-        if self._scope is not None:
-            self._scope.cancel()
+        self.cancel(reason)
         await self._finished.wait()
 
     async def run(self, *, task_status: TaskStatus[RunActor] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Create the run, report ``started``, run it, and record how it ended."""
+        """Create the run, report ``started``, run it, and record how it ended.
+
+        Errors before ``started`` (the store cannot be written, ...) propagate to the
+        caller of ``start``; after it, only cancellation propagates.
+        """
         request = self.request
+        final: RunState | None = None
+        started = False
         try:
             record = await anyio.to_thread.run_sync(
                 lambda: self.metadata.create_run(
@@ -132,18 +166,28 @@ class RunActor:
             with anyio.CancelScope() as scope:
                 self._scope = scope
                 task_status.started(self)
+                started = True
                 ok = await self._execute(record.system_tags + record.user_tags)
             if scope.cancelled_caught:
-                self.state = self._stop_reason
+                final = self._stop_reason
             else:
-                self.state = RunState.SUCCEEDED if ok else RunState.FAILED
-        except BaseException:
-            if self.state is RunState.RUNNING:
-                self.state = self._stop_reason
-            raise
+                final = RunState.SUCCEEDED if ok else RunState.FAILED
+        except Exception as exc:
+            if not started:  # the caller of start() gets the error; the run failed
+                final = RunState.FAILED
+                raise
+            # A bug below the actor: keep it to this run.
+            final = RunState.CRASHED
+            self.error = exc
         finally:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
-                await self._record_end()
+            # ``final`` stays None when the run was cancelled from outside (the event loop
+            # ends): under trio that cancellation may arrive wrapped in an exception group.
+            if final is None:
+                final = self._stop_reason
+            with anyio.CancelScope(shield=True):
+                with anyio.move_on_after(END_TIMEOUT):
+                    await self._record_end(final)
+                self._finalize(final)
 
     async def _execute(self, tags: tuple[str, ...]) -> bool:
         request = self.request
@@ -157,7 +201,11 @@ class RunActor:
             run_id=self.run_id,
             root=str(request.root),
             username=request.username,
-            namespace=f"user:{request.username}",
+            namespace=(
+                f"user:{request.username}"
+                if request.namespace is None
+                else (request.namespace or None)
+            ),
             tags=tags,
             parameters=request.parameters,
             parameters_refs=refs,
@@ -207,9 +255,11 @@ class RunActor:
         interval = self.request.config.heartbeat_interval
         while True:
             await anyio.sleep(interval if interval > 0 else math.inf)
-            await anyio.to_thread.run_sync(
-                self.metadata.heartbeat, self.request.flow.name, self.run_id
-            )
+            # A renewal that fails (a busy database, ...) is retried at the next beat.
+            with contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(
+                    self.metadata.heartbeat, self.request.flow.name, self.run_id
+                )
 
     async def _header(self) -> None:
         if self.request.quiet:
@@ -224,20 +274,31 @@ class RunActor:
             ],
         )
 
-    async def _record_end(self) -> None:
-        if self.run_id is not None:
-            await anyio.to_thread.run_sync(
-                lambda: self.metadata.finish_run(
-                    self.request.flow.name, self.run_id, self.state.value, time.time()
-                )
-            )
-            await self._footer()
-        self.output.close()
-        self._finished.set()
-        await anyio.to_thread.run_sync(self.metadata.close)
+    async def _record_end(self, final: RunState) -> None:
+        try:
+            if self.run_id is not None:
+                run_id = self.run_id
+                try:
+                    await anyio.to_thread.run_sync(
+                        lambda: self.metadata.finish_run(
+                            self.request.flow.name, run_id, final.value, time.time()
+                        )
+                    )
+                except Exception as exc:  # noqa: BLE001 - said on the console; the lease tells the rest
+                    await self.output.write(
+                        "stderr", [f"{stamp()} Could not record the end of the run: {exc!r}"]
+                    )
+                await self._footer(final)
+        finally:
+            await anyio.to_thread.run_sync(self.metadata.close)
 
-    async def _footer(self) -> None:
-        state = self.state
+    def _finalize(self, final: RunState) -> None:
+        """Make the end visible: close the console, publish the state, wake the waiters."""
+        self.output.close()
+        self.state = final
+        self._finished.set()
+
+    async def _footer(self, state: RunState) -> None:
         lines = []
         if state is RunState.SUCCEEDED:
             if not self.request.quiet:
@@ -253,6 +314,13 @@ class RunActor:
             )
         elif state is RunState.TIMEOUT:
             lines.append(f"{stamp()} Workflow timed out: its tasks were stopped.")
+        elif state is RunState.CRASHED:
+            lines.append(
+                f"{stamp()} Workflow crashed: this is a bug in tideflow, please report it."
+            )
+            if self.error is not None:
+                text = "".join(traceback.format_exception(self.error)).rstrip("\n")
+                lines.extend(text.split("\n"))
         else:
             lines.append(f"{stamp()} Workflow cancelled: its tasks were stopped.")
         await self.output.write("stderr", lines)

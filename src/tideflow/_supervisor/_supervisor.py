@@ -6,23 +6,33 @@ started on first use as a system task of that loop (``spawn_system_task`` under 
 task of the loop under asyncio). When the loop ends, the supervisor is cancelled, and each
 actor stops its processes and records its final state before the loop closes.
 
-The supervisor also holds the limits shared by all runs of the loop.
+The supervisor also holds what all runs of the loop share: the cap on task processes
+running at once, and the executors (a fork host serves every run of its flow).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 import sniffio
-from anyio.abc import TaskGroup
 from anyio.lowlevel import RunVar
 
-from .._worker._executor import Executor
 from .._worker._spawn import SpawnExecutor
 
-__all__ = ("Supervisor", "current_supervisor")
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from anyio.abc import TaskGroup, TaskStatus
+
+    from .._worker._executor import Executor
+
+__all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor")
+
+#: Seconds the executors may take to close when the supervisor ends.
+CLOSE_TIMEOUT = 10.0
 
 _supervisor: RunVar[Supervisor] = RunVar("tideflow_supervisor")
 
@@ -30,6 +40,18 @@ _supervisor: RunVar[Supervisor] = RunVar("tideflow_supervisor")
 def default_task_cap() -> int:
     """Default cap on task processes running at once across all runs of a supervisor."""
     return max(4, 4 * (os.cpu_count() or 1))
+
+
+class SupervisorStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """What a supervisor is doing: see :meth:`Supervisor.statistics`."""
+
+    #: Run actors started and not ended yet.
+    runs: int
+    #: Task processes running now, across all runs, and the cap on them.
+    tasks: int
+    task_cap: int
+    #: The executors started so far, by name.
+    executors: tuple[str, ...]
 
 
 class Supervisor:
@@ -40,11 +62,26 @@ class Supervisor:
         self._executors: dict[str, Executor] = {}
         self._tg: TaskGroup | None = None
         self._ready = anyio.Event()
+        self._closed = False
+        self._runs = 0
         self._system_task: Any = None
 
     def __repr__(self) -> str:
-        return (
-            f"<Supervisor cap={self.limiter.total_tokens} running={self.limiter.borrowed_tokens}>"
+        state = "closed" if self._closed else "open"
+        return f"<Supervisor {state} runs={self._runs} tasks={self.limiter.borrowed_tokens}>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the supervisor has ended (its event loop is ending)."""
+        return self._closed
+
+    def statistics(self) -> SupervisorStatistics:
+        """Return how many runs and task processes the supervisor has now."""
+        return SupervisorStatistics(
+            runs=self._runs,
+            tasks=int(self.limiter.borrowed_tokens),
+            task_cap=int(self.limiter.total_tokens),
+            executors=tuple(self._executors),
         )
 
     def executor(self, name: str, kill_grace: float) -> Executor:
@@ -63,32 +100,43 @@ class Supervisor:
         return executor
 
     async def serve(self) -> None:
-        """Run until cancelled (when the event loop ends), then release the executors."""
+        """Run until cancelled (when the event loop ends), then release the executors.
+
+        Never raises anything but cancellation: run actors keep their errors to
+        themselves, and under trio an error escaping a system task ends the whole program.
+        """
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
                 self._ready.set()
                 await anyio.sleep_forever()
         finally:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(10):
+            self._closed = True
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
                 for executor in self._executors.values():
                     await executor.aclose()
 
-    async def start(self, actor_run: Any) -> Any:
-        """Start an actor's ``run(task_status=...)`` in the supervisor; return what it reports."""
+    async def start(self, actor_run: Callable[..., Awaitable[Any]]) -> Any:
+        """Start an actor's ``run(task_status=...)`` in the supervisor; return what it reports.
+
+        :raises RuntimeError: if the event loop is ending (the supervisor has closed).
+        """
         await self._ready.wait()
-        assert self._tg is not None
-        return await self._tg.start(actor_run)
+        if self._closed or self._tg is None:
+            raise RuntimeError("Cannot start a run: its event loop is shutting down.")
+        return await self._tg.start(self._supervise, actor_run)
+
+    async def _supervise(
+        self, actor_run: Callable[..., Awaitable[Any]], *, task_status: TaskStatus[Any]
+    ) -> None:
+        self._runs += 1
+        try:
+            await actor_run(task_status=task_status)
+        finally:
+            self._runs -= 1
 
 
-async def current_supervisor() -> Supervisor:
-    """The supervisor of the running event loop, started on first use."""
-    try:
-        return _supervisor.get()
-    except LookupError:
-        pass
-    supervisor = Supervisor()
-    _supervisor.set(supervisor)
+def _spawn_system_task(supervisor: Supervisor) -> None:
     library = sniffio.current_async_library()
     if library == "trio":
         import trio
@@ -97,7 +145,26 @@ async def current_supervisor() -> Supervisor:
     else:
         import asyncio
 
+        # The loop keeps only a weak reference to its tasks: the supervisor keeps this one.
         supervisor._system_task = asyncio.get_running_loop().create_task(
             supervisor.serve(), name="tideflow supervisor"
         )
+
+
+async def current_supervisor() -> Supervisor:
+    """The supervisor of the running event loop, started on first use.
+
+    :raises RuntimeError: if the event loop is ending (its supervisor has closed).
+    """
+    try:
+        supervisor = _supervisor.get()
+    except LookupError:
+        pass
+    else:
+        if supervisor.closed:
+            raise RuntimeError("Cannot start a run: its event loop is shutting down.")
+        return supervisor
+    supervisor = Supervisor()
+    _supervisor.set(supervisor)
+    _spawn_system_task(supervisor)
     return supervisor
