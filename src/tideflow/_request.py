@@ -7,15 +7,18 @@ type, a missing required parameter, an unknown decorator, a resume that cannot b
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._config import find_root, load_config, resolve_username
 from ._flow._decorators import StepDecorator, parse_decospec
 from ._flow._parameter import ParameterContext, resolve_parameters
-from ._runtime._loader import LoadedFlow
 from ._supervisor._run_actor import RunRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from ._runtime._loader import LoadedFlow
 
 __all__ = (
     "RESUME_OPTIONS",
@@ -58,8 +61,8 @@ _BACKENDS = {"metadata": ("local",), "datastore": ("local",), "environment": ("l
 
 
 def _type_name(kind: Any) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)
+    names = [k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,))]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
 
 def _check_type(where: str, name: str, value: Any, kind: Any) -> None:
@@ -70,7 +73,8 @@ def _check_type(where: str, name: str, value: Any, kind: Any) -> None:
         ok = isinstance(value, kinds)
     if not ok:
         raise TypeError(
-            f"{where}: '{name}' takes a {_type_name(kind)}, got {type(value).__name__} ({value!r})."
+            f"{where}: '{name}' must be {_type_name(kind)}, not {type(value).__name__} "
+            f"({value!r})."
         )
 
 
@@ -94,11 +98,15 @@ def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
-def _tags(value: Any) -> tuple[str, ...]:
+def _tags(what: str, value: Any) -> tuple[str, ...]:
     tags = (value,) if isinstance(value, str) else tuple(value or ())
     for tag in tags:
-        if not isinstance(tag, str) or not tag or len(tag) > 500:
-            raise ValueError(f"Tags are non-empty strings of at most 500 characters; got {tag!r}.")
+        if not isinstance(tag, str):
+            raise TypeError(f"{what}: tags are strings, not {type(tag).__name__}: {tag!r}.")
+        if not tag or len(tag) > 500:
+            raise ValueError(
+                f"{what}: tags are non-empty strings of at most 500 characters; got {tag!r}."
+            )
     return tags
 
 
@@ -163,13 +171,14 @@ def build_request(
             raise ValueError(f"{what}: {name} must be at least 1, got {number}.")
     origin = run_options.get("origin_run_id")
     run_id_file = run_options.get("run_id_file")
+    user_namespace = run_options.get("user_namespace")
     request = RunRequest(
         flow=flow,
         config=config,
         root=find_root(config, workdir),
         username=username,
         parameters=values,
-        tags=_tags(run_options.get("tags")),
+        tags=_tags(what, run_options.get("tags")),
         max_workers=int(max_workers),
         max_num_splits=int(max_splits),
         decospecs=decospecs(top_level.get("decospecs") or ()),
@@ -177,6 +186,7 @@ def build_request(
         cwd=workdir,
         run_id_file=os.fspath(run_id_file) if run_id_file else None,
         quiet=bool(top_level.get("quiet")) if quiet is None else quiet,
+        namespace=user_namespace,
         origin_run_id=str(origin) if origin is not None else ("" if resume else None),
         step_to_rerun=run_options.get("step_to_rerun"),
     )
