@@ -17,7 +17,7 @@ class NestedForeachFlow(FlowSpec):
     @step
     def start(self):
         """Choose the rows; one `row` task runs per row."""
-        self.rows = [1, 2, 3]
+        self.rows = [1, 2]
         self.next(self.row, foreach="rows")
 
     @step
