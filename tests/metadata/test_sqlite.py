@@ -678,3 +678,14 @@ def test_run_queries_use_indexes(tmp_path: Path) -> None:
         assert "SEARCH runs USING INDEX runs_running (flow=? AND heartbeat_at<?)" in plan
         [plan] = _plans(store, lambda: store.mark_stale_runs(older_than=1e12, now=T0))
         assert plan == "SCAN runs USING INDEX runs_running"  # only the running runs
+
+
+def test_tags_given_as_a_generator_are_all_added(tmp_path: Path) -> None:
+    """An iterable that can be read only once still adds every tag."""
+    store = MetadataStore(tmp_path)
+    try:
+        run = store.create_run("GenFlow", user="tester", system_tags=("user:tester",))
+        record = store.add_tags("GenFlow", run.run_id, (t for t in ["a", "b"]))
+        assert set(record.user_tags) == {"a", "b"}
+    finally:
+        store.close()

@@ -30,6 +30,7 @@ def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
             f"Tags must be a list of strings, not a single {type(tags).__name__}: "
             f"pass [{tags!r}] for one tag."
         )
+    tags = list(tags)  # a generator must survive being read twice
     for tag in tags:
         if not isinstance(tag, str):
             raise TagError(
