@@ -220,6 +220,10 @@ class AsyncRun(_AsyncParent):
         """Whether the run ended successfully."""
         return await _call(self._run.successful)
 
+    async def fetch_status(self) -> str:
+        """The run's stored state: running, succeeded, failed, cancelled, timeout, crashed."""
+        return await _call(self._run.status)
+
     async def fetch_finished(self) -> bool:
         """Whether the run has ended, successfully or not."""
         return await _call(self._run.finished)
@@ -352,6 +356,10 @@ class AsyncTask(_AsyncParent):
     async def fetch_successful(self) -> bool:
         """Whether the attempt succeeded."""
         return await _call(self._task.successful)
+
+    async def fetch_status(self) -> str | None:
+        """The attempt's stored state; ``None`` before it starts."""
+        return await _call(self._task.status)
 
     async def fetch_finished(self) -> bool:
         """Whether the attempt has ended."""

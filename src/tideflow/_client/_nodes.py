@@ -290,9 +290,20 @@ class RunNode(Node):
         return None
 
     def current(self) -> RunRecord:
-        """The run's record, read again if the cached one says it is still running."""
+        """The run's record, read again if the cached one says it is still running.
+
+        A run still marked running whose supervisor stopped renewing its lease is recorded
+        as crashed first, so that no run reads as running forever.
+        """
         if self._record.status == "running":
-            self._record = self.handle.metadata.get_run(self._record.flow, self._record.run_id)
+            flow, run_id = self._record.flow, self._record.run_id
+            record = self.handle.metadata.get_run(flow, run_id)
+            if record.status == "running" and self.handle.is_stale(record):
+                self.handle.metadata.mark_stale_runs(
+                    flow, older_than=self.handle.heartbeat_timeout
+                )
+                record = self.handle.metadata.get_run(flow, run_id)
+            self._record = record
         return self._record
 
     def settled(self) -> bool:
@@ -301,6 +312,9 @@ class RunNode(Node):
 
     def successful(self) -> bool:
         return self.current().status == "succeeded"
+
+    def status(self) -> str:
+        return self.current().status
 
     def finished(self) -> bool:
         return self.settled()
@@ -572,6 +586,10 @@ class TaskNode(Node):
     def successful(self) -> bool:
         record = self.attempt_record()
         return record is not None and record.state == "succeeded"
+
+    def status(self) -> str | None:
+        record = self.attempt_record()
+        return None if record is None else record.state
 
     def finished(self) -> bool:
         record = self.attempt_record()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, final
@@ -16,6 +17,8 @@ from ._state import client_state
 
 if TYPE_CHECKING:
     import os
+
+    from .._metadata._records import RunRecord
 
 __all__ = ("StoreHandle", "resolve_root", "store_for")
 
@@ -47,10 +50,12 @@ class StoreHandle:
     a missing object from a missing store.
     """
 
-    __slots__ = ("__weakref__", "_exists", "blobs", "metadata", "root")
+    __slots__ = ("__weakref__", "_exists", "blobs", "heartbeat_timeout", "metadata", "root")
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        #: A running run whose lease is older than this many seconds has crashed.
+        self.heartbeat_timeout = load_config().heartbeat_timeout
         self.metadata = MetadataStore(root)
         self.blobs = BlobStore(root)
         self._exists = False
@@ -73,6 +78,11 @@ class StoreHandle:
                 "kept in the .tideflow folder of the directory they ran from (or its "
                 "parents); set TIDEFLOW_ROOT to read another one."
             )
+
+    def is_stale(self, record: RunRecord) -> bool:
+        """Whether a running run's supervisor stopped renewing its lease."""
+        beat = record.heartbeat_at
+        return beat is not None and time.time() - beat > self.heartbeat_timeout
 
     def load(self, sha: str, name: str) -> object:
         """Return the value of the artifact ``name`` stored under ``sha``."""

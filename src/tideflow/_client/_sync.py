@@ -234,6 +234,12 @@ class Run(_Parent):
         return self._sync_node.successful()
 
     @property
+    def status(self) -> str:
+        """The run's stored state (beyond the reference): ``running``, ``succeeded``,
+        ``failed``, ``cancelled``, ``timeout`` or ``crashed`` (its supervisor vanished)."""
+        return self._sync_node.status()
+
+    @property
     def finished(self) -> bool:
         """Whether the run has ended, successfully or not."""
         return self._sync_node.finished()
@@ -421,6 +427,12 @@ class Task(_Parent):
     def successful(self) -> bool:
         """Whether the attempt succeeded."""
         return self._sync_node.successful()
+
+    @property
+    def status(self) -> str | None:
+        """The attempt's stored state (beyond the reference): ``running``, ``succeeded``,
+        ``failed``, ``cancelled``, ``timeout`` or ``crashed``; ``None`` before it starts."""
+        return self._sync_node.status()
 
     @property
     def finished(self) -> bool:
