@@ -241,9 +241,11 @@ class DecoratedFlow(FlowSpec):
     def start(self):  # line: decorated-start
         self.next(self.end)
 
-    @catch(var="problem")
+    @catch(
+        var="problem",
+    )
     @step
-    def end(self):
+    def end(self):  # line: decorated-end
         pass
 
 
@@ -257,6 +259,7 @@ def test_nodes_carry_decorators_and_the_def_line() -> None:
     assert graph["end"].decorators[0].attributes["var"] == "problem"
     # The line is the one of `def`, not of the decorators above it.
     assert graph["start"].line == line_of("decorated-start")
+    assert graph["end"].line == line_of("decorated-end")
 
 
 class BaseFlow(FlowSpec):
