@@ -175,3 +175,12 @@ class TagError(TideflowError):
 
 class TideflowInternalError(TideflowError):
     """An internal invariant was broken: this is a bug in tideflow, please report it."""
+
+
+def _show_public_module() -> None:
+    # Tracebacks, also those printed inside task processes, name tideflow.exception.X.
+    for name in __all__:
+        globals()[name].__module__ = "tideflow.exception"
+
+
+_show_public_module()

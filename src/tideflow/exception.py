@@ -61,9 +61,3 @@ __all__ = (
     "TideflowInternalError",
     "WorkerCrashed",
 )
-
-for _name in __all__:
-    _value = globals()[_name]
-    if _value.__module__ == "tideflow._exceptions" and _value.__name__ == _name:
-        _value.__module__ = __name__
-del _name, _value
