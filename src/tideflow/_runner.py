@@ -538,20 +538,34 @@ def _source_file(flow: type[FlowSpec]) -> str | None:
     return None
 
 
-def _is_cell_only(node: ast.stmt) -> bool:
+def _names_used(node: ast.stmt) -> set[str]:
+    used = set()
     for child in ast.walk(node):
-        if isinstance(child, ast.Name) and child.id in _CELL_ONLY_NAMES:
-            return True
-        if isinstance(child, ast.Attribute) and child.attr in _CELL_ONLY_NAMES:
-            return True
-    return False
+        if isinstance(child, ast.Name):
+            used.add(child.id)
+        elif isinstance(child, ast.Attribute):
+            used.add(child.attr)
+    return used
+
+
+def _names_bound(node: ast.stmt) -> set[str]:
+    bound = {
+        child.id
+        for child in ast.walk(node)
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store)
+    }
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        bound.add(node.name)
+    return bound
 
 
 def _cell_text(flow: type[FlowSpec]) -> str:
     """The source of the cell (or file) that defines ``flow``, as a task can import it.
 
-    Top-level statements that use NBRunner or IPython are blanked out, keeping line
-    numbers, so tracebacks point at the cell's lines.
+    Top-level statements that use NBRunner or IPython are blanked out, and so are those
+    that use what such statements made (``run = NBRunner(F).nbrun()``, then
+    ``print(run.data.x)``). Blank lines keep the line numbers, so tracebacks and the graph
+    point at the cell's lines.
     """
     filename = _source_file(flow)
     lines = linecache.getlines(filename) if filename else []
@@ -560,6 +574,7 @@ def _cell_text(flow: type[FlowSpec]) -> str:
             f"Cannot find the source of {flow.__name__}: NBRunner needs a flow defined in a "
             "notebook cell or a Python file."
         )
+    lines = list(lines)
     tree = ast.parse("".join(lines))
     if not any(
         isinstance(node, ast.ClassDef) and node.name == flow.__name__ for node in tree.body
@@ -568,11 +583,18 @@ def _cell_text(flow: type[FlowSpec]) -> str:
             f"NBRunner needs {flow.__name__} defined at the top level of its cell or file "
             "(not inside a function or another class)."
         )
+    tainted = set(_CELL_ONLY_NAMES)
     for node in tree.body:
-        if not isinstance(node, ast.ClassDef) and _is_cell_only(node):
-            end = node.end_lineno or node.lineno
-            for index in range(node.lineno - 1, end):
-                lines[index] = "\n"
+        keep = isinstance(node, (ast.Import, ast.ImportFrom)) or (
+            isinstance(node, ast.ClassDef) and node.name == flow.__name__
+        )
+        if keep or not _names_used(node) & tainted:
+            continue
+        tainted |= _names_bound(node)
+        decorators = getattr(node, "decorator_list", [])
+        start = min([node.lineno, *(d.lineno for d in decorators)])
+        for index in range(start - 1, node.end_lineno or node.lineno):
+            lines[index] = "\n"
     return "".join(lines)
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tideflow import FlowSpec, NBRunner, Parameter, Run, step
+from tideflow._runner import _cell_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -54,7 +55,11 @@ class MemoryFlow(FlowSpec):
         pass
 
 run = NBRunner(MemoryFlow, show_output=False).nbrun(times=3)
+squares = run.data.values
 """
+
+#: The cell without the lines that run it, as in a notebook where another cell runs it.
+CLASS_ONLY = CELL.replace("run = NBRunner", "# run = NBRunner").replace("squares =", "# squares =")
 
 
 def exec_cell(source: str) -> dict[str, Any]:
@@ -96,7 +101,7 @@ def test_class_from_source_in_memory(capsys: pytest.CaptureFixture[str]) -> None
     run = namespace["run"]
     assert isinstance(run, Run)
     assert run.successful
-    assert run.data.values == [0, 1, 4]
+    assert run.data.values == namespace["squares"] == [0, 1, 4]
     assert run.pathspec.startswith("MemoryFlow/")
     # The saved cell is gone again, and the flow ran once, not once per task.
     assert nb_folders() == before
@@ -104,7 +109,7 @@ def test_class_from_source_in_memory(capsys: pytest.CaptureFixture[str]) -> None
 
 
 async def test_async_run_and_cleanup(tmp_path: Path) -> None:
-    namespace = exec_cell(CELL.replace("run = NBRunner", "# run = NBRunner"))
+    namespace = exec_cell(CLASS_ONLY)
     base = tmp_path / "base"
     base.mkdir()
     runner = NBRunner(namespace["MemoryFlow"], base_dir=base)
@@ -112,7 +117,7 @@ async def test_async_run_and_cleanup(tmp_path: Path) -> None:
     folder, saved = listing(base)
     assert folder.startswith("tideflow-nb-")
     assert saved.endswith("/tideflow_notebook_memoryflow.py")
-    assert "# run = NBRunner" in (base / saved).read_text()
+    assert (base / saved).read_text() == CLASS_ONLY
     await running.wait()
     assert running.status == "successful", running.stderr
     assert running.run.data.values == [0, 1]
@@ -128,7 +133,7 @@ async def test_async_run_and_cleanup(tmp_path: Path) -> None:
 
 
 async def test_forgotten_cleanup_warns(tmp_path: Path) -> None:
-    namespace = exec_cell(CELL.replace("run = NBRunner", "# run = NBRunner"))
+    namespace = exec_cell(CLASS_ONLY)
     base = tmp_path / "base"
     base.mkdir()
     runner = NBRunner(namespace["MemoryFlow"], base_dir=base)
@@ -139,6 +144,24 @@ async def test_forgotten_cleanup_warns(tmp_path: Path) -> None:
     with pytest.warns(ResourceWarning, match=r"with temporary files left: call cleanup\(\)"):
         holder.clear()
     assert listing(base) == []
+
+
+def test_saved_cell_leaves_out_what_runs_the_flow() -> None:
+    """Statements that use NBRunner, or what such statements made, become blank lines."""
+    source = CELL + (
+        "@decorate\ndef show():\n    print(squares)\nshow()\nimport json\nLIMIT = 3\n"
+    )
+    filename = f"<notebook cell {uuid.uuid4().hex}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(CLASS_ONLY, filename, "exec"), namespace)  # noqa: S102
+    saved = _cell_text(namespace["MemoryFlow"]).splitlines()
+    assert len(saved) == len(source.splitlines())
+    kept = [line for line in saved if line]
+    assert kept[-2:] == ["import json", "LIMIT = 3"]
+    assert not [line for line in kept if "run" in line and "def" not in line]
+    assert "show()" not in kept
+    assert "@decorate" not in kept
 
 
 def test_refusals(tmp_path: Path) -> None:

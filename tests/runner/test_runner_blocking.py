@@ -8,13 +8,19 @@ caller's loop, where there is one.
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
 import threading
 from typing import TYPE_CHECKING
 
 import anyio
 import pytest
+from runner_helpers import copy_flow, task_pids, wait_gone
 
 from tideflow import ExecutingRun, Runner
+from tideflow._metadata._sqlite import MetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -87,3 +93,37 @@ def test_show_output(capsys: pytest.CaptureFixture[str]) -> None:
     # The async API never echoes.
     anyio.run(lambda: Runner("slowflow.py").async_run(seconds=0))
     assert capsys.readouterr().out == ""
+
+
+CTRL_C_SCRIPT = """
+from tideflow import Runner
+try:
+    Runner("runner_grandchild.py").run()
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", flush=True)
+"""
+
+
+def test_ctrl_c_stops_a_blocking_run(workdir: Path, flows_dir: Path, tideflow_root: Path) -> None:
+    """Invariant: Ctrl-C in a script blocked in run() raises KeyboardInterrupt there, after
+    the run's processes are gone and the run is recorded as cancelled."""
+    copy_flow(flows_dir, workdir, "runner_grandchild")
+    script = subprocess.Popen(
+        [sys.executable, "-c", CTRL_C_SCRIPT],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=workdir,
+    )
+    assert script.stdout is not None
+    pids: set[int] = set()
+    for line in script.stdout:
+        if match := re.search(r"grandchild (\d+)", line):
+            pids = task_pids(line) | {int(match.group(1))}
+            script.send_signal(signal.SIGINT)
+            break
+    rest = script.communicate(timeout=30)[0]
+    assert script.returncode == 0
+    assert rest.endswith("KeyboardInterrupt\n")
+    assert wait_gone(pids) == set()
+    with MetadataStore(tideflow_root) as store:
+        assert [run.status for run in store.list_runs("GrandchildFlow")] == ["cancelled"]
