@@ -191,7 +191,9 @@ class ExecutingRun(metaclass=_NoPublicConstructor):
         :param stream: ``stdout`` or ``stderr``: print that stream of the run's console to
             standard output while waiting, from its beginning.
         :return: this object, so that calls chain.
-        :raises ValueError: for a stream other than ``stdout`` or ``stderr``.
+        :raises ValueError: for a stream other than ``stdout`` or ``stderr``, or a negative
+            timeout.
+        :raises TypeError: for a timeout that is not a number.
         :raises RuntimeError: if called outside the event loop that runs the run.
 
         Cancelling the caller while it waits stops the run too (its state becomes
