@@ -368,7 +368,7 @@ async def test_foreach_over_the_split_limit_fails(runs: dict[str, Outcome]) -> N
     assert not outcome.ok
     (failure,) = outcome.failures
     assert re.match(
-        r"^tideflow\.(_exceptions\.)?TideflowError: Step 'start' starts a foreach over 5 items, "
+        r"^tideflow\.exception\.TideflowError: Step 'start' starts a foreach over 5 items, "
         r"more than the "
         r"limit of 3\. Raise it with --max-num-splits 5 \(or max_num_splits=5 in "
         r"Runner\.run\(\)\)\.$",
