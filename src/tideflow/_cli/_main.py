@@ -81,7 +81,12 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--tag", dest="tags", action="append", default=[], help="a user tag")
     parser.add_argument("--run-id-file", default=None, help="write the run id to this file")
-    parser.add_argument("--namespace", dest="user_namespace", default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--namespace",
+        dest="user_namespace",
+        default=None,
+        help="the namespace tasks see as current.namespace (default: user:<name>)",
+    )
 
 
 def _top_level(args: argparse.Namespace) -> dict[str, Any]:
@@ -112,6 +117,7 @@ def _dispatch(flow: LoadedFlow, argv: Sequence[str], prog: str) -> int:
             "max_workers": args.max_workers,
             "max_num_splits": args.max_num_splits,
             "run_id_file": args.run_id_file,
+            "user_namespace": args.user_namespace,
         }
         if resume:
             options["origin_run_id"] = args.origin_run_id

@@ -13,6 +13,7 @@ import importlib.util
 import inspect
 import os
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -41,6 +42,8 @@ class LoadedFlow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _cache: dict[tuple[str, int, int], type[FlowSpec]] = {}
+#: Imports change sys.path and sys.modules: one at a time (runners may load from threads).
+_import_lock = threading.RLock()
 
 
 def find_flow_class(module: object, where: str, wanted: str | None = None) -> type[FlowSpec]:
@@ -67,6 +70,11 @@ def find_flow_class(module: object, where: str, wanted: str | None = None) -> ty
 
 
 def _import_file(path: Path) -> type[FlowSpec]:
+    with _import_lock:
+        return _import_file_locked(path)
+
+
+def _import_file_locked(path: Path) -> type[FlowSpec]:
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     cached = _cache.get(key)
