@@ -32,7 +32,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
 
     root: str | None = None
     username: str | None = None
-    executor: str = "spawn"
+    #: How task processes start: ``fork`` (a warm host per flow forks each task; POSIX
+    #: only) or ``spawn`` (a fresh interpreter per task).
+    executor: str = "fork" if os.name == "posix" else "spawn"
     max_workers: int = 16
     max_num_splits: int = 100
     #: Seconds between retries are multiplied by this (tests set it to 0).

@@ -1,0 +1,418 @@
+"""The ``fork`` executor: a warm host process per flow forks a child per task.
+
+Starting an interpreter and importing tideflow and the flow costs far more than the task
+itself for small steps. A host (:mod:`._host`) pays that once per flow file, environment
+and working directory; each task is then a ``fork()`` of it. The host is started like a
+``spawn`` worker (``anyio.open_process``, a socket pair as control channel) and never runs
+an event loop or a thread, so forking it is safe.
+
+For each task the executor creates the stdout and stderr pipes and a task socket pair,
+and hands the write ends and the task's socket end to the host with the task's
+:class:`~tideflow._messages.TaskSpec` (``SCM_RIGHTS``). It then reads the pipes line by
+line exactly as the spawn executor does, learns the child's pid (``Ready``), its report
+(``TaskDone``) and how it ended (``Exited``, from the host, which reaps it). The child
+leads its own process group, so stopping a task is the same terminate, grace period,
+kill of the whole group as with spawn.
+
+Hosts are shared by all runs of the supervisor that use the same flow, environment and
+working directory; a flow file whose modification time or size changed gets a new host.
+A host exits by itself after ``idle_timeout`` seconds without tasks, and :meth:`aclose`
+stops every host (the supervisor calls it when its event loop ends). A host whose imports
+started threads cannot fork safely: its flow falls back to the spawn executor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import anyio
+import anyio.lowlevel
+import msgspec
+from anyio.abc import ByteReceiveStream, Process, UNIXSocketStream
+
+from .._messages import Ready, TaskDone, TaskSpec
+from ._executor import TaskOutcome, TaskSink, kill_group
+from ._host_protocol import Exited, FrameBuffer, HostHello, HostReady, encode, receive_frame
+from ._spawn import HANDSHAKE_TIMEOUT, SpawnExecutor, pump_lines
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+__all__ = ("FdReceiveStream", "ForkExecutor", "ForkStatistics")
+
+#: Seconds a host without tasks stays warm before it exits.
+HOST_IDLE_TIMEOUT = 60.0
+#: How often a task is handed to a new host when its host died before starting it.
+_HOST_ATTEMPTS = 3
+
+
+class FdReceiveStream(ByteReceiveStream):
+    """Reads a non-blocking pipe or socket file descriptor; closes it on :meth:`aclose`."""
+
+    def __init__(self, fd: int) -> None:
+        os.set_blocking(fd, False)
+        self._fd = fd
+
+    async def receive(self, max_bytes: int = 65536) -> bytes:
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            try:
+                data = os.read(self._fd, max_bytes)
+            except BlockingIOError:
+                await anyio.wait_readable(self._fd)
+                continue
+            if not data:
+                raise anyio.EndOfStream
+            return data
+
+    async def aclose(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            anyio.notify_closing(fd)
+            os.close(fd)
+
+
+class ForkStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of a :class:`ForkExecutor`: see :meth:`ForkExecutor.statistics`."""
+
+    #: Hosts alive now.
+    hosts: int
+    #: Tasks running in them now.
+    running_tasks: int
+    #: Hosts started since the executor was created.
+    hosts_started: int
+
+
+@dataclass(eq=False)
+class _Host:
+    """A running host process, seen from the supervisor."""
+
+    key: tuple[object, ...]
+    process: Process
+    control: UNIXSocketStream
+    pid: int
+    send_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    active: int = 0
+    #: Set when a newer version of the flow file has its own host.
+    stale: bool = False
+
+    @property
+    def alive(self) -> bool:
+        return self.process.returncode is None
+
+    async def aclose(self, grace: float) -> None:
+        """Close the channel (the host exits), wait ``grace`` seconds, then kill. Shielded."""
+        with anyio.CancelScope(shield=True):
+            with contextlib.suppress(OSError, anyio.BrokenResourceError):
+                await self.control.aclose()
+            if self.process.returncode is None:
+                with anyio.move_on_after(grace):
+                    await self.process.wait()
+            kill_group(self.process.pid, signal.SIGKILL)
+            await self.process.aclose()
+
+
+class _NotStarted(Exception):
+    """The host went away before it forked the task: the task can go to another host."""
+
+
+class ForkExecutor:
+    """Runs each task attempt in a child forked from a warm host; see the module docstring.
+
+    :param python: the interpreter of the hosts (default: this one).
+    :param kill_grace: seconds between SIGTERM and SIGKILL when a task is stopped.
+    :param idle_timeout: seconds a host without tasks stays warm.
+    """
+
+    name = "fork"
+
+    def __init__(
+        self,
+        *,
+        python: str | None = None,
+        kill_grace: float = 2.0,
+        idle_timeout: float = HOST_IDLE_TIMEOUT,
+    ) -> None:
+        self._python = python or sys.executable
+        self._grace = kill_grace
+        self._idle = idle_timeout
+        self._hosts: dict[tuple[object, ...], _Host] = {}
+        self._locks: dict[tuple[object, ...], anyio.Lock] = {}
+        self._no_fork: set[tuple[object, ...]] = set()
+        self._origins: dict[str, str | None] = {}
+        self._spawn = SpawnExecutor(python=self._python, kill_grace=kill_grace)
+        self._closed = False
+        self._hosts_started = 0
+
+    def __repr__(self) -> str:
+        return f"<ForkExecutor hosts={len(self._hosts)}>"
+
+    def host_pids(self) -> list[int]:
+        """The pids of the hosts that are running now (for tests and introspection)."""
+        return [host.pid for host in self._hosts.values() if host.alive]
+
+    async def aclose(self) -> None:
+        """Stop every host (and so any task still running in one). Shielded."""
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            hosts, self._hosts = list(self._hosts.values()), {}
+            for host in hosts:
+                await host.aclose(self._grace)
+            await self._spawn.aclose()
+
+    async def run_task(
+        self, spec: TaskSpec, sink: TaskSink, *, env: Mapping[str, str], cwd: str
+    ) -> TaskOutcome:
+        """Fork a child for ``spec`` from the flow's host, stream its output, wait for it."""
+        key = self._key(spec, env, cwd)
+        if key in self._no_fork:
+            return await self._spawn.run_task(spec, sink, env=env, cwd=cwd)
+        problem = "the fork host could not start the task"
+        for _ in range(_HOST_ATTEMPTS):
+            try:
+                host = await self._host(key, spec, env, cwd)
+            except (OSError, anyio.BrokenResourceError) as exc:
+                return TaskOutcome(done=None, returncode=None, problem=f"cannot start: {exc}")
+            if host is None:
+                return await self._spawn.run_task(spec, sink, env=env, cwd=cwd)
+            try:
+                return await self._run_on(host, spec, sink)
+            except _NotStarted as exc:
+                problem = str(exc)
+                await self._drop(host)
+        return TaskOutcome(done=None, returncode=None, problem=problem)
+
+    # -- hosts -------------------------------------------------------------------------
+
+    def _origin(self, source: str) -> str | None:
+        """The file whose changes make a new host: the flow file, or the flow's module."""
+        if source.endswith(".py") or os.sep in source:
+            return source
+        if source not in self._origins:
+            module = source.partition(":")[0]
+            try:
+                found = importlib.util.find_spec(module)
+            except (ImportError, ValueError):
+                found = None
+            self._origins[source] = found.origin if found is not None else None
+        return self._origins[source]
+
+    def _key(self, spec: TaskSpec, env: Mapping[str, str], cwd: str) -> tuple[object, ...]:
+        origin = self._origin(spec.flow_source)
+        version: tuple[int, int] = (0, 0)
+        if origin is not None:
+            with contextlib.suppress(OSError):
+                stat = os.stat(origin)
+                version = (stat.st_mtime_ns, stat.st_size)
+        return (
+            spec.flow_source,
+            spec.flow_class,
+            version,
+            tuple(spec.sys_path),
+            frozenset(env.items()),
+            cwd,
+        )
+
+    async def _host(
+        self, key: tuple[object, ...], spec: TaskSpec, env: Mapping[str, str], cwd: str
+    ) -> _Host | None:
+        """The live host for ``key``, started if needed; ``None`` when it cannot fork."""
+        if self._closed:
+            raise anyio.ClosedResourceError
+        host = self._hosts.get(key)
+        if host is not None and host.alive:
+            return host
+        lock = self._locks.setdefault(key, anyio.Lock())
+        async with lock:
+            host = self._hosts.get(key)
+            if host is not None and host.alive:
+                return host
+            if host is not None:
+                await self._drop(host)
+            if key in self._no_fork:
+                return None
+            host = await self._start_host(key, spec, env, cwd)
+            if host is None:
+                self._no_fork.add(key)
+                return None
+            self._hosts[key] = host
+        await self._retire_older(host)
+        return host
+
+    async def _start_host(
+        self, key: tuple[object, ...], spec: TaskSpec, env: Mapping[str, str], cwd: str
+    ) -> _Host | None:
+        parent, child = socket.socketpair()
+        try:
+            process = await anyio.open_process(
+                [self._python, "-m", "tideflow._worker._host", str(child.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(child.fileno(),),
+                env={**env, "PYTHONUNBUFFERED": "1"},
+                cwd=cwd,
+                start_new_session=True,
+            )
+        except BaseException:
+            parent.close()
+            raise
+        finally:
+            child.close()
+        control = await UNIXSocketStream.from_socket(parent)
+        host = _Host(key=key, process=process, control=control, pid=process.pid)
+        try:
+            hello = HostHello(
+                flow_source=spec.flow_source,
+                flow_class=spec.flow_class,
+                sys_path=list(spec.sys_path),
+                idle_timeout=self._idle,
+            )
+            ready = None
+            with anyio.move_on_after(HANDSHAKE_TIMEOUT):
+                await control.send(encode(hello))
+                ready = await receive_frame(control, FrameBuffer())
+        except BaseException:
+            await host.aclose(0)
+            raise
+        if not isinstance(ready, HostReady):
+            await host.aclose(0)
+            raise OSError(f"the fork host for {spec.flow_source} did not start (no handshake)")
+        self._hosts_started += 1
+        if not ready.forkable:
+            await host.aclose(self._grace)
+            return None
+        return host
+
+    async def _retire_older(self, current: _Host) -> None:
+        """Stop the idle hosts of older versions of the same flow (and mark busy ones)."""
+        same = current.key[:2] + current.key[3:]
+        for key, host in list(self._hosts.items()):
+            if host is not current and key[:2] + key[3:] == same:
+                host.stale = True
+                if host.active == 0:
+                    await self._drop(host)
+
+    async def _drop(self, host: _Host) -> None:
+        if self._hosts.get(host.key) is host:
+            del self._hosts[host.key]
+        await host.aclose(self._grace)
+
+    # -- one task ----------------------------------------------------------------------
+
+    async def _run_on(self, host: _Host, spec: TaskSpec, sink: TaskSink) -> TaskOutcome:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        mine, theirs = socket.socketpair()
+        readers = [FdReceiveStream(out_r), FdReceiveStream(err_r), FdReceiveStream(mine.detach())]
+        host.active += 1
+        try:
+            try:
+                async with host.send_lock:
+                    await host.control.send_fds(encode(spec), [out_w, err_w, theirs.fileno()])
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                raise _NotStarted(f"the fork host is gone ({exc!r})") from exc
+            finally:
+                os.close(out_w)
+                os.close(err_w)
+                theirs.close()
+            return await self._supervise(spec, sink, *readers)
+        finally:
+            host.active -= 1
+            with anyio.CancelScope(shield=True):
+                for reader in readers:
+                    await reader.aclose()
+            if host.stale and host.active == 0:
+                await self._drop(host)
+
+    async def _supervise(
+        self,
+        spec: TaskSpec,
+        sink: TaskSink,
+        out: FdReceiveStream,
+        err: FdReceiveStream,
+        task: FdReceiveStream,
+    ) -> TaskOutcome:
+        frames = FrameBuffer()
+        pid: int | None = None
+        done: TaskDone | None = None
+        exited: Exited | None = None
+        try:
+            first = await receive_frame(task, frames)
+            if isinstance(first, Exited):
+                exited = first
+                return TaskOutcome(done=None, returncode=first.returncode, problem=first.problem)
+            if not isinstance(first, Ready):
+                raise _NotStarted("the fork host went away before it started the task")
+            pid = first.pid
+            await sink.started(pid)
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(pump_lines, out, "stdout", sink)
+                tg.start_soon(pump_lines, err, "stderr", sink)
+                while exited is None:
+                    message = await receive_frame(task, frames)
+                    if message is None:
+                        break
+                    if isinstance(message, TaskDone):
+                        done = message
+                    elif isinstance(message, Exited):
+                        exited = message
+                # Anything the step left running in its process group goes too.
+                kill_group(pid, signal.SIGKILL)
+        finally:
+            if exited is None:
+                exited = await self._stop(pid, task, frames)
+        if exited is None:
+            return TaskOutcome(
+                done=done, returncode=None, pid=pid, problem="the fork host went away"
+            )
+        return TaskOutcome(done=done, returncode=exited.returncode, pid=pid)
+
+    async def _stop(
+        self, pid: int | None, task: FdReceiveStream, frames: FrameBuffer
+    ) -> Exited | None:
+        """Terminate the task's group, wait for the grace period, kill it; wait until reaped.
+
+        Without a pid yet (stopped while the host was forking), wait for the child to say
+        who it is first: it does so before it runs any code of the step.
+        """
+        exited: Exited | None = None
+        with anyio.CancelScope(shield=True):
+            if pid is None:
+                first = None
+                with anyio.move_on_after(5):
+                    first = await receive_frame(task, frames)
+                if not isinstance(first, Ready):
+                    return first if isinstance(first, Exited) else None
+                pid = first.pid
+            kill_group(pid, signal.SIGTERM)
+            with anyio.move_on_after(self._grace):
+                exited = await _wait_exited(task, frames)
+            kill_group(pid, signal.SIGKILL)
+            if exited is None:
+                with anyio.move_on_after(5):
+                    exited = await _wait_exited(task, frames)
+        return exited
+
+    def statistics(self) -> ForkStatistics:
+        """How many hosts run, how many tasks they run, and how many were ever started."""
+        return ForkStatistics(
+            hosts=sum(host.alive for host in self._hosts.values()),
+            running_tasks=sum(host.active for host in self._hosts.values()),
+            hosts_started=self._hosts_started,
+        )
+
+
+async def _wait_exited(task: FdReceiveStream, frames: FrameBuffer) -> Exited | None:
+    while (message := await receive_frame(task, frames)) is not None:
+        if isinstance(message, Exited):
+            return message
+    return None

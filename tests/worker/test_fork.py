@@ -1,0 +1,299 @@
+"""The fork executor: warm hosts, their reuse and restart, their end, and task isolation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import psutil
+import pytest
+
+from executors import descendant_pids, host_processes, wait_for_file, wait_no_task_processes
+from tideflow import Runner
+from tideflow._datastore._artifacts import loads
+from tideflow._datastore._cas import BlobStore
+from tideflow._messages import TaskSpec
+from tideflow._metadata._sqlite import MetadataStore
+from tideflow._supervisor._supervisor import current_supervisor
+from tideflow._worker._fork import ForkExecutor
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="fork needs POSIX")
+
+
+async def _fork_executor() -> ForkExecutor:
+    executor = (await current_supervisor()).executor("fork", 2.0)
+    assert isinstance(executor, ForkExecutor)
+    return executor
+
+
+async def _run(flow: Path, **params: Any) -> Any:
+    running = await Runner(str(flow), show_output=False, executor="fork").async_run(**params)
+    await running.wait()
+    return running
+
+
+def _artifact(root: Path, pathspec: str, step: str, name: str) -> Any:
+    flow, run_id = pathspec.split("/")
+    with MetadataStore(root) as store:
+        [task] = store.list_tasks(flow, run_id, step)
+        [ref] = [
+            a for a in store.list_artifacts(flow, run_id, step, task.task_id, 0) if a.name == name
+        ]
+    return loads(BlobStore(root).get(ref.sha))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _wait_gone(pids: list[int], deadline: float = 10.0) -> list[int]:
+    """Wait until every pid is gone (or a zombie); return those that are not."""
+    end = time.monotonic() + deadline
+    while (left := [pid for pid in pids if not _gone(pid)]) and time.monotonic() < end:
+        time.sleep(0.02)
+    return left
+
+
+async def test_runs_of_a_flow_share_one_host(tideflow_root: Path, flows_dir: Path) -> None:
+    """Sequential and concurrent runs of one flow in one event loop use a single host."""
+    flow = flows_dir / "hello_flow.py"
+    first = await _run(flow)
+    executor = await _fork_executor()
+    [host] = executor.host_pids()
+    second = await _run(flow)
+    async with anyio.create_task_group() as tg:
+        for _ in range(4):
+            tg.start_soon(_run, flow)
+    assert first.status == second.status == "successful"
+    assert executor.host_pids() == [host]
+    stats = executor.statistics()
+    assert stats.hosts_started == 1
+    assert stats.hosts == 1
+    assert stats.running_tasks == 0
+
+
+async def test_tasks_are_children_of_the_host_and_isolated(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """Each task is a fresh fork of the host: module state changed by one task is not seen
+    by another, and random numbers differ between tasks."""
+    flow = flows_dir / "exec_state.py"
+    for _ in range(2):
+        run = await _run(flow)
+        assert run.status == "successful"
+        pathspec = run._actor.pathspec
+        seen = _artifact(tideflow_root, pathspec, "join", "seen_all")
+        assert seen == [[0], [1], [2], [3]]
+        draws = _artifact(tideflow_root, pathspec, "join", "draws")
+        assert len(set(draws)) == 4
+        pids = _artifact(tideflow_root, pathspec, "join", "pids")
+        assert len(set(pids)) == 4
+        parents = set(_artifact(tideflow_root, pathspec, "join", "parents"))
+        assert parents == set((await _fork_executor()).host_pids())
+
+
+async def test_changed_flow_file_gets_a_new_host(tideflow_root: Path, flows_dir: Path) -> None:
+    """Editing the flow file starts a new host for the next run; the old one stops."""
+    flow = tideflow_root.parent / "edited_flow.py"
+    shutil.copy(flows_dir / "exec_linear.py", flow)
+    first = await _run(flow)
+    executor = await _fork_executor()
+    [old] = executor.host_pids()
+    flow.write_text(flow.read_text().replace('"-".join', '"+".join'))
+    second = await _run(flow)
+    assert first.status == second.status == "successful"
+    assert _artifact(tideflow_root, first._actor.pathspec, "end", "final") == "start-a-b"
+    assert _artifact(tideflow_root, second._actor.pathspec, "end", "final") == "start+a+b"
+    [new] = executor.host_pids()
+    assert new != old
+    assert _gone(old)
+    assert executor.statistics().hosts_started == 2
+
+
+def test_hosts_stop_when_the_event_loop_ends(
+    tideflow_root: Path, flows_dir: Path, anyio_backend_name: str
+) -> None:
+    """When the loop that ran the supervisor ends, its hosts are gone."""
+    before = descendant_pids()
+    pids: list[int] = []
+
+    async def main() -> None:
+        run = await _run(flows_dir / "hello_flow.py")
+        assert run.status == "successful"
+        pids.extend((await _fork_executor()).host_pids())
+
+    anyio.run(main, backend=anyio_backend_name)
+    assert len(pids) == 1
+    assert _gone(pids[0])
+    assert host_processes(before) == []
+
+
+def test_blocking_run_leaves_no_host(tideflow_root: Path, flows_dir: Path) -> None:
+    """``Runner.run()`` ends its event loop, and the host with it."""
+    before = descendant_pids()
+    run = Runner(str(flows_dir / "hello_flow.py"), show_output=False, executor="fork").run()
+    assert run.status == "successful"
+    assert host_processes(before) == []
+    assert wait_no_task_processes(before) == []
+
+
+async def test_flow_that_starts_threads_falls_back_to_spawn(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """A flow whose import starts a thread is not forked: its tasks run like spawn's."""
+    run = await _run(flows_dir / "exec_threaded.py")
+    assert run.status == "successful"
+    stats = (await _fork_executor()).statistics()
+    assert stats.hosts == 0
+    assert stats.hosts_started == 1
+
+
+async def test_host_killed_between_runs_is_replaced(tideflow_root: Path, flows_dir: Path) -> None:
+    """A host that died while idle is replaced by the next task, which runs normally."""
+    flow = flows_dir / "hello_flow.py"
+    await _run(flow)
+    executor = await _fork_executor()
+    [old] = executor.host_pids()
+    os.kill(old, signal.SIGKILL)
+    assert await anyio.to_thread.run_sync(_wait_gone, [old]) == []
+    run = await _run(flow)
+    assert run.status == "successful"
+    [new] = executor.host_pids()
+    assert new != old
+
+
+async def test_host_killed_during_a_task_fails_the_task(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path
+) -> None:
+    """If the host dies mid-task, its child dies too and the task fails as a crash."""
+    before = descendant_pids()
+    pid_file = tmp_path / "pids.txt"
+    runner = Runner(str(flows_dir / "exec_slow.py"), show_output=False, executor="fork")
+    running = await runner.async_run(pid_file=str(pid_file), go_file=str(tmp_path / "never"))
+    await anyio.to_thread.run_sync(wait_for_file, pid_file)
+    [host] = (await _fork_executor()).host_pids()
+    os.kill(host, signal.SIGKILL)
+    with anyio.fail_after(30):
+        await running.wait()
+    assert running.status == "failed"
+    assert "fork host" in running.stderr
+    task_pid, child_pid = (int(p) for p in pid_file.read_text().split())
+    assert _gone(task_pid)
+    assert _gone(child_pid)
+    assert await anyio.to_thread.run_sync(wait_no_task_processes, before) == []
+
+
+def _spec(flows_dir: Path, root: Path) -> TaskSpec:
+    return TaskSpec(
+        flow_name="HelloFlow",
+        flow_source=str(flows_dir / "hello_flow.py"),
+        flow_class="HelloFlow",
+        root=str(root),
+        run_id="1",
+        step="start",
+        task_id="1",
+        attempt=0,
+        parameters={},
+        parameters_refs=[],
+        inputs=[],
+        sys_path=[str(flows_dir)],
+    )
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.lines: list[tuple[str, bytes]] = []
+
+    async def started(self, pid: int) -> None:
+        self.pid = pid
+
+    async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
+        self.lines.extend((stream, line) for _, line in lines)
+
+
+async def test_idle_host_exits_by_itself(tideflow_root: Path, flows_dir: Path) -> None:
+    """A host without tasks for ``idle_timeout`` seconds exits; the next task starts a
+    new one."""
+    executor = ForkExecutor(idle_timeout=0.2)
+    try:
+        spec = _spec(flows_dir, tideflow_root)
+        env = dict(os.environ)
+        outcome = await executor.run_task(spec, _Sink(), env=env, cwd=str(flows_dir))
+        assert outcome.done is not None and outcome.done.ok
+        assert outcome.returncode == 0
+        [host] = executor.host_pids()
+        assert await anyio.to_thread.run_sync(_wait_gone, [host]) == []
+        assert executor.host_pids() == []
+        outcome = await executor.run_task(spec, _Sink(), env=env, cwd=str(flows_dir))
+        assert outcome.done is not None and outcome.done.ok
+        assert executor.statistics().hosts_started == 2
+    finally:
+        await executor.aclose()
+    assert executor.host_pids() == []
+
+
+_SUPERVISOR = textwrap.dedent(
+    """
+    import sys, anyio
+    from tideflow import Runner
+
+    async def main():
+        runner = Runner(sys.argv[1], show_output=False, executor="fork")
+        running = await runner.async_run(pid_file=sys.argv[2], go_file=sys.argv[3])
+        async for _, line in running.stream_log("stdout"):
+            if line.endswith("waiting for the go file"):
+                print("ready", flush=True)
+        await anyio.sleep_forever()
+
+    anyio.run(main)
+    """
+)
+
+
+def test_killed_supervisor_leaves_no_process(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path
+) -> None:
+    """SIGKILL of the supervising process ends its host, the task and the task's child."""
+    pid_file = tmp_path / "pids.txt"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _SUPERVISOR,
+            str(flows_dir / "exec_slow.py"),
+            str(pid_file),
+            str(tmp_path / "never"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        hosts = [
+            p.pid for p in psutil.Process(process.pid).children() if "_host" in str(p.cmdline())
+        ]
+        assert len(hosts) == 1
+        pids = [*hosts, *(int(p) for p in pid_file.read_text().split())]
+        process.kill()
+        process.wait()
+        assert _wait_gone(pids) == []
+    finally:
+        process.kill()
+        process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
