@@ -13,7 +13,7 @@ class FailCombinedFlow(FlowSpec):
         self.next(self.slow_once)
 
     @retry(times=1, minutes_between_retries=0)
-    @timeout(seconds=1)
+    @timeout(seconds=5)
     @step
     def slow_once(self):
         print(f"slow_once attempt {current.retry_count}")

@@ -50,9 +50,7 @@ SCENARIOS = {
         {"TIDEFLOW_RETRY_DELAY_SCALE": str(DELAY_SCALE)},
     ),
     "combined": Scenario("fail_combined_flow.py", "FailCombinedFlow", {}),
-    "timeout_with": Scenario(
-        "fail_sleep_flow.py", "FailSleepFlow", {"NAP_SECONDS": "60"}, ("timeout:seconds=1",)
-    ),
+    "timeout": Scenario("fail_timeout_flow.py", "FailTimeoutFlow", {}),
     "retry_with": Scenario(
         "fail_linear_flow.py",
         "FailLinearFlow",
@@ -162,19 +160,20 @@ async def test_catch_stores_the_failure_and_the_run_goes_on(
     assert "Traceback" in outcome.stderr  # print_exception=True
 
 
-async def test_timeout_with_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
-    """--with timeout:seconds=1: each sleeping task is stopped and counts as failed."""
-    outcome = outcomes["timeout_with"]
+async def test_timeout_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
+    """@timeout(seconds=2): the sleeping task is stopped and counts as a failed attempt."""
+    outcome = outcomes["timeout"]
     assert outcome.status == "failed"
-    naps = outcome.run.steps["nap"]
-    assert [t.state for t in naps] == ["timeout", "timeout"]
-    for task in naps:
-        assert task.last.finished_at is not None
-        assert task.last.finished_at - task.last.started_at < 10
-        assert task.last.exception is not None
-        assert task.last.exception.type == "TimeoutError"
-    assert "Task timed out after 1 seconds" in outcome.stderr
-    assert "join" not in outcome.run.steps
+    slow = outcome.run.only("slow")
+    assert slow.state == "timeout"
+    assert slow.last.finished_at is not None
+    assert slow.last.finished_at - slow.last.started_at < 30  # not the minute it sleeps
+    assert slow.last.exception is not None
+    assert slow.last.exception.type == "TimeoutError"
+    assert slow.last.exception.message == "Step 'slow' timed out after 2 seconds (@timeout)."
+    assert slow.log() == "slow starts\n"
+    assert "Task timed out after 2 seconds: its processes were stopped." in outcome.stderr
+    assert "end" not in outcome.run.steps
 
 
 # -- together ----------------------------------------------------------------------------
