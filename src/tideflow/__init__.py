@@ -29,6 +29,7 @@ from ._flow._step import step as step
 from ._runner import ExecutingRun as ExecutingRun
 from ._runner import NBRunner as NBRunner
 from ._runner import Runner as Runner
+from ._sweep import sweep as sweep
 from ._version import __version__ as __version__
 
 __all__ = (
@@ -61,6 +62,7 @@ __all__ = (
     "resources",
     "retry",
     "step",
+    "sweep",
     "timeout",
 )
 

@@ -45,6 +45,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     heartbeat_timeout: float = 30.0
     #: Grace period between SIGTERM and SIGKILL when stopping a task, in seconds.
     kill_grace: float = 2.0
+    #: Most task processes running at once across all runs of one event loop's supervisor;
+    #: ``None``: from the machine's cores. The latest run that sets it changes it for all.
+    task_limit: int | None = None
 
 
 def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -57,6 +60,13 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
         values["username"] = user
     if executor := env.get("TIDEFLOW_EXECUTOR"):
         values["executor"] = executor
+    if limit := env.get("TIDEFLOW_TASK_LIMIT"):
+        try:
+            values["task_limit"] = int(limit)
+        except ValueError:
+            raise TideflowError(
+                f"TIDEFLOW_TASK_LIMIT must be an integer, got {limit!r}."
+            ) from None
     for name, field in (
         ("TIDEFLOW_RETRY_DELAY_SCALE", "retry_delay_scale"),
         ("TIDEFLOW_HEARTBEAT_INTERVAL", "heartbeat_interval"),
@@ -68,6 +78,9 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
             except ValueError:
                 raise TideflowError(f"{name} must be a number, got {text!r}.") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
+    limit = values.get("task_limit")
+    if isinstance(limit, int) and limit < 1:
+        raise ValueError(f"task_limit must be at least 1, got {limit}.")
     return msgspec.convert(values, Config)
 
 

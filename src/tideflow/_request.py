@@ -37,6 +37,7 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "datastore": str,
     "environment": str,
     "executor": str,
+    "task_limit": int,
     "root": (str, os.PathLike),
     "username": str,
 }
@@ -154,6 +155,7 @@ def build_request(
         root=str(top_level["root"]) if top_level.get("root") else None,
         username=top_level.get("username"),
         executor=top_level.get("executor"),
+        task_limit=top_level.get("task_limit"),
     )
     username = resolve_username(config, full_env)
     context = ParameterContext(flow.name, username, [p.name for p in parameters.values()])

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import TaskGroup, TaskStatus
 
+    from .._config import Config
     from .._worker._executor import Executor
 
 __all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor")
@@ -38,7 +39,10 @@ _supervisor: RunVar[Supervisor] = RunVar("tideflow_supervisor")
 
 
 def default_task_cap() -> int:
-    """Default cap on task processes running at once across all runs of a supervisor."""
+    """Default cap on task processes running at once across all runs of a supervisor.
+
+    Configurable with ``task_limit`` (``Runner(..., task_limit=n)``, ``TIDEFLOW_TASK_LIMIT``).
+    """
     return max(4, 4 * (os.cpu_count() or 1))
 
 
@@ -83,6 +87,15 @@ class Supervisor:
             task_cap=int(self.limiter.total_tokens),
             executors=tuple(self._executors),
         )
+
+    def apply_config(self, config: Config) -> None:
+        """Apply the limits a run's configuration sets for every run of the supervisor.
+
+        ``task_limit`` changes the cap on running task processes; tasks already running
+        go on, and a lower cap is reached as they end.
+        """
+        if config.task_limit is not None and config.task_limit != self.limiter.total_tokens:
+            self.limiter.total_tokens = config.task_limit
 
     def executor(self, name: str, kill_grace: float) -> Executor:
         """The executor of that name, shared by the runs of this supervisor."""
