@@ -1,6 +1,8 @@
-"""start -> nap (a foreach of two tasks that sleep $NAP_SECONDS, 60 by default) -> join -> end."""
+"""start -> nap (a foreach of two tasks that sleep $NAP_SECONDS, 60 by default, each with a
+``sleep`` child process when $NAP_CHILD is set) -> join -> end."""
 
 import os
+import subprocess
 import time
 
 from tideflow import FlowSpec, step
@@ -16,8 +18,12 @@ class FailSleepFlow(FlowSpec):
 
     @step
     def nap(self):
+        seconds = os.environ.get("NAP_SECONDS", "60")
+        if os.environ.get("NAP_CHILD"):
+            # A grandchild of the run, which must not outlive it.
+            subprocess.Popen(["sleep", seconds])
         print(f"nap {self.input} starts", flush=True)
-        time.sleep(float(os.environ.get("NAP_SECONDS", "60")))
+        time.sleep(float(seconds))
         self.next(self.join)
 
     @step

@@ -103,10 +103,12 @@ def _gone(process: psutil.Process) -> bool:
         return True
 
 
+@pytest.mark.parametrize("executor", ["spawn", "fork"])
 def test_a_killed_supervisor_leaves_no_task_and_its_run_reads_as_crashed(
-    tideflow_root: Path, capsys: pytest.CaptureFixture[str]
+    tideflow_root: Path, capsys: pytest.CaptureFixture[str], executor: str
 ) -> None:
-    """Invariant: SIGKILL on ``python flow.py run`` takes its task processes with it, and
+    """Invariant: SIGKILL on ``python flow.py run`` takes its task processes with it (and
+    the processes those started), and
     once the lease has expired the run and its running attempts read as ``crashed``; the
     crashed run can be resumed.
     """
@@ -115,6 +117,8 @@ def test_a_killed_supervisor_leaves_no_task_and_its_run_reads_as_crashed(
         "TIDEFLOW_HEARTBEAT_INTERVAL": "0.2",
         "TIDEFLOW_HEARTBEAT_TIMEOUT": "1",
         "NAP_SECONDS": "60",
+        "NAP_CHILD": "1",
+        "TIDEFLOW_EXECUTOR": executor,
     }
     cli = subprocess.Popen(
         [sys.executable, str(FLOWS / "fail_sleep_flow.py"), "run"],
@@ -131,7 +135,7 @@ def test_a_killed_supervisor_leaves_no_task_and_its_run_reads_as_crashed(
             assert line, "the run ended before its tasks started"
             started.update(f"nap {i} starts" for i in (0, 1) if f"nap {i} starts" in line)
         tasks = psutil.Process(cli.pid).children(recursive=True)
-        assert len(tasks) >= 2
+        assert len(tasks) >= 4  # two task processes and their sleep children
         cli.send_signal(signal.SIGKILL)
         cli.wait(timeout=10)
     finally:

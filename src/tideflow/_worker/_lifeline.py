@@ -4,8 +4,10 @@ Task processes lead their own process group (so that stopping a task stops every
 started), which also means that nothing kills them when their supervisor is killed with
 SIGKILL. Two mechanisms close that gap, both set up in the task process:
 
-- on Linux, ``prctl(PR_SET_PDEATHSIG, SIGKILL)``: the kernel kills the process when its
-  parent dies;
+- on Linux, ``prctl(PR_SET_PDEATHSIG, sig)`` with a real-time signal that tideflow owns:
+  the kernel sends it when the parent dies, and its handler kills the whole process
+  group, the step's own child processes included (a plain SIGKILL would kill the task
+  process alone and leave its children running);
 - everywhere, a watchdog thread that notices the control socket closing (the parent's
   end is closed by the kernel when the parent dies) or the parent process changing, and
   then kills the whole process group, the step's own child processes included.
@@ -32,20 +34,27 @@ _PR_SET_PDEATHSIG = 1
 POLL_INTERVAL = 0.5
 
 
-def die_with_parent() -> bool:
-    """Ask the kernel to SIGKILL this process when its parent dies (Linux only).
+def parent_death_signal() -> int:
+    """The signal the kernel sends a task process when its supervisor dies."""
+    return int(signal.SIGRTMIN) + 4
 
-    Returns whether the request was made. If the parent died before the call, this
-    process is killed at once.
+
+def die_with_parent() -> bool:
+    """Kill this process group when the parent dies (Linux only).
+
+    Returns whether the request was made. If the parent died before the call, the group
+    is killed at once.
     """
     if not sys.platform.startswith("linux"):
         return False
     parent = os.getppid()
+    sig = parent_death_signal()
     try:
+        signal.signal(sig, lambda signum, frame: _kill_group())
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        if libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0:
             return False
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, ValueError):
         return False
     if os.getppid() != parent:  # the parent died before the request was made
         _kill_group()
