@@ -78,9 +78,9 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
             except ValueError:
                 raise TideflowError(f"{name} must be a number, got {text!r}.") from None
     values.update({k: v for k, v in overrides.items() if v is not None})
-    limit = values.get("task_limit")
-    if isinstance(limit, int) and limit < 1:
-        raise ValueError(f"task_limit must be at least 1, got {limit}.")
+    task_limit = values.get("task_limit")
+    if isinstance(task_limit, int) and task_limit < 1:
+        raise ValueError(f"task_limit must be at least 1, got {task_limit}.")
     return msgspec.convert(values, Config)
 
 
