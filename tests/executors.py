@@ -11,7 +11,7 @@ or for a whole module: ``pytestmark = pytest.mark.usefixtures("executor")`` afte
 import. The fixture sets ``TIDEFLOW_EXECUTOR``, so every Runner and CLI call in the test
 uses that executor without being told; it returns the executor's name.
 
-Fork hosts (``python -m tideflow._worker._host``) stay warm while their event loop runs
+Fork hosts (``python -c "...tideflow._worker._host..."``) stay warm while their event loop runs
 (for a module-scoped async fixture, that is the whole module): they are not task
 processes. :func:`task_processes` leaves them out, so "no process left behind" checks
 hold on both executors; :func:`host_processes` finds them. Pass the pids that existed
@@ -58,7 +58,7 @@ def executor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
 def is_host(process: psutil.Process) -> bool:
     """Whether ``process`` is a fork host."""
     try:
-        return "tideflow._worker._host" in process.cmdline()
+        return any("tideflow._worker._host" in part for part in process.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
         return False
 

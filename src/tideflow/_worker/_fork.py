@@ -40,7 +40,15 @@ from anyio.abc import ByteReceiveStream, Process, UNIXSocketStream
 
 from .._messages import Ready, TaskDone, TaskSpec
 from ._executor import TaskOutcome, TaskSink, kill_group
-from ._host_protocol import Exited, FrameBuffer, HostHello, HostReady, encode, receive_frame
+from ._host_protocol import (
+    BOOTSTRAP,
+    Exited,
+    FrameBuffer,
+    HostHello,
+    HostReady,
+    encode,
+    receive_frame,
+)
 from ._spawn import HANDSHAKE_TIMEOUT, SpawnExecutor, pump_lines
 
 if TYPE_CHECKING:
@@ -253,7 +261,7 @@ class ForkExecutor:
         parent, child = socket.socketpair()
         try:
             process = await anyio.open_process(
-                [self._python, "-m", "tideflow._worker._host", str(child.fileno())],
+                [self._python, "-c", BOOTSTRAP, str(child.fileno())],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

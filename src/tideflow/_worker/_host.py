@@ -1,4 +1,7 @@
-"""The fork host: ``python -m tideflow._worker._host FD``.
+"""The fork host: ``python -c BOOTSTRAP FD`` (or ``python -m tideflow._worker._host FD``).
+
+``BOOTSTRAP`` (in :mod:`._host_protocol`) keeps the garbage collector off until the flow is
+imported: imports make many objects and few cycles, and a host is ready sooner.
 
 A host imports one flow module (and so tideflow and everything the flow imports) once,
 then forks a child per task. It runs no event loop and starts no threads: its only loop
@@ -253,9 +256,10 @@ def main(argv: list[str]) -> int:
     threads = threading.active_count()
     reason = f"importing the flow started {threads - 1} thread(s)" if threads > 1 else ""
     # Objects that exist now are shared by every child: keep the collector off them, so
-    # children do not copy the pages just to look at them.
-    gc.collect()
+    # children do not copy the pages just to look at them. (The bootstrap turned the
+    # collector off while the imports ran: they make few cycles and many objects.)
     gc.freeze()
+    gc.enable()
     control.sendall(
         encode(HostReady(pid=os.getpid(), forkable=not reason, reason=reason or problem))
     )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from anyio.abc import ByteReceiveStream
 
 __all__ = (
+    "BOOTSTRAP",
     "FDS_PER_TASK",
     "Exited",
     "FrameBuffer",
@@ -37,6 +38,11 @@ __all__ = (
     "receive_frame",
 )
 
+#: The command line of a host after ``python -c``, then the control channel's descriptor.
+BOOTSTRAP = (
+    "import gc; gc.disable(); import sys; from tideflow._worker._host import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 #: Descriptors sent with each task: stdout write end, stderr write end, task socket.
 FDS_PER_TASK = 3
 
