@@ -10,11 +10,14 @@ import pytest
 
 import tideflow
 
-PUBLIC_MODULES = ["tideflow", *(
-    f"tideflow.{info.name}"
-    for info in pkgutil.iter_modules(tideflow.__path__)
-    if not info.name.startswith("_")
-)]
+PUBLIC_MODULES = [
+    "tideflow",
+    *(
+        f"tideflow.{info.name}"
+        for info in pkgutil.iter_modules(tideflow.__path__)
+        if not info.name.startswith("_")
+    ),
+]
 
 
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
@@ -28,7 +31,8 @@ def test_all_lists_every_public_name(module_name: str) -> None:
     public = {
         name
         for name, value in vars(module).items()
-        if not name.startswith("_") and not isinstance(value, type(importlib))
+        if not name.startswith("_")
+        and not isinstance(value, type(importlib))
         and name not in ("annotations", "TYPE_CHECKING")
     }
     assert public <= exported | {"annotations"}, sorted(public - exported)
