@@ -98,7 +98,10 @@ def table(rows: Sequence[Row], executors: Sequence[str]) -> str:
             if values is None and executor == "fork":
                 values = row.values.get("any")
             cells.append(f"{cell(values)} {row.unit}" if values else "—")
-        label = f"{row.metric}" + (f" ({row.note})" if row.note else "")
+        notes = [row.note] if row.note else []
+        if "any" in row.values:
+            notes.append("does not depend on the executor")
+        label = row.metric + "".join(f" ({note})" for note in notes)
         lines.append(
             "| "
             + " | ".join([row.workload, label, _target(row), *cells, _ratio(row), _met(row)])

@@ -170,3 +170,18 @@ def test_sweep_is_exported() -> None:
     """``tideflow.sweep`` is public."""
     assert tideflow.sweep is sweep
     assert sweep.__module__ == "tideflow"
+
+
+def test_task_limit_applies_on_the_command_line(
+    tideflow_root: Path, flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TIDEFLOW_TASK_LIMIT`` holds for ``python flow.py run`` too."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("TIDEFLOW_TASK_LIMIT", "1")
+    command = [sys.executable, str(flows_dir / "exec_overlap.py"), "--quiet", "run"]
+    subprocess.run([*command, "--n", "3", "--pause", "0.05"], check=True, capture_output=True)
+    run = tideflow.Flow("ExecOverlapFlow").latest_run
+    assert run is not None and run.successful
+    assert not _overlaps(run.data.spans)
