@@ -24,6 +24,7 @@ started threads cannot fork safely: its flow falls back to the spawn executor.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib.util
 import os
 import signal
@@ -99,11 +100,28 @@ class ForkStatistics(msgspec.Struct, frozen=True, kw_only=True):
     hosts_started: int
 
 
+@dataclass(frozen=True)
+class _HostKey:
+    """What a host is shared by: the flow, its file's version, sys.path, environment, cwd."""
+
+    source: str
+    flow_class: str
+    #: Modification time (ns) and size of the flow's file.
+    version: tuple[int, int]
+    sys_path: tuple[str, ...]
+    env: frozenset[tuple[str, str]]
+    cwd: str
+
+    def same_flow(self, other: _HostKey) -> bool:
+        """Whether ``other`` is the same flow in the same place, maybe another version."""
+        return dataclasses.replace(other, version=self.version) == self
+
+
 @dataclass(eq=False)
 class _Host:
     """A running host process, seen from the supervisor."""
 
-    key: tuple[object, ...]
+    key: _HostKey
     process: Process
     control: UNIXSocketStream
     pid: int
@@ -152,9 +170,9 @@ class ForkExecutor:
         self._python = python or sys.executable
         self._grace = kill_grace
         self._idle = idle_timeout
-        self._hosts: dict[tuple[object, ...], _Host] = {}
-        self._locks: dict[tuple[object, ...], anyio.Lock] = {}
-        self._no_fork: set[tuple[object, ...]] = set()
+        self._hosts: dict[_HostKey, _Host] = {}
+        self._locks: dict[_HostKey, anyio.Lock] = {}
+        self._no_fork: set[_HostKey] = set()
         self._origins: dict[str, str | None] = {}
         self._spawn = SpawnExecutor(python=self._python, kill_grace=kill_grace)
         self._closed = False
@@ -213,24 +231,24 @@ class ForkExecutor:
             self._origins[source] = found.origin if found is not None else None
         return self._origins[source]
 
-    def _key(self, spec: TaskSpec, env: Mapping[str, str], cwd: str) -> tuple[object, ...]:
+    def _key(self, spec: TaskSpec, env: Mapping[str, str], cwd: str) -> _HostKey:
         origin = self._origin(spec.flow_source)
         version: tuple[int, int] = (0, 0)
         if origin is not None:
             with contextlib.suppress(OSError):
                 stat = os.stat(origin)
                 version = (stat.st_mtime_ns, stat.st_size)
-        return (
-            spec.flow_source,
-            spec.flow_class,
-            version,
-            tuple(spec.sys_path),
-            frozenset(env.items()),
-            cwd,
+        return _HostKey(
+            source=spec.flow_source,
+            flow_class=spec.flow_class,
+            version=version,
+            sys_path=tuple(spec.sys_path),
+            env=frozenset(env.items()),
+            cwd=cwd,
         )
 
     async def _host(
-        self, key: tuple[object, ...], spec: TaskSpec, env: Mapping[str, str], cwd: str
+        self, key: _HostKey, spec: TaskSpec, env: Mapping[str, str], cwd: str
     ) -> _Host | None:
         """The live host for ``key``, started if needed; ``None`` when it cannot fork."""
         if self._closed:
@@ -256,7 +274,7 @@ class ForkExecutor:
         return host
 
     async def _start_host(
-        self, key: tuple[object, ...], spec: TaskSpec, env: Mapping[str, str], cwd: str
+        self, key: _HostKey, spec: TaskSpec, env: Mapping[str, str], cwd: str
     ) -> _Host | None:
         parent, child = socket.socketpair()
         try:
@@ -302,9 +320,8 @@ class ForkExecutor:
 
     async def _retire_older(self, current: _Host) -> None:
         """Stop the idle hosts of older versions of the same flow (and mark busy ones)."""
-        same = current.key[:2] + current.key[3:]
         for key, host in list(self._hosts.items()):
-            if host is not current and key[:2] + key[3:] == same:
+            if host is not current and current.key.same_flow(key):
                 host.stale = True
                 if host.active == 0:
                     await self._drop(host)
