@@ -297,3 +297,18 @@ def test_killed_supervisor_leaves_no_process(
         process.wait()
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_import_tideflow_stays_light() -> None:
+    """``import tideflow`` (what every flow file, task process and fork host does) loads
+    neither anyio nor the client nor the Runner; they load on first use, under their
+    public module name."""
+    code = (
+        "import sys, tideflow\n"
+        "heavy = [m for m in ('anyio', 'tideflow._client', 'tideflow._runner') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from tideflow import Runner, Flow, sweep\n"
+        "assert Runner.__module__ == Flow.__module__ == sweep.__module__ == 'tideflow'\n"
+        "assert 'Runner' in dir(tideflow)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
