@@ -39,9 +39,14 @@ def _run(flow: Path, executor_name: str, **params: Any) -> Any:
     return Runner(str(flow), show_output=False, executor=executor_name).run(**params)
 
 
+def _comparable(value: Any) -> Any:
+    """An exception (it names its run) by its type; anything else as it is."""
+    return type(value).__name__ if isinstance(value, BaseException) else value
+
+
 def summary(root: Path, pathspec: str) -> dict[str, list[Any]]:
     """Every task of a run: its final attempt's state, exit code, signal, exception type
-    and artifacts, by step, in a stable order (pids and times left out)."""
+    and artifacts, by step, in a stable order (pids, times and run ids left out)."""
     flow, run_id = pathspec.split("/")
     blobs = BlobStore(root)
     result: dict[str, list[Any]] = {}
@@ -52,7 +57,7 @@ def summary(root: Path, pathspec: str) -> dict[str, list[Any]]:
                 attempt = store.latest_attempt(flow, run_id, step.step, task.task_id)
                 assert attempt is not None
                 artifacts = {
-                    a.name: loads(blobs.get(a.sha))
+                    a.name: _comparable(loads(blobs.get(a.sha)))
                     for a in store.list_artifacts(
                         flow, run_id, step.step, task.task_id, attempt.attempt
                     )
@@ -121,6 +126,17 @@ def test_same_results_for_every_shape(
     both = _both(tideflow_root, flows_dir / flow, **params)
     assert all(r.status == "successful" for r in both["runs"].values())
     assert check(both["summary"])
+
+
+def test_same_decorators(tideflow_root: Path, flows_dir: Path) -> None:
+    """@retry, @catch, @environment and @resources give the same runs on both executors."""
+    both = _both(tideflow_root, flows_dir / "exec_decorated.py")
+    assert all(r.status == "successful" for r in both["runs"].values())
+    summary = both["summary"]
+    assert _artifacts(summary, "start")[0]["env_value"] == "from-the-decorator"
+    assert _artifacts(summary, "flaky")[0]["attempt_seen"] == 1
+    assert summary["broken"][0][0] == "failed"
+    assert _artifacts(summary, "end")[0]["caught"] == "TaskFailed"
 
 
 def test_environment_and_current(tideflow_root: Path, flows_dir: Path, executor: str) -> None:
