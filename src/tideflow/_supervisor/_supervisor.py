@@ -12,12 +12,12 @@ running at once, and the executors (a fork host serves every run of its flow).
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
-import sniffio
 from anyio.lowlevel import RunVar
 
 from .._worker._spawn import SpawnExecutor
@@ -149,19 +149,23 @@ class Supervisor:
             self._runs -= 1
 
 
+def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio loop running in this thread, if any (else anyio runs on trio)."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def _spawn_system_task(supervisor: Supervisor) -> None:
-    library = sniffio.current_async_library()
-    if library == "trio":
+    loop = _asyncio_loop()
+    if loop is None:
         import trio
 
         trio.lowlevel.spawn_system_task(supervisor.serve, name="tideflow supervisor")
     else:
-        import asyncio
-
         # The loop keeps only a weak reference to its tasks: the supervisor keeps this one.
-        supervisor._system_task = asyncio.get_running_loop().create_task(
-            supervisor.serve(), name="tideflow supervisor"
-        )
+        supervisor._system_task = loop.create_task(supervisor.serve(), name="tideflow supervisor")
 
 
 async def current_supervisor() -> Supervisor:
