@@ -38,6 +38,10 @@ def store_for(root: Path) -> StoreHandle:
         handle = state.stores.get(key)
         if handle is None:
             handle = state.stores[key] = StoreHandle(root)
+        if not state.recent or state.recent[-1] is not handle:
+            if handle in state.recent:
+                state.recent.remove(handle)
+            state.recent.append(handle)
     return handle
 
 
