@@ -1,8 +1,8 @@
 """Workload: a foreach over 50 items with a join (53 tasks).
 
-First row: ``Runner(f).run(n=50)``, each call in an event loop of its own (so the fork
-host starts in each). Second row: ``async_run(n=50)`` + ``wait()`` in one event loop,
-with the host warm.
+First row: ``Runner(f).run(n=50)`` (blocking calls share one event loop thread, so the
+fork host is warm after the first). Second row: ``async_run(n=50)`` + ``wait()`` in one
+event loop, with the host warm.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ async def _warm(folder: Path, executor: str, repeat: int, row: Row) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(__doc__.splitlines()[0], argv)
     workload = f"foreach over {ITEMS} items with a join ({ITEMS + 3} tasks)"
-    blocking = Row(workload, "Runner(f).run(), a new event loop per call", "s", target=0.8)
+    blocking = Row(workload, "Runner(f).run()", "s", target=0.8)
     warm = Row(workload, "async_run() + wait() in one event loop (host warm)", "s")
     with scratch() as folder:
         for executor in options.executors:

@@ -1,9 +1,8 @@
 """Workload: further ``Runner(f).run()`` calls of a two-step flow in the same process.
 
-After one warm-up run, each repetition calls ``Runner(f).run()`` again. Each blocking call
-runs in an event loop of its own, which ends with the call; so does that loop's fork host.
-The second row runs the same flow with ``await runner.async_run()`` and ``wait()`` in one
-event loop, where the fork host stays warm between runs.
+After one warm-up run, each repetition calls ``Runner(f).run()`` again. Blocking calls share
+one event loop thread per process, so the fork host stays warm between them. The second row
+runs the same flow with ``await runner.async_run()`` and ``wait()`` in one event loop.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ async def _async_runs(flow: Path, executor: str, repeat: int, row: Row) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(__doc__.splitlines()[0], argv, repeat=10)
     workload = "Runner(f).run(), two steps, further runs in the same process"
-    blocking = Row(workload, "run() call (a new event loop per call)", "ms", target=60)
+    blocking = Row(workload, "run() call", "ms", target=60)
     warm = Row(workload, "async_run() + wait() in one event loop (host stays warm)", "ms")
     with scratch() as folder:
         flow = folder / "trivial.py"

@@ -2,7 +2,8 @@
 
 The async methods are the core: ``async_run`` starts a run actor in the supervisor of the
 caller's event loop (asyncio or trio) and returns as soon as the run exists in the store.
-The blocking methods run the same core in a blocking portal thread of their own, so they
+The blocking methods run the same core in tideflow's event loop thread for blocking calls
+(one per process, see :mod:`._supervisor._blocking`), so they
 work in plain scripts, worker threads and threads whose event loop is already running.
 
 Every task process imports ``tideflow`` (flow files do), so this module imports the
@@ -457,11 +458,10 @@ class Runner:
         return executing
 
     def _blocking(self, func: Callable[[Mapping[str, Any], bool], Awaitable[T]], *args: Any) -> T:
-        """Call ``func`` in an event loop of its own, in a thread of its own."""
-        from anyio.from_thread import start_blocking_portal
+        """Call ``func`` in the process's event loop for blocking calls (never the caller's)."""
+        from ._supervisor._blocking import blocking_loop
 
-        with start_blocking_portal() as portal:
-            return portal.call(func, *args)
+        return blocking_loop().call(func, *args)
 
     # -- non-blocking API ------------------------------------------------------------
 
