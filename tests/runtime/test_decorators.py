@@ -84,8 +84,17 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
+@pytest.fixture(scope="module", params=["fork", "spawn"])
+def executor(request: pytest.FixtureRequest) -> str:
+    """Module-scoped: every scenario runs on both executors."""
+    name: str = request.param
+    return name
+
+
 @pytest.fixture(scope="module")
-async def outcomes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Outcome]]:
+async def outcomes(
+    tmp_path_factory: pytest.TempPathFactory, executor: str
+) -> AsyncIterator[dict[str, Outcome]]:
     """Every scenario, run at the same time, each in a store of its own."""
     results: dict[str, Outcome] = {}
 
@@ -97,6 +106,7 @@ async def outcomes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[di
             env={"TIDEFLOW_USER": "tester", "TIDEFLOW_RETRY_DELAY_SCALE": "0", **scenario.env},
             root=str(root),
             decospecs=list(scenario.decospecs),
+            executor=executor,
         )
         executing = await runner.async_run()
         await executing.wait()
