@@ -21,6 +21,7 @@ from tideflow._datastore._artifacts import loads
 from tideflow._datastore._cas import BlobStore
 from tideflow._messages import TaskSpec
 from tideflow._metadata._sqlite import MetadataStore
+from tideflow._supervisor._blocking import blocking_loop
 from tideflow._supervisor._supervisor import current_supervisor
 from tideflow._worker._fork import ForkExecutor
 
@@ -141,13 +142,26 @@ def test_hosts_stop_when_the_event_loop_ends(
     assert host_processes(before) == []
 
 
-def test_blocking_run_leaves_no_host(tideflow_root: Path, flows_dir: Path) -> None:
-    """``Runner.run()`` ends its event loop, and the host with it."""
+def test_blocking_run_keeps_its_host_until_the_loop_closes(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """Invariant: ``Runner.run()`` leaves its host warm for the next call; closing the
+    blocking API's loop (as interpreter exit does) stops the host; a later call starts a
+    loop and a host again."""
     before = descendant_pids()
-    run = Runner(str(flows_dir / "hello_flow.py"), show_output=False, executor="fork").run()
-    assert run.status == "successful"
-    assert host_processes(before) == []
+    flow = str(flows_dir / "blocking_parent_flow.py")
+    first = Runner(flow, show_output=False, executor="fork").run()
+    host = first.run.data.parent_pid
+    assert not _gone(host)
     assert wait_no_task_processes(before) == []
+    blocking_loop().close()
+    deadline = time.monotonic() + 10
+    while not _gone(host) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(host)
+    again = Runner(flow, show_output=False, executor="fork").run()
+    assert again.status == "successful"
+    assert again.run.data.parent_pid != host
 
 
 async def test_flow_that_starts_threads_falls_back_to_spawn(
