@@ -13,6 +13,7 @@ from tideflow._runtime._resources import (
     Request,
     ResourcePool,
     _total_memory_mb,
+    count_gpus,
     read_machine,
     request_of,
 )
@@ -44,6 +45,51 @@ def test_a_request_larger_than_the_machine_is_refused() -> None:
         "CPUs and memory=2000 MB but it has 1000 MB. Lower the request in @resources (or "
         "--with resources:...), or run the step where there is more room."
     )
+
+
+def test_gpus_are_counted_from_the_environment_or_the_driver(tmp_path: Path) -> None:
+    """TIDEFLOW_GPUS wins, then CUDA_VISIBLE_DEVICES, then the driver's device list."""
+    devices = tmp_path / "gpus"
+    assert count_gpus({}, devices) == 0  # no driver: no GPU
+    devices.mkdir()
+    for name in ("0000:01:00.0", "0000:02:00.0"):
+        (devices / name).mkdir()
+    assert count_gpus({}, devices) == 2
+    assert count_gpus({"CUDA_VISIBLE_DEVICES": "1"}, devices) == 1
+    assert count_gpus({"CUDA_VISIBLE_DEVICES": ""}, devices) == 0
+    assert count_gpus({"TIDEFLOW_GPUS": "4", "CUDA_VISIBLE_DEVICES": "0"}, devices) == 4
+
+
+def test_a_gpu_request_on_a_machine_without_gpus_is_refused() -> None:
+    pool = ResourcePool(Machine(cpu=4, memory=1000, gpu=0))
+    assert pool.check(Request(gpu=1), "train") == (
+        "Step 'train' asks for more than this machine has: @resources gpu=1 but it has 0 "
+        "GPUs. Lower the request in @resources (or --with resources:...), or run the step "
+        "where there is more room."
+    )
+
+
+async def test_gpu_tasks_take_turns() -> None:
+    """Invariant: tasks never hold more GPUs than the machine has."""
+    pool = ResourcePool(Machine(cpu=8, memory=1000, gpu=1))
+    holding: list[int] = []
+    most = 0
+
+    async def task(index: int) -> None:
+        nonlocal most
+        await pool.acquire(Request(gpu=1))
+        holding.append(index)
+        most = max(most, len(holding))
+        await checkpoint()
+        await checkpoint()
+        holding.remove(index)
+        pool.release(Request(gpu=1))
+
+    async with anyio.create_task_group() as tg:
+        for index in range(3):
+            tg.start_soon(task, index)
+    assert most == 1
+    assert pool.statistics().gpu_used == 0
 
 
 async def test_tasks_wait_for_room_and_small_ones_may_pass_a_big_one() -> None:

@@ -1,9 +1,10 @@
 """What the machine has, and a pool that keeps running tasks within it (``@resources``).
 
-A task with ``@resources(cpu=..., memory=...)`` takes its cpu and memory from a
-:class:`ResourcePool` for as long as it runs; tasks without the decorator ask for nothing
-and are bounded by ``max_workers`` only. ``gpu`` is recorded but not scheduled: the local
-runtime does not look for GPUs.
+A task with ``@resources(cpu=..., memory=..., gpu=...)`` takes its cpu, memory and GPUs
+from a :class:`ResourcePool` for as long as it runs; tasks without the decorator ask for
+nothing and are bounded by ``max_workers`` only. The machine's GPUs are counted from
+``TIDEFLOW_GPUS`` if set, else ``CUDA_VISIBLE_DEVICES``, else the NVIDIA driver's device
+list; a machine without any has none, so a step asking for a GPU fails at once there.
 
 The pool never deadlocks: a request is checked against the whole machine before it
 waits (:meth:`ResourcePool.check`), so once every running task has ended the request
@@ -30,6 +31,7 @@ __all__ = (
     "PoolStatistics",
     "Request",
     "ResourcePool",
+    "count_gpus",
     "machine_pool",
     "read_machine",
     "request_of",
@@ -37,10 +39,11 @@ __all__ = (
 
 
 class Machine(msgspec.Struct, frozen=True, kw_only=True):
-    """The capacity of this machine: logical CPUs and total memory in megabytes."""
+    """The capacity of this machine: logical CPUs, total memory in megabytes, GPUs."""
 
     cpu: float
     memory: float
+    gpu: float = 0.0
 
 
 class Request(msgspec.Struct, frozen=True, kw_only=True):
@@ -52,8 +55,8 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def empty(self) -> bool:
-        """Whether the task asks for no cpu and no memory (so never waits for the pool)."""
-        return self.cpu <= 0 and self.memory <= 0
+        """Whether the task asks for nothing (so never waits for the pool)."""
+        return self.cpu <= 0 and self.memory <= 0 and self.gpu <= 0
 
 
 class PoolStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -63,6 +66,7 @@ class PoolStatistics(msgspec.Struct, frozen=True, kw_only=True):
     cpu_used: float
     memory_used: float
     tasks_running: int
+    gpu_used: float = 0.0
     tasks_waiting: int
 
 
@@ -79,9 +83,29 @@ def _total_memory_mb(meminfo: Path = Path("/proc/meminfo")) -> float:
         return math.inf
 
 
+def count_gpus(
+    env: Mapping[str, str] | None = None, devices: Path = Path("/proc/driver/nvidia/gpus")
+) -> float:
+    """How many GPUs tasks may use: ``TIDEFLOW_GPUS``, else ``CUDA_VISIBLE_DEVICES``, else
+    the NVIDIA driver's devices, else none."""
+    env = os.environ if env is None else env
+    if (given := env.get("TIDEFLOW_GPUS")) is not None:
+        try:
+            return max(0.0, float(given))
+        except ValueError:
+            return 0.0
+    if (visible := env.get("CUDA_VISIBLE_DEVICES")) is not None:
+        return float(len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"]))
+    try:
+        return float(sum(1 for _ in devices.iterdir()))
+    except OSError:
+        return 0.0
+
+
 def read_machine() -> Machine:
-    """Read this machine's CPU count and total memory (``/proc/meminfo`` or ``sysconf``)."""
-    return Machine(cpu=float(os.cpu_count() or 1), memory=_total_memory_mb())
+    """Read this machine's CPU count, total memory (``/proc/meminfo`` or ``sysconf``) and
+    GPUs (:func:`count_gpus`)."""
+    return Machine(cpu=float(os.cpu_count() or 1), memory=_total_memory_mb(), gpu=count_gpus())
 
 
 def request_of(attributes: Mapping[str, object] | None) -> Request:
@@ -109,6 +133,7 @@ class ResourcePool:
         self.machine = machine if machine is not None else read_machine()
         self._cpu = 0.0
         self._memory = 0.0
+        self._gpu = 0.0
         self._running = 0
         self._waiting = 0
         self._changed: anyio.Event | None = None
@@ -126,6 +151,7 @@ class ResourcePool:
             machine=self.machine,
             cpu_used=self._cpu,
             memory_used=self._memory,
+            gpu_used=self._gpu,
             tasks_running=self._running,
             tasks_waiting=self._waiting,
         )
@@ -140,6 +166,8 @@ class ResourcePool:
             problems.append(
                 f"memory={_amount(request.memory)} MB but it has {_amount(m.memory)} MB"
             )
+        if request.gpu > m.gpu:
+            problems.append(f"gpu={_amount(request.gpu)} but it has {_amount(m.gpu)} GPUs")
         if not problems:
             return None
         return (
@@ -151,7 +179,8 @@ class ResourcePool:
     def _fits(self, request: Request) -> bool:
         cpu_ok = self._cpu + request.cpu <= self.machine.cpu + 1e-9
         memory_ok = self._memory + request.memory <= self.machine.memory + 1e-9
-        return cpu_ok and memory_ok
+        gpu_ok = self._gpu + request.gpu <= self.machine.gpu + 1e-9
+        return cpu_ok and memory_ok and gpu_ok
 
     async def acquire(self, request: Request) -> None:
         """Wait until ``request`` fits next to the running tasks, then take it.
@@ -172,6 +201,7 @@ class ResourcePool:
             self._waiting -= 1
         self._cpu += request.cpu
         self._memory += request.memory
+        self._gpu += request.gpu
         self._running += 1
 
     def release(self, request: Request) -> None:
@@ -180,6 +210,7 @@ class ResourcePool:
             return
         self._cpu = max(0.0, self._cpu - request.cpu)
         self._memory = max(0.0, self._memory - request.memory)
+        self._gpu = max(0.0, self._gpu - request.gpu)
         self._running -= 1
         event, self._changed = self._changed, None
         if event is not None:
