@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import platform
 import time
 import traceback
@@ -308,10 +309,8 @@ class RunActor:
         if state is RunState.FAILED:
             lines.append(f"{stamp()} Workflow failed.")
             lines.extend(f"    Step failure: {failure}" for failure in self.failures)
-            lines.append(
-                f"    Fix the step and resume with: python <flow file> resume "
-                f"--origin-run-id {self.run_id}"
-            )
+            hint = resume_hint(self.request.flow.source, self.request.cwd, str(self.run_id))
+            lines.append(f"    Fix the step and resume with: {hint}")
         elif state is RunState.TIMEOUT:
             lines.append(f"{stamp()} Workflow timed out: its tasks were stopped.")
         elif state is RunState.CRASHED:
@@ -324,3 +323,10 @@ class RunActor:
         else:
             lines.append(f"{stamp()} Workflow cancelled: its tasks were stopped.")
         await self.output.write("stderr", lines)
+
+
+def resume_hint(source: str, cwd: str, run_id: str) -> str:
+    """The command that resumes a failed run of the flow loaded from ``source``."""
+    if source.endswith(".py"):
+        return f"python {os.path.relpath(source, cwd)} resume --origin-run-id {run_id}"
+    return f"Runner('{source}').resume(origin_run_id='{run_id}')"
