@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from tideflow import Runner
 from tideflow._datastore._artifacts import dumps, loads
 from tideflow._datastore._cas import BlobStore
 from tideflow._exceptions import TaskFailed
@@ -396,3 +397,17 @@ async def test_console_lines_carry_the_task_prefix(runs: dict[str, Outcome]) -> 
     )
     assert any(re.match(prefix + r"Task is starting\.$", line) for line in stdout)
     assert any(re.match(prefix + r"Task finished successfully\.$", line) for line in stdout)
+
+
+def test_attempts_record_the_task_process_id(tideflow_root: Path, flows_dir: Path) -> None:
+    """Each finished attempt stores the pid of the process that ran it."""
+    running = Runner(str(flows_dir / "hello_flow.py"), show_output=False).run()
+    flow, run_id = running.run.pathspec.split("/")
+    with MetadataStore(tideflow_root) as store:
+        attempts = [
+            attempt
+            for step in store.list_steps(flow, run_id)
+            for task in store.list_tasks(flow, run_id, step.step)
+            for attempt in store.list_attempts(flow, run_id, step.step, task.task_id)
+        ]
+    assert attempts and all(isinstance(a.pid, int) and a.pid > 0 for a in attempts)

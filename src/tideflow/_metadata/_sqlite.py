@@ -584,6 +584,7 @@ class MetadataStore:
         exception: ExceptionInfo | None = None,
         artifacts: Iterable[ArtifactRecord] = (),
         metadata: Iterable[MetadataRecord] = (),
+        pid: int | None = None,
     ) -> None:
         """Finish an attempt and record its artifacts and metadata, in one transaction.
 
@@ -595,17 +596,18 @@ class MetadataStore:
         :param exit_code: the exit code of the task process, when it exited.
         :param signal: the signal that killed the task process, if one did.
         :param exception: what the step function raised, if it did.
+        :param pid: the task process's id, known once it started (kept if ``None``).
         :raises ValueError: if ``state`` is not a final attempt state.
         :raises NotFound: if the attempt does not exist; nothing is recorded then.
         """
         check_state(state, ATTEMPT_STATES, "attempt state")
         finished_at = time.time() if finished_at is None else finished_at
         number = run_number(flow, run_id, step, task_id)
-        values = (state, finished_at, exit_code, signal, *exception_columns(exception))
+        values = (state, finished_at, exit_code, signal, *exception_columns(exception), pid)
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE attempts SET state = ?, finished_at = ?, exit_code = ?, signal = ?, "
-                "exc_type = ?, exc_message = ?, exc_traceback = ? "
+                "exc_type = ?, exc_message = ?, exc_traceback = ?, pid = coalesce(?, pid) "
                 "WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? AND attempt = ?",
                 (*values, flow, number, step, task_id, attempt),
             )

@@ -462,6 +462,7 @@ class Scheduler:
                 ),
                 artifacts=records,
                 metadata=metadata,
+                pid=pid,
             )
         )
 
