@@ -18,6 +18,7 @@ from ._supervisor._run_actor import RunRequest
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from ._flow._parameter import Parameter
     from ._runtime._loader import LoadedFlow
 
 __all__ = (
@@ -116,6 +117,35 @@ def decospecs(values: Sequence[str]) -> tuple[StepDecorator, ...]:
     return tuple(parse_decospec(str(value)) for value in values)
 
 
+def _split_options(
+    what: str, options: Mapping[str, Any], parameters: Mapping[str, Parameter], *, resume: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split ``options`` into parameter values (by name) and checked run options."""
+    allowed = RESUME_OPTIONS if resume else RUN_OPTIONS
+    by_name = {p.name: p for p in parameters.values()}
+    given: dict[str, Any] = {}
+    run_options: dict[str, Any] = {}
+    for name, value in options.items():
+        if name in allowed:
+            if value is not None:
+                _check_type(what, name, value, allowed[name])
+            run_options[name] = value
+        elif name in by_name and not resume:
+            given[name] = value
+        else:
+            valid = ", ".join([*by_name] * (not resume) + sorted(allowed))
+            raise ValueError(f"Unknown argument '{name}' for {what}: valid arguments are {valid}.")
+    return given, run_options
+
+
+def _at_least_one(what: str, name: str, run_options: Mapping[str, Any], default: int) -> int:
+    value = run_options.get(name)
+    number = default if value is None else value
+    if number < 1:
+        raise ValueError(f"{what}: {name} must be at least 1, got {number}.")
+    return int(number)
+
+
 def build_request(
     flow: LoadedFlow,
     *,
@@ -133,21 +163,8 @@ def build_request(
     type-checked (``TypeError``).
     """
     what = f"{flow.name}.{'resume' if resume else 'run'}()"
-    allowed = RESUME_OPTIONS if resume else RUN_OPTIONS
     parameters = flow.cls._tf_parameters()
-    by_name = {p.name: p for p in parameters.values()}
-    given: dict[str, Any] = {}
-    run_options: dict[str, Any] = {}
-    for name, value in options.items():
-        if name in allowed:
-            if value is not None:
-                _check_type(what, name, value, allowed[name])
-            run_options[name] = value
-        elif name in by_name and not resume:
-            given[name] = value
-        else:
-            valid = ", ".join([*by_name] * (not resume) + sorted(allowed))
-            raise ValueError(f"Unknown argument '{name}' for {what}: valid arguments are {valid}.")
+    given, run_options = _split_options(what, options, parameters, resume=resume)
     full_env = {**os.environ, **(env or {})}
     workdir = str(Path(cwd or os.getcwd()).resolve())
     config = load_config(
@@ -164,13 +181,8 @@ def build_request(
         if resume
         else resolve_parameters(parameters, given, from_text=from_text, context=context)
     )
-    max_workers = run_options.get("max_workers")
-    max_workers = config.max_workers if max_workers is None else max_workers
-    max_splits = run_options.get("max_num_splits")
-    max_splits = config.max_num_splits if max_splits is None else max_splits
-    for name, number in (("max_workers", max_workers), ("max_num_splits", max_splits)):
-        if number < 1:
-            raise ValueError(f"{what}: {name} must be at least 1, got {number}.")
+    max_workers = _at_least_one(what, "max_workers", run_options, config.max_workers)
+    max_splits = _at_least_one(what, "max_num_splits", run_options, config.max_num_splits)
     origin = run_options.get("origin_run_id")
     run_id_file = run_options.get("run_id_file")
     user_namespace = run_options.get("user_namespace")
@@ -181,8 +193,8 @@ def build_request(
         username=username,
         parameters=values,
         tags=_tags(what, run_options.get("tags")),
-        max_workers=int(max_workers),
-        max_num_splits=int(max_splits),
+        max_workers=max_workers,
+        max_num_splits=max_splits,
         decospecs=decospecs(top_level.get("decospecs") or ()),
         env=full_env,
         cwd=workdir,

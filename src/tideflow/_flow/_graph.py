@@ -116,7 +116,8 @@ class _Transition(msgspec.Struct, frozen=True):
     line: int
 
 
-def _parse_step(cls: type, name: str, func: Any) -> StepNode:
+def _step_source(cls: type, name: str, func: Any) -> tuple[str, int, ast.FunctionDef]:
+    """The file, the first line and the parsed ``def`` of a step function."""
     file = inspect.getsourcefile(func) or func.__code__.co_filename
     try:
         lines, first = inspect.getsourcelines(func)
@@ -149,11 +150,15 @@ def _parse_step(cls: type, name: str, func: Any) -> StepNode:
             file=file,
             line=def_line,
         )
+    return file, first, fdef
+
+
+def _parse_step(cls: type, name: str, func: Any) -> StepNode:
+    file, first, fdef = _step_source(cls, name, func)
     transitions = [
         _read_next(call, name, file, first) for call in ast.walk(fdef) if _is_next_call(call)
     ]
-    distinct = {(t.targets, t.foreach) for t in transitions}
-    if len(distinct) > 1:
+    if len({(t.targets, t.foreach) for t in transitions}) > 1:
         raise FlowDefinitionError(
             f"Step '{name}' calls self.next() with different transitions; a step has exactly "
             "one transition. Move the choice into the data, or split the step.",
@@ -164,7 +169,6 @@ def _parse_step(cls: type, name: str, func: Any) -> StepNode:
     transition = transitions[0] if transitions else None
     out = transition.targets if transition else ()
     foreach = transition.foreach if transition else None
-    is_join = nargs == 2
     if name == "end":
         kind = "end"
     elif foreach is not None:
@@ -178,10 +182,10 @@ def _parse_step(cls: type, name: str, func: Any) -> StepNode:
         type=kind,
         out_funcs=out,
         foreach_param=foreach,
-        is_join=is_join,
+        is_join=len(fdef.args.args) == 2,
         doc=inspect.cleandoc(func.__doc__ or ""),
         file=file,
-        line=def_line,
+        line=first + fdef.lineno - 1,
         next_line=transition.line if transition else 0,
         decorators=decorators_of(func),
     )
