@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
-import inspect
 import os
 import sys
 import threading
@@ -154,11 +153,3 @@ def _from_class(cls: type[FlowSpec]) -> LoadedFlow:
     if file:
         paths.insert(0, str(Path(file).resolve().parent))
     return LoadedFlow(cls=cls, graph=graph, source=source, sys_path=paths)
-
-
-def class_source_file(cls: type) -> str | None:
-    """The file a class is defined in, if it has one."""
-    try:
-        return inspect.getsourcefile(cls)
-    except TypeError:
-        return None

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import platform
 import time
 from contextlib import asynccontextmanager, contextmanager
@@ -204,9 +203,9 @@ class Scheduler:
         decorators = effective_decorators(node.decorators, self.plan.decospecs)
         resources = decorators.get("resources")
         request = request_of(resources.attributes if resources is not None else None)
-        meta = self._static_metadata(plan, decorators, request)
         if self.failures:
             return
+        meta = self._static_metadata(plan, decorators, request)
         await self._record_task(plan, task_id)
         assert self._pool is not None
         if (problem := self._pool.check(request, plan.step)) is not None:
@@ -639,8 +638,3 @@ class _TaskSink:
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
-
-
-def environment_for_tasks(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of task processes: this process's, plus ``extra``."""
-    return {**os.environ, **(extra or {})}
