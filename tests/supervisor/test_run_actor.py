@@ -132,6 +132,35 @@ async def test_a_crash_stays_in_its_run(
     assert not supervisor.closed
 
 
+class BrokenExecutor:
+    """Starts a task, then fails as a bug in tideflow would."""
+
+    name = "broken"
+
+    async def run_task(
+        self, spec: TaskSpec, sink: TaskSink, *, env: Mapping[str, str], cwd: str
+    ) -> TaskOutcome:
+        await sink.started(os.getpid())
+        raise RuntimeError("a bug below the scheduler")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_an_internal_error_leaves_no_attempt_running(
+    request_for: Any, tideflow_root: Path
+) -> None:
+    """Invariant: when the supervisor fails while a task attempt runs, the run is recorded
+    as crashed and so is the attempt: no attempt stays ``running``."""
+    actor = RunActor(request_for(), executor=BrokenExecutor(), output=RunOutput())
+    await (await current_supervisor()).start(actor.run)
+    with anyio.fail_after(30):
+        await actor.wait()
+    assert actor.state is RunState.CRASHED
+    assert "RuntimeError: a bug below the scheduler" in actor.output.text("stderr")
+    assert stored(tideflow_root, actor) == ("crashed", ["crashed"])
+
+
 async def test_errors_before_the_run_starts_reach_the_caller(
     request_for: Any, tideflow_root: Path
 ) -> None:

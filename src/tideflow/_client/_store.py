@@ -12,6 +12,7 @@ from .._datastore._artifacts import loads
 from .._datastore._cas import BlobStore
 from .._exceptions import NotFound
 from .._logs import log_path
+from .._metadata._liveness import is_alive
 from .._metadata._sqlite import MetadataStore
 from ._state import client_state
 
@@ -84,7 +85,11 @@ class StoreHandle:
             )
 
     def is_stale(self, record: RunRecord) -> bool:
-        """Whether a running run's supervisor stopped renewing its lease."""
+        """Whether a running run's supervisor is gone: its lock is free, or, for a run
+        without a lock, its lease expired."""
+        alive = is_alive(self.root, record.flow, record.run_id)
+        if alive is not None:
+            return not alive
         beat = record.heartbeat_at
         return beat is not None and time.time() - beat > self.heartbeat_timeout
 

@@ -201,9 +201,10 @@ def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
                 f"See the runs of the flow with: tideflow runs {name}"
             ) from None
     if run.status == "running":
+        who = f"process {run.pid}" if run.pid else "its supervisor"
         raise ResumeError(
-            f"Cannot resume {run.pathspec}: it is still running. Wait for it to end (or stop "
-            "it), then resume it."
+            f"Cannot resume {run.pathspec}: it is still running ({who} supervises it and is "
+            "alive). Wait for it to end (or stop it), then resume it."
         )
     return run
 

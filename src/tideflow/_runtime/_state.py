@@ -1,9 +1,11 @@
 """The states of a run and of a task attempt, and how they read to a user.
 
 A run whose supervisor died (killed, or its machine lost) cannot record its end. Its
-supervisor renews a lease (``heartbeat_at``) every ``Config.heartbeat_interval`` seconds;
-whoever reads runs calls :func:`mark_crashed_runs` first, which records every ``running``
-run whose lease is older than ``Config.heartbeat_timeout`` as ``crashed``.
+supervisor holds a lock the operating system releases when it dies
+(:mod:`tideflow._metadata._liveness`), and renews a lease (``heartbeat_at``) every
+``Config.heartbeat_interval`` seconds for stores where no lock is possible; whoever reads
+runs calls :func:`mark_crashed_runs` first, which records every ``running`` run whose
+supervisor is gone as ``crashed``.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ def mark_crashed_runs(
     store: MetadataStore, config: Config, flow: str | None = None
 ) -> list[RunRecord]:
     """Record as ``crashed`` the running runs (of ``flow``, or of every flow) whose
-    supervisor stopped renewing its lease, and their running attempts; return those runs.
-
-    One short transaction; call it before reading the states of runs.
+    supervisor is gone (its lock released; without a lock: its lease expired), and their
+    running attempts; return those runs. Call it before reading the states of runs.
     """
-    return store.mark_stale_runs(flow, older_than=config.heartbeat_timeout)
+    from .._metadata._liveness import mark_crashed_runs as mark
+
+    return mark(store, config.heartbeat_timeout, flow)

@@ -32,6 +32,7 @@ from .._datastore._artifacts import dumps
 from .._datastore._cas import BlobStore
 from .._flow._decorators import StepDecorator
 from .._messages import ArtifactRef
+from .._metadata._liveness import RunLock
 from .._metadata._sqlite import MetadataStore
 from .._runtime._console import stamp
 from .._runtime._loader import LoadedFlow
@@ -111,6 +112,8 @@ class RunActor:
         self._stop_reason = RunState.CANCELLED
         self._finished = anyio.Event()
         self.metadata = MetadataStore(request.root)
+        #: Held while the run runs: readers test it to tell a live supervisor from a dead one.
+        self._lock: RunLock | None = None
 
     def __repr__(self) -> str:
         return f"<RunActor {self.request.flow.name}/{self.run_id} state={self.state.name}>"
@@ -162,6 +165,9 @@ class RunActor:
                 )
             )
             self.run_id = record.run_id
+            self._lock = await anyio.to_thread.run_sync(
+                RunLock.acquire, request.root, request.flow.name, record.run_id
+            )
             if request.run_id_file:
                 await anyio.Path(request.cwd, request.run_id_file).write_text(record.run_id)
             with anyio.CancelScope() as scope:
@@ -279,7 +285,7 @@ class RunActor:
             if self.run_id is not None:
                 run_id = self.run_id
                 try:
-                    await anyio.to_thread.run_sync(
+                    recorded = await anyio.to_thread.run_sync(
                         lambda: self.metadata.finish_run(
                             self.request.flow.name, run_id, final.value, time.time()
                         )
@@ -288,9 +294,25 @@ class RunActor:
                     await self.output.write(
                         "stderr", [f"{stamp()} Could not record the end of the run: {exc!r}"]
                     )
+                else:
+                    if not recorded:
+                        await self.output.write("stderr", [self._overruled(final)])
                 await self._footer(final)
         finally:
+            # Only now may readers take the run for dead: its end is recorded.
+            if self._lock is not None:
+                self._lock.release()
             await anyio.to_thread.run_sync(self.metadata.close)
+
+    def _overruled(self, final: RunState) -> str:
+        """What to say when the store already holds an end (a reader found the run's
+        lease expired and recorded it as crashed): that end stays."""
+        return (
+            f"{stamp()} The run ended as {final.value}, but the store already records it as "
+            "crashed: its heartbeat stopped for longer than heartbeat_timeout (a blocked "
+            "event loop?), and this store has no lock to show the supervisor was alive. "
+            "Raise TIDEFLOW_HEARTBEAT_TIMEOUT if that was expected."
+        )
 
     def _finalize(self, final: RunState) -> None:
         """Make the end visible: close the console, publish the state, wake the waiters."""
