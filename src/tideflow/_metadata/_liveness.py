@@ -36,8 +36,8 @@ except ImportError:  # pragma: no cover - not POSIX: no locks, heartbeats only
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    from .._stores._interfaces import MetadataStore
     from ._records import RunRecord
-    from ._sqlite import MetadataStore
 
 __all__ = ("LIVE_DIRNAME", "RunLock", "is_alive", "lock_path", "mark_crashed_runs")
 
@@ -127,15 +127,15 @@ def _forget(root: Path, run: RunRecord) -> None:
 
 
 def mark_crashed_runs(
-    store: MetadataStore, heartbeat_timeout: float, flow: str | None = None
+    store: MetadataStore, root: Path, heartbeat_timeout: float, flow: str | None = None
 ) -> list[RunRecord]:
     """Record as ``crashed`` the running runs (of ``flow``, or of every flow) whose
     supervisor is gone, and their running attempts; return those runs.
 
     A run whose lock can be tested is judged by its lock alone; any other by its lease: a
-    heartbeat older than ``heartbeat_timeout`` seconds.
+    heartbeat older than ``heartbeat_timeout`` seconds. ``root`` is the store folder that
+    holds the lock files.
     """
-    root = store.path.parent
     now = time.time()
 
     def dead(run: RunRecord) -> bool:

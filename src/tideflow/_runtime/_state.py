@@ -14,9 +14,11 @@ import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .._config import Config
     from .._metadata._records import RunRecord
-    from .._metadata._sqlite import MetadataStore
+    from .._stores._interfaces import MetadataStore
 
 __all__ = ("RunState", "mark_crashed_runs")
 
@@ -67,12 +69,16 @@ _RETURNCODE = {
 
 
 def mark_crashed_runs(
-    store: MetadataStore, config: Config, flow: str | None = None
+    store: MetadataStore, config: Config, flow: str | None = None, *, root: Path | None = None
 ) -> list[RunRecord]:
     """Record as ``crashed`` the running runs (of ``flow``, or of every flow) whose
     supervisor is gone (its lock released; without a lock: its lease expired), and their
     running attempts; return those runs. Call it before reading the states of runs.
+
+    :param root: the store folder, which holds the runs' locks (default: the configured
+        one, found as :func:`~tideflow._config.find_root` does).
     """
+    from .._config import find_root
     from .._metadata._liveness import mark_crashed_runs as mark
 
-    return mark(store, config.heartbeat_timeout, flow)
+    return mark(store, root or find_root(config), config.heartbeat_timeout, flow)

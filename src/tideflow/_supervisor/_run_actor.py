@@ -29,15 +29,14 @@ import anyio
 
 from .._config import Config
 from .._datastore._artifacts import dumps
-from .._datastore._cas import BlobStore
 from .._flow._decorators import StepDecorator
 from .._messages import ArtifactRef
 from .._metadata._liveness import RunLock
-from .._metadata._sqlite import MetadataStore
 from .._runtime._console import stamp
 from .._runtime._loader import LoadedFlow
 from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
 from .._runtime._state import RunState
+from .._stores._bundle import open_stores
 from .._version import __version__
 
 if TYPE_CHECKING:
@@ -111,7 +110,9 @@ class RunActor:
         self._scope: anyio.CancelScope | None = None
         self._stop_reason = RunState.CANCELLED
         self._finished = anyio.Event()
-        self.metadata = MetadataStore(request.root)
+        #: The run's stores, built from its configuration; closed when the run has ended.
+        self.stores = open_stores(request.config, root=request.root)
+        self.metadata = self.stores.metadata
         #: Held while the run runs: readers test it to tell a live supervisor from a dead one.
         self._lock: RunLock | None = None
 
@@ -207,6 +208,7 @@ class RunActor:
             flow_class=request.flow.cls.__name__,
             run_id=self.run_id,
             root=str(request.root),
+            datastore_url=request.config.datastore_url,
             username=request.username,
             namespace=(
                 f"user:{request.username}"
@@ -227,7 +229,7 @@ class RunActor:
         scheduler = Scheduler(
             plan,
             request.flow.graph,
-            metadata=self.metadata,
+            stores=self.stores,
             executor=self._executor,
             console=self.output,
             shared_limiter=self._shared,
@@ -249,7 +251,7 @@ class RunActor:
         return await plan_resume(self.request, scheduler, self.output)
 
     def _store_parameters(self) -> list[ArtifactRef]:
-        blobs = BlobStore(self.request.root)
+        blobs = self.stores.blobs
         refs = []
         for name, value in self.request.parameters.items():
             data = dumps(value, name)
@@ -302,7 +304,7 @@ class RunActor:
             # Only now may readers take the run for dead: its end is recorded.
             if self._lock is not None:
                 self._lock.release()
-            await anyio.to_thread.run_sync(self.metadata.close)
+            await anyio.to_thread.run_sync(self.stores.close)
 
     def _overruled(self, final: RunState) -> str:
         """What to say when the store already holds an end (a reader found the run's
