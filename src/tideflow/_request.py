@@ -39,6 +39,7 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "environment": str,
     "executor": str,
     "task_limit": int,
+    "host_idle_timeout": (int, float),
     "root": (str, os.PathLike),
     "username": str,
 }
@@ -173,6 +174,7 @@ def build_request(
         username=top_level.get("username"),
         executor=top_level.get("executor"),
         task_limit=top_level.get("task_limit"),
+        host_idle_timeout=top_level.get("host_idle_timeout"),
     )
     username = resolve_username(config, full_env)
     context = ParameterContext(flow.name, username, [p.name for p in parameters.values()])

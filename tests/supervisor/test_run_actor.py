@@ -48,6 +48,9 @@ class HangingExecutor:
             self.stopped = True
         raise AssertionError("unreachable")
 
+    def run_ended(self, flow: str, run_id: str) -> None:
+        pass
+
     async def aclose(self) -> None:
         pass
 
@@ -142,6 +145,9 @@ class BrokenExecutor:
     ) -> TaskOutcome:
         await sink.started(os.getpid())
         raise RuntimeError("a bug below the scheduler")
+
+    def run_ended(self, flow: str, run_id: str) -> None:
+        pass
 
     async def aclose(self) -> None:
         pass

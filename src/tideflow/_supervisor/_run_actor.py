@@ -195,6 +195,8 @@ class RunActor:
             with anyio.CancelScope(shield=True):
                 with anyio.move_on_after(END_TIMEOUT):
                     await self._record_end(final)
+                if self.run_id is not None:
+                    self._executor.run_ended(request.flow.name, self.run_id)
                 self._finalize(final)
 
     async def _execute(self, tags: tuple[str, ...]) -> bool:
