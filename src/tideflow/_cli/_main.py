@@ -131,9 +131,10 @@ def _dispatch(flow: LoadedFlow, argv: Sequence[str], prog: str) -> int:
             resume=resume,
             from_text=True,
         )
+        from ._run import run_in_terminal, say
+
         if not request.quiet:
-            print("Validating your flow...\n    The graph looks good!")
-        from ._run import run_in_terminal
+            say("Validating your flow...\n    The graph looks good!")
 
         return anyio.run(run_in_terminal, request)
     from ._manage import run_management_command
