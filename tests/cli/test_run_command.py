@@ -569,6 +569,62 @@ def test_usage_errors_exit_2_and_store_nothing(
     assert not (root / "metadata.db").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [arg for i in range(51) for arg in ("--tag", f"t{i}")],
+            (
+                r"^error: A new run of 'FailLinearFlow' would have 51 user tags, but a run can have "
+                r"at most 50\. Remove some tags first\.\n$"
+            ),
+        ),
+        (
+            ["--run-id-file", "no/such/folder/run_id"],
+            (
+                r"^error: FailLinearFlow\.run\(\): cannot write the run id to .*run_id: the folder "
+                r".*folder does not exist; create the folder, or pass another path \(--run-id-file, "
+                r"run_id_file=\.\.\.\)\.\n$"
+            ),
+        ),
+        (
+            ["--run-id-file", "."],
+            r"^error: FailLinearFlow\.run\(\): cannot write the run id to .*: it is a folder; ",
+        ),
+    ],
+    ids=["51-tags", "no-folder", "a-folder"],
+)
+def test_errors_at_start_are_one_line_and_leave_no_run(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Too many tags and a run id file that cannot be written are one ``error:`` line,
+    found before the run is created: no run is left behind."""
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / ".tideflow"
+    code = main(["run", str(FLOWS / "fail_linear_flow.py"), "--root", str(root), *args])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert re.match(message, captured.err), captured.err
+    assert not (root / "metadata.db").exists()
+
+
+def test_an_error_in_an_exception_group_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An error raised at start inside the run's task groups prints as one line, never as
+    an ExceptionGroup traceback."""
+    from tideflow._cli._main import _guarded
+    from tideflow._exceptions import TideflowError
+
+    def start() -> int:
+        problem = TideflowError("The store cannot be written. Choose another with --root.")
+        raise BaseExceptionGroup("outer", [ExceptionGroup("inner", [problem])])
+
+    assert _guarded(start, []) == 1
+    assert capsys.readouterr().err == (
+        "error: The store cannot be written. Choose another with --root.\n"
+    )
+
+
 def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bogus", str(FLOWS / "flow_params.py")]) == 2
     assert re.match(r"^error: argument COMMAND: invalid choice: 'bogus'", capsys.readouterr().err)
