@@ -499,6 +499,23 @@ def test_missing_flow_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     )
 
 
+def test_missing_flow_file_in_the_working_directory(tmp_path: Path) -> None:
+    """``tideflow run missing.py``: one error line naming the file, exit code 1."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tideflow", "run", "missing.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**cli_env(), "TIDEFLOW_ROOT": str(tmp_path / ".tideflow")},
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"error: Flow file {tmp_path.resolve() / 'missing.py'} does not exist. Pass the path "
+        "of a .py file that defines a FlowSpec subclass.\n"
+    )
+
+
 def test_python_dash_m_tideflow() -> None:
     completed = subprocess.run(
         [sys.executable, "-m", "tideflow", "check", str(FLOWS / "flow_linear.py")],

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import msgspec
 
-from .._exceptions import FlowDefinitionError
+from .._exceptions import FlowDefinitionError, FlowFileNotFound
 from .._flow._graph import FlowGraph
 from .._flow._spec import FlowSpec
 
-__all__ = ("LoadedFlow", "find_flow_class", "load_flow")
+__all__ = ("LoadedFlow", "find_flow_class", "flow_file_path", "load_flow")
 
 
 class LoadedFlow(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,26 +111,35 @@ def _import_file_locked(path: Path) -> type[FlowSpec]:
     return cls
 
 
+def flow_file_path(flow: str | os.PathLike[str], cwd: str | None = None) -> Path | None:
+    """The flow file ``flow`` names, relative to ``cwd``; ``None`` for ``module:Class``.
+
+    :raises FlowFileNotFound: if the file does not exist.
+    """
+    text = os.fspath(flow)
+    module_ref, colon, _ = text.rpartition(":")
+    if colon and not text.endswith(".py") and module_ref and "/" not in module_ref:
+        return None
+    path = Path(cwd or os.getcwd(), text).resolve()
+    if not path.is_file():
+        raise FlowFileNotFound(str(path))
+    return path
+
+
 def load_flow(flow: str | os.PathLike[str] | type[FlowSpec], cwd: str | None = None) -> LoadedFlow:
     """Load and validate a flow given as a file path, ``module:Class`` or a class."""
     if isinstance(flow, type):
         if not issubclass(flow, FlowSpec):
             raise TypeError(f"{flow!r} is not a FlowSpec subclass.")
         return _from_class(flow)
-    text = os.fspath(flow)
-    module_ref, colon, class_name = text.rpartition(":")
-    if colon and not text.endswith(".py") and module_ref and "/" not in module_ref:
+    path = flow_file_path(flow, cwd)
+    if path is None:
+        module_ref, _, class_name = os.fspath(flow).rpartition(":")
         try:
             module = importlib.import_module(module_ref)
         except ImportError as exc:
             raise FlowDefinitionError(f"Cannot import module '{module_ref}': {exc}") from exc
         return _from_class(find_flow_class(module, module_ref, class_name))
-    path = Path(cwd or os.getcwd(), text).resolve()
-    if not path.is_file():
-        raise FlowDefinitionError(
-            f"Flow file {path} does not exist. Pass the path of a .py file that defines a "
-            "FlowSpec subclass."
-        )
     cls = _import_file(path)
     graph = cls._tf_graph()
     return LoadedFlow(cls=cls, graph=graph, source=str(path), sys_path=[str(path.parent)])
