@@ -97,13 +97,17 @@ def test_tideflow_help_tells_how_to_name_a_flow(capsys: pytest.CaptureFixture[st
     [
         (
             ["run", "--quiet"],
-            "error: --quiet is a top-level option: it goes before the command, as in: "
-            "python {file} --quiet run ...\n",
+            (
+                "error: --quiet is a top-level option: it goes before the command, as in: "
+                "python {file} --quiet run ...\n"
+            ),
         ),
         (
             ["run", "--with", "retry"],
-            "error: --with is a top-level option: it goes before the command, as in: "
-            "python {file} --with DECORATOR run ...\n",
+            (
+                "error: --with is a top-level option: it goes before the command, as in: "
+                "python {file} --with DECORATOR run ...\n"
+            ),
         ),
     ],
 )
