@@ -17,7 +17,7 @@ import pytest
 from stored_runs import StoredRun, read_run
 from tideflow import Runner
 from tideflow._cli import main
-from tideflow._metadata import MetadataStore
+from tideflow._metadata import SQLiteMetadataStore
 
 FLOW_FILE = str(Path(__file__).resolve().parent.parent / "flows" / "fail_foreach_flow.py")
 FLOW = "FailForeachFlow"
@@ -249,7 +249,7 @@ def test_duration_of_a_crashed_run_ends_at_its_last_heartbeat(
 ) -> None:
     """A crashed run ran until its supervisor's last heartbeat, not until it was found."""
     root = tmp_path / ".tideflow"
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         record = store.create_run(
             "GhostFlow", user="tester", system_tags=("user:tester",), now=1000.0
         )
