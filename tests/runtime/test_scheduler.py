@@ -433,7 +433,7 @@ async def test_a_failure_stops_the_tasks_waiting_for_a_slot(
     await running.wait()
     assert running.status == "failed"
     assert "Step failure: Task FailWideFlow/" in running.stderr
-    with MetadataStore(tideflow_root) as store:
+    with SQLiteMetadataStore(tideflow_root) as store:
         body = store.list_tasks("FailWideFlow", running.run.id, "body")
         attempts = [
             store.list_attempts("FailWideFlow", running.run.id, "body", t.task_id) for t in body
