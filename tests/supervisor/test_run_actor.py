@@ -6,6 +6,7 @@ one whose task never ends, one that breaks.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -170,8 +171,10 @@ async def test_an_internal_error_leaves_no_attempt_running(
 async def test_errors_before_the_run_starts_reach_the_caller(
     request_for: Any, tideflow_root: Path
 ) -> None:
-    """A run id file that cannot be written: start() raises; the run is recorded failed."""
-    request = request_for(run_id_file="no/such/folder/run-id")
+    """A run id file that cannot be written: start() raises; the run is recorded failed.
+
+    (The request refuses such a path before any run exists; here it goes missing after.)"""
+    request = dataclasses.replace(request_for(), run_id_file="no/such/folder/run-id")
     actor = RunActor(request, executor=HangingExecutor(), output=RunOutput())
     with pytest.raises(FileNotFoundError):
         await (await current_supervisor()).start(actor.run)

@@ -15,7 +15,7 @@ import signal
 import anyio
 
 from .._runtime._state import RunState
-from .._supervisor._output import RunOutput
+from .._supervisor._output import RunOutput, echo
 from .._supervisor._run_actor import RunActor, RunRequest
 from .._supervisor._supervisor import current_supervisor
 
@@ -32,7 +32,7 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = (
 def say(text: str) -> None:
     """Print a line of the command's own to stdout; nothing if nobody reads it any more
     (``python flow.py run | head -1``): the run goes on all the same."""
-    RunOutput(echo=True)._print("stdout", f"{text}\n")
+    echo("stdout", f"{text}\n")
 
 
 def _handled_signals() -> list[signal.Signals]:

@@ -20,7 +20,7 @@ from typing import TextIO, final
 import anyio
 from anyio.lowlevel import checkpoint
 
-__all__ = ("STREAMS", "LogFollower", "RunOutput")
+__all__ = ("STREAMS", "LogFollower", "RunOutput", "echo")
 
 STREAMS = ("stdout", "stderr")
 
@@ -62,13 +62,8 @@ class RunOutput:
     def _print(self, stream: str, text: str) -> None:
         """Echo ``text``; if the console went away (``python flow.py run | head -1``), stop
         echoing that stream: the run goes on, and its output stays in the task logs."""
-        out = sys.stdout if stream == "stdout" else sys.stderr
-        try:
-            out.write(text)
-            out.flush()
-        except (BrokenPipeError, ValueError):  # a closed pipe, or a closed file object
+        if not echo(stream, text):
             self._gone.add(stream)
-            _silence(out)
 
     def _notify(self) -> None:
         event, self._changed = self._changed, None
@@ -105,6 +100,20 @@ class RunOutput:
     def follow(self, stream: str, position: int | None = None) -> LogFollower:
         """Iterate over ``(position, line)`` from ``position`` on, until the output closes."""
         return LogFollower(self, self.check_stream(stream), max(0, position or 0))
+
+
+def echo(stream: str, text: str) -> bool:
+    """Write ``text`` to this process's ``stream`` (stdout or stderr) and flush it; False
+    when nobody reads it any more: a closed pipe (EPIPE), a terminal gone (EIO), a closed
+    file object. The stream then points at the null device (see :func:`_silence`)."""
+    out = sys.stdout if stream == "stdout" else sys.stderr
+    try:
+        out.write(text)
+        out.flush()
+    except (OSError, ValueError):
+        _silence(out)
+        return False
+    return True
 
 
 def _silence(out: TextIO) -> None:
