@@ -192,7 +192,7 @@ async def test_catch_stores_the_failure_and_the_run_goes_on(
 
 
 async def test_timeout_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
-    """@timeout(seconds=2): the sleeping task is stopped and counts as a failed attempt."""
+    """@timeout(seconds=8): the sleeping task is stopped and counts as a failed attempt."""
     outcome = outcomes["timeout"]
     assert outcome.status == "failed"
     slow = outcome.run.only("slow")
@@ -201,9 +201,9 @@ async def test_timeout_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
     assert slow.last.finished_at - slow.last.started_at < 30  # not the minute it sleeps
     assert slow.last.exception is not None
     assert slow.last.exception.type == "TimeoutError"
-    assert slow.last.exception.message == "Step 'slow' timed out after 2 seconds (@timeout)."
+    assert slow.last.exception.message == "Step 'slow' timed out after 8 seconds (@timeout)."
     assert slow.log() == "slow starts\n"
-    assert "Task timed out after 2 seconds: its processes were stopped." in outcome.stderr
+    assert "Task timed out after 8 seconds: its processes were stopped." in outcome.stderr
     assert "end" not in outcome.run.steps
 
 

@@ -226,22 +226,25 @@ class ForkExecutor:
             self._watchers = None
 
     async def _watch(self, host: _Host) -> None:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._wait_exit, host)
-            while host.alive:
-                changed = host.changed
-                if host.in_use:
-                    await changed.wait()
-                    continue
-                with anyio.move_on_after(self.idle_timeout) as idle:
-                    await changed.wait()
-                if idle.cancelled_caught and not host.in_use:
-                    break
-            # No new task may pick the host from now on.
+        """Wait until ``host`` is unused for ``idle_timeout`` seconds, or exits; then (or
+        when the supervisor ends) stop it and forget it."""
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._wait_exit, host)
+                while host.alive:
+                    changed = host.changed
+                    if host.in_use:
+                        await changed.wait()
+                        continue
+                    with anyio.move_on_after(self.idle_timeout) as idle:
+                        await changed.wait()
+                    if idle.cancelled_caught and not host.in_use:
+                        break
+                tg.cancel_scope.cancel()
+        finally:
             if self._hosts.get(host.key) is host:
-                del self._hosts[host.key]
-            tg.cancel_scope.cancel()
-        await host.aclose(self._grace)
+                del self._hosts[host.key]  # no new task may pick it from now on
+            await host.aclose(self._grace)
 
     @staticmethod
     async def _wait_exit(host: _Host) -> None:
