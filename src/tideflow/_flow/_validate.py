@@ -9,7 +9,6 @@ previous ones, and returns the nodes completed with ``in_funcs``, ``split_parent
 from __future__ import annotations
 
 import difflib
-
 import inspect
 from typing import TYPE_CHECKING
 
