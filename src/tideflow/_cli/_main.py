@@ -147,9 +147,10 @@ def _dispatch(
             resume=resume,
             from_text=True,
         )
+        from ._run import run_in_terminal, say
+
         if not request.quiet:
-            print("Validating your flow...\n    The graph looks good!")
-        from ._run import run_in_terminal
+            say("Validating your flow...\n    The graph looks good!")
 
         return anyio.run(run_in_terminal, request)
     from ._manage import run_management_command
@@ -157,10 +158,29 @@ def _dispatch(
     return run_management_command(flow, args, _top_level(args))
 
 
+def _unwrapped(call: Any) -> int:
+    """Call ``call``; an exception group holding one error (a task group around the run)
+    is raised as that error, so it reads as one line like any other."""
+    try:
+        return int(call())
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1 and isinstance(leaves[0], Exception):
+            raise leaves[0] from group
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
 def _guarded(call: Any, argv: Sequence[str]) -> int:
     show_traceback = "--traceback" in argv
     try:
-        return int(call())
+        return _unwrapped(call)
     except (CommandError, ParameterError) as exc:
         if show_traceback:
             traceback.print_exc()
