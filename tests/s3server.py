@@ -27,8 +27,20 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ("ACCESS_KEY", "REGION", "SECRET_KEY", "S3Server", "signed_request", "weed_binary")
+if TYPE_CHECKING:
+    from obstore.store import S3Store
+
+__all__ = (
+    "ACCESS_KEY",
+    "REGION",
+    "SECRET_KEY",
+    "S3Server",
+    "raw_store",
+    "signed_request",
+    "weed_binary",
+)
 
 ACCESS_KEY = "tideflow-test"
 SECRET_KEY = "tideflow-test-secret"
@@ -213,3 +225,19 @@ def signed_request(
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, exc.read()
+
+
+def raw_store(server: S3Server, bucket: str) -> S3Store:
+    """A plain obstore client of a bucket, to look at and damage objects directly."""
+    from obstore.store import S3Store
+
+    return S3Store(
+        bucket,
+        config={
+            "endpoint": server.endpoint,
+            "access_key_id": ACCESS_KEY,
+            "secret_access_key": SECRET_KEY,
+            "region": REGION,
+        },
+        client_options={"allow_http": True},
+    )

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import obstore
 import pytest
-from obstore.store import S3Store
 
-from s3server import ACCESS_KEY, REGION, SECRET_KEY, S3Server
+from s3server import S3Server, raw_store
 from tideflow._datastore._s3 import S3BlobStore
 from tideflow._datastore._s3client import parse_s3_url
 from tideflow._exceptions import ArtifactError, StoreError
@@ -29,20 +28,6 @@ def s3_url(s3_server: S3Server, s3_bucket: str, monkeypatch: pytest.MonkeyPatch)
     for name, value in s3_server.env().items():
         monkeypatch.setenv(name, value)
     return f"s3://{s3_bucket}/t-{secrets.token_hex(4)}"
-
-
-def raw_store(server: S3Server, bucket: str) -> S3Store:
-    """A plain obstore client of the bucket, to look at and damage objects directly."""
-    return S3Store(
-        bucket,
-        config={
-            "endpoint": server.endpoint,
-            "access_key_id": ACCESS_KEY,
-            "secret_access_key": SECRET_KEY,
-            "region": REGION,
-        },
-        client_options={"allow_http": True},
-    )
 
 
 def blob_store(url: str, root: Path) -> S3BlobStore:

@@ -113,12 +113,17 @@ class S3LogStore:
         except (OSError, ObstoreError) as exc:
             raise self._failure(exc, "copy", src) from None
 
+    def drain(self, timeout: float = _CLOSE_WAIT) -> None:
+        """Wait, at most ``timeout`` seconds, for the uploads in flight now."""
+        with self._lock:
+            pending = list(self._pending)
+        wait(pending, timeout=timeout)
+
     def close(self) -> None:
         """Wait (bounded) for the uploads in flight, then stop the upload threads."""
+        self.drain()
         with self._lock:
             pool, self._pool = self._pool, None
-            pending = list(self._pending)
-        wait(pending, timeout=_CLOSE_WAIT)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=False)
 
