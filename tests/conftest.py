@@ -6,6 +6,7 @@ Async tests run once per anyio backend (asyncio and trio). Tests that touch the 
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -29,17 +30,48 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def tideflow_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tideflow_root(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Point tideflow at an empty store under ``tmp_path`` and work from ``tmp_path``.
 
     Sets ``TIDEFLOW_ROOT`` and ``TIDEFLOW_USER`` (to ``tester``) and returns the root folder,
     which does not exist yet: the stores create it on their first write.
+
+    With ``TIDEFLOW_TEST_DATASTORE_URL`` set, artifacts and logs go to object storage
+    instead, under a prefix of the test's own: ``s3`` starts the suite's SeaweedFS server
+    (see tests/s3server.py) and uses a bucket on it; an ``s3://bucket/prefix`` URL uses that
+    bucket, reached with the AWS variables of the environment.
     """
     root = tmp_path / ".tideflow"
     monkeypatch.setenv("TIDEFLOW_ROOT", str(root))
     monkeypatch.setenv("TIDEFLOW_USER", "tester")
     monkeypatch.chdir(tmp_path)
+    target = os.environ.get("TIDEFLOW_TEST_DATASTORE_URL")
+    if target:
+        base = _suite_datastore(request, monkeypatch, target)
+        monkeypatch.setenv("TIDEFLOW_DATASTORE_URL", f"{base}/{secrets.token_hex(6)}")
     return root
+
+
+def _suite_datastore(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, target: str
+) -> str:
+    """The datastore URL under which a test of the whole suite gets its own prefix."""
+    if target != "s3":
+        return target.rstrip("/")
+    server: S3Server = request.getfixturevalue("s3_server")
+    bucket = request.getfixturevalue("s3_suite_bucket")
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{bucket}"
+
+
+@pytest.fixture(scope="session")
+def s3_suite_bucket(s3_server: S3Server) -> str:
+    """The bucket the suite uses when ``TIDEFLOW_TEST_DATASTORE_URL=s3``."""
+    s3_server.create_bucket("tideflow-suite")
+    return "tideflow-suite"
 
 
 @pytest.fixture
