@@ -6,7 +6,6 @@ Async tests run once per anyio backend (asyncio and trio). Tests that touch the 
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from pathlib import Path
@@ -47,24 +46,10 @@ def tideflow_root(
     monkeypatch.setenv("TIDEFLOW_ROOT", str(root))
     monkeypatch.setenv("TIDEFLOW_USER", "tester")
     monkeypatch.chdir(tmp_path)
-    target = os.environ.get("TIDEFLOW_TEST_DATASTORE_URL")
-    if target:
-        base = _suite_datastore(request, monkeypatch, target)
-        monkeypatch.setenv("TIDEFLOW_DATASTORE_URL", f"{base}/{secrets.token_hex(6)}")
+    from s3server import use_suite_datastore
+
+    use_suite_datastore(request, monkeypatch)
     return root
-
-
-def _suite_datastore(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, target: str
-) -> str:
-    """The datastore URL under which a test of the whole suite gets its own prefix."""
-    if target != "s3":
-        return target.rstrip("/")
-    server: S3Server = request.getfixturevalue("s3_server")
-    bucket = request.getfixturevalue("s3_suite_bucket")
-    for name, value in server.env().items():
-        monkeypatch.setenv(name, value)
-    return f"s3://{bucket}"
 
 
 @pytest.fixture(scope="session")

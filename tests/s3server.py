@@ -19,6 +19,7 @@ import datetime
 import hashlib
 import hmac
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pytest
     from obstore.store import S3Store
 
 __all__ = (
@@ -39,6 +41,7 @@ __all__ = (
     "S3Server",
     "raw_store",
     "signed_request",
+    "use_suite_datastore",
     "weed_binary",
 )
 
@@ -241,3 +244,20 @@ def raw_store(server: S3Server, bucket: str) -> S3Store:
         },
         client_options={"allow_http": True},
     )
+
+
+def use_suite_datastore(request: pytest.FixtureRequest, patch: pytest.MonkeyPatch) -> None:
+    """Honour ``TIDEFLOW_TEST_DATASTORE_URL``: point ``TIDEFLOW_DATASTORE_URL`` at a fresh
+    prefix of object storage (``s3``: the suite's own server; else the URL given).
+    """
+    target = os.environ.get("TIDEFLOW_TEST_DATASTORE_URL")
+    if not target:
+        return
+    if target == "s3":
+        server: S3Server = request.getfixturevalue("s3_server")
+        base = f"s3://{request.getfixturevalue('s3_suite_bucket')}"
+        for name, value in server.env().items():
+            patch.setenv(name, value)
+    else:
+        base = target.rstrip("/")
+    patch.setenv("TIDEFLOW_DATASTORE_URL", f"{base}/{secrets.token_hex(6)}")
