@@ -5,7 +5,7 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
 :mod:`._cas`), so its key is still the SHA-256 digest of its bytes.
 
 * **Writes create a key only if it is absent.** A blob up to 16 MiB is one conditional
-  ``PUT`` (``If-None-Match: *``); a larger one is a multipart upload, streamed in 8 MiB
+  ``PUT`` (``If-None-Match: *``); a larger one is a multipart upload, streamed in 16 MiB
   parts with a few in flight, which the server makes visible only once complete. Either
   way no reader ever sees a torn or partial object, and a blob already stored is not
   sent again.
@@ -48,9 +48,9 @@ __all__ = ("S3BlobStore", "open_s3")
 
 #: Blobs larger than this are uploaded in parts and downloaded as a stream.
 _SINGLE_LIMIT: Final = 16 << 20
-_PART_SIZE: Final = 8 << 20
+_PART_SIZE: Final = 16 << 20
 #: Parts of one upload in flight at once.
-_PART_CONCURRENCY: Final = 4
+_PART_CONCURRENCY: Final = 8
 #: How much of a large blob is compressed to decide whether compressing it pays.
 _SAMPLE: Final = 1 << 20
 #: Most keys remembered as stored, per store object.
