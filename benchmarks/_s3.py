@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from s3server import S3Server  # noqa: E402
+from s3server import S3Server
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

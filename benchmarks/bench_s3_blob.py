@@ -9,13 +9,14 @@ defaults to 256 MB so a run stays short; the target is for ``--size-mb 1024``.
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import psutil
 from _common import Row, report, scratch
@@ -25,6 +26,8 @@ from tideflow._stores._bundle import open_datastore
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from tideflow._stores._interfaces import BlobStore
 
 
 class _Peak:
@@ -41,7 +44,7 @@ class _Peak:
         while not self._stop.wait(0.005):
             self.peak = max(self.peak, self._process.memory_info().rss)
 
-    def __enter__(self) -> _Peak:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -58,6 +61,13 @@ def _measure(action: Callable[[], object]) -> tuple[float, int, object]:
         result = action()
         elapsed = time.perf_counter() - started
     return elapsed, peak.peak - peak.baseline, result
+
+
+def _store(blobs: BlobStore, data: bytes, size_mb: int, rows: dict[str, Row]) -> str:
+    elapsed, extra, sha = _measure(functools.partial(blobs.put, data))
+    rows["put"].add("any", size_mb / elapsed)
+    rows["put_mem"].add("any", extra / 2**20)
+    return str(sha)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,16 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     with scratch() as folder, s3_server(folder):
         for index in range(options.repeat):
-            data = os.urandom(size)
             blobs, logs = open_datastore(
                 f"s3://bench/blob{index}?cache_size=0", root=Path(folder, ".tideflow")
             )
             logs.close()
-            elapsed, extra, sha = _measure(lambda: blobs.put(data))  # noqa: B023
-            rows["put"].add("any", options.size_mb / elapsed)
-            rows["put_mem"].add("any", extra / 2**20)
-            del data
-            elapsed, extra, loaded = _measure(lambda: blobs.get(str(sha)))  # noqa: B023
+            sha = _store(blobs, os.urandom(size), options.size_mb, rows)
+            elapsed, extra, loaded = _measure(functools.partial(blobs.get, sha))
             rows["get"].add("any", options.size_mb / elapsed)
             # The loaded bytes are the artifact itself, not overhead.
             rows["get_mem"].add("any", (extra - len(loaded)) / 2**20)  # type: ignore[arg-type]
