@@ -12,7 +12,8 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
 * **Reads check the digest.** A damaged or truncated object raises
   :exc:`~tideflow.exception.ArtifactError` naming its key. A large blob streams through a
   file of the read cache, so memory stays bounded to a few parts beyond the result.
-* **A local read cache** (:class:`~._cache.BlobCache`, under ``<root>/cache/blobs``)
+* **A local read cache** (:class:`~._cache.BlobCache`, under ``<root>/cache/blobs/<id>``, one per
+  bucket and prefix)
   keeps what was read or written, so reading ``run.data`` twice downloads once.
 * **Transfers run in parallel**, at most ``max_transfers`` at once per store.
 
@@ -81,7 +82,9 @@ class S3BlobStore:
     def __init__(self, location: S3Location, store: S3Store, *, root: Path) -> None:
         self._location = location
         self._store = store
-        self._cache = BlobCache(Path(root) / "cache" / "blobs", location.cache_size)
+        # One cache folder per bucket and prefix: a cached blob is known to be stored there.
+        folder = hashlib.sha256(location.url.encode()).hexdigest()[:16]
+        self._cache = BlobCache(Path(root) / "cache" / "blobs" / folder, location.cache_size)
         self._slots = threading.BoundedSemaphore(location.max_transfers)
         self._known: set[str] = set()
         self._lock = threading.Lock()
@@ -105,8 +108,8 @@ class S3BlobStore:
         :raises StoreError: if the bucket cannot be written.
         """
         sha = hashlib.sha256(data).hexdigest()
-        if sha in self._known:
-            return sha
+        if sha in self._known or self._cache.contains(sha):
+            return sha  # stored by this process, or read from the bucket before
         path = _path(sha)
         with self._slots:
             try:
