@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
+import secrets
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -199,7 +201,7 @@ class S3LogStore:
         except (OSError, ObstoreError) as exc:
             raise self._failure(exc, "read", self.object_path(key)) from None
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         temp.write_bytes(memoryview(data))
         temp.replace(path)
         return True
