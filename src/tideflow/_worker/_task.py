@@ -269,11 +269,29 @@ def _persist(
         refs[name] = source._artifacts[name]
     refs.update((ref.name, ref) for ref in spec.parameters_refs)
     loaded: dict[str, str] = state["_tf_loaded"]
+    batch: list[tuple[str, bytes]] = []
+
+    def store_batch() -> None:
+        # One put_many per batch, so a remote store sends the blobs in parallel.
+        shas = blobs.put_many([data for _, data in batch])
+        for (name, data), sha in zip(batch, shas, strict=True):
+            if loaded.get(name) != sha:
+                refs[name] = ArtifactRef(name, sha, len(data))
+        batch.clear()
+
+    held = 0
     for name, value in state.items():
         if name.startswith("_"):
             continue
         data = dumps(value, name)
-        sha = blobs.put(data)
-        if loaded.get(name) != sha:
-            refs[name] = ArtifactRef(name, sha, len(data))
+        batch.append((name, data))
+        held += len(data)
+        if held >= _BATCH_BYTES:
+            store_batch()
+            held = 0
+    store_batch()
     return list(refs.values())
+
+
+#: Serialized artifacts held at once before they are stored together.
+_BATCH_BYTES = 64 << 20
