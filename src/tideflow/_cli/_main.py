@@ -50,8 +50,8 @@ def _flow_parser(
 
     def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
         usage = command_prog(name) if command_prog is not None else None
-        parser: argparse.ArgumentParser = commands.add_parser(name, prog=usage, **kwargs)
-        return parser
+        sub: argparse.ArgumentParser = commands.add_parser(name, prog=usage, **kwargs)
+        return sub
 
     parameters = flow.cls._tf_parameters()
     run = add("run", help="run the flow")
@@ -208,18 +208,22 @@ def flow_main(cls: type[FlowSpec], argv: Sequence[str] | None = None) -> int:
     return _guarded(call, argv)
 
 
+_USAGE = (
+    "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, tag, "
+    "dump)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
+    "       tideflow --version\n\n"
+    "FLOW_FILE is a file (flow.py), a flow of a file of several (flow.py:MyFlow) or a "
+    "module\nand class (package.module:MyFlow, found in the working directory too). "
+    "Help on a\ncommand: tideflow run flow.py --help"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``tideflow`` command: ``tideflow COMMAND FLOW_FILE ...`` and ``tideflow runs``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(
-            "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, "
-            "tag, dump)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
-            "       tideflow --version\n\n"
-            "FLOW_FILE is a file (flow.py), a flow of a file of several (flow.py:MyFlow) or a "
-            "module\nand class (package.module:MyFlow, found in the working directory too). "
-            "Help on a\ncommand: tideflow run flow.py --help"
-        )
+    helped = argv[0] != "runs" and argv[1:2] in (["-h"], ["--help"]) if argv else False
+    if not argv or argv[0] in ("-h", "--help") or helped:
+        print(_USAGE)
         return 0 if argv else EXIT_USAGE
     if argv[0] == "--version":
         print(f"tideflow {__version__}")
@@ -235,9 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if len(argv) < 2:
+    if len(argv) < 2 or argv[1].startswith("-"):
         print(
-            f"error: tideflow {argv[0]} needs a flow file: tideflow {argv[0]} myflow.py",
+            f"error: tideflow {argv[0]} needs a flow file, right after the command: "
+            f"tideflow {argv[0]} myflow.py [OPTIONS]",
             file=sys.stderr,
         )
         return EXIT_USAGE
