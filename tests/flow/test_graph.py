@@ -315,7 +315,7 @@ class NextWithString(FlowSpec):
 class NextWithUnknownKeyword(FlowSpec):
     @step
     def start(self):
-        self.next(self.end, num_parallel=3)  # line: next-keyword
+        self.next(self.end, parallel=3)  # line: next-keyword
 
     @step
     def end(self):
@@ -401,8 +401,9 @@ class TooManyArguments(FlowSpec):
             "start",
             "next-keyword",
             (
-                r"Step 'start' passes an unsupported argument to self\.next\(\): num_parallel=3\. "
-                r"Only foreach='attribute_name' is supported\."
+                r"Step 'start' passes an unsupported argument to self\.next\(\): parallel=3\. "
+                r"self\.next\(\) takes foreach='attribute_name', num_parallel=N or "
+                r"condition='attribute_name'\."
             ),
         ),
         (

@@ -394,7 +394,8 @@ def test_cycle() -> None:
         "b",
         "cycle",
         r"Step 'b' closes a cycle \(a -> b -> a\): flows must be acyclic\. Use a foreach to "
-        r"repeat work\.$",
+        r"repeat work, or a switch to loop until a condition holds: "
+        r"self\.next\(\{'again': self\.a, 'done': self\.end\}, condition='status'\)\.$",
     )
 
 

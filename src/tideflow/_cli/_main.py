@@ -33,8 +33,13 @@ def _print_graph(flow: LoadedFlow) -> None:
         if node.doc:
             for line in node.doc.splitlines():
                 print(f"    {line}")
-        if node.type == "foreach":
+        if node.type == "foreach" and node.parallel:
+            print(f"    => {node.out_funcs[0]} (num_parallel)")
+        elif node.type == "foreach":
             print(f"    => {node.out_funcs[0]} (foreach over '{node.foreach_param}')")
+        elif node.type == "switch":
+            cases = ", ".join(f"{value!r}: {target}" for value, target in node.switch_cases)
+            print(f"    => one of {{{cases}}} (switch on '{node.condition}')")
         elif node.out_funcs:
             print(f"    => {', '.join(node.out_funcs)}")
         print()

@@ -9,6 +9,7 @@ attribute reads load artifacts lazily, attribute writes become the task's new ar
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
@@ -18,7 +19,7 @@ from ._graph import FlowGraph, build_graph
 from ._parameter import Parameter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 __all__ = ("ArtifactSource", "FlowSpec", "ForeachFrame", "Inputs", "Transition")
 
@@ -51,11 +52,17 @@ class ForeachFrame(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Transition(msgspec.Struct, frozen=True):
-    """What a step's ``self.next()`` asked for."""
+    """What a step's ``self.next()`` asked for.
+
+    For a switch, ``targets`` holds the one step chosen and ``condition`` the attribute
+    that chose it; for ``num_parallel``, ``parallel`` is set and ``num_splits`` is N.
+    """
 
     targets: tuple[str, ...]
     foreach: str | None = None
     num_splits: int | None = None
+    condition: str | None = None
+    parallel: bool = False
 
 
 #: Names a parameter cannot take: FlowSpec's own methods, and the options of run().
@@ -208,11 +215,20 @@ class FlowSpec:
 
     # -- what a step calls ---------------------------------------------------------------
 
-    def next(self, *steps: Callable[..., Any], foreach: str | None = None) -> None:
+    def next(
+        self,
+        *steps: Callable[..., Any] | Mapping[Any, Callable[..., Any]],
+        foreach: str | None = None,
+        num_parallel: int | None = None,
+        condition: str | None = None,
+    ) -> None:
         """Say which step(s) run after this one.
 
         ``self.next(self.b)`` goes on to one step, ``self.next(self.b, self.c)`` branches,
-        and ``self.next(self.body, foreach='items')`` runs ``body`` once per item.
+        ``self.next(self.body, foreach='items')`` runs ``body`` once per item,
+        ``self.next(self.train, num_parallel=4)`` runs the ``@parallel`` step ``train``
+        as four tasks at once, and ``self.next({'a': self.a, 'b': self.b},
+        condition='choice')`` goes on to the step that the value of ``self.choice`` names.
         """
         state = self.__dict__
         step = state.get("_tf_step")
@@ -221,35 +237,76 @@ class FlowSpec:
                 "self.next() was called twice: a step calls it once, as its last line.",
                 step=step,
             )
-        names = []
-        for target in steps:
-            func = getattr(target, "__func__", target)
-            if not getattr(func, "__tf_step__", False):
+        if condition is not None:
+            state["_tf_transition"] = self._tf_switch(steps, condition)
+            return
+        names = [_step_name_of(target, step) for target in steps]
+        num_splits = None
+        if num_parallel is not None:
+            if isinstance(num_parallel, bool) or not isinstance(num_parallel, int):
                 raise FlowDefinitionError(
-                    f"self.next() takes steps, as in self.next(self.end); got {target!r}.",
+                    f"num_parallel must be a whole number of tasks, not {num_parallel!r}.",
                     step=step,
                 )
-            names.append(func.__name__)
-        num_splits = None
+            if num_parallel < 1:
+                raise FlowDefinitionError(
+                    f"num_parallel={num_parallel} starts no task: ask for at least 1.",
+                    step=step,
+                )
+            state["_tf_transition"] = Transition(tuple(names), None, num_parallel, parallel=True)
+            return
         if foreach is not None:
-            try:
-                values = getattr(self, foreach)
-            except AttributeError as exc:
-                raise FlowDefinitionError(
-                    f"foreach='{foreach}' names no attribute: set self.{foreach} to a list "
-                    "before calling self.next().",
-                    step=step,
-                ) from exc
-            try:
-                num_splits = len(values)
-            except TypeError as exc:
-                raise FlowDefinitionError(
-                    f"The foreach variable '{foreach}' holds a value of type "
-                    f"{type(values).__name__}, which has no length: use a list or another "
-                    "sequence.",
-                    step=step,
-                ) from exc
+            num_splits = self._tf_foreach_size(foreach)
         state["_tf_transition"] = Transition(tuple(names), foreach, num_splits)
+
+    def _tf_foreach_size(self, foreach: str) -> int:
+        step = self.__dict__.get("_tf_step")
+        try:
+            values = getattr(self, foreach)
+        except AttributeError as exc:
+            raise FlowDefinitionError(
+                f"foreach='{foreach}' names no attribute: set self.{foreach} to a list "
+                "before calling self.next().",
+                step=step,
+            ) from exc
+        try:
+            return len(values)
+        except TypeError as exc:
+            raise FlowDefinitionError(
+                f"The foreach variable '{foreach}' holds a value of type "
+                f"{type(values).__name__}, which has no length: use a list or another "
+                "sequence.",
+                step=step,
+            ) from exc
+
+    def _tf_switch(self, steps: Sequence[Any], condition: str) -> Transition:
+        """The transition of ``self.next({...}, condition=...)``: the step chosen."""
+        step = self.__dict__.get("_tf_step")
+        if len(steps) != 1 or not isinstance(steps[0], Mapping) or not steps[0]:
+            raise FlowDefinitionError(
+                "With condition=, self.next() takes one dict mapping each value of "
+                f"self.{condition} to a step, as in self.next({{'a': self.a, 'b': self.b}}, "
+                f"condition='{condition}').",
+                step=step,
+            )
+        cases = steps[0]
+        try:
+            value = getattr(self, condition)
+        except AttributeError as exc:
+            raise FlowDefinitionError(
+                f"The switch condition self.{condition} is not set: assign it in step "
+                f"'{step}' (or earlier) before calling self.next().",
+                step=step,
+            ) from exc
+        try:
+            chosen = cases[value]
+        except (KeyError, TypeError):
+            raise FlowDefinitionError(
+                f"The switch condition self.{condition} is {value!r}, which is not one of "
+                f"the cases {list(cases)}: set it to one of them, or add a case for it.",
+                step=step,
+            ) from None
+        return Transition((_step_name_of(chosen, step),), condition=condition)
 
     @property
     def input(self) -> Any:
@@ -329,6 +386,16 @@ class FlowSpec:
                 f"{', '.join(conflicts)}. Set them in the join (self.x = ...) before calling "
                 "merge_artifacts(), or leave them out with exclude=[...]."
             )
+
+
+def _step_name_of(target: Any, step: str | None) -> str:
+    func = getattr(target, "__func__", target)
+    if not getattr(func, "__tf_step__", False):
+        raise FlowDefinitionError(
+            f"self.next() takes steps, as in self.next(self.end); got {target!r}.",
+            step=step,
+        )
+    return str(func.__name__)
 
 
 class Inputs:

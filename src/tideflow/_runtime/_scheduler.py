@@ -178,11 +178,13 @@ class Scheduler:
         task_id: str,
         artifacts: Sequence[ArtifactRef],
         num_splits: int | None = None,
+        chosen: str | None = None,
     ) -> None:
         """Go on from a task of ``plan`` that was copied from another run instead of run.
 
         The task's successors become ready as if it had just succeeded (joins count it as
-        arrived); ``num_splits`` is the size of the foreach a cloned foreach step started.
+        arrived); ``num_splits`` is the size of the foreach a cloned foreach step started,
+        ``chosen`` the step a cloned switch step went on to.
         """
         node = self.graph[plan.step]
         self._steps_seen.add(plan.step)
@@ -190,7 +192,11 @@ class Scheduler:
             self.reserve_task_ids(int(task_id))
         transition = None
         if node.type == "foreach":
-            transition = Transition(node.out_funcs, node.foreach_param, num_splits)
+            transition = Transition(
+                node.out_funcs, node.foreach_param, num_splits, parallel=node.parallel
+            )
+        elif node.type == "switch" and chosen is not None:
+            transition = Transition((chosen,), condition=node.condition)
         self._continue(plan, node, task_id, artifacts, transition)
 
     # -- one task --------------------------------------------------------------------
@@ -230,7 +236,7 @@ class Scheduler:
             exit_code=error.returncode,
             traceback=error.info.traceback or None,
         )
-        if "catch" in decorators and node.type != "foreach":
+        if "catch" in decorators and node.type not in ("foreach", "switch"):
             await self._caught(plan, node, task_id, times, decorators["catch"], failure)
         else:
             self.failures.append(failure)
@@ -394,8 +400,7 @@ class Scheduler:
             return "timeout", _Failure(error, None)
         done = outcome.done
         if done is not None and done.ok:
-            if done.transition is not None and done.transition.num_splits is not None:
-                meta = {**meta, "foreach-num-splits": str(done.transition.num_splits)}
+            meta = {**meta, **_transition_metadata(done.transition)}
             await self._finish_attempt(
                 plan, task_id, attempt, "succeeded", None, done.artifacts, sink.pid, outcome, meta
             )
@@ -524,18 +529,33 @@ class Scheduler:
             pathspec=self._pathspec(plan.step, task_id), step=plan.step, artifacts=list(artifacts)
         )
         if node.type == "foreach":
-            assert node.foreach_param is not None and transition is not None
+            assert transition is not None
+            self._split(plan, node, done, artifacts, int(transition.num_splits))
+            return
+        targets = node.out_funcs
+        if node.type == "switch":
+            assert transition is not None
+            targets = transition.targets
+        for target in targets:
+            self._forward(target, done, plan.stack)
+
+    def _split(
+        self,
+        plan: TaskPlan,
+        node: StepNode,
+        done: InputTask,
+        artifacts: Sequence[ArtifactRef],
+        count: int,
+    ) -> None:
+        """Start the ``count`` tasks of a foreach (or of ``num_parallel``)."""
+        var, sha = "", ""
+        if not node.parallel:
+            assert node.foreach_param is not None
             var = node.foreach_param
             sha = next(ref.sha for ref in artifacts if ref.name == var)
-            count = int(transition.num_splits)
-            for index in range(count):
-                frame = ForeachFrame(node.name, var, index, count, sha)
-                self.submit(
-                    TaskPlan(step=node.out_funcs[0], inputs=[done], stack=(*plan.stack, frame))
-                )
-            return
-        for target in node.out_funcs:
-            self._forward(target, done, plan.stack)
+        for index in range(count):
+            frame = ForeachFrame(node.name, var, index, count, sha)
+            self.submit(TaskPlan(step=node.out_funcs[0], inputs=[done], stack=(*plan.stack, frame)))
 
     def _forward(self, target: str, done: InputTask, stack: tuple[ForeachFrame, ...]) -> None:
         node = self.graph[target]
@@ -548,14 +568,29 @@ class Scheduler:
             outer, slot, expected = stack[:-1], stack[-1].index, stack[-1].num_splits
             order: list[Any] = list(range(expected))
         else:
-            outer, slot, expected = stack, done.step, len(node.in_funcs)
-            order = list(node.in_funcs)
+            # One input per branch of the split; a switch inside a branch sends one of its
+            # cases, so the slot is the branch the input came down, not its step.
+            outer, order = stack, list(split.out_funcs)
+            branch = target if done.step == split.name else None
+            slot = branch or self.graph[done.step].split_branches[-1]
+            expected = len(order)
         key = (target, _stack_key(outer))
         waiting = self._joins.setdefault(key, {})
         waiting[slot] = done
         if len(waiting) == expected:
             del self._joins[key]
             self.submit(TaskPlan(step=target, inputs=[waiting[s] for s in order], stack=outer))
+
+
+def _transition_metadata(transition: Transition | None) -> dict[str, str]:
+    """What a finished attempt records of its transition, for resume and the client."""
+    if transition is None:
+        return {}
+    if transition.condition is not None:
+        return {"switch-step": transition.targets[0]}
+    if transition.num_splits is not None:
+        return {"foreach-num-splits": str(transition.num_splits)}
+    return {}
 
 
 class _AttemptKey(TypedDict):

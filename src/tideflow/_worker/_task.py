@@ -189,7 +189,15 @@ def _check_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Any:
             file=node.file,
             line=node.line,
         )
-    if transition.targets != node.out_funcs or transition.foreach != node.foreach_param:
+    if node.type == "switch":
+        ok = transition.condition == node.condition and transition.targets[0] in node.out_funcs
+    else:
+        ok = (
+            transition.targets == node.out_funcs
+            and transition.foreach == node.foreach_param
+            and transition.parallel == node.parallel
+        )
+    if not ok:
         raise FlowDefinitionError(
             f"Step '{node.name}' called self.next() with a transition that differs from its "
             "graph; a step has exactly one transition.",
