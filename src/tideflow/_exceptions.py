@@ -7,7 +7,9 @@ Every exception derives from :class:`TideflowError`::
     ├── ParameterError             a parameter value is missing or has the wrong form
     ├── DecoratorError             an unknown step decorator or a bad decorator argument
     ├── ArtifactError              an artifact cannot be stored or loaded
-    ├── MergeArtifactsError        merge_artifacts() met conflicting values
+    ├── MergeArtifactsError        merge_artifacts() cannot merge (MergeArtifactsException)
+    │   ├── UnhandledInMergeArtifactsException  values differ between inputs
+    │   └── MissingInMergeArtifactsException    include= names an artifact no input has
     ├── RunFailed                  a run ended without success
     ├── TaskFailed                 a task attempt raised (pathspec, attempt, traceback text)
     ├── WorkerCrashed              a task process died or broke the protocol
@@ -30,6 +32,7 @@ __all__ = (
     "FlowDefinitionError",
     "InvalidPathspec",
     "MergeArtifactsError",
+    "MissingInMergeArtifactsException",
     "NamespaceMismatch",
     "NotFound",
     "ParameterError",
@@ -39,6 +42,7 @@ __all__ = (
     "TaskFailed",
     "TideflowError",
     "TideflowInternalError",
+    "UnhandledInMergeArtifactsException",
     "WorkerCrashed",
 )
 
@@ -99,7 +103,30 @@ class ArtifactError(TideflowError):
 
 
 class MergeArtifactsError(TideflowError):
-    """``merge_artifacts()`` found artifacts whose values differ between inputs."""
+    """``merge_artifacts()`` cannot merge; nothing was merged.
+
+    ``artifact_names`` lists the artifacts at fault. The reference API calls this class
+    ``MergeArtifactsException``.
+    """
+
+    def __init__(self, message: str, artifact_names: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.artifact_names = list(artifact_names or [])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.artifact_names))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnhandledInMergeArtifactsException(MergeArtifactsError):
+    """``merge_artifacts()`` met artifacts whose values differ between the inputs."""
+
+
+class MissingInMergeArtifactsException(MergeArtifactsError):
+    """``merge_artifacts(include=...)`` names artifacts that no input has."""
 
 
 class RunFailed(TideflowError):

@@ -14,7 +14,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from .._exceptions import FlowDefinitionError, MergeArtifactsError
+from .._exceptions import (
+    FlowDefinitionError,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
 from ._graph import FlowGraph, build_graph
 from ._parameter import Parameter
 
@@ -339,7 +343,10 @@ class FlowSpec:
         """In a join, carry over the artifacts whose values agree across ``inputs``.
 
         Artifacts already set in the join are left alone. Artifacts whose values differ
-        raise :class:`MergeArtifactsError` unless excluded (or set first).
+        raise :class:`~tideflow.exception.UnhandledInMergeArtifactsException` unless
+        excluded (or set first); ``include`` naming an artifact no input has raises
+        :class:`~tideflow.exception.MissingInMergeArtifactsException`. Either way nothing
+        is merged.
         """
         step = self.__dict__.get("_tf_step")
         if not isinstance(inputs, Inputs):
@@ -361,31 +368,34 @@ class FlowSpec:
                 if name.startswith("_") or name in parameters:
                     continue
                 candidates.setdefault(name, []).append((source.sha(name), source))
-        if include:
-            missing = sorted(set(include) - set(candidates))
-            if missing:
-                raise MergeArtifactsError(
-                    f"merge_artifacts(include=...) names artifact(s) no input has: "
-                    f"{', '.join(missing)}."
-                )
         wanted = set(include) if include else set(candidates) - set(exclude or ())
         conflicts = []
-        for name in sorted(wanted):
+        merged: dict[str, tuple[str, ArtifactSource]] = {}
+        for name in sorted(wanted & set(candidates)):
             if name in self.__dict__:
                 continue
-            shas = {sha for sha, _ in candidates[name]}
-            if len(shas) > 1:
+            if len({sha for sha, _ in candidates[name]}) > 1:
                 conflicts.append(name)
-                continue
-            sha, source = candidates[name][0]
-            self.__dict__["_tf_merged"][name] = sha
-            self.__dict__["_tf_merge_sources"][name] = source
+            else:
+                merged[name] = candidates[name][0]
         if conflicts:
-            raise MergeArtifactsError(
+            raise UnhandledInMergeArtifactsException(
                 f"Step '{step}' cannot merge artifact(s) whose values differ between inputs: "
                 f"{', '.join(conflicts)}. Set them in the join (self.x = ...) before calling "
-                "merge_artifacts(), or leave them out with exclude=[...]."
+                "merge_artifacts(), or leave them out with exclude=[...]. Nothing was merged.",
+                conflicts,
             )
+        missing = sorted(n for n in set(include or ()) - set(candidates) if n not in self.__dict__)
+        if missing:
+            raise MissingInMergeArtifactsException(
+                f"merge_artifacts(include=...) names artifact(s) no input has: "
+                f"{', '.join(missing)}. Nothing was merged.",
+                missing,
+            )
+        # All or nothing: the artifacts are merged only once every check passed.
+        for name, (sha, source) in merged.items():
+            self.__dict__["_tf_merged"][name] = sha
+            self.__dict__["_tf_merge_sources"][name] = source
 
 
 def _step_name_of(target: Any, step: str | None) -> str:
