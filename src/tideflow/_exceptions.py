@@ -39,6 +39,7 @@ __all__ = (
     "ResumeError",
     "RunFailed",
     "TagError",
+    "TaskException",
     "TaskFailed",
     "TideflowError",
     "TideflowInternalError",
@@ -49,6 +50,37 @@ __all__ = (
 
 class TideflowError(Exception):
     """Base class of every error tideflow raises on purpose."""
+
+
+class TaskException(Exception):
+    """What a failed task raised, as recorded: ``task.exception``, and the value of
+    ``@catch(var=...)``.
+
+    ``type`` is the exception's class with its module (``builtins.ValueError``,
+    ``mymodule.MyError``), ``exception`` its message and ``stacktrace`` the formatted
+    traceback from inside the task; ``message`` and ``traceback`` are other names for
+    the last two. ``str()`` gives ``"ValueError: message"``. The original exception
+    object is not kept: its class may not be importable where it is read.
+    """
+
+    def __init__(self, type: str, message: str, traceback: str) -> None:
+        super().__init__(type, message, traceback)
+        self.type = _qualified(type)
+        self.exception = self.message = message
+        self.stacktrace = self.traceback = traceback
+
+    def __str__(self) -> str:
+        name = self.type.removeprefix("builtins.")
+        return f"{name}: {self.message}" if self.message else name
+
+
+def _qualified(name: str) -> str:
+    """``builtins.ValueError`` for ``ValueError``; other names as they are."""
+    import builtins
+
+    if "." not in name and isinstance(getattr(builtins, name, None), type):
+        return f"builtins.{name}"
+    return name
 
 
 class FlowDefinitionError(TideflowError):

@@ -70,6 +70,8 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     tags: list[str] = []
     max_num_splits: int = 100
     sys_path: list[str] = []
+    #: ``@catch(var=...)``: the artifact set to ``None`` when the step succeeds.
+    catch_var: str | None = None
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):
@@ -79,7 +81,10 @@ class Ready(msgspec.Struct, frozen=True, tag="ready"):
 
 
 class TaskDone(msgspec.Struct, frozen=True, kw_only=True, tag="done"):
-    """The outcome of a task attempt, sent by the worker before it exits."""
+    """The outcome of a task attempt, sent by the worker before it exits.
+
+    A failed attempt still carries the artifacts its step set before it raised.
+    """
 
     ok: bool
     artifacts: list[ArtifactRef] = []

@@ -26,6 +26,7 @@ from ._exceptions import ParameterError as ParameterError
 from ._exceptions import ResumeError as ResumeError
 from ._exceptions import RunFailed as RunFailed
 from ._exceptions import TagError as TagError
+from ._exceptions import TaskException as TaskException
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TideflowError as TideflowError
 from ._exceptions import TideflowInternalError as TideflowInternalError
@@ -68,6 +69,7 @@ __all__ = (
     "ResumeError",
     "RunFailed",
     "TagError",
+    "TaskException",
     "TaskFailed",
     "TideflowError",
     "TideflowInternalError",

@@ -515,8 +515,13 @@ def test_switch_nodes() -> None:
     assert graph["c"].split_branches == ("c",)
     assert graph["a"].matching_join == "join"
     assert graph.sorted_nodes == ["start", "loop", "a", "b", "c", "d", "e", "join", "end"]
-    signature = dict((entry[0], entry[1:]) for entry in graph.signature())
-    assert signature["loop"] == ("switch", ("loop", "a"), "status", [["'again'", "loop"], ["'done'", "a"]])
+    signature = {entry[0]: entry[1:] for entry in graph.signature()}
+    assert signature["loop"] == (
+        "switch",
+        ("loop", "a"),
+        "status",
+        [["'again'", "loop"], ["'done'", "a"]],
+    )
 
 
 def test_the_switch_chooses_at_run_time() -> None:
@@ -531,7 +536,10 @@ def test_the_switch_chooses_at_run_time() -> None:
     ("value", "message"),
     [
         (None, r"^step 'b': The switch condition self\.pick is not set: assign it in step 'b'"),
-        (3, r"^step 'b': The switch condition self\.pick is 3, which is not one of the cases \[1, 2\]"),
+        (
+            3,
+            r"^step 'b': The switch condition self\.pick is 3, which is not one of the cases \[1, 2\]",
+        ),
     ],
 )
 def test_a_switch_without_a_matching_value(value: int | None, message: str) -> None:

@@ -551,29 +551,37 @@ class SwitchIntoOtherBranch(FlowSpec):
             SwitchWithoutCondition,
             "start",
             "switch-no-condition",
-            r"Step 'start' passes a dict to self\.next\(\) without condition=: a switch names "
-            r"the attribute whose value picks the step",
+            (
+                r"Step 'start' passes a dict to self\.next\(\) without condition=: a switch names "
+                r"the attribute whose value picks the step"
+            ),
         ),
         (
             SwitchWithOneCase,
             "start",
             "switch-one-case",
-            r"Step 'start' is a switch with 1 case: a switch chooses between at least two "
-            r"steps\. Use self\.next\(self\.end\) instead\.$",
+            (
+                r"Step 'start' is a switch with 1 case: a switch chooses between at least two "
+                r"steps\. Use self\.next\(self\.end\) instead\.$"
+            ),
         ),
         (
             SwitchWithVariableKey,
             "start",
             "switch-key",
-            r"Step 'start' uses key as a switch case: the keys of a switch are literal "
-            r"strings, numbers or booleans",
+            (
+                r"Step 'start' uses key as a switch case: the keys of a switch are literal "
+                r"strings, numbers or booleans"
+            ),
         ),
         (
             SwitchWithForeach,
             "start",
             "switch-foreach",
-            r"Step 'start' passes condition and foreach to self\.next\(\): a transition is a "
-            r"foreach, a num_parallel or a switch, not a mix of them\.$",
+            (
+                r"Step 'start' passes condition and foreach to self\.next\(\): a transition is a "
+                r"foreach, a num_parallel or a switch, not a mix of them\.$"
+            ),
         ),
         (
             SwitchIntoOtherBranch,

@@ -35,7 +35,9 @@ class SwitchLoopBackFlow(FlowSpec):
     def loop_body(self):
         self.item_loop_count += 1
         self.should_continue = str(self.item_loop_count < self.max_loops)
-        self.next({"True": self.loop_body, "False": self.exit_item_loop}, condition="should_continue")
+        self.next(
+            {"True": self.loop_body, "False": self.exit_item_loop}, condition="should_continue"
+        )
 
     @step
     def exit_item_loop(self):

@@ -8,6 +8,7 @@ backend and per executor; the tests read what the runs stored.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -191,7 +192,7 @@ async def test_a_recursive_switch_runs_a_new_task_per_pass(outcomes: dict[str, O
     assert [t.artifacts["count"] for t in passes] == [1, 2, 3, 4, 5]
     assert len({t.record.task_id for t in passes}) == 5
     # Each pass reads the one before it.
-    for before, after in zip(passes, passes[1:], strict=False):
+    for before, after in itertools.pairwise(passes):
         assert after.record.parent_pathspecs == (before.record.pathspec,)
     assert loop.run.only("end").artifacts["count"] == 5
 

@@ -387,8 +387,10 @@ def test_join_merges_what_agrees(store: Store) -> None:
         ),
         (
             "include-missing",
-            r"^merge_artifacts\(include=\.\.\.\) names artifact\(s\) no input has: absent\. "
-            r"Nothing was merged\.$",
+            (
+                r"^merge_artifacts\(include=\.\.\.\) names artifact\(s\) no input has: absent\. "
+                r"Nothing was merged\.$"
+            ),
         ),
         (
             "include-and-exclude",

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio.to_thread
 
-from .._exceptions import NotFound
+from .._exceptions import NotFound, TaskException
 from ._common import ClientObject
-from ._data import Metadata, TaskArtifacts, TaskData, TaskException
+from ._data import Metadata, TaskArtifacts, TaskData
 from ._namespace import get_namespace
 from ._nodes import (
     ArtifactNode,

@@ -14,11 +14,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from .._exceptions import NotFound
+from .._exceptions import NotFound, TaskException
 from .._logs import STREAMS, read_log, read_text
 from .._logs import log_size as _log_size
 from .._metadata._lookups import child_tasks, flow_created_at, latest_attempts, latest_run
-from ._data import TaskData, TaskException
+from ._data import TaskData
 from ._namespace import check_namespace, get_namespace
 from ._pathspec import split_pathspec
 from ._store import StoreHandle, resolve_root, store_for
@@ -605,6 +605,12 @@ class TaskNode(Node):
         record = self.attempt_record()
         if record is None or record.exception is None:
             return None
+        r = self._record
+        metadata = self.handle.metadata.list_metadata(
+            r.flow, r.run_id, r.step, r.task_id, record.attempt
+        )
+        if any(m.name == "caught" for m in metadata):
+            return None  # @catch handled the failure
         info = record.exception
         return TaskException(info.type, info.message, info.traceback)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
-from .._exceptions import NotFound
+from .._exceptions import NotFound, TaskException
 from ._common import ClientObject
-from ._data import Metadata, TaskArtifacts, TaskData, TaskException
+from ._data import Metadata, TaskArtifacts, TaskData
 from ._namespace import get_namespace
 from ._nodes import (
     ArtifactNode,

@@ -183,15 +183,16 @@ def check_parallel(nodes: dict[str, StepNode]) -> None:
                     file=node.file,
                     line=node.next_line,
                 )
-        if any(d.name == "parallel" for d in node.decorators):
-            if len(targets) != 1 or not targets[0].is_join:
-                raise FlowDefinitionError(
-                    f"Step '{node.name}' has @parallel, so the step after it must be a join "
-                    f"that takes its tasks: `def {node.out_funcs[0]}(self, inputs):`.",
-                    step=node.name,
-                    file=node.file,
-                    line=node.next_line,
-                )
+        if any(d.name == "parallel" for d in node.decorators) and (
+            len(targets) != 1 or not targets[0].is_join
+        ):
+            raise FlowDefinitionError(
+                f"Step '{node.name}' has @parallel, so the step after it must be a join "
+                f"that takes its tasks: `def {node.out_funcs[0]}(self, inputs):`.",
+                step=node.name,
+                file=node.file,
+                line=node.next_line,
+            )
 
 
 class _Place(msgspec.Struct, frozen=True):

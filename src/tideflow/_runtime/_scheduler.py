@@ -28,7 +28,7 @@ import msgspec
 
 from .._datastore._artifacts import dumps
 from .._datastore._cas import BlobStore
-from .._exceptions import TaskFailed
+from .._exceptions import TaskException, TaskFailed
 from .._flow._decorators import StepDecorator
 from .._flow._spec import ForeachFrame, Transition
 from .._logs._writer import LogWriter, log_path
@@ -237,7 +237,7 @@ class Scheduler:
             traceback=error.info.traceback or None,
         )
         if "catch" in decorators and node.type not in ("foreach", "switch"):
-            await self._caught(plan, node, task_id, times, decorators["catch"], failure)
+            await self._caught(plan, task_id, times, decorators["catch"], failure, error)
         else:
             self.failures.append(failure)
 
@@ -335,7 +335,9 @@ class Scheduler:
             started_at=time.time(),
         )
 
-    def _task_spec(self, plan: TaskPlan, task_id: str, attempt: int) -> TaskSpec:
+    def _task_spec(
+        self, plan: TaskPlan, task_id: str, attempt: int, catch: StepDecorator | None = None
+    ) -> TaskSpec:
         return TaskSpec(
             flow_name=self.plan.flow_name,
             flow_source=self.plan.flow_source,
@@ -355,6 +357,7 @@ class Scheduler:
             tags=list(self.plan.tags),
             max_num_splits=self.plan.max_num_splits,
             sys_path=self.plan.sys_path,
+            catch_var=catch.attributes["var"] if catch is not None else None,
         )
 
     async def _attempt(
@@ -367,7 +370,7 @@ class Scheduler:
         meta: dict[str, str],
     ) -> tuple[str, _Failure | None]:
         """Run one attempt; return its final state and, unless it succeeded, why not."""
-        spec = self._task_spec(plan, task_id, attempt)
+        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"))
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])
@@ -409,11 +412,12 @@ class Scheduler:
             return "succeeded", None
         reported = done.error if done is not None else None
         error = reported or ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
+        kept = done.artifacts if done is not None else []
         await sink.say(f"Task failed: {error.type}: {error.message}", "stderr")
         await self._finish_attempt(
-            plan, task_id, attempt, "failed", error, [], sink.pid, outcome, meta
+            plan, task_id, attempt, "failed", error, kept, sink.pid, outcome, meta
         )
-        return "failed", _Failure(error, outcome.returncode)
+        return "failed", _Failure(error, outcome.returncode, kept)
 
     async def _finish_attempt(
         self,
@@ -473,19 +477,29 @@ class Scheduler:
     async def _caught(
         self,
         plan: TaskPlan,
-        node: StepNode,
         task_id: str,
         attempt: int,
         catch: StepDecorator,
         failure: TaskFailed,
+        error: _Failure,
     ) -> None:
+        """Go on after the last attempt failed under ``@catch``.
+
+        The task keeps what its failed attempt stored (its inputs' artifacts when it
+        stored nothing, as a crashed or timed-out process does), plus ``var``: a
+        :class:`~tideflow.exception.TaskException` with the failure's type, message and
+        traceback. The traceback was printed once already, with the task's output.
+        """
+        node = self.graph[plan.step]
         refs: dict[str, ArtifactRef] = {}
         if not node.is_join and plan.inputs:
             refs.update((ref.name, ref) for ref in plan.inputs[0].artifacts)
+        refs.update((ref.name, ref) for ref in error.artifacts)
         refs.update((ref.name, ref) for ref in self.plan.parameters_refs)
         var = catch.attributes["var"]
         if var:
-            data = dumps(failure, var)
+            info = error.info
+            data = dumps(TaskException(info.type, info.message, info.traceback), var)
             sha = await anyio.to_thread.run_sync(self._blobs.put, data)
             refs[var] = ArtifactRef(var, sha, len(data))
         artifacts = list(refs.values())
@@ -504,10 +518,9 @@ class Scheduler:
 
         await anyio.to_thread.run_sync(write)
         sink = _TaskSink(self, plan.step, task_id, attempt)
-        text = f"@catch caught the failure ({failure.message}); the run goes on."
-        if catch.attributes["print_exception"] and failure.traceback:
-            await sink.say_many(failure.traceback.rstrip("\n").split("\n"), "stderr")
-        await sink.say(text, "stderr")
+        await sink.say(
+            f"@catch caught the failure ({failure.message}); the run goes on.", "stderr"
+        )
         self._continue(plan, node, task_id, artifacts, None)
 
     # -- what comes next ---------------------------------------------------------------
@@ -555,7 +568,9 @@ class Scheduler:
             sha = next(ref.sha for ref in artifacts if ref.name == var)
         for index in range(count):
             frame = ForeachFrame(node.name, var, index, count, sha)
-            self.submit(TaskPlan(step=node.out_funcs[0], inputs=[done], stack=(*plan.stack, frame)))
+            self.submit(
+                TaskPlan(step=node.out_funcs[0], inputs=[done], stack=(*plan.stack, frame))
+            )
 
     def _forward(self, target: str, done: InputTask, stack: tuple[ForeachFrame, ...]) -> None:
         node = self.graph[target]
@@ -606,6 +621,8 @@ class _Failure(msgspec.Struct, frozen=True):
 
     info: ErrorInfo
     returncode: int | None
+    #: The artifacts the failed attempt set before it raised.
+    artifacts: list[ArtifactRef] = []
 
 
 def _crash_text(outcome: TaskOutcome) -> str:

@@ -138,20 +138,37 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
         tags=tuple(spec.tags),
         parameter_names=tuple(spec.parameters),
     )
+    flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
     token = task_info.set(info)
     try:
         if node.is_join:
-            flow = bind(spec.step, None)
             inputs = Inputs([bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)])
             func(flow, inputs)
         else:
-            flow = bind(spec.step, sources[0] if sources else None)
             func(flow)
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 (every failure is reported)
+        error = _error(exc)
+        sys.stderr.write(error.traceback)
+        sys.stderr.flush()
+        return TaskDone(ok=False, error=error, artifacts=_persist_failed(flow, node, spec, blobs))
     finally:
         task_info.reset(token)
     transition = _check_transition(flow, node, spec)
+    if spec.catch_var and spec.catch_var not in flow.__dict__:
+        flow.__dict__[spec.catch_var] = None  # @catch(var=...): no failure to hold
     artifacts = _persist(flow, node, spec, blobs)
     return TaskDone(ok=True, artifacts=artifacts, transition=transition)
+
+
+def _persist_failed(
+    flow: FlowSpec, node: StepNode, spec: TaskSpec, blobs: BlobStore
+) -> list[ArtifactRef]:
+    """The artifacts a failed step set before it raised (kept for ``@catch``)."""
+    try:
+        return _persist(flow, node, spec, blobs)
+    except Exception as exc:  # noqa: BLE001 (the step's own failure is what is reported)
+        sys.stderr.write(f"The artifacts of the failed step could not be stored: {exc}\n")
+        return []
 
 
 def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
