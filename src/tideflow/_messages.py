@@ -74,6 +74,8 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     datastore_url: str | None = None
     #: ``@catch(var=...)``: the artifact set to ``None`` when the step succeeds.
     catch_var: str | None = None
+    #: In a ``@parallel`` step: the task id of the control task (node 0).
+    parallel_control: str | None = None
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):

@@ -11,8 +11,9 @@ change while the run is going (status, attempts, artifacts, logs).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from .._exceptions import NotFound, TaskException
 from .._logs import STREAMS
@@ -421,6 +422,27 @@ class StepNode(Node):
             self.run.record.flow, self.run.record.run_id, self.name
         )
         return [TaskNode(self, record, None) for record in records]
+
+    def neighbours(self) -> tuple[list[StepNode], list[StepNode]]:
+        """The steps before and after this one in the flow's graph that exist in the run
+        (a switch's cases that were not taken, for example, do not)."""
+        try:
+            start = self.run.child("start").tasks()
+        except NotFound:
+            return [], []
+        shape: list[list[Any]] = []
+        for task in start[-1:]:
+            found = next((m.value for m in task.metadata() if m.name == "graph-signature"), None)
+            shape = json.loads(found) if found else []
+        following = {entry[0]: list(entry[2]) for entry in shape}
+        present = {step.name: step for step in self.run.steps()}
+        parents = [
+            present[name]
+            for name, targets in following.items()
+            if self.name in targets and name in present
+        ]
+        children = [present[name] for name in following.get(self.name, ()) if name in present]
+        return parents, children
 
     def any_task(self) -> TaskNode | None:
         """One task of the step (the newest), or ``None``."""

@@ -368,6 +368,31 @@ class Step(_Parent):
         """Where the step's tasks ran (see :attr:`Task.environment_info`)."""
         return self._sync_node.environment_info()
 
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps that come right before this one in the flow's graph (those the run
+        has: the cases a switch did not take have no step)."""
+        parents, _ = self._sync_node.neighbours()
+        return iter([Step._from_node(node) for node in parents])
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps that come right after this one in the flow's graph (those the run
+        has)."""
+        _, children = self._sync_node.neighbours()
+        return iter([Step._from_node(node) for node in children])
+
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The control tasks of a ``@parallel`` step (node 0 of each group); with tags,
+        none unless the run carries every one."""
+        return iter(
+            [
+                Task._from_node(node)
+                for node in self._sync_node.tasks(tags)
+                if node.metadata_dict().get("internal_task_type") == "control"
+            ]
+        )
+
     def __iter__(self) -> Iterator[Task]:
         """Iterate over the tasks, newest first."""
         return iter(self.tasks)

@@ -8,6 +8,7 @@ attribute reads load artifacts lazily, attribute writes become the task's new ar
 
 from __future__ import annotations
 
+import inspect
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
@@ -129,6 +130,24 @@ class FlowSpec:
         }
 
     @classmethod
+    def _tf_constants(cls) -> dict[str, Any]:
+        """The flow's class-level constants (``int_const = 123``): every attribute of the
+        class that is not private, a method, a property, a class or a parameter. They are
+        stored as artifacts of every task, and a step cannot assign them."""
+        own = set(dir(FlowSpec))
+        constants = {}
+        for name in dir(cls):
+            if name.startswith("_") or name in own:
+                continue
+            value = inspect.getattr_static(cls, name)
+            if isinstance(value, (Parameter, property, type, classmethod, staticmethod)):
+                continue
+            if callable(value):
+                continue
+            constants[name] = value
+        return constants
+
+    @classmethod
     def _tf_check_parameters(cls, graph: FlowGraph) -> None:
         seen: dict[str, str] = {}
         for attribute, parameter in cls._tf_parameters().items():
@@ -205,6 +224,23 @@ class FlowSpec:
         raise AttributeError(
             f"Flow {type(self).__name__} has no attribute or artifact '{name}'{where}."
         )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_") and name in type(self)._tf_constant_names():
+            raise AttributeError(
+                f"Cannot assign self.{name} in step '{self.__dict__.get('_tf_step')}': "
+                f"{name} is a constant of {type(self).__name__} (a class attribute), the same "
+                "in every task. Assign the value to an attribute with another name."
+            )
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def _tf_constant_names(cls) -> frozenset[str]:
+        cached: frozenset[str] | None = cls.__dict__.get("_tf_constant_cache")
+        if cached is None:
+            cached = frozenset(cls._tf_constants())
+            type.__setattr__(cls, "_tf_constant_cache", cached)
+        return cached
 
     def __delattr__(self, name: str) -> None:
         if name in self.__dict__:

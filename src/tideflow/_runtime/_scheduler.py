@@ -123,6 +123,8 @@ class Scheduler:
         self._join_of = {
             node.matching_join: node.name for node in graph if node.matching_join is not None
         }
+        #: The control task (node 0) of each group of @parallel tasks.
+        self._controls: dict[tuple[Any, ...], str] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._collected: list[TaskPlan] | None = None
         #: Pathspecs of tasks that failed for good (no retry or catch left).
@@ -159,6 +161,8 @@ class Scheduler:
             return
         assert self._tg is not None
         self._task_ids += 1
+        if _is_parallel(plan) and plan.stack[-1].index == 0:
+            self._controls[_group_key(plan)] = str(self._task_ids)
         self._tg.start_soon(self._run_task, plan, str(self._task_ids))
 
     def reserve_task_ids(self, used: int) -> None:
@@ -274,6 +278,12 @@ class Scheduler:
             meta["resources"] = json.dumps(
                 {"cpu": request.cpu, "memory": request.memory, "gpu": request.gpu}
             )
+        if _is_parallel(plan):
+            frame = plan.stack[-1]
+            meta["parallel-world-size"] = str(frame.num_splits)
+            meta["parallel-node-index"] = str(frame.index)
+            if frame.index == 0:
+                meta["internal_task_type"] = "control"
         if plan.step == "start":
             # What a resume of this run checks and reuses, even when the start task fails.
             meta["graph-signature"] = json.dumps(self.graph.signature())
@@ -366,6 +376,7 @@ class Scheduler:
             max_num_splits=self.plan.max_num_splits,
             sys_path=self.plan.sys_path,
             catch_var=catch.attributes["var"] if catch is not None else None,
+            parallel_control=self._controls.get(_group_key(plan)) if _is_parallel(plan) else None,
         )
 
     async def _attempt(
@@ -603,6 +614,15 @@ class Scheduler:
         if len(waiting) == expected:
             del self._joins[key]
             self.submit(TaskPlan(step=target, inputs=[waiting[s] for s in order], stack=outer))
+
+
+def _is_parallel(plan: TaskPlan) -> bool:
+    """Whether ``plan`` is one of the tasks of ``num_parallel`` (its frame has no variable)."""
+    return bool(plan.stack) and not plan.stack[-1].var
+
+
+def _group_key(plan: TaskPlan) -> tuple[Any, ...]:
+    return (plan.step, _stack_key(plan.stack[:-1]))
 
 
 def _transition_metadata(transition: Transition | None) -> dict[str, str]:

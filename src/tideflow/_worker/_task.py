@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._datastore._artifacts import dumps, loads
 from .._exceptions import FlowDefinitionError, TideflowError
-from .._flow._current import TaskInfo, task_info
+from .._flow._current import ParallelInfo, TaskInfo, task_info
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
 from .._stores._bundle import open_datastore
@@ -138,6 +138,8 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
         namespace=spec.namespace,
         tags=tuple(spec.tags),
         parameter_names=tuple(spec.parameters),
+        root=spec.root,
+        parallel=_parallel_info(spec, node),
     )
     flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
     token = task_info.set(info)
@@ -172,6 +174,17 @@ def _persist_failed(
         return []
 
 
+def _parallel_info(spec: TaskSpec, node: StepNode) -> ParallelInfo | None:
+    """``current.parallel`` for one of the tasks of ``num_parallel``."""
+    if not spec.stack or spec.stack[-1].var:
+        return None
+    frame = spec.stack[-1]
+    control = spec.parallel_control or (spec.task_id if frame.index == 0 else None)
+    return ParallelInfo(
+        num_nodes=frame.num_splits, node_index=frame.index, control_task_id=control
+    )
+
+
 def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
     """``get(level)``: the item this task handles of the foreach at that level of its stack."""
     cache: dict[int, Any] = {}
@@ -179,6 +192,8 @@ def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
     def get(level: int) -> Any:
         if level not in cache:
             frame = spec.stack[level]
+            if not frame.var:  # num_parallel: the item is the node index
+                return frame.index
             cache[level] = _item(loads(blobs.get(frame.value_sha)), frame.index)
         return cache[level]
 
@@ -253,6 +268,9 @@ def _persist(
         source = state["_tf_merge_sources"][name]
         refs[name] = source._artifacts[name]
     refs.update((ref.name, ref) for ref in spec.parameters_refs)
+    for name, value in type(flow)._tf_constants().items():
+        data = dumps(value, name)
+        refs[name] = ArtifactRef(name, blobs.put(data), len(data))
     loaded: dict[str, str] = state["_tf_loaded"]
     for name, value in state.items():
         if name.startswith("_"):
