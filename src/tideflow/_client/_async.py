@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 import anyio.to_thread
 
 from .._exceptions import NotFound, TaskException
+from .._metadata._tags import one_tag, some_tags
 from ._common import ClientObject
 from ._data import Metadata, TaskArtifacts, TaskData
 from ._namespace import get_namespace
@@ -253,7 +254,7 @@ class AsyncRun(_AsyncParent):
 
     async def add_tag(self, tag: str) -> None:
         """Add a user tag (see :meth:`tideflow.Run.add_tag`)."""
-        await _call(self._run.edit_tags, (), [tag])
+        await _call(self._run.edit_tags, (), [one_tag("add_tag", tag)])
 
     async def add_tags(self, tags: Iterable[str]) -> None:
         """Add user tags (see :meth:`tideflow.Run.add_tags`)."""
@@ -261,7 +262,7 @@ class AsyncRun(_AsyncParent):
 
     async def remove_tag(self, tag: str) -> None:
         """Remove a user tag (see :meth:`tideflow.Run.remove_tag`)."""
-        await _call(self._run.edit_tags, [tag], ())
+        await _call(self._run.edit_tags, [one_tag("remove_tag", tag)], ())
 
     async def remove_tags(self, tags: Iterable[str]) -> None:
         """Remove user tags (see :meth:`tideflow.Run.remove_tags`)."""
@@ -269,13 +270,17 @@ class AsyncRun(_AsyncParent):
 
     async def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
         """Remove a tag, then add one, atomically (see :meth:`tideflow.Run.replace_tag`)."""
-        await _call(self._run.edit_tags, [tag_to_remove], [tag_to_add])
+        await _call(
+            self._run.edit_tags,
+            [one_tag("replace_tag", tag_to_remove)],
+            [one_tag("replace_tag", tag_to_add)],
+        )
 
     async def replace_tags(
         self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]
     ) -> None:
         """Remove tags, then add tags, atomically (see :meth:`tideflow.Run.replace_tags`)."""
-        await _call(self._run.edit_tags, tags_to_remove, tags_to_add)
+        await _call(self._run.edit_tags, *some_tags(tags_to_remove, tags_to_add))
 
 
 class AsyncStep(_AsyncParent):

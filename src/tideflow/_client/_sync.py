@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from .._exceptions import NotFound, TaskException
+from .._metadata._tags import one_tag, some_tags
 from ._common import ClientObject
 from ._data import Metadata, TaskArtifacts, TaskData
 from ._namespace import get_namespace
@@ -292,7 +293,7 @@ class Run(_Parent):
         :raises TagError: if the tag is not a non-empty string of at most 500 characters,
             or the run would have more than 50 user tags.
         """
-        self._sync_node.edit_tags((), [tag])
+        self._sync_node.edit_tags((), [one_tag("add_tag", tag)])
 
     def add_tags(self, tags: Iterable[str]) -> None:
         """Add user tags; system tags among them are left out. See :meth:`add_tag`."""
@@ -303,7 +304,7 @@ class Run(_Parent):
 
         :raises TagError: if the tag is a system tag.
         """
-        self._sync_node.edit_tags([tag], ())
+        self._sync_node.edit_tags([one_tag("remove_tag", tag)], ())
 
     def remove_tags(self, tags: Iterable[str]) -> None:
         """Remove user tags. See :meth:`remove_tag`."""
@@ -311,12 +312,17 @@ class Run(_Parent):
 
     def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
         """Remove a tag, then add one, atomically: both happen or neither does."""
-        self._sync_node.edit_tags([tag_to_remove], [tag_to_add])
+        self._sync_node.edit_tags(
+            [one_tag("replace_tag", tag_to_remove)], [one_tag("replace_tag", tag_to_add)]
+        )
 
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove tags, then add tags, atomically. See :meth:`add_tag` and
-        :meth:`remove_tag` for the rules."""
-        self._sync_node.edit_tags(tags_to_remove, tags_to_add)
+        :meth:`remove_tag` for the rules.
+
+        :raises TagError: if there is no tag to remove and none to add.
+        """
+        self._sync_node.edit_tags(*some_tags(tags_to_remove, tags_to_add))
 
 
 class Step(_Parent):

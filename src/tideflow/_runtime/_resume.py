@@ -75,7 +75,7 @@ _frames = msgspec.msgpack.Decoder(list[ForeachFrame])
 
 #: Metadata of an origin attempt that a clone does not copy (it records its own).
 _NOT_COPIED = frozenset(
-    {"attempt", "attempt-ok", "graph-signature", "origin-run-id", "origin-task-id", "pid"}
+    {"attempt", "attempt-ok", "graph-signature", "origin-run-id", "origin-task-id"}
 )
 
 
