@@ -431,6 +431,9 @@ class Scheduler:
             return "succeeded", None
         reported = done.error if done is not None else None
         error = reported or ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
+        if reported is None:
+            # The process died (a signal, an exit): say why in its stored stderr too.
+            sink.record(f"Task failed: {error.type}: {error.message}", "stderr")
         kept = done.artifacts if done is not None else []
         await sink.say(f"Task failed: {error.type}: {error.message}", "stderr")
         await self._finish_attempt(
@@ -712,6 +715,13 @@ class _TaskSink:
         prefix = self._prefix()
         now = stamp()
         await self._scheduler._console.write(stream, [f"{now} {prefix} {t}" for t in texts])
+
+    def record(self, text: str, stream: str) -> None:
+        """Append one line that tideflow says (not the task) to the attempt's log."""
+        writer = self._writer(stream)
+        writer.write_lines([(time.time(), text.encode())])
+        writer.close()
+        self._writers.pop(stream, None)
 
     def close(self) -> None:
         for writer in self._writers.values():
