@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tideflow import catch, environment, resources, retry, step, timeout
+from tideflow import catch, environment, parallel, resources, retry, step, timeout
 from tideflow._exceptions import DecoratorError, FlowDefinitionError
 from tideflow._flow._decorators import (
     DECORATORS,
@@ -18,9 +18,9 @@ from tideflow._flow._decorators import (
 )
 
 VALID_LIST = (
-    r"Valid decorators are: retry\(times=3, minutes_between_retries=2\), "
+    r"Valid decorators are: retry\(times=3, minutes_between_retries=None\), "
     r"catch\(var=None, print_exception=True\), timeout\(seconds=0, minutes=0, hours=0\), "
-    r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\)\.$"
+    r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\), parallel\(\)\.$"
 )
 
 
@@ -34,7 +34,7 @@ def test_bare_form_takes_the_defaults() -> None:
     def start(self: Any) -> None: ...
 
     assert decorators_of(start) == (
-        StepDecorator("retry", {"times": 3, "minutes_between_retries": 2}),
+        StepDecorator("retry", {"times": 3, "minutes_between_retries": None}),
     )
 
 
@@ -82,11 +82,13 @@ def test_every_decorator_is_exported() -> None:
     @timeout(seconds=1)
     @environment(vars={"A": "1"})
     @resources(cpu=2, memory=512)
+    @parallel
     @step
     def start(self: Any) -> None: ...
 
     assert names(start) == list(DECORATORS)
-    assert decorators_of(start)[-1].attributes == {"cpu": 2, "memory": 512, "gpu": 0}
+    assert decorators_of(start)[-2].attributes == {"cpu": 2, "memory": 512, "gpu": 0}
+    assert decorators_of(start)[-1].attributes == {}
 
 
 def test_decorators_do_not_change_the_function() -> None:
@@ -121,7 +123,7 @@ def test_unknown_argument_lists_the_valid_ones() -> None:
     with pytest.raises(
         DecoratorError,
         match=r"^@retry got unknown argument\(s\) attempts\. Valid arguments are: times "
-        r"\(default 3\), minutes_between_retries \(default 2\)\.$",
+        r"\(default 3\), minutes_between_retries \(default None\)\.$",
     ):
         retry(attempts=2)
 
@@ -162,14 +164,14 @@ def test_unknown_decorator_lists_the_valid_ones() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("retry", StepDecorator("retry", {"times": 3, "minutes_between_retries": 2})),
+        ("retry", StepDecorator("retry", {"times": 3, "minutes_between_retries": None})),
         (
             "retry:times=2,minutes_between_retries=0.5",
             StepDecorator("retry", {"times": 2, "minutes_between_retries": 0.5}),
         ),
         (
             " retry : times = 1 ",
-            StepDecorator("retry", {"times": 1, "minutes_between_retries": 2}),
+            StepDecorator("retry", {"times": 1, "minutes_between_retries": None}),
         ),
         ("catch:var=problem", StepDecorator("catch", {"var": "problem", "print_exception": True})),
         (
@@ -191,7 +193,7 @@ def test_spec_round_trips() -> None:
     decorator = parse_decospec('environment:vars={"A": "1"}')
     assert decorator.spec == 'environment:vars={"A": "1"}'
     assert parse_decospec(decorator.spec) == decorator
-    assert parse_decospec("retry:times=1").spec == "retry:times=1,minutes_between_retries=2"
+    assert parse_decospec("retry:times=1").spec == "retry:times=1,minutes_between_retries=null"
 
 
 @pytest.mark.parametrize(
@@ -211,7 +213,7 @@ def test_spec_round_trips() -> None:
             "retry:count=2",
             (
                 r"^@retry got unknown argument\(s\) count\. Valid arguments are: times \(default 3\), "
-                r"minutes_between_retries \(default 2\)\.$"
+                r"minutes_between_retries \(default None\)\.$"
             ),
         ),
         ("retry:times=-3", r"^@retry: times must be a whole number >= 0, got -3\.$"),
