@@ -16,6 +16,7 @@ import pytest
 
 from stored_runs import StoredRun, read_run
 from tideflow import Runner, Step
+from tideflow.client import AsyncStep
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -108,6 +109,10 @@ async def test_control_tasks_and_the_steps_around_a_step(outcomes: dict[str, Out
     parents = await anyio.to_thread.run_sync(lambda: [s.id for s in step.parent_steps])
     children = await anyio.to_thread.run_sync(lambda: [s.id for s in step.child_steps])
     assert (parents, children) == (["start"], ["join"])
+    pathspec = f"ParallelFlow/{outcome.run.run_id}/join"
+    joined = await AsyncStep(pathspec, _namespace_check=False, _root=str(outcome.root))
+    assert [s.id for s in await joined.fetch_parent_steps()] == ["train"]
+    assert [s.id for s in await joined.fetch_child_steps()] == ["end"]
 
 
 async def test_current_run_and_task_are_client_objects(outcomes: dict[str, Outcome]) -> None:

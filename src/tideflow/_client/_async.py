@@ -327,6 +327,18 @@ class AsyncStep(_AsyncParent):
         """Where the step's tasks ran (see :attr:`tideflow.Task.environment_info`)."""
         return await _call(self._step.environment_info)
 
+    async def fetch_parent_steps(self) -> list[AsyncStep]:
+        """The steps right before this one in the graph (see
+        :attr:`tideflow.Step.parent_steps`)."""
+        parents, _ = await _call(self._step.neighbours)
+        return [AsyncStep._from_node(node) for node in parents]
+
+    async def fetch_child_steps(self) -> list[AsyncStep]:
+        """The steps right after this one in the graph (see
+        :attr:`tideflow.Step.child_steps`)."""
+        _, children = await _call(self._step.neighbours)
+        return [AsyncStep._from_node(node) for node in children]
+
 
 class AsyncTask(_AsyncParent):
     """The async :class:`~tideflow.Task`: ``task = await AsyncTask('F/1763.../start/1')``."""
