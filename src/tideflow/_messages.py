@@ -38,6 +38,8 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     message: str
     traceback: str = ""
+    #: The step was interrupted by its ``@timeout``.
+    timed_out: bool = False
 
 
 class InputTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +78,8 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     catch_var: str | None = None
     #: In a ``@parallel`` step: the task id of the control task (node 0).
     parallel_control: str | None = None
+    #: ``@timeout``: the seconds after which the step is interrupted.
+    timeout: float | None = None
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):

@@ -47,6 +47,7 @@ SCENARIOS = {
     "alone": Scenario("fail_decorators_flow.py", "FailDecoratorsFlow", {}),
     "combined": Scenario("fail_combined_flow.py", "FailCombinedFlow", {}),
     "timeout": Scenario("fail_timeout_flow.py", "FailTimeoutFlow", {}),
+    "timeout_catch": Scenario("fail_timeout_catch_flow.py", "FailTimeoutCatchFlow", {}),
     "retry_with": Scenario(
         "fail_linear_flow.py",
         "FailLinearFlow",
@@ -112,7 +113,7 @@ async def outcomes(
         run = await anyio.to_thread.run_sync(read_run, root, scenario.flow)
         results[key] = Outcome(executing.status, executing.stdout, executing.stderr, run)
 
-    with anyio.fail_after(60):
+    with anyio.fail_after(120):
         async with anyio.create_task_group() as tg:
             for key, scenario in SCENARIOS.items():
                 tg.start_soon(one, key, scenario)
@@ -221,6 +222,22 @@ async def test_timeout_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
     assert slow.log() == "slow starts\n"
     assert "Task timed out after 2 seconds: its processes were stopped." in outcome.stderr
     assert "end" not in outcome.run.steps
+
+
+async def test_a_caught_timeout_keeps_what_the_step_set(outcomes: dict[str, Outcome]) -> None:
+    """The step is interrupted at its limit (``except Exception`` does not stop that), its
+    artifacts are kept, and @catch passes them on with the TimeoutError."""
+    outcome = outcomes["timeout_catch"]
+    assert outcome.status == "successful"
+    slow = outcome.run.only("slow")
+    assert slow.state == "timeout"
+    assert slow.artifacts["before_sleep"] == "set before the timeout"
+    assert "swallowed" not in slow.artifacts
+    assert slow.artifacts["timed_out"].type == "builtins.TimeoutError"
+    assert outcome.run.only("end").artifacts["seen"] == (
+        "set before the timeout",
+        "builtins.TimeoutError",
+    )
 
 
 # -- together ----------------------------------------------------------------------------

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 __all__ = ("RunPlan", "Scheduler", "TaskPlan")
 
 _frames = msgspec.msgpack.Encoder()
+#: Seconds a task past its ``@timeout`` has to stop itself before its processes are stopped.
+_TIMEOUT_GRACE = 5.0
 
 
 class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -441,7 +443,12 @@ class Scheduler:
         )
 
     def _task_spec(
-        self, plan: TaskPlan, task_id: str, attempt: int, catch: StepDecorator | None = None
+        self,
+        plan: TaskPlan,
+        task_id: str,
+        attempt: int,
+        catch: StepDecorator | None = None,
+        timeout: float | None = None,
     ) -> TaskSpec:
         return TaskSpec(
             flow_name=self.plan.flow_name,
@@ -464,6 +471,7 @@ class Scheduler:
             max_num_splits=self.plan.max_num_splits,
             sys_path=self.plan.sys_path,
             catch_var=catch.attributes["var"] if catch is not None else None,
+            timeout=timeout,
             parallel_control=self._controls.get(_group_key(plan)) if _is_parallel(plan) else None,
         )
 
@@ -477,16 +485,19 @@ class Scheduler:
         meta: dict[str, str],
     ) -> tuple[str, _Failure | None]:
         """Run one attempt; return its final state and, unless it succeeded, why not."""
-        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"))
+        limit = timeout_seconds(decorators)
+        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"), limit)
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])
         sink = _TaskSink(self, plan.step, task_id, attempt)
         record = self._attempt_record(plan, task_id, attempt)
         await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
-        limit = timeout_seconds(decorators)
+        # The task stops itself at the limit (keeping what it set); past a grace period
+        # the scheduler stops its processes.
+        hard = limit + _TIMEOUT_GRACE if limit is not None else math.inf
         try:
-            with anyio.move_on_after(limit if limit is not None else math.inf) as scope:
+            with anyio.move_on_after(hard) as scope:
                 outcome = await self._executor.run_task(spec, sink, env=env, cwd=self.plan.cwd)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
@@ -496,19 +507,23 @@ class Scheduler:
                 )
             raise
         sink.close()
-        if scope.cancelled_caught:
+        done = None if scope.cancelled_caught else outcome.done
+        if limit is not None and (
+            scope.cancelled_caught or (done is not None and done.error and done.error.timed_out)
+        ):
             error = ErrorInfo(
                 type="TimeoutError",
                 message=f"Step '{plan.step}' timed out after {limit:g} seconds (@timeout).",
+                traceback=done.error.traceback if done is not None and done.error else "",
             )
+            kept = done.artifacts if done is not None else []
             await sink.say(
                 f"Task timed out after {limit:g} seconds: its processes were stopped.", "stderr"
             )
             await self._finish_attempt(
-                plan, task_id, attempt, "timeout", error, [], sink.pid, None, meta
+                plan, task_id, attempt, "timeout", error, kept, sink.pid, None, meta
             )
-            return "timeout", _Failure(error, None)
-        done = outcome.done
+            return "timeout", _Failure(error, None, kept)
         if done is not None and done.ok:
             meta = {**meta, **_transition_metadata(done.transition)}
             await self._finish_attempt(

@@ -6,13 +6,18 @@ can call :func:`execute`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .._datastore._artifacts import dumps, loads
 from .._exceptions import FlowDefinitionError, TideflowError
@@ -144,13 +149,16 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
     flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
     token = task_info.set(info)
     try:
-        if node.is_join:
-            inputs = Inputs([bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)])
-            func(flow, inputs)
-        else:
-            func(flow)
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 (every failure is reported)
+        with _deadline(spec.timeout):
+            if node.is_join:
+                flows = [bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)]
+                func(flow, Inputs(flows))
+            else:
+                func(flow)
+    except (Exception, SystemExit, StepTimedOut) as exc:  # noqa: BLE001 (all are reported)
         error = _error(exc)
+        if isinstance(exc, StepTimedOut):
+            error = msgspec.structs.replace(error, timed_out=True)
         sys.stderr.write(error.traceback)
         sys.stderr.flush()
         return TaskDone(ok=False, error=error, artifacts=_persist_failed(flow, node, spec, blobs))
@@ -172,6 +180,32 @@ def _persist_failed(
     except Exception as exc:  # noqa: BLE001 (the step's own failure is what is reported)
         sys.stderr.write(f"The artifacts of the failed step could not be stored: {exc}\n")
         return []
+
+
+class StepTimedOut(BaseException):
+    """Raised in a step when its ``@timeout`` is reached (a ``BaseException``, so that
+    ``except Exception`` in the step does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the step after ``seconds`` with :class:`StepTimedOut` (main thread only;
+    elsewhere the scheduler's own limit stops the process)."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if not seconds or not on_main or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise StepTimedOut(f"the step ran for more than {seconds:g} seconds (@timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _parallel_info(spec: TaskSpec, node: StepNode) -> ParallelInfo | None:
