@@ -124,5 +124,6 @@ def _default_namespace(client_runs: ClientRuns) -> Iterator[None]:
 def tag_run(client_runs: ClientRuns) -> Run:
     """The HelloFlow run, with no user tags."""
     run = Run(client_runs.hello)
-    run.replace_tags(run.user_tags, [])
+    if run.user_tags:
+        run.remove_tags(run.user_tags)
     return run

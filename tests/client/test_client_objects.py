@@ -8,6 +8,7 @@ import time
 from typing import TYPE_CHECKING
 
 import tideflow.client
+import tideflow.exception
 from stored_runs import blob_store
 from tideflow import DataArtifact, Flow, Run, Step, Task, namespace
 from tideflow._datastore._artifacts import dumps
@@ -102,7 +103,8 @@ def test_classes_show_their_public_module() -> None:
     """Client classes show tideflow (exported there) or tideflow.client."""
     assert Run.__module__ == "tideflow"
     assert tideflow.client.TaskData.__module__ == "tideflow.client"
-    assert tideflow.client.TaskException.__module__ == "tideflow.client"
+    assert tideflow.client.TaskException is tideflow.exception.TaskException
+    assert tideflow.client.TaskException.__module__ == "tideflow.exception"
 
 
 def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:

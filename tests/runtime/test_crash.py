@@ -78,10 +78,12 @@ async def test_a_segfault_is_a_failed_attempt_with_its_signal(crashes: dict[str,
     assert start.last.exception is not None
     assert start.last.exception.type == "WorkerCrashed"
     assert start.log() == "about to die\n"
-    assert (
+    reason = (
         "Task failed: WorkerCrashed: the task process was killed by SIGSEGV (a segmentation "
-        "fault: a crash in native code)" in crash.stderr
+        "fault: a crash in native code)"
     )
+    assert reason in crash.stderr
+    assert reason in start.log("stderr")  # the stored log says it too, not only the console
     assert "end" not in crash.run.steps
 
 

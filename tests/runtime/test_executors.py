@@ -136,7 +136,7 @@ def test_same_decorators(tideflow_root: Path, flows_dir: Path) -> None:
     assert _artifacts(summary, "start")[0]["env_value"] == "from-the-decorator"
     assert _artifacts(summary, "flaky")[0]["attempt_seen"] == 1
     assert summary["broken"][0][0] == "failed"
-    assert _artifacts(summary, "end")[0]["caught"] == "TaskFailed"
+    assert _artifacts(summary, "end")[0]["caught"] == "TaskException"
 
 
 def test_environment_and_current(tideflow_root: Path, flows_dir: Path, executor: str) -> None:
