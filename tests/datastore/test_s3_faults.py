@@ -40,7 +40,7 @@ async def test_a_stopped_server_fails_the_run_and_resume_completes_it(
         **own_server.env(),
         "TIDEFLOW_ROOT": str(root),
         "TIDEFLOW_USER": "tester",
-        "TIDEFLOW_DATASTORE_URL": f"{prefix}?timeout=3",
+        "TIDEFLOW_DATASTORE_URL": f"{prefix}?timeout=30",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -59,7 +59,7 @@ async def test_a_stopped_server_fails_the_run_and_resume_completes_it(
             executing.stderr
         )
     finally:
-        await anyio.to_thread.run_sync(own_server.start)
+        own_server.start()  # from this thread: the server lives as long as it does
     resumed = await runner.async_resume(origin_run_id=executing.run.id)
     await resumed.wait()
     assert resumed.status == "successful", resumed.stderr
