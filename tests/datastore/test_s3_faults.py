@@ -1,4 +1,4 @@
-"""Faults: a server stopped in the middle of a run, a machine whose local files are gone.
+"""Faults: a server stopped in the middle of a run, a machine whose local files are gone."""
 
 from __future__ import annotations
 
