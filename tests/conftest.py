@@ -2,13 +2,27 @@
 
 Async tests run once per anyio backend (asyncio and trio). Tests that touch the stores use
 ``tideflow_root`` so that every run they start lands in a fresh folder of their own.
+
+``postgres_server`` is one PostgreSQL server for the whole session (see
+``tests/postgres_server.py``); tests that need it are skipped when no PostgreSQL binaries
+are installed. With ``TIDEFLOW_TEST_METADATA=postgres`` in the environment,
+``tideflow_root`` also points ``TIDEFLOW_METADATA_URL`` at a fresh database of that server,
+so a family of tests runs with PostgreSQL as the metadata store.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+from postgres_server import PostgresServer, find_binaries
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 FLOWS_DIR = Path(__file__).parent / "flows"
 
@@ -20,14 +34,60 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     return backend
 
 
+_DATABASE_NUMBERS = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on a Unix socket, for the whole session (skips without one)."""
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        pytest.skip(
+            "no PostgreSQL server binaries (initdb, pg_ctl): apt-get install -y postgresql, "
+            "or set TIDEFLOW_TEST_PG_BIN to their folder"
+        )
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def new_database(server: PostgresServer) -> str:
+    """Create a fresh, empty database on ``server`` and return its URL."""
+    return server.create_database(f"test_{os.getpid()}_{next(_DATABASE_NUMBERS)}")
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh database, one per test module."""
+    return new_database(postgres_server)
+
+
+def _test_metadata_url(request: pytest.FixtureRequest) -> str | None:
+    wanted = os.environ.get("TIDEFLOW_TEST_METADATA", "sqlite")
+    if wanted == "sqlite":
+        return None
+    if wanted != "postgres":
+        raise pytest.UsageError(f"TIDEFLOW_TEST_METADATA={wanted!r}: use sqlite or postgres")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return new_database(server)
+
+
 @pytest.fixture
-def tideflow_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tideflow_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path:
     """Point tideflow at an empty store under ``tmp_path`` and work from ``tmp_path``.
 
     Sets ``TIDEFLOW_ROOT`` and ``TIDEFLOW_USER`` (to ``tester``) and returns the root folder,
-    which does not exist yet: the stores create it on their first write.
+    which does not exist yet: the stores create it on their first write. With
+    ``TIDEFLOW_TEST_METADATA=postgres``, ``TIDEFLOW_METADATA_URL`` names a fresh database.
     """
     root = tmp_path / ".tideflow"
+    if url := _test_metadata_url(request):
+        monkeypatch.setenv("TIDEFLOW_METADATA_URL", url)
     monkeypatch.setenv("TIDEFLOW_ROOT", str(root))
     monkeypatch.setenv("TIDEFLOW_USER", "tester")
     monkeypatch.chdir(tmp_path)

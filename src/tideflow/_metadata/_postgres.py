@@ -1,0 +1,709 @@
+"""The metadata store on a PostgreSQL server: one run history for a team and many machines.
+
+Selected with ``TIDEFLOW_METADATA_URL=postgresql://user@host:port/dbname`` (the
+``tideflow[postgres]`` extra brings the driver). The store behaves as the SQLite one does;
+what differs is how: run ids come from a per-flow counter row locked by ``create_run``, and
+a run's liveness is a session advisory lock its supervisor holds (:meth:`hold_run_lease`),
+which the server releases when the supervisor dies. The layout is in
+:mod:`~._pg_schema` and ``docs/postgres.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any, Self, final
+
+import psycopg.errors
+
+from .._exceptions import NotFound
+from ._pg_connect import PgDatabase, connect, parse_url
+from ._pg_lease import LEASE_HELD_SQL, Leases, lease_key
+from ._pg_queries import (
+    RUN_COLUMNS,
+    edit_tags,
+    fetch_run,
+    insert_rows,
+    insert_run,
+    insert_step,
+    mark_stale,
+    one,
+    require_run,
+    require_task,
+)
+from ._pg_schema import SCHEMA_VERSION, ensure_schema, schema_version
+from ._records import ATTEMPT_STATES, RUN_STATUSES, RunRecord, StepRecord
+from ._rows import (
+    ARTIFACT_COLUMNS,
+    ATTEMPT_COLUMNS,
+    METADATA_COLUMNS,
+    TASK_COLUMNS,
+    artifact_record,
+    artifact_rows,
+    attempt_record,
+    attempt_row,
+    check_state,
+    duplicate,
+    exception_columns,
+    metadata_record,
+    metadata_rows,
+    run_not_found,
+    run_number,
+    run_record,
+    task_record,
+    task_row,
+)
+from ._tags import check_tags, edit_user_tags
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+    from types import TracebackType
+
+    from ._pg_connect import Conn
+    from ._records import ArtifactRecord, AttemptRecord, ExceptionInfo, MetadataRecord, TaskRecord
+
+__all__ = ("PostgresMetadataStore", "open_postgres")
+
+
+@final
+class PostgresMetadataStore:
+    """Runs, steps, tasks, attempts, tags, artifacts and metadata in a PostgreSQL database.
+
+    The tables are created on first use (in the schema ``tideflow``, or the one the URL
+    names with ``?schema=``); an older layout is migrated when that is safe, a newer one is
+    refused. Thread-safe; close it with :meth:`close` or use it as a context manager.
+
+    :param url: ``postgresql://user[:password]@host[:port]/dbname[?param=value...]``.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._settings = parse_url(url)
+        self._db = PgDatabase(self._settings)
+        self._leases = Leases(self._settings)
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"PostgresMetadataStore({self.url!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def url(self) -> str:
+        """The store's URL without its password."""
+        return self._settings.safe_url
+
+    def exists(self) -> bool:
+        """Whether the database holds tideflow's tables (reading never creates them)."""
+        with connect(self._settings, schema_path=False) as conn:
+            return schema_version(conn, self._settings.schema) is not None
+
+    def upgrade(self) -> tuple[int, int]:
+        """Create or migrate the tables now; return the versions before and after.
+
+        :raises StoreError: if the database is newer than this tideflow.
+        """
+        with connect(self._settings, schema_path=False) as conn:
+            before = ensure_schema(conn, self._settings.schema, self.url, upgrade=True)
+        self._ready = True
+        return before, SCHEMA_VERSION
+
+    def close(self) -> None:
+        """Release the connections (and with them every lease this store holds).
+
+        Closing twice is allowed; any other use of a closed store raises
+        :exc:`RuntimeError`.
+        """
+        try:
+            self._leases.close()
+        finally:
+            self._db.close()
+
+    def _read(self, work: Any) -> Any:
+        self._prepare()
+        return self._db.read(work)
+
+    def _write(self, work: Any) -> Any:
+        self._prepare()
+        return self._db.write(work)
+
+    def _prepare(self) -> None:
+        if not self._ready:
+            with connect(self._settings, schema_path=False) as conn:
+                ensure_schema(conn, self._settings.schema, self.url, upgrade=False)
+            self._ready = True
+
+    # -- liveness ---------------------------------------------------------------------------
+
+    def hold_run_lease(self, flow: str, run_id: str) -> bool:
+        """Hold the run's lease until :meth:`release_run_lease`, :meth:`finish_run` or
+        :meth:`close`, or until this process dies: then the server lets go of it at once.
+
+        Call it in the supervisor right after :meth:`create_run`, and call
+        :meth:`heartbeat` as before (it also checks the lease connection, and takes the
+        leases again if the connection was lost).
+
+        :return: whether this store holds the lease now (``False``: another one does).
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+        key = lease_key(self._settings.schema, flow, run_id)
+        if not self._leases.hold(key):
+            return False
+
+        def record(conn: Conn) -> None:
+            sql = "UPDATE runs SET lease_key = %s WHERE flow = %s AND run_id = %s"
+            if conn.execute(sql, (key, flow, number)).rowcount == 0:
+                raise run_not_found(flow, run_id)
+
+        self._write(record)
+        return True
+
+    def release_run_lease(self, flow: str, run_id: str) -> None:
+        """Let go of a lease this store holds (nothing happens otherwise)."""
+        self._leases.release(lease_key(self._settings.schema, flow, run_id))
+
+    def is_run_alive(self, flow: str, run_id: str) -> bool | None:
+        """Whether the run is running and its supervisor holds its lease.
+
+        :return: ``True`` or ``False``; ``None`` when the run is running but never took a
+            lease (then only its heartbeat tells).
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+        sql = (
+            f"SELECT r.status, r.lease_key IS NOT NULL, {LEASE_HELD_SQL} FROM runs AS r "
+            "WHERE r.flow = %s AND r.run_id = %s"
+        )
+        row = self._read(lambda conn: one(conn, sql, (flow, number)))
+        if row is None:
+            raise run_not_found(flow, run_id)
+        status, leased, held = row
+        if status != "running":
+            return False
+        return bool(held) if leased else None
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        flow: str,
+        *,
+        user: str,
+        system_tags: Iterable[str],
+        user_tags: Iterable[str] = (),
+        origin_run_id: str | None = None,
+        now: float | None = None,
+    ) -> RunRecord:
+        """Start a new run of ``flow`` in state ``running`` and return it.
+
+        The run id is the time in microseconds since the epoch, or one more than the
+        flow's last run id when that is not larger. The flow's row in ``flows`` is locked
+        while the id is taken, so ids never collide, whichever machines start runs.
+
+        :raises TagError: if a tag breaks the tag rules.
+        """
+        system = check_tags(system_tags)
+        user_only = tuple(tag for tag in check_tags(user_tags) if tag not in system)
+        edit_user_tags(f"A new run of '{flow}'", frozenset(system), frozenset(), add=user_only)
+        now = time.time() if now is None else now
+        pid = os.getpid()
+
+        number = self._write(
+            lambda conn: insert_run(conn, flow, user, now, origin_run_id, pid, system, user_only)
+        )
+        return RunRecord(
+            flow=flow,
+            run_id=str(number),
+            user=user,
+            status="running",
+            created_at=now,
+            origin_run_id=origin_run_id,
+            system_tags=tuple(sorted(system)),
+            user_tags=tuple(sorted(user_only)),
+            heartbeat_at=now,
+            pid=pid,
+        )
+
+    def heartbeat(self, flow: str, run_id: str, now: float | None = None) -> None:
+        """Renew the lease of a run: its supervisor is alive.
+
+        :raises NotFound: if the run does not exist.
+        """
+        now = time.time() if now is None else now
+        number = run_number(flow, run_id)
+        self._leases.renew()
+
+        def beat(conn: Conn) -> None:
+            sql = "UPDATE runs SET heartbeat_at = %s WHERE flow = %s AND run_id = %s"
+            if conn.execute(sql, (now, flow, number)).rowcount == 0:
+                raise run_not_found(flow, run_id)
+
+        self._write(beat)
+
+    def finish_run(
+        self, flow: str, run_id: str, status: str, finished_at: float | None = None
+    ) -> None:
+        """Record the final ``status`` of a run, and let go of its lease.
+
+        :raises ValueError: if ``status`` is not a final run status.
+        :raises NotFound: if the run does not exist.
+        """
+        check_state(status, RUN_STATUSES, "run status")
+        finished_at = time.time() if finished_at is None else finished_at
+        number = run_number(flow, run_id)
+
+        def finish(conn: Conn) -> None:
+            sql = "UPDATE runs SET status = %s, finished_at = %s WHERE flow = %s AND run_id = %s"
+            if conn.execute(sql, (status, finished_at, flow, number)).rowcount == 0:
+                raise run_not_found(flow, run_id)
+
+        self._write(finish)
+        self.release_run_lease(flow, run_id)
+
+    def get_run(self, flow: str, run_id: str) -> RunRecord:
+        """Return a run.
+
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+        record: RunRecord = self._read(lambda conn: fetch_run(conn, flow, number))
+        return record
+
+    def list_runs(
+        self, flow: str, tags: Iterable[str] = (), limit: int | None = None
+    ) -> list[RunRecord]:
+        """Return the runs of ``flow``, newest first, that carry every tag in ``tags``.
+
+        :raises TagError: if ``tags`` is a single string or holds an invalid tag.
+        """
+        wanted = check_tags(tags)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs AS r WHERE r.flow = %s"
+        params: list[object] = [flow]
+        if wanted:
+            one_tag = "SELECT run_id FROM run_tags WHERE flow = %s AND tag = %s"
+            sql += f" AND r.run_id IN ({' INTERSECT '.join([one_tag] * len(wanted))})"
+            params += [value for tag in wanted for value in (flow, tag)]
+        sql += " ORDER BY r.run_id DESC LIMIT %s"
+        params.append(limit)
+        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return [run_record(row) for row in rows]
+
+    def latest_run(
+        self, flow: str, tags: Iterable[str] = (), *, successful: bool = False
+    ) -> RunRecord | None:
+        """Return the newest run of ``flow`` that carries every tag in ``tags`` (and
+        succeeded, if ``successful``), or ``None``: one walk down an index.
+
+        :raises TagError: if a tag is not a valid tag.
+        """
+        wanted = check_tags(tags)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs AS r WHERE r.flow = %s"
+        params: list[object] = [flow]
+        if successful:
+            sql += " AND r.status = 'succeeded'"
+        for tag in wanted:
+            sql += (
+                " AND EXISTS (SELECT 1 FROM run_tags AS w"
+                " WHERE w.flow = r.flow AND w.run_id = r.run_id AND w.tag = %s)"
+            )
+            params.append(tag)
+        sql += " ORDER BY r.run_id DESC LIMIT 1"
+        row = self._read(lambda conn: one(conn, sql, params))
+        return None if row is None else run_record(row)
+
+    def list_flows(self) -> list[str]:
+        """Return the names of every flow that has started a run, sorted."""
+        sql = "SELECT flow FROM flows ORDER BY flow"
+        rows = self._read(lambda conn: conn.execute(sql).fetchall())
+        return [flow for (flow,) in rows]
+
+    def flow_created_at(self, flow: str) -> float | None:
+        """Return when ``flow`` started its first run, or ``None`` if it never ran."""
+        sql = "SELECT created_at FROM flows WHERE flow = %s"
+        row = self._read(lambda conn: one(conn, sql, (flow,)))
+        return None if row is None else float(row[0])
+
+    def flow_exists(self, flow: str) -> bool:
+        """Return whether ``flow`` has ever started a run."""
+        return self.flow_created_at(flow) is not None
+
+    def mark_stale_runs(
+        self, flow: str | None = None, *, older_than: float, now: float | None = None
+    ) -> list[RunRecord]:
+        """Mark as ``crashed`` every running run whose supervisor is gone: its heartbeat is
+        older than ``now - older_than`` seconds, or it took a lease that no session holds
+        any more. Its ``running`` attempts become ``crashed`` too, finished at the time of
+        the last heartbeat (for an attempt started later: its start).
+
+        :param flow: only look at the runs of this flow (default: every flow).
+        :return: the runs marked, as they are now.
+        """
+        now = time.time() if now is None else now
+        sql = (
+            "SELECT r.flow, r.run_id, r.heartbeat_at FROM runs AS r WHERE r.status = 'running' "
+            f"AND (r.heartbeat_at < %s OR (r.lease_key IS NOT NULL AND NOT {LEASE_HELD_SQL}))"
+        )
+        params: tuple[object, ...] = (now - older_than,)
+        if flow is not None:
+            sql += " AND r.flow = %s"
+            params += (flow,)
+
+        marked: list[RunRecord] = self._write(lambda conn: mark_stale(conn, sql, params))
+        return marked
+
+    # -- tags -------------------------------------------------------------------------------
+
+    def add_tags(self, flow: str, run_id: str, tags: Iterable[str]) -> RunRecord:
+        """Add user tags to a run and return the run. Adding a system tag changes nothing.
+
+        :raises TagError: if a tag breaks the tag rules, or the run would have too many.
+        :raises NotFound: if the run does not exist.
+        """
+        return self.replace_tags(flow, run_id, (), tags)
+
+    def remove_tags(self, flow: str, run_id: str, tags: Iterable[str]) -> RunRecord:
+        """Remove user tags from a run and return the run. Missing tags are ignored.
+
+        :raises TagError: if a tag is a system tag of the run, or is not a valid tag.
+        :raises NotFound: if the run does not exist.
+        """
+        return self.replace_tags(flow, run_id, tags, ())
+
+    def replace_tags(
+        self, flow: str, run_id: str, remove: Iterable[str], add: Iterable[str]
+    ) -> RunRecord:
+        """Remove the user tags ``remove``, then add ``add``, in one transaction.
+
+        :raises TagError: if a tag breaks the tag rules; nothing is changed then.
+        :raises NotFound: if the run does not exist.
+        """
+        removed, added = check_tags(remove), check_tags(add)
+        number = run_number(flow, run_id)
+
+        record: RunRecord = self._write(
+            lambda conn: edit_tags(conn, flow, run_id, number, removed, added)
+        )
+        return record
+
+    # -- steps and tasks --------------------------------------------------------------------
+
+    def add_step(self, record: StepRecord) -> None:
+        """Record a step of a run; recording it again changes nothing.
+
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(record.flow, record.run_id)
+
+        def insert(conn: Conn) -> None:
+            require_run(conn, record.flow, number)
+            insert_step(conn, record.flow, number, record.step, record.created_at)
+
+        self._write(insert)
+
+    def add_task(self, record: TaskRecord) -> None:
+        """Record a new task, and its step if that is not recorded yet.
+
+        :raises NotFound: if the run does not exist.
+        :raises TideflowInternalError: if the task is already recorded.
+        """
+        number = run_number(record.flow, record.run_id)
+
+        def insert(conn: Conn) -> None:
+            require_run(conn, record.flow, number)
+            insert_step(conn, record.flow, number, record.step, record.created_at)
+            try:
+                conn.execute(
+                    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join(['%s'] * 9)})",
+                    task_row(record, number),
+                )
+            except psycopg.errors.UniqueViolation as exc:
+                raise duplicate(f"Task '{record.pathspec}'") from exc
+
+        self._write(insert)
+
+    def list_steps(self, flow: str, run_id: str) -> list[StepRecord]:
+        """Return the steps of a run, newest first.
+
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+
+        def select(conn: Conn) -> list[tuple[Any, ...]]:
+            rows = conn.execute(
+                "SELECT created_at, step FROM steps WHERE flow = %s AND run_id = %s "
+                "ORDER BY created_at DESC, seq DESC",
+                (flow, number),
+            ).fetchall()
+            if not rows:
+                require_run(conn, flow, number)
+            return rows
+
+        return [
+            StepRecord(flow=flow, run_id=run_id, step=step, created_at=created)
+            for created, step in self._read(select)
+        ]
+
+    def list_tasks(self, flow: str, run_id: str, step: str) -> list[TaskRecord]:
+        """Return the tasks of a step, newest first.
+
+        :raises NotFound: if the step does not exist.
+        """
+        number = run_number(flow, run_id, step)
+
+        def select(conn: Conn) -> list[tuple[Any, ...]]:
+            rows = conn.execute(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = %s AND run_id = %s "
+                "AND step = %s ORDER BY created_at DESC, seq DESC",
+                (flow, number, step),
+            ).fetchall()
+            if not rows and (
+                one(
+                    conn,
+                    "SELECT 1 FROM steps WHERE flow = %s AND run_id = %s AND step = %s",
+                    (flow, number, step),
+                )
+                is None
+            ):
+                raise NotFound(f"Step '{flow}/{run_id}/{step}' does not exist")
+            return rows
+
+        return [task_record(row) for row in self._read(select)]
+
+    def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord:
+        """Return a task.
+
+        :raises NotFound: if the task does not exist.
+        """
+        number = run_number(flow, run_id, step, task_id)
+        sql = (
+            f"SELECT {TASK_COLUMNS} FROM tasks "
+            "WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s"
+        )
+        row = self._read(lambda conn: one(conn, sql, (flow, number, step, task_id)))
+        if row is None:
+            raise NotFound(f"Task '{flow}/{run_id}/{step}/{task_id}' does not exist")
+        return task_record(row)
+
+    def child_tasks(self, flow: str, run_id: str, pathspec: str) -> list[TaskRecord]:
+        """Return the tasks of a run that name the task ``pathspec`` as a parent, newest
+        first (none for an unknown run).
+        """
+        number = run_number(flow, run_id)
+        sql = (
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = %s AND run_id = %s "
+            "AND parent_pathspecs::jsonb @> jsonb_build_array(%s::text) "
+            "ORDER BY created_at DESC, seq DESC"
+        )
+        rows = self._read(lambda conn: conn.execute(sql, (flow, number, pathspec)).fetchall())
+        return [task_record(row) for row in rows]
+
+    # -- attempts ---------------------------------------------------------------------------
+
+    def start_attempt(self, record: AttemptRecord) -> None:
+        """Record a new attempt of a task.
+
+        :raises NotFound: if the task does not exist.
+        :raises TideflowInternalError: if the attempt is already recorded.
+        """
+        number = run_number(record.flow, record.run_id, record.step, record.task_id)
+        check_state(record.state, ATTEMPT_STATES, "attempt state", final=False)
+
+        def insert(conn: Conn) -> None:
+            require_task(conn, record.flow, number, record.step, record.task_id)
+            try:
+                conn.execute(
+                    f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",
+                    attempt_row(record, number),
+                )
+            except psycopg.errors.UniqueViolation as exc:
+                raise duplicate(f"Attempt {record.attempt} of task '{record.pathspec}'") from exc
+
+        self._write(insert)
+
+    def finish_attempt(
+        self,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        *,
+        state: str,
+        finished_at: float | None = None,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        exception: ExceptionInfo | None = None,
+    ) -> None:
+        """Record how an attempt ended.
+
+        :raises ValueError: if ``state`` is not a final attempt state.
+        :raises NotFound: if the attempt does not exist.
+        """
+        self.record_task_end(
+            flow=flow,
+            run_id=run_id,
+            step=step,
+            task_id=task_id,
+            attempt=attempt,
+            state=state,
+            finished_at=finished_at,
+            exit_code=exit_code,
+            signal=signal,
+            exception=exception,
+        )
+
+    def list_attempts(
+        self, flow: str, run_id: str, step: str, task_id: str
+    ) -> list[AttemptRecord]:
+        """Return the attempts of a task, first attempt first.
+
+        :raises NotFound: if the task does not exist.
+        """
+        return self._attempts(flow, run_id, step, task_id, "ORDER BY attempt")
+
+    def latest_attempt(
+        self, flow: str, run_id: str, step: str, task_id: str
+    ) -> AttemptRecord | None:
+        """Return the last attempt of a task, or ``None`` if it has not started one.
+
+        :raises NotFound: if the task does not exist.
+        """
+        found = self._attempts(flow, run_id, step, task_id, "ORDER BY attempt DESC LIMIT 1")
+        return found[0] if found else None
+
+    def _attempts(
+        self, flow: str, run_id: str, step: str, task_id: str, order: str
+    ) -> list[AttemptRecord]:
+        number = run_number(flow, run_id, step, task_id)
+
+        def select(conn: Conn) -> list[tuple[Any, ...]]:
+            rows = conn.execute(
+                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE flow = %s AND run_id = %s "
+                f"AND step = %s AND task_id = %s {order}",
+                (flow, number, step, task_id),
+            ).fetchall()
+            if not rows:
+                require_task(conn, flow, number, step, task_id)
+            return rows
+
+        return [attempt_record(row) for row in self._read(select)]
+
+    def latest_attempts(self, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
+        """Return the last attempt of every task of a step that has started one."""
+        number = run_number(flow, run_id, step)
+        sql = (
+            f"SELECT DISTINCT ON (task_id) {ATTEMPT_COLUMNS} FROM attempts "
+            "WHERE flow = %s AND run_id = %s AND step = %s ORDER BY task_id, attempt DESC"
+        )
+        rows = self._read(lambda conn: conn.execute(sql, (flow, number, step)).fetchall())
+        return [attempt_record(row) for row in rows]
+
+    def record_task_end(
+        self,
+        *,
+        flow: str,
+        run_id: str,
+        step: str,
+        task_id: str,
+        attempt: int,
+        state: str,
+        finished_at: float | None = None,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        exception: ExceptionInfo | None = None,
+        artifacts: Iterable[ArtifactRecord] = (),
+        metadata: Iterable[MetadataRecord] = (),
+        pid: int | None = None,
+    ) -> None:
+        """Finish an attempt and record its artifacts and metadata, in one transaction.
+
+        :raises ValueError: if ``state`` is not a final attempt state.
+        :raises NotFound: if the attempt does not exist; nothing is recorded then.
+        """
+        check_state(state, ATTEMPT_STATES, "attempt state")
+        finished_at = time.time() if finished_at is None else finished_at
+        number = run_number(flow, run_id, step, task_id)
+        values = (state, finished_at, exit_code, signal, *exception_columns(exception), pid)
+        artifact_values, metadata_values = artifact_rows(artifacts), metadata_rows(metadata)
+
+        def finish(conn: Conn) -> None:
+            cursor = conn.execute(
+                "UPDATE attempts SET state = %s, finished_at = %s, exit_code = %s, signal = %s, "
+                "exc_type = %s, exc_message = %s, exc_traceback = %s, pid = coalesce(%s, pid) "
+                "WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s "
+                "AND attempt = %s",
+                (*values, flow, number, step, task_id, attempt),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(
+                    f"Attempt {attempt} of task '{flow}/{run_id}/{step}/{task_id}' does not exist"
+                )
+            insert_rows(conn, artifact_values, metadata_values)
+
+        self._write(finish)
+
+    # -- artifacts and metadata -------------------------------------------------------------
+
+    def add_artifacts(self, records: Iterable[ArtifactRecord]) -> None:
+        """Record artifacts, in one transaction. A record replaces the one of the same name
+        and attempt; the store does not check that the attempt exists.
+        """
+        rows = artifact_rows(records)
+        self._write(lambda conn: insert_rows(conn, rows, []))
+
+    def list_artifacts(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int
+    ) -> list[ArtifactRecord]:
+        """Return the artifacts an attempt stored, by name (none for an unknown attempt)."""
+        number = run_number(flow, run_id, step, task_id)
+        sql = (
+            f"SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE flow = %s AND run_id = %s "
+            "AND step = %s AND task_id = %s AND attempt = %s ORDER BY name"
+        )
+        params = (flow, number, step, task_id, attempt)
+        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return [artifact_record(row) for row in rows]
+
+    def add_metadata(self, records: Iterable[MetadataRecord]) -> None:
+        """Record metadata events, in one transaction; the attempt is not checked."""
+        rows = metadata_rows(records)
+        self._write(lambda conn: insert_rows(conn, [], rows))
+
+    def list_metadata(
+        self, flow: str, run_id: str, step: str, task_id: str, attempt: int | None = None
+    ) -> list[MetadataRecord]:
+        """Return the metadata events of a task (of one attempt if ``attempt`` is given),
+        by attempt, then in the order they were recorded.
+        """
+        number = run_number(flow, run_id, step, task_id)
+        sql = (
+            f"SELECT {METADATA_COLUMNS} FROM metadata "
+            "WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s"
+        )
+        params: tuple[object, ...] = (flow, number, step, task_id)
+        if attempt is not None:
+            sql += " AND attempt = %s"
+            params += (attempt,)
+        sql += " ORDER BY attempt, id"
+        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        return [metadata_record(row) for row in rows]
+
+
+def open_postgres(url: str, *, root: Path) -> PostgresMetadataStore:
+    """Open the metadata store a ``postgresql://`` URL names (``root`` is not used: the
+    whole history is on the server).
+
+    :raises StoreError: if a tideflow parameter of the URL is not valid.
+    """
+    del root
+    return PostgresMetadataStore(url)
