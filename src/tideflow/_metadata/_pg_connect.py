@@ -180,6 +180,7 @@ class PgDatabase:
             except psycopg.OperationalError as exc:
                 if retry or not _lost(exc):
                     raise store_error(exc, where) from None
+                pool.check()  # drop the other idle connections the server ended too
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _connections(self) -> ConnectionPool[Conn]:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Self, final
+from typing import TYPE_CHECKING, Any, Self, TypeVar, final
 
+import psycopg
 import psycopg.errors
 
 from .._exceptions import NotFound
-from ._pg_connect import PgDatabase, connect, parse_url
+from ._pg_connect import PgDatabase, connect, parse_url, store_error
 from ._pg_lease import LEASE_HELD_SQL, Leases, lease_key
 from ._pg_queries import (
     RUN_COLUMNS,
@@ -31,7 +32,7 @@ from ._pg_queries import (
     require_run,
     require_task,
 )
-from ._pg_schema import SCHEMA_VERSION, ensure_schema, schema_version
+from ._pg_schema import ensure_schema, schema_version
 from ._records import ATTEMPT_STATES, RUN_STATUSES, RunRecord, StepRecord
 from ._rows import (
     ARTIFACT_COLUMNS,
@@ -56,7 +57,7 @@ from ._rows import (
 from ._tags import check_tags, edit_user_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
     from types import TracebackType
 
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from ._records import ArtifactRecord, AttemptRecord, ExceptionInfo, MetadataRecord, TaskRecord
 
 __all__ = ("PostgresMetadataStore", "open_postgres")
+
+T = TypeVar("T")
 
 
 @final
@@ -81,6 +84,7 @@ class PostgresMetadataStore:
         self._settings = parse_url(url)
         self._db = PgDatabase(self._settings)
         self._leases = Leases(self._settings)
+        self._schema = self._settings.schema
         self._ready = False
 
     def __repr__(self) -> str:
@@ -104,18 +108,29 @@ class PostgresMetadataStore:
 
     def exists(self) -> bool:
         """Whether the database holds tideflow's tables (reading never creates them)."""
-        with connect(self._settings, schema_path=False) as conn:
-            return schema_version(conn, self._settings.schema) is not None
+        return self._on_own_connection(lambda conn: schema_version(conn, self._schema)) is not None
 
     def upgrade(self) -> tuple[int, int]:
         """Create or migrate the tables now; return the versions before and after.
 
         :raises StoreError: if the database is newer than this tideflow.
         """
-        with connect(self._settings, schema_path=False) as conn:
-            before = ensure_schema(conn, self._settings.schema, self.url, upgrade=True)
+
+        def upgrade(conn: Conn) -> tuple[int, int]:
+            before = ensure_schema(conn, self._schema, self.url, upgrade=True)
+            return before, schema_version(conn, self._schema) or 0
+
+        versions = self._on_own_connection(upgrade)
         self._ready = True
-        return before, SCHEMA_VERSION
+        return versions
+
+    def _on_own_connection(self, work: Callable[[Conn], T]) -> T:
+        """Run ``work`` on a connection of its own, outside the schema (which may not exist)."""
+        with connect(self._settings, schema_path=False) as conn:
+            try:
+                return work(conn)
+            except psycopg.Error as exc:
+                raise store_error(exc, self.url) from None
 
     def close(self) -> None:
         """Release the connections (and with them every lease this store holds).
@@ -138,8 +153,9 @@ class PostgresMetadataStore:
 
     def _prepare(self) -> None:
         if not self._ready:
-            with connect(self._settings, schema_path=False) as conn:
-                ensure_schema(conn, self._settings.schema, self.url, upgrade=False)
+            self._on_own_connection(
+                lambda conn: ensure_schema(conn, self._schema, self.url, upgrade=False)
+            )
             self._ready = True
 
     # -- liveness ---------------------------------------------------------------------------
