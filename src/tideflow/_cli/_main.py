@@ -178,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, "
             "tag, dump)\n       tideflow runs [FLOW]   list recent runs\n"
+            "       tideflow db upgrade|copy   manage the metadata database\n"
             "       tideflow --version"
         )
         return 0 if argv else EXIT_USAGE
@@ -188,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._manage import runs_main
 
         return _guarded(lambda: runs_main(argv[1:]), argv)
+    if argv[0] == "db":
+        from ._db import db_main
+
+        return _guarded(lambda: db_main(argv[1:]), argv)
     if len(argv) < 2:
         print(
             f"error: tideflow {argv[0]} needs a flow file: tideflow {argv[0]} myflow.py",

@@ -124,6 +124,19 @@ class PostgresMetadataStore:
         self._ready = True
         return versions
 
+    def on_connection(self, work: Callable[[Conn], T]) -> T:
+        """Run ``work`` on a connection of its own (autocommit, in the store's schema), for
+        bulk work such as ``tideflow db copy``.
+
+        :raises StoreError: if talking to the server fails.
+        """
+        self._prepare()
+        with connect(self._settings) as conn:
+            try:
+                return work(conn)
+            except psycopg.Error as exc:
+                raise store_error(exc, self.url) from None
+
     def _on_own_connection(self, work: Callable[[Conn], T]) -> T:
         """Run ``work`` on a connection of its own, outside the schema (which may not exist)."""
         with connect(self._settings, schema_path=False) as conn:
