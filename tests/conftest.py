@@ -12,14 +12,12 @@ so a family of tests runs with PostgreSQL as the metadata store.
 
 from __future__ import annotations
 
-import itertools
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from postgres_server import PostgresServer, find_binaries
+from postgres_server import PostgresServer, family_metadata_url, find_binaries, new_database
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -32,9 +30,6 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
     """Run each async test on asyncio and on trio."""
     backend: str = request.param
     return backend
-
-
-_DATABASE_NUMBERS = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -54,25 +49,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.stop()
 
 
-def new_database(server: PostgresServer) -> str:
-    """Create a fresh, empty database on ``server`` and return its URL."""
-    return server.create_database(f"test_{os.getpid()}_{next(_DATABASE_NUMBERS)}")
-
-
 @pytest.fixture(scope="module")
 def postgres_url(postgres_server: PostgresServer) -> str:
     """The URL of a fresh database, one per test module."""
     return new_database(postgres_server)
-
-
-def _test_metadata_url(request: pytest.FixtureRequest) -> str | None:
-    wanted = os.environ.get("TIDEFLOW_TEST_METADATA", "sqlite")
-    if wanted == "sqlite":
-        return None
-    if wanted != "postgres":
-        raise pytest.UsageError(f"TIDEFLOW_TEST_METADATA={wanted!r}: use sqlite or postgres")
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return new_database(server)
 
 
 @pytest.fixture
@@ -86,7 +66,7 @@ def tideflow_root(
     ``TIDEFLOW_TEST_METADATA=postgres``, ``TIDEFLOW_METADATA_URL`` names a fresh database.
     """
     root = tmp_path / ".tideflow"
-    if url := _test_metadata_url(request):
+    if url := family_metadata_url(request):
         monkeypatch.setenv("TIDEFLOW_METADATA_URL", url)
     monkeypatch.setenv("TIDEFLOW_ROOT", str(root))
     monkeypatch.setenv("TIDEFLOW_USER", "tester")

@@ -14,6 +14,7 @@ password (``scram-sha-256``), so the tests can meet a wrong password.
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import pwd
 import shutil
@@ -22,9 +23,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-__all__ = ("SUPERUSER", "PostgresServer", "find_binaries")
+import pytest
+
+__all__ = (
+    "SUPERUSER",
+    "PostgresServer",
+    "family_metadata_url",
+    "find_binaries",
+    "new_database",
+)
 
 SUPERUSER = "tideflow"
+_NUMBERS = itertools.count(1)
 _HBA = f"local all {SUPERUSER} trust\nlocal all all scram-sha-256\n"
 
 
@@ -148,3 +158,26 @@ class PostgresServer:
         """Create an empty database and return its URL (as the superuser)."""
         self.sql(f'CREATE DATABASE "{name}" OWNER "{owner}"')
         return self.url(name)
+
+
+def new_database(server: PostgresServer) -> str:
+    """Create a fresh, empty database on ``server`` and return its URL."""
+    return server.create_database(f"test_{os.getpid()}_{next(_NUMBERS)}")
+
+
+def family_metadata_url(request: pytest.FixtureRequest) -> str | None:
+    """The metadata URL tests of any scope run against: ``None`` (SQLite in the store
+    root) unless ``TIDEFLOW_TEST_METADATA=postgres``, then a schema of its own in a database
+    of the test module (created on first use).
+    """
+    wanted = os.environ.get("TIDEFLOW_TEST_METADATA", "sqlite")
+    if wanted == "sqlite":
+        return None
+    if wanted != "postgres":
+        raise pytest.UsageError(f"TIDEFLOW_TEST_METADATA={wanted!r}: use sqlite or postgres")
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    if request.scope == "function":
+        database: str = request.getfixturevalue("postgres_url")
+    else:
+        database = new_database(server)
+    return f"{database}&schema=t{next(_NUMBERS)}"

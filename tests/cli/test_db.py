@@ -12,7 +12,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from stored_runs import read_run
 from tideflow import Flow, Runner, default_namespace, namespace
 from tideflow._cli import main
 from tideflow._metadata import SQLiteMetadataStore
@@ -83,6 +82,8 @@ def test_copy_keeps_run_ids_and_is_idempotent(
                     assert pg.list_metadata(*args) == lite.list_metadata(*args)
                     assert pg.list_artifacts(*args, 0) == lite.list_artifacts(*args, 0)
         newest = int(lite.list_runs(FLOW)[0].run_id)
+        succeeded = lite.latest_run(FLOW, successful=True)
+        assert succeeded is not None
         later = pg.create_run(FLOW, user="tester", system_tags=["user:tester"], now=1.0)
         assert int(later.run_id) == newest + 1  # the counter moved past the copied ids
     code, out, _ = db(capsys, "copy", "--from", source, "--to", target)
@@ -95,7 +96,7 @@ def test_copy_keeps_run_ids_and_is_idempotent(
     monkeypatch.setenv("TIDEFLOW_METADATA_URL", target)
     namespace(None)
     try:
-        assert Flow(FLOW).latest_successful_run.id == read_run(local_root, FLOW).run_id
+        assert Flow(FLOW).latest_successful_run.id == succeeded.run_id
     finally:
         default_namespace()
 

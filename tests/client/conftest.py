@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from postgres_server import family_metadata_url
 from tideflow import Run, Runner, default_namespace
 
 if TYPE_CHECKING:
@@ -78,11 +79,15 @@ def _cli_run(flow: str) -> str:
 
 
 @pytest.fixture(scope="package")
-def client_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientRuns]:
+def client_runs(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ClientRuns]:
     """The runs above, in a store of their own (``TIDEFLOW_ROOT``), as user ``tester``."""
     folder = tmp_path_factory.mktemp("client")
     root = folder / ".tideflow"
     with pytest.MonkeyPatch.context() as patch:
+        if url := family_metadata_url(request):
+            patch.setenv("TIDEFLOW_METADATA_URL", url)
         patch.setenv("TIDEFLOW_ROOT", str(root))
         patch.setenv("TIDEFLOW_USER", "tester")
         patch.chdir(folder)

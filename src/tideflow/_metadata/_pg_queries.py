@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+import psycopg.errors
+
 from .._exceptions import NotFound
-from ._rows import ARTIFACT_COLUMNS, METADATA_COLUMNS, run_not_found, run_record
+from ._rows import ARTIFACT_COLUMNS, METADATA_COLUMNS, duplicate, run_not_found, run_record
 from ._tags import edit_user_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from ._pg_connect import Conn
     from ._records import RunRecord
@@ -22,13 +24,16 @@ __all__ = (
     "RUN_COLUMNS",
     "edit_tags",
     "fetch_run",
+    "insert_new",
     "insert_rows",
     "insert_run",
     "insert_step",
     "mark_stale",
     "one",
     "require_run",
+    "require_step",
     "require_task",
+    "select_or_require",
 )
 
 #: The columns of a run, as :func:`~._rows.run_record` reads them.
@@ -62,6 +67,35 @@ def require_task(conn: Conn, flow: str, number: int, step: str, task_id: str) ->
     sql = "SELECT 1 FROM tasks WHERE flow = %s AND run_id = %s AND step = %s AND task_id = %s"
     if one(conn, sql, (flow, number, step, task_id)) is None:
         raise NotFound(f"Task '{flow}/{number}/{step}/{task_id}' does not exist")
+
+
+def require_step(conn: Conn, flow: str, number: int, step: str) -> None:
+    """:raises NotFound: if the step does not exist."""
+    sql = "SELECT 1 FROM steps WHERE flow = %s AND run_id = %s AND step = %s"
+    if one(conn, sql, (flow, number, step)) is None:
+        raise NotFound(f"Step '{flow}/{number}/{step}' does not exist")
+
+
+def select_or_require(
+    conn: Conn, sql: str, params: tuple[object, ...], require: Callable[[], None]
+) -> list[tuple[Any, ...]]:
+    """Return the rows of ``sql``; when there are none, call ``require`` (which raises
+    :exc:`NotFound` if the parent object does not exist either)."""
+    rows = conn.execute(sql, params).fetchall()
+    if not rows:
+        require()
+    return rows
+
+
+def insert_new(conn: Conn, sql: str, row: tuple[object, ...], what: str) -> None:
+    """Insert a row that must be new.
+
+    :raises TideflowInternalError: if it is already recorded (ids are tideflow's).
+    """
+    try:
+        conn.execute(sql, row)
+    except psycopg.errors.UniqueViolation as exc:
+        raise duplicate(what) from exc
 
 
 def fetch_run(conn: Conn, flow: str, number: int) -> RunRecord:

@@ -12,27 +12,26 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Self, TypeVar, final
-
-import psycopg
-import psycopg.errors
+from typing import TYPE_CHECKING, TypeVar, final
 
 from .._exceptions import NotFound
-from ._pg_connect import PgDatabase, connect, parse_url, store_error
-from ._pg_lease import LEASE_HELD_SQL, Leases, lease_key
+from ._pg_base import PostgresBase
+from ._pg_lease import LEASE_HELD_SQL
 from ._pg_queries import (
     RUN_COLUMNS,
     edit_tags,
     fetch_run,
+    insert_new,
     insert_rows,
     insert_run,
     insert_step,
     mark_stale,
     one,
     require_run,
+    require_step,
     require_task,
+    select_or_require,
 )
-from ._pg_schema import ensure_schema, schema_version
 from ._records import ATTEMPT_STATES, RUN_STATUSES, RunRecord, StepRecord
 from ._rows import (
     ARTIFACT_COLUMNS,
@@ -44,7 +43,6 @@ from ._rows import (
     attempt_record,
     attempt_row,
     check_state,
-    duplicate,
     exception_columns,
     metadata_record,
     metadata_rows,
@@ -57,9 +55,8 @@ from ._rows import (
 from ._tags import check_tags, edit_user_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
     from pathlib import Path
-    from types import TracebackType
 
     from ._pg_connect import Conn
     from ._records import ArtifactRecord, AttemptRecord, ExceptionInfo, MetadataRecord, TaskRecord
@@ -70,7 +67,7 @@ T = TypeVar("T")
 
 
 @final
-class PostgresMetadataStore:
+class PostgresMetadataStore(PostgresBase):
     """Runs, steps, tasks, attempts, tags, artifacts and metadata in a PostgreSQL database.
 
     The tables are created on first use (in the schema ``tideflow``, or the one the URL
@@ -79,147 +76,6 @@ class PostgresMetadataStore:
 
     :param url: ``postgresql://user[:password]@host[:port]/dbname[?param=value...]``.
     """
-
-    def __init__(self, url: str) -> None:
-        self._settings = parse_url(url)
-        self._db = PgDatabase(self._settings)
-        self._leases = Leases(self._settings)
-        self._schema = self._settings.schema
-        self._ready = False
-
-    def __repr__(self) -> str:
-        return f"PostgresMetadataStore({self.url!r})"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    @property
-    def url(self) -> str:
-        """The store's URL without its password."""
-        return self._settings.safe_url
-
-    def exists(self) -> bool:
-        """Whether the database holds tideflow's tables (reading never creates them)."""
-        return self._on_own_connection(lambda conn: schema_version(conn, self._schema)) is not None
-
-    def upgrade(self) -> tuple[int, int]:
-        """Create or migrate the tables now; return the versions before and after.
-
-        :raises StoreError: if the database is newer than this tideflow.
-        """
-
-        def upgrade(conn: Conn) -> tuple[int, int]:
-            before = ensure_schema(conn, self._schema, self.url, upgrade=True)
-            return before, schema_version(conn, self._schema) or 0
-
-        versions = self._on_own_connection(upgrade)
-        self._ready = True
-        return versions
-
-    def on_connection(self, work: Callable[[Conn], T]) -> T:
-        """Run ``work`` on a connection of its own (autocommit, in the store's schema), for
-        bulk work such as ``tideflow db copy``.
-
-        :raises StoreError: if talking to the server fails.
-        """
-        self._prepare()
-        with connect(self._settings) as conn:
-            try:
-                return work(conn)
-            except psycopg.Error as exc:
-                raise store_error(exc, self.url) from None
-
-    def _on_own_connection(self, work: Callable[[Conn], T]) -> T:
-        """Run ``work`` on a connection of its own, outside the schema (which may not exist)."""
-        with connect(self._settings, schema_path=False) as conn:
-            try:
-                return work(conn)
-            except psycopg.Error as exc:
-                raise store_error(exc, self.url) from None
-
-    def close(self) -> None:
-        """Release the connections (and with them every lease this store holds).
-
-        Closing twice is allowed; any other use of a closed store raises
-        :exc:`RuntimeError`.
-        """
-        try:
-            self._leases.close()
-        finally:
-            self._db.close()
-
-    def _read(self, work: Any) -> Any:
-        self._prepare()
-        return self._db.read(work)
-
-    def _write(self, work: Any) -> Any:
-        self._prepare()
-        return self._db.write(work)
-
-    def _prepare(self) -> None:
-        if not self._ready:
-            self._on_own_connection(
-                lambda conn: ensure_schema(conn, self._schema, self.url, upgrade=False)
-            )
-            self._ready = True
-
-    # -- liveness ---------------------------------------------------------------------------
-
-    def hold_run_lease(self, flow: str, run_id: str) -> bool:
-        """Hold the run's lease until :meth:`release_run_lease`, :meth:`finish_run` or
-        :meth:`close`, or until this process dies: then the server lets go of it at once.
-
-        Call it in the supervisor right after :meth:`create_run`, and call
-        :meth:`heartbeat` as before (it also checks the lease connection, and takes the
-        leases again if the connection was lost).
-
-        :return: whether this store holds the lease now (``False``: another one does).
-        :raises NotFound: if the run does not exist.
-        """
-        number = run_number(flow, run_id)
-        key = lease_key(self._settings.schema, flow, run_id)
-        if not self._leases.hold(key):
-            return False
-
-        def record(conn: Conn) -> None:
-            sql = "UPDATE runs SET lease_key = %s WHERE flow = %s AND run_id = %s"
-            if conn.execute(sql, (key, flow, number)).rowcount == 0:
-                raise run_not_found(flow, run_id)
-
-        self._write(record)
-        return True
-
-    def release_run_lease(self, flow: str, run_id: str) -> None:
-        """Let go of a lease this store holds (nothing happens otherwise)."""
-        self._leases.release(lease_key(self._settings.schema, flow, run_id))
-
-    def is_run_alive(self, flow: str, run_id: str) -> bool | None:
-        """Whether the run is running and its supervisor holds its lease.
-
-        :return: ``True`` or ``False``; ``None`` when the run is running but never took a
-            lease (then only its heartbeat tells).
-        :raises NotFound: if the run does not exist.
-        """
-        number = run_number(flow, run_id)
-        sql = (
-            f"SELECT r.status, r.lease_key IS NOT NULL, {LEASE_HELD_SQL} FROM runs AS r "
-            "WHERE r.flow = %s AND r.run_id = %s"
-        )
-        row = self._read(lambda conn: one(conn, sql, (flow, number)))
-        if row is None:
-            raise run_not_found(flow, run_id)
-        status, leased, held = row
-        if status != "running":
-            return False
-        return bool(held) if leased else None
 
     # -- runs -------------------------------------------------------------------------------
 
@@ -447,16 +303,12 @@ class PostgresMetadataStore:
         """
         number = run_number(record.flow, record.run_id)
 
+        sql = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join(['%s'] * 9)})"
+
         def insert(conn: Conn) -> None:
             require_run(conn, record.flow, number)
             insert_step(conn, record.flow, number, record.step, record.created_at)
-            try:
-                conn.execute(
-                    f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join(['%s'] * 9)})",
-                    task_row(record, number),
-                )
-            except psycopg.errors.UniqueViolation as exc:
-                raise duplicate(f"Task '{record.pathspec}'") from exc
+            insert_new(conn, sql, task_row(record, number), f"Task '{record.pathspec}'")
 
         self._write(insert)
 
@@ -467,19 +319,18 @@ class PostgresMetadataStore:
         """
         number = run_number(flow, run_id)
 
-        def select(conn: Conn) -> list[tuple[Any, ...]]:
-            rows = conn.execute(
-                "SELECT created_at, step FROM steps WHERE flow = %s AND run_id = %s "
-                "ORDER BY created_at DESC, seq DESC",
-                (flow, number),
-            ).fetchall()
-            if not rows:
-                require_run(conn, flow, number)
-            return rows
-
+        sql = (
+            "SELECT created_at, step FROM steps WHERE flow = %s AND run_id = %s "
+            "ORDER BY created_at DESC, seq DESC"
+        )
+        rows = self._read(
+            lambda conn: select_or_require(
+                conn, sql, (flow, number), lambda: require_run(conn, flow, number)
+            )
+        )
         return [
             StepRecord(flow=flow, run_id=run_id, step=step, created_at=created)
-            for created, step in self._read(select)
+            for created, step in rows
         ]
 
     def list_tasks(self, flow: str, run_id: str, step: str) -> list[TaskRecord]:
@@ -489,24 +340,16 @@ class PostgresMetadataStore:
         """
         number = run_number(flow, run_id, step)
 
-        def select(conn: Conn) -> list[tuple[Any, ...]]:
-            rows = conn.execute(
-                f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = %s AND run_id = %s "
-                "AND step = %s ORDER BY created_at DESC, seq DESC",
-                (flow, number, step),
-            ).fetchall()
-            if not rows and (
-                one(
-                    conn,
-                    "SELECT 1 FROM steps WHERE flow = %s AND run_id = %s AND step = %s",
-                    (flow, number, step),
-                )
-                is None
-            ):
-                raise NotFound(f"Step '{flow}/{run_id}/{step}' does not exist")
-            return rows
-
-        return [task_record(row) for row in self._read(select)]
+        sql = (
+            f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = %s AND run_id = %s "
+            "AND step = %s ORDER BY created_at DESC, seq DESC"
+        )
+        rows = self._read(
+            lambda conn: select_or_require(
+                conn, sql, (flow, number, step), lambda: require_step(conn, flow, number, step)
+            )
+        )
+        return [task_record(row) for row in rows]
 
     def get_task(self, flow: str, run_id: str, step: str, task_id: str) -> TaskRecord:
         """Return a task.
@@ -547,15 +390,12 @@ class PostgresMetadataStore:
         number = run_number(record.flow, record.run_id, record.step, record.task_id)
         check_state(record.state, ATTEMPT_STATES, "attempt state", final=False)
 
+        sql = f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})"
+        what = f"Attempt {record.attempt} of task '{record.pathspec}'"
+
         def insert(conn: Conn) -> None:
             require_task(conn, record.flow, number, record.step, record.task_id)
-            try:
-                conn.execute(
-                    f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})",
-                    attempt_row(record, number),
-                )
-            except psycopg.errors.UniqueViolation as exc:
-                raise duplicate(f"Attempt {record.attempt} of task '{record.pathspec}'") from exc
+            insert_new(conn, sql, attempt_row(record, number), what)
 
         self._write(insert)
 
@@ -615,17 +455,17 @@ class PostgresMetadataStore:
     ) -> list[AttemptRecord]:
         number = run_number(flow, run_id, step, task_id)
 
-        def select(conn: Conn) -> list[tuple[Any, ...]]:
-            rows = conn.execute(
-                f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE flow = %s AND run_id = %s "
-                f"AND step = %s AND task_id = %s {order}",
-                (flow, number, step, task_id),
-            ).fetchall()
-            if not rows:
-                require_task(conn, flow, number, step, task_id)
-            return rows
-
-        return [attempt_record(row) for row in self._read(select)]
+        sql = (
+            f"SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE flow = %s AND run_id = %s "
+            f"AND step = %s AND task_id = %s {order}"
+        )
+        params = (flow, number, step, task_id)
+        rows = self._read(
+            lambda conn: select_or_require(
+                conn, sql, params, lambda: require_task(conn, flow, number, step, task_id)
+            )
+        )
+        return [attempt_record(row) for row in rows]
 
     def latest_attempts(self, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
         """Return the last attempt of every task of a step that has started one."""
