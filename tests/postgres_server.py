@@ -8,7 +8,8 @@ under root the server runs as the ``postgres`` system user (which Debian's packa
 creates), and its folder is handed to that user.
 
 The superuser ``tideflow`` connects without a password; every other role must give its
-password (``scram-sha-256``), so the tests can meet a wrong password.
+password (``scram-sha-256``), so the tests can meet a wrong password. The benchmarks use this module too (without
+pytest).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pytest
+if TYPE_CHECKING:
+    import pytest
 
 __all__ = (
     "SUPERUSER",
@@ -170,6 +172,8 @@ def family_metadata_url(request: pytest.FixtureRequest) -> str | None:
     root) unless ``TIDEFLOW_TEST_METADATA=postgres``, then a schema of its own in a database
     of the test module (created on first use).
     """
+    import pytest
+
     wanted = os.environ.get("TIDEFLOW_TEST_METADATA", "sqlite")
     if wanted == "sqlite":
         return None
