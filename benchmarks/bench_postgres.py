@@ -46,7 +46,7 @@ def _foreach(folder: Path, executor: str, metadata_url: str | None, n: int) -> f
         str(folder / "foreach.py"), show_output=False, executor=executor, root=str(root), env=env
     )
     started = time.perf_counter()
-    result = runner.run(n=n)
+    result = runner.run(n=n, max_num_splits=n)
     elapsed = time.perf_counter() - started
     if result.status != "successful":
         raise RuntimeError(f"the foreach run ended {result.status}: {result.stderr[-2000:]}")
