@@ -82,13 +82,16 @@ def _cli_run(flow: str) -> str:
 
 @pytest.fixture(scope="package")
 def client_runs(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ClientRuns]:
     """The runs above, in a store of their own (``TIDEFLOW_ROOT``), as user ``tester``."""
+    from s3server import use_suite_datastore
+
     folder = tmp_path_factory.mktemp("client")
     root = folder / ".tideflow"
     url = family_metadata_url(request)
     with pytest.MonkeyPatch.context() as patch:
+        use_suite_datastore(request, patch)
         if url:  # for making the runs only: each test sets it again (_metadata_url)
             patch.setenv("TIDEFLOW_METADATA_URL", url)
         patch.setenv("TIDEFLOW_ROOT", str(root))

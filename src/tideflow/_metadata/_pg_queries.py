@@ -6,6 +6,7 @@ here so that the store's module stays short.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg.errors
@@ -24,10 +25,12 @@ __all__ = (
     "RUN_COLUMNS",
     "edit_tags",
     "fetch_run",
+    "finish_run",
     "insert_new",
     "insert_rows",
     "insert_run",
     "insert_step",
+    "mark_gone",
     "mark_stale",
     "one",
     "require_run",
@@ -219,3 +222,49 @@ def edit_tags(
         [(flow, number, tag) for tag in sorted(result - user)],
     )
     return fetch_run(conn, flow, number)
+
+
+def finish_run(conn: Conn, flow: str, number: int, status: str, finished_at: float) -> bool:
+    """Record a running run's final status and end its running attempts; ``False`` (and
+    nothing changed) if the run had ended already.
+
+    :raises NotFound: if the run does not exist.
+    """
+    sql = "SELECT status FROM runs WHERE flow = %s AND run_id = %s FOR UPDATE"
+    row = one(conn, sql, (flow, number))
+    if row is None:
+        raise run_not_found(flow, str(number))
+    if row[0] != "running":
+        return False
+    conn.execute(
+        "UPDATE runs SET status = %s, finished_at = %s WHERE flow = %s AND run_id = %s",
+        (status, finished_at, flow, number),
+    )
+    conn.execute(
+        "UPDATE attempts SET state = %s, finished_at = greatest(started_at, %s) "
+        "WHERE flow = %s AND run_id = %s AND state = 'running'",
+        ("crashed" if status == "crashed" else "cancelled", finished_at, flow, number),
+    )
+    return True
+
+
+def mark_gone(conn: Conn, runs: list[RunRecord]) -> list[RunRecord]:
+    """Mark crashed those of ``runs`` still running, finished at their last heartbeat, and
+    their running attempts; return the runs marked, as they are now."""
+    marked = []
+    for run in runs:
+        number = int(run.run_id)
+        beat = run.heartbeat_at if run.heartbeat_at is not None else time.time()
+        cursor = conn.execute(
+            "UPDATE runs SET status = 'crashed', finished_at = %s "
+            "WHERE flow = %s AND run_id = %s AND status = 'running'",
+            (beat, run.flow, number),
+        )
+        if cursor.rowcount:
+            conn.execute(
+                "UPDATE attempts SET state = 'crashed', finished_at = greatest(started_at, %s) "
+                "WHERE flow = %s AND run_id = %s AND state = 'running'",
+                (beat, run.flow, number),
+            )
+            marked.append(fetch_run(conn, run.flow, number))
+    return marked

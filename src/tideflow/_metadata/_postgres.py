@@ -21,10 +21,12 @@ from ._pg_queries import (
     RUN_COLUMNS,
     edit_tags,
     fetch_run,
+    finish_run,
     insert_new,
     insert_rows,
     insert_run,
     insert_step,
+    mark_gone,
     mark_stale,
     one,
     require_run,
@@ -55,7 +57,7 @@ from ._rows import (
 from ._tags import check_tags, edit_user_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from ._pg_connect import Conn
@@ -137,8 +139,13 @@ class PostgresMetadataStore(PostgresBase):
 
     def finish_run(
         self, flow: str, run_id: str, status: str, finished_at: float | None = None
-    ) -> None:
-        """Record the final ``status`` of a run, and let go of its lease.
+    ) -> bool:
+        """Record the final ``status`` of a run, give its attempts still ``running`` a final
+        state too (``crashed`` for a crashed run, else ``cancelled``), and let go of its
+        lease.
+
+        A run that already has a final state keeps it (a run recorded as crashed never
+        becomes succeeded): then nothing changes and the answer is False.
 
         :raises ValueError: if ``status`` is not a final run status.
         :raises NotFound: if the run does not exist.
@@ -146,14 +153,11 @@ class PostgresMetadataStore(PostgresBase):
         check_state(status, RUN_STATUSES, "run status")
         finished_at = time.time() if finished_at is None else finished_at
         number = run_number(flow, run_id)
-
-        def finish(conn: Conn) -> None:
-            sql = "UPDATE runs SET status = %s, finished_at = %s WHERE flow = %s AND run_id = %s"
-            if conn.execute(sql, (status, finished_at, flow, number)).rowcount == 0:
-                raise run_not_found(flow, run_id)
-
-        self._write(finish)
+        finished: bool = self._write(
+            lambda conn: finish_run(conn, flow, number, status, finished_at)
+        )
         self.release_run_lease(flow, run_id)
+        return finished
 
     def get_run(self, flow: str, run_id: str) -> RunRecord:
         """Return a run.
@@ -244,6 +248,36 @@ class PostgresMetadataStore(PostgresBase):
             params += (flow,)
 
         marked: list[RunRecord] = self._write(lambda conn: mark_stale(conn, sql, params))
+        return marked
+
+    def mark_runs_crashed(
+        self, flow: str | None, dead: Callable[[RunRecord], bool]
+    ) -> list[RunRecord]:
+        """Mark as ``crashed`` every running run (of ``flow``, or of every flow) whose
+        supervisor is gone, with its ``running`` attempts: a run that took a lease is gone
+        when no session holds the lease any more (the server knows at once); any other
+        when ``dead(run)`` says so. ``dead`` is asked outside any transaction; a run that
+        ends meanwhile keeps the state its supervisor recorded.
+
+        :return: the runs marked, as they are now.
+        """
+        sql = (
+            f"SELECT {RUN_COLUMNS}, r.lease_key IS NOT NULL, {LEASE_HELD_SQL} "
+            "FROM runs AS r WHERE r.status = 'running'"
+        )
+        params: tuple[object, ...] = ()
+        if flow is not None:
+            sql += " AND r.flow = %s"
+            params = (flow,)
+        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
+        gone = []
+        for row in rows:
+            run, leased, held = run_record(row[:10]), row[10], row[11]
+            if (not held) if leased else dead(run):
+                gone.append(run)
+        if not gone:
+            return []
+        marked: list[RunRecord] = self._write(lambda conn: mark_gone(conn, gone))
         return marked
 
     # -- tags -------------------------------------------------------------------------------
