@@ -335,3 +335,18 @@ def test_a_forked_child_leaves_the_parents_sessions_alone(store: PostgresMetadat
 def test_open_metadata_picks_postgres(url: str, tmp_path: Path) -> None:
     with open_metadata(url, root=tmp_path) as store:  # type: ignore[attr-defined]
         assert isinstance(store, PostgresMetadataStore)
+
+
+def test_mark_runs_crashed_trusts_the_lease(store: PostgresMetadataStore, url: str) -> None:
+    """A run that took a lease is judged by it; any other by ``dead``."""
+    leased = store.create_run("F", user="alice", system_tags=SYSTEM)
+    plain = store.create_run("F", user="alice", system_tags=SYSTEM)
+    with PostgresMetadataStore(url) as supervisor:
+        assert supervisor.hold_run_lease("F", leased.run_id)
+        assert store.mark_runs_crashed("F", lambda run: run.run_id == leased.run_id) == []
+    # The supervisor's session ended: its lease is free, whatever ``dead`` says.
+    marked = store.mark_runs_crashed("F", lambda run: run.run_id == plain.run_id)
+    assert sorted(run.run_id for run in marked) == sorted([leased.run_id, plain.run_id])
+    assert {run.status for run in marked} == {"crashed"}
+    assert not store.finish_run("F", leased.run_id, "succeeded")  # crashed stays crashed
+    assert store.get_run("F", leased.run_id).status == "crashed"

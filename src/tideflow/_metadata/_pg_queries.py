@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg.errors
 
 from .._exceptions import NotFound
+from ._pg_lease import LEASE_HELD_SQL
 from ._rows import ARTIFACT_COLUMNS, METADATA_COLUMNS, duplicate, run_not_found, run_record
 from ._tags import edit_user_tags
 
@@ -36,6 +37,7 @@ __all__ = (
     "require_run",
     "require_step",
     "require_task",
+    "running_runs",
     "select_or_require",
 )
 
@@ -268,3 +270,18 @@ def mark_gone(conn: Conn, runs: list[RunRecord]) -> list[RunRecord]:
             )
             marked.append(fetch_run(conn, run.flow, number))
     return marked
+
+
+def running_runs(conn: Conn, flow: str | None) -> list[tuple[RunRecord, bool | None]]:
+    """The running runs (of ``flow``, or of every flow), each with whether a session holds
+    its lease (``None``: it never took one)."""
+    sql = (
+        f"SELECT {RUN_COLUMNS}, r.lease_key IS NOT NULL, {LEASE_HELD_SQL} "
+        "FROM runs AS r WHERE r.status = 'running'"
+    )
+    params: tuple[object, ...] = ()
+    if flow is not None:
+        sql += " AND r.flow = %s"
+        params = (flow,)
+    rows = conn.execute(sql, params).fetchall()
+    return [(run_record(row[:10]), bool(row[11]) if row[10] else None) for row in rows]

@@ -32,6 +32,7 @@ from ._pg_queries import (
     require_run,
     require_step,
     require_task,
+    running_runs,
     select_or_require,
 )
 from ._records import ATTEMPT_STATES, RUN_STATUSES, RunRecord, StepRecord
@@ -261,20 +262,8 @@ class PostgresMetadataStore(PostgresBase):
 
         :return: the runs marked, as they are now.
         """
-        sql = (
-            f"SELECT {RUN_COLUMNS}, r.lease_key IS NOT NULL, {LEASE_HELD_SQL} "
-            "FROM runs AS r WHERE r.status = 'running'"
-        )
-        params: tuple[object, ...] = ()
-        if flow is not None:
-            sql += " AND r.flow = %s"
-            params = (flow,)
-        rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
-        gone = []
-        for row in rows:
-            run, leased, held = run_record(row[:10]), row[10], row[11]
-            if (not held) if leased else dead(run):
-                gone.append(run)
+        running = self._read(lambda conn: running_runs(conn, flow))
+        gone = [run for run, lease in running if (lease is False) or (lease is None and dead(run))]
         if not gone:
             return []
         marked: list[RunRecord] = self._write(lambda conn: mark_gone(conn, gone))
