@@ -20,9 +20,12 @@ OPTIONAL = {"trio", "obstore"}
 
 
 def _declared() -> set[str]:
+    """The core dependencies, and those of the optional extras (imported only by the
+    backend that needs them)."""
     project = tomllib.loads(PYPROJECT.read_text())["project"]
     names = set()
-    for requirement in project["dependencies"]:
+    extras = [req for group in project["optional-dependencies"].values() for req in group]
+    for requirement in [*project["dependencies"], *extras]:
         name = requirement.split(";")[0]
         for stop in "<>=!~[ ":
             name = name.split(stop)[0]

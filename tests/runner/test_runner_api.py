@@ -13,9 +13,9 @@ import pytest
 from runner_helpers import copy_flow
 
 from executors import executor
+from stored_runs import metadata_store
 from tideflow import ExecutingRun, Runner
 from tideflow._exceptions import FlowDefinitionError, FlowFileNotFound
-from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +53,7 @@ BROKEN_FLOWS = {
 def runs_in_store(root: Path) -> int:
     if not (root / "metadata.db").exists():
         return 0
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         return sum(len(store.list_runs(flow)) for flow in ("SlowFlow", "Broken"))
 
 

@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from stored_runs import StoredRun, read_run
+from stored_runs import StoredRun, metadata_store, read_run
 from tideflow import Runner, Task
 from tideflow._exceptions import DecoratorError, TaskException
-from tideflow._metadata import SQLiteMetadataStore
 from tideflow._runtime._resources import read_machine
 
 if TYPE_CHECKING:
@@ -277,7 +276,7 @@ def test_unknown_decorator_fails_before_the_run(tideflow_root: Path) -> None:
     runner = Runner(str(FLOWS / "fail_linear_flow.py"), decospecs=["nope"])
     with pytest.raises(DecoratorError, match=r"^Unknown step decorator 'nope'\. Valid .*retry\("):
         runner.run()
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         assert store.list_runs("FailLinearFlow") == []
 
 

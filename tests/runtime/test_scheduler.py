@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from stored_runs import metadata_store
 from tideflow import Runner
 from tideflow._config import load_config
 from tideflow._datastore._artifacts import dumps, loads
@@ -24,7 +25,7 @@ from tideflow._datastore._cas import LocalBlobStore
 from tideflow._exceptions import TaskFailed
 from tideflow._flow._parameter import ParameterContext, resolve_parameters
 from tideflow._messages import ArtifactRef
-from tideflow._metadata import AttemptRecord, SQLiteMetadataStore
+from tideflow._metadata import AttemptRecord
 from tideflow._runtime._loader import load_flow
 from tideflow._runtime._scheduler import RunPlan, Scheduler
 from tideflow._stores._bundle import open_stores
@@ -85,7 +86,7 @@ def read_run(root: Path, flow: str, run_id: str) -> dict[str, list[StoredTask]]:
     """Every task of a run with its attempts and the artifact values of its last attempt."""
     blobs = LocalBlobStore(root)
     steps: dict[str, list[StoredTask]] = {}
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         for step in store.list_steps(flow, run_id):
             tasks = []
             for task in store.list_tasks(flow, run_id, step.step):
@@ -440,7 +441,7 @@ def test_attempts_record_the_task_process_id(tideflow_root: Path, flows_dir: Pat
     """Each finished attempt stores the pid of the process that ran it."""
     running = Runner(str(flows_dir / "hello_flow.py"), show_output=False).run()
     flow, run_id = running.run.pathspec.split("/")
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         attempts = [
             attempt
             for step in store.list_steps(flow, run_id)
@@ -467,7 +468,7 @@ async def test_a_failure_stops_the_tasks_waiting_for_a_slot(
     await running.wait()
     assert running.status == "failed"
     assert "Step failure: Task FailWideFlow/" in running.stderr
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         body = store.list_tasks("FailWideFlow", running.run.id, "body")
         attempts = [
             store.list_attempts("FailWideFlow", running.run.id, "body", t.task_id) for t in body

@@ -34,7 +34,7 @@ EXIT_USAGE = 2
 
 
 #: The commands of ``tideflow`` (``runs`` needs no flow file).
-COMMANDS = ("run", "resume", "show", "check", "logs", "tag", "dump", "runs")
+COMMANDS = ("run", "resume", "show", "check", "logs", "tag", "dump", "runs", "db")
 
 
 def _flow_parser(
@@ -232,6 +232,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._manage import runs_main
 
         return _guarded(lambda: runs_main(argv[1:]), argv)
+    if argv[0] == "db":
+        from ._db import db_main
+
+        return _guarded(lambda: db_main(argv[1:]), argv)
     if argv[0] not in COMMANDS:
         print(
             f"error: unknown command '{argv[0]}': choose from {', '.join(COMMANDS)}. "
