@@ -417,12 +417,13 @@ async def test_foreach_tasks_name_their_item_in_the_prefix(runs: dict[str, Outco
     assert any(re.search(r"/\d+ items \d+, \d+ \(pid \d+\)\] ", line) for line in lines)
 
 
-def test_a_failing_foreach_task_names_its_item(tideflow_root: Path, flows_dir: Path) -> None:
+async def test_a_failing_foreach_task_names_its_item(tideflow_root: Path, flows_dir: Path) -> None:
     """The traceback and the failure line of a foreach task name its item index."""
     runner = Runner(
         str(flows_dir / "fail_foreach_flow.py"), show_output=False, env={"FAIL_ITEMS": "2"}
     )
-    running = runner.run()
+    async with await runner.async_run() as running:
+        await running.wait()
     assert running.status == "failed"
     task = next(t for t in running.run["body"] if t.index == 2)
     failed = [line for line in running.stderr.splitlines() if "Task failed" in line]
