@@ -15,8 +15,8 @@ import tideflow
 
 SOURCE = Path(tideflow.__file__).parent
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
-#: Imported only where that backend is the one running (an optional extra).
-OPTIONAL = {"trio"}
+#: Imported only where they are needed: the running backend, the web UI (optional extras).
+OPTIONAL = {"trio", "starlette", "hypercorn", "jinja2"}
 
 
 def _declared() -> set[str]:

@@ -184,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[0] == "--version":
         print(f"tideflow {__version__}")
         return 0
+    if argv[0] == "ui":
+        from ._ui import ui_main
+
+        return _guarded(lambda: ui_main(argv[1:]), argv)
     if argv[0] == "runs":
         from ._manage import runs_main
 
