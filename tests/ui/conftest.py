@@ -32,7 +32,16 @@ def run_flow(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
     """Run ``ui_flow.py`` with ``args`` into ``root``; return the new run's id."""
     id_file = root.parent / f"run-id-{len(list(root.parent.glob('run-id-*')))}"
     subprocess.run(
-        [sys.executable, str(FLOW), "--root", str(root), "run", "--run-id-file", str(id_file), *args],
+        [
+            sys.executable,
+            str(FLOW),
+            "--root",
+            str(root),
+            "run",
+            "--run-id-file",
+            str(id_file),
+            *args,
+        ],
         cwd=root.parent,
         env={**os.environ, "TIDEFLOW_USER": "tester", **(env or {})},
         capture_output=True,

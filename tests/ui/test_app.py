@@ -92,7 +92,10 @@ async def test_runs_page_is_paged(tmp_path: Path) -> None:
     """120 runs make three pages of 50; page 3 holds the 20 oldest."""
     root = tmp_path / ".tideflow"
     with MetadataStore(root) as metadata:
-        ids = [metadata.create_run("ManyFlow", user="u", system_tags=("user:u",)).run_id for _ in range(120)]
+        ids = [
+            metadata.create_run("ManyFlow", user="u", system_tags=("user:u",)).run_id
+            for _ in range(120)
+        ]
     transport = httpx.ASGITransport(app=create_app(root))
     async with httpx.AsyncClient(transport=transport, base_url="http://ui.test") as client:
         text = (await client.get("/flows/ManyFlow?page=3")).text
@@ -224,5 +227,3 @@ async def test_an_empty_store(tmp_path: Path) -> None:
         text = (await client.get("/")).text
     assert "No runs in this store yet" in text
     assert not (tmp_path / ".tideflow").exists()  # reading never creates the store
-
-

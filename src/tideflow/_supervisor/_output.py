@@ -13,22 +13,40 @@ holds nothing that needs closing.
 from __future__ import annotations
 
 import sys
-from typing import final
+from typing import Protocol, final
 
 import anyio
 from anyio.lowlevel import checkpoint
 
-__all__ = ("STREAMS", "LogFollower", "RunOutput")
+__all__ = ("STREAMS", "Display", "LogFollower", "RunOutput")
 
 STREAMS = ("stdout", "stderr")
+
+
+class Display(Protocol):
+    """Prints echoed console lines its own way (a live status block on a terminal)."""
+
+    async def echo(self, stream: str, text: str) -> None:
+        """Print ``text``, complete lines, to ``stream``."""
+        ...
+
+    async def run(self) -> None:
+        """Keep the display fresh (a clock, ...) until cancelled."""
+        ...
+
+    def close(self) -> None:
+        """The run's console has ended: leave the terminal clean."""
+        ...
 
 
 class RunOutput:
     """The stdout and stderr of a run's console, kept in memory and optionally echoed."""
 
-    def __init__(self, *, echo: bool = False) -> None:
+    def __init__(self, *, echo: bool = False, display: Display | None = None) -> None:
         self._buffers = {name: bytearray() for name in STREAMS}
         self._echo = echo
+        #: Prints the echoed lines instead of plain writes, when given.
+        self.display = display
         self._changed: anyio.Event | None = None
         self.closed = False
 
@@ -51,7 +69,9 @@ class RunOutput:
             raise RuntimeError("This run's console is closed: the run has ended.")
         text = "".join(f"{line}\n" for line in lines)
         self._buffers[stream] += text.encode("utf-8", "replace")
-        if self._echo:
+        if self._echo and self.display is not None:
+            await self.display.echo(stream, text)
+        elif self._echo:
             out = sys.stdout if stream == "stdout" else sys.stderr
             out.write(text)
             out.flush()
@@ -70,6 +90,8 @@ class RunOutput:
 
     def close(self) -> None:
         """No more lines will come: readers end after the last one."""
+        if self.display is not None:
+            self.display.close()
         self.closed = True
         self._notify()
 
