@@ -17,13 +17,20 @@ if TYPE_CHECKING:
 __all__ = ("ui_main",)
 
 
+def _port(text: str) -> int:
+    """An argparse type: a port number, 0 to 65535 (0: any free port)."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
 def _parser() -> FlowParser:
     parser = FlowParser(
         prog="tideflow ui",
         description="Serve a read-only web page over the runs of a tideflow store.",
     )
     parser.add_argument("--root", default=None, help="the store folder (default: .tideflow)")
-    parser.add_argument("--port", type=int, default=8421, help="the port (8421; 0: any free)")
+    parser.add_argument("--port", type=_port, default=8421, help="the port (8421; 0: any free)")
     parser.add_argument(
         "--host",
         default="127.0.0.1",

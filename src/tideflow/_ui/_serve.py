@@ -77,28 +77,27 @@ async def serve(
     sock = _listen(host, port)
     url = url_of(sock)
     config = Config()
-    config.bind = [f"fd://{sock.fileno()}"]
+    # Hypercorn owns the socket from here on, and closes it when it stops.
+    config.bind = [f"fd://{sock.detach()}"]
     config.accesslog = None
+    config.loglevel = "WARNING"
     config.graceful_timeout = 1.0
     app = create_app(root)
     stop = anyio.Event()
     print(f"tideflow ui: serving {root} on {url} (Ctrl-C to stop)", flush=True)
     if open_browser:
         await anyio.to_thread.run_sync(webbrowser.open, url)
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_stop_on_signal, stop)
-            if backend == "trio":
-                from hypercorn.trio import serve as trio_serve
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_stop_on_signal, stop)
+        if backend == "trio":
+            from hypercorn.trio import serve as trio_serve
 
-                await trio_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-            else:
-                from hypercorn.asyncio import serve as asyncio_serve
+            await trio_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        else:
+            from hypercorn.asyncio import serve as asyncio_serve
 
-                await asyncio_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
-            tg.cancel_scope.cancel()
-    finally:
-        sock.close()
+            await asyncio_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        tg.cancel_scope.cancel()
     print("tideflow ui: stopped.", file=sys.stderr, flush=True)
 
 
