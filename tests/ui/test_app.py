@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pickle
 import re
-
 from collections.abc import AsyncIterator
 from pathlib import Path
 

@@ -65,11 +65,19 @@ def ui_main(argv: Sequence[str]) -> int:
     try:
         anyio.run(
             lambda: serve(
-                root, host=args.host, port=args.port, open_browser=args.open, backend=args.backend
+                root,
+                host=args.host,
+                port=args.port,
+                open_browser=args.open,
+                backend=args.backend,
+                say=lambda text: print(text, flush=True),
             ),
             backend=args.backend,
         )
     except OSError as exc:
-        print(f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"error: cannot serve on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     return 0

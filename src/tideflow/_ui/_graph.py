@@ -9,10 +9,12 @@ name as ``data-step``, so the page's script can recolour it as the run goes.
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 __all__ = ("GraphLayout", "NodeBox", "draw_svg", "layout")
 
@@ -119,16 +121,18 @@ def draw_svg(
     """
     boxes = {box.name: box for box in graph.boxes}
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{graph.width}" '
-        f'height="{graph.height}" viewBox="0 0 {graph.width} {graph.height}" role="img" '
-        'aria-label="the run\'s graph">',
-        '<defs><marker id="arrow" viewBox="0 0 8 8" refX="4" refY="4" markerWidth="8" '
-        'markerHeight="8" orient="auto"><path d="M0,0 L8,4 L0,8 z" class="arrowhead"/>'
-        "</marker></defs>",
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" width="{graph.width}" '
+            f'height="{graph.height}" viewBox="0 0 {graph.width} {graph.height}" role="img" '
+            'aria-label="the run\'s graph">'
+        ),
+        (
+            '<defs><marker id="arrow" viewBox="0 0 8 8" refX="4" refY="4" markerWidth="8" '
+            'markerHeight="8" orient="auto"><path d="M0,0 L8,4 L0,8 z" class="arrowhead"/>'
+            "</marker></defs>"
+        ),
     ]
-    parts.extend(
-        _edge(box, boxes[out]) for box in graph.boxes for out in box.out if out in boxes
-    )
+    parts.extend(_edge(box, boxes[out]) for box in graph.boxes for out in box.out if out in boxes)
     for box in graph.boxes:
         name = html.escape(box.name)
         state = html.escape(states.get(box.name, default))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import reprlib
-from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -27,6 +25,9 @@ from .._client._nodes import (
 from .._logs import read_from
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
     from .._metadata._records import AttemptRecord
 
 __all__ = (
@@ -58,7 +59,6 @@ PREVIEW_CHARS: Final = 2000
 #: The tasks of a step listed on the run page (a large foreach has a link to the rest).
 TASKS_SHOWN: Final = 200
 STATUSES: Final = ("running", "succeeded", "failed", "cancelled", "timeout", "crashed")
-
 
 
 def _short_repr(value: object) -> str:
@@ -275,7 +275,9 @@ def _step_state(
     )
 
 
-def _steps(run: RunNode, status: str, limit: int) -> tuple[list[StepState], dict[str, list[TaskRow]]]:
+def _steps(
+    run: RunNode, status: str, limit: int
+) -> tuple[list[StepState], dict[str, list[TaskRow]]]:
     """Every step's state and its first ``limit`` tasks, with one query per step."""
     states, tasks = [], {}
     for step in run.steps():

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import signal
 import socket
-import sys
 import webbrowser
 from typing import TYPE_CHECKING, Final
 
 import anyio
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
 __all__ = ("LOOPBACK", "MISSING_EXTRA", "check_extra", "serve")
@@ -65,8 +65,12 @@ async def serve(
     port: int = 8421,
     open_browser: bool = False,
     backend: str = "asyncio",
+    say: Callable[[str], object] = lambda text: None,
 ) -> None:
     """Serve the UI over ``root`` on ``host:port`` until SIGINT or SIGTERM.
+
+    :param say: called with the line that tells where the UI is, once it listens, and
+        with a line when it has stopped.
 
     :raises OSError: if the address cannot be bound (the port is taken, ...).
     """
@@ -84,7 +88,7 @@ async def serve(
     config.graceful_timeout = 1.0
     app = create_app(root)
     stop = anyio.Event()
-    print(f"tideflow ui: serving {root} on {url} (Ctrl-C to stop)", flush=True)
+    say(f"tideflow ui: serving {root} on {url} (Ctrl-C to stop)")
     if open_browser:
         await anyio.to_thread.run_sync(webbrowser.open, url)
     async with anyio.create_task_group() as tg:
@@ -98,7 +102,7 @@ async def serve(
 
             await asyncio_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
         tg.cancel_scope.cancel()
-    print("tideflow ui: stopped.", file=sys.stderr, flush=True)
+    say("tideflow ui: stopped.")
 
 
 async def _stop_on_signal(stop: anyio.Event) -> None:

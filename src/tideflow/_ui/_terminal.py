@@ -173,8 +173,10 @@ class ProgressDisplay:
         name_width = max((len(name) for name in self._steps), default=4)
         title = f"{self._title}/{self._run_id}" if self._run_id else self._title
         lines = [f"{title}  {_clock(time.monotonic() - self._started)}"]
-        for step in self._steps.values():
-            lines.append(f"{step.name:<{name_width}}  {self._describe(step)}".rstrip())
+        lines.extend(
+            f"{step.name:<{name_width}}  {self._describe(step)}".rstrip()
+            for step in self._steps.values()
+        )
         return [line[:width] for line in lines]
 
     def _describe(self, step: _Step) -> str:
