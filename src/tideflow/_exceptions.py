@@ -12,6 +12,7 @@ Every exception derives from :class:`TideflowError`::
     ├── TaskFailed                 a task attempt raised (pathspec, attempt, traceback text)
     ├── WorkerCrashed              a task process died or broke the protocol
     ├── ResumeError                a run cannot be resumed as asked
+    ├── StoreError                 a store cannot be opened or reached (bad URL, server down)
     ├── CommandError               a command-line usage error
     ├── NotFound (LookupError)     a flow, run, step, task or artifact does not exist
     │   └── ...
@@ -35,6 +36,7 @@ __all__ = (
     "ParameterError",
     "ResumeError",
     "RunFailed",
+    "StoreError",
     "TagError",
     "TaskFailed",
     "TideflowError",
@@ -151,6 +153,12 @@ class WorkerCrashed(TideflowError):
 
 class ResumeError(TideflowError):
     """A run cannot be resumed as asked (unknown origin run, changed graph, ...)."""
+
+
+class StoreError(TideflowError):
+    """A store cannot be opened or reached: an unknown URL scheme, a missing optional extra,
+    a server that is down or refuses the credentials.
+    """
 
 
 class CommandError(TideflowError):

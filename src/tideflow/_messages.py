@@ -70,6 +70,8 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     tags: list[str] = []
     max_num_splits: int = 100
     sys_path: list[str] = []
+    #: Where artifacts are stored (``None``: the blob folder of ``root``).
+    datastore_url: str | None = None
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):

@@ -15,14 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._datastore._artifacts import dumps, loads
-from .._datastore._cas import BlobStore
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._current import TaskInfo, task_info
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
+from .._stores._bundle import open_datastore
 
 if TYPE_CHECKING:
     from .._flow._graph import StepNode
+    from .._stores._interfaces import BlobStore
 
 __all__ = ("execute", "load_flow_class")
 
@@ -112,7 +113,7 @@ def execute(spec: TaskSpec, cls: type[FlowSpec] | None = None) -> TaskDone:
 def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
     graph = cls._tf_graph()
     node = graph[spec.step]
-    blobs = BlobStore(Path(spec.root))
+    blobs, _ = open_datastore(spec.datastore_url, root=Path(spec.root))
     sources = [_TaskArtifacts(blobs, task.artifacts) for task in spec.inputs]
     item_value = _item_getter(blobs, spec)
 
