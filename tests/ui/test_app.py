@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tideflow._metadata._sqlite import MetadataStore
+from tideflow._metadata._sqlite import SQLiteMetadataStore
 from tideflow._ui._app import create_app
 
 from .conftest import UiStore
@@ -27,7 +27,7 @@ async def client(ui_store: UiStore) -> AsyncIterator[httpx.AsyncClient]:
 
 def _task_url(store: UiStore, run_id: str, step: str) -> str:
     """The task page of ``step``'s first task."""
-    with MetadataStore(store.root) as metadata:
+    with SQLiteMetadataStore(store.root) as metadata:
         task = metadata.list_tasks(FLOW, run_id, step)[-1]
     return f"/runs/{FLOW}/{run_id}/{step}/{task.task_id}"
 
@@ -90,7 +90,7 @@ async def test_runs_page_searches_by_run_id(client: httpx.AsyncClient, ui_store:
 async def test_runs_page_is_paged(tmp_path: Path) -> None:
     """120 runs make three pages of 50; page 3 holds the 20 oldest."""
     root = tmp_path / ".tideflow"
-    with MetadataStore(root) as metadata:
+    with SQLiteMetadataStore(root) as metadata:
         ids = [
             metadata.create_run("ManyFlow", user="u", system_tags=("user:u",)).run_id
             for _ in range(120)

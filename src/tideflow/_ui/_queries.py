@@ -22,7 +22,6 @@ from .._client._nodes import (
     list_flows,
     open_node,
 )
-from .._logs import read_from
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -432,7 +431,7 @@ def artifact_blob(root: Path, pathspec: str) -> bytes:
     """
     node = open_node(ArtifactNode, pathspec, root=root, namespace_check=False)
     assert isinstance(node, ArtifactNode)
-    return node.handle.blobs.get(node.sha)
+    return node.handle.stores.blobs.get(node.sha)
 
 
 def log_lines(
@@ -446,10 +445,10 @@ def log_lines(
     """
     task = _task(root, pathspec, attempt)
     ended = task.finished() or task.step.run.settled()
-    path = task.log_file(stream)
-    if path is None:
+    key = task.log_key(stream)
+    if key is None:
         return [], ended
-    lines = read_from(path, position)
+    lines = task.handle.stores.logs.read_from(key, position)
     return [(line.position, line.text.decode("utf-8", "replace")) for line in lines], ended
 
 

@@ -244,13 +244,13 @@ def terminal_display(
     target = out if out is not None else sys.stdout
     if not progress or request.quiet or not _is_terminal(target):
         return None
-    from .._metadata._sqlite import MetadataStore
+    from .._stores._bundle import open_stores
 
-    flow, root = request.flow.name, request.root
+    flow = request.flow.name
 
     def lookup(run_id: str, step: str, task_id: str) -> int | None:
-        with MetadataStore(root) as store:
-            records = store.list_metadata(flow, run_id, step, task_id)
+        with open_stores(request.config, root=request.root) as stores:
+            records = stores.metadata.list_metadata(flow, run_id, step, task_id)
         values = [r.value for r in records if r.name == "foreach-num-splits"]
         return int(values[-1]) if values else None
 
