@@ -97,7 +97,12 @@ async def test_runs_page_is_paged(tmp_path: Path) -> None:
         ]
     transport = httpx.ASGITransport(app=create_app(root))
     async with httpx.AsyncClient(transport=transport, base_url="http://ui.test") as client:
+        first = (await client.get("/flows/ManyFlow")).text
         text = (await client.get("/flows/ManyFlow?page=3")).text
+    # The first page reads only the runs it needs: it knows there are more, not how many.
+    assert first.count("data-run=") == 50 and "more than 50 runs" in first
+    assert 'href="?page=2&amp;' in first and 'href="?page=3&amp;' not in first
+    assert "120 runs" in text
     assert text.count("data-run=") == 20
     assert f'data-run="{ids[0]}"' in text and f'data-run="{ids[-1]}"' not in text
     assert '<span class="current">3</span>' in text

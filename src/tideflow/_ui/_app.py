@@ -122,7 +122,7 @@ class _UI:
             page=result,
             filters=filters,
             statuses=q.STATUSES,
-            numbers=q.page_numbers(result.page, result.pages),
+            numbers=q.page_numbers(result.page, result.pages, result.more),
         )
 
     def _graph(self, view: q.RunView) -> str:

@@ -93,14 +93,18 @@ class RunRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class RunPage(msgspec.Struct, frozen=True, kw_only=True):
-    """One page of a flow's runs after filtering."""
+    """One page of a flow's runs after filtering.
+
+    ``total`` and ``pages`` are ``None`` when counting them would mean reading every run
+    (no filter, and more runs than the pages up to this one hold).
+    """
 
     flow: str
     rows: tuple[RunRow, ...]
-    total: int
     page: int
-    pages: int
-    users: tuple[str, ...]
+    more: bool
+    total: int | None
+    pages: int | None
 
 
 class StepState(msgspec.Struct, frozen=True, kw_only=True):
@@ -217,29 +221,37 @@ def run_page(
 ) -> RunPage:
     """One page of the runs of ``flow``, newest first, filtered.
 
+    Tag and user filters are the store's own query; without a status or search filter
+    only the runs up to this page are read, so the first pages stay fast however many
+    runs there are.
+
     :param search: keep the runs whose id contains this text.
     :raises NotFound: if the flow does not exist.
     """
     node = open_node(FlowNode, flow, root=root)
     assert isinstance(node, FlowNode)
     tags = [t for t in (tag, f"user:{user}" if user else "") if t]
-    runs = node.runs(tags, namespace_check=False)
-    users = sorted({run.record.user for run in runs})
+    page = max(1, page)
+    scan = bool(status or search)
+    limit = None if scan else page * per_page + 1
+    runs = node.runs(tags, namespace_check=False, limit=limit)
     if search:
         runs = [run for run in runs if search in run.record.run_id]
     if status:
         # Only a run recorded as running can have changed since it was read.
         runs = [run for run in runs if _status(run) == status]
-    pages = max(1, -(-len(runs) // per_page))
-    page = min(max(1, page), pages)
+    counted = limit is None or len(runs) < limit
+    pages = max(1, -(-len(runs) // per_page)) if counted else None
+    if pages is not None:
+        page = min(page, pages)
     chosen = runs[(page - 1) * per_page : page * per_page]
     return RunPage(
         flow=flow,
         rows=tuple(_row(run) for run in chosen),
-        total=len(runs),
         page=page,
+        more=len(runs) > page * per_page,
+        total=len(runs) if counted else None,
         pages=pages,
-        users=tuple(users),
     )
 
 
@@ -512,6 +524,8 @@ def compare_runs(root: Path, flow: str, left: str, right: str) -> list[Differenc
     return differences
 
 
-def page_numbers(page: int, pages: int) -> Sequence[int]:
-    """The page links to show around ``page``."""
-    return sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+def page_numbers(page: int, pages: int | None, more: bool) -> Sequence[int]:
+    """The page links to show around ``page`` (``pages`` unknown: up to the next one)."""
+    last = pages if pages is not None else page + (1 if more else 0)
+    shown = {1, last, *range(max(1, page - 2), min(last, page + 2) + 1)}
+    return sorted(shown)
