@@ -23,8 +23,16 @@ from playwright.sync_api import expect, sync_playwright
 HERE = Path(__file__).resolve().parent
 FLOW = HERE.parent / "tests" / "flows" / "ui_flow.py"
 IMAGES = HERE / "images"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def run(root: Path, *args: str, wait: bool = True) -> subprocess.Popen[bytes]:
@@ -48,13 +56,16 @@ def main() -> None:
         live = run(root, "--count", "12", "--gate", str(gate), wait=False)
         server = subprocess.Popen(
             [sys.executable, "-m", "tideflow", "ui", "--root", str(root), "--port", "0"],
-            stdout=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert server.stdout is not None
         url = re.search(r"on (http://\S+) ", server.stdout.readline()).group(1)  # type: ignore[union-attr]
         try:
             with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium", args=ARGS
+                )
                 page = browser.new_page(viewport={"width": 1100, "height": 640})
                 page.goto(f"{url}/flows/UiFlow")
                 time.sleep(0.5)
@@ -72,7 +83,11 @@ def main() -> None:
                 page.goto(url + str(href))
                 expect(page.locator("#log-stdout")).to_contain_text("done", timeout=30_000)
                 page.screenshot(path=IMAGES / "ui-task.png", full_page=True)
-                runs = [a.inner_text() for a in page.goto(f"{url}/flows/UiFlow") and page.locator("#runs tbody a[href^='/runs/']").all()]
+                runs = [
+                    a.inner_text()
+                    for a in page.goto(f"{url}/flows/UiFlow")
+                    and page.locator("#runs tbody a[href^='/runs/']").all()
+                ]
                 page.goto(f"{url}/flows/UiFlow/compare?a={runs[1]}&b={runs[4]}")
                 page.screenshot(path=IMAGES / "ui-compare.png")
                 browser.close()

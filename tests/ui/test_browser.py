@@ -174,6 +174,14 @@ def test_artifacts_and_a_failed_task(browser: object, store: Path, tmp_path: Pat
         assert download.suggested_filename == "total.pickle"
         assert pickle.loads(Path(download.path()).read_bytes()) == 14
 
+        page.goto(f"{url}/flows/UiFlow")
+        page.check(f'input.pick[value="{good}"]')
+        page.check(f'input.pick[value="{bad}"]')
+        page.click("#compare")
+        differences = page.locator("#differences")
+        expect(differences).to_contain_text("count")
+        expect(differences.locator("tr", has_text="total")).to_contain_text("14")
+
         page.goto(f"{url}/runs/UiFlow/{bad}")
         expect(_node(page, "report")).to_have_class(re.compile("state-failed"))
         page.locator("#step-report a.task").first.click()

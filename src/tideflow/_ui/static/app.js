@@ -56,8 +56,27 @@ function taskPage(body) {
   });
 }
 
+function runsPage() {
+  // Two runs picked: the "compare" link compares them.
+  const link = document.getElementById("compare");
+  const base = link.href;
+  document.querySelectorAll("input.pick").forEach((box) => box.addEventListener("change", () => {
+    const picked = Array.from(document.querySelectorAll("input.pick:checked")).map((b) => b.value);
+    const url = new URL(base);
+    if (picked.length === 2) {
+      url.searchParams.set("a", picked[1]);
+      url.searchParams.set("b", picked[0]);
+      link.textContent = "compare " + picked[1] + " with " + picked[0];
+    } else {
+      link.textContent = "compare two runs";
+    }
+    link.href = url.toString();
+  }));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const body = document.body;
   if (body.dataset.page === "run" && body.dataset.live === "1") liveRun(body);
   if (body.dataset.page === "task") taskPage(body);
+  if (body.dataset.page === "runs") runsPage();
 });
