@@ -28,20 +28,13 @@ class UiStore:
     failed: str
 
 
-def run_flow(root: Path, *args: str, env: dict[str, str] | None = None) -> str:
-    """Run ``ui_flow.py`` with ``args`` into ``root``; return the new run's id."""
+def run_flow(root: Path, *args: str, env: dict[str, str] | None = None, flow: Path = FLOW) -> str:
+    """Run ``flow`` (``ui_flow.py``) with ``args`` into ``root``; return the new run's id."""
+    root.parent.mkdir(parents=True, exist_ok=True)
     id_file = root.parent / f"run-id-{len(list(root.parent.glob('run-id-*')))}"
+    command = [sys.executable, str(flow), "--root", str(root), "run"]
     subprocess.run(
-        [
-            sys.executable,
-            str(FLOW),
-            "--root",
-            str(root),
-            "run",
-            "--run-id-file",
-            str(id_file),
-            *args,
-        ],
+        [*command, "--run-id-file", str(id_file), *args],
         cwd=root.parent,
         env={**os.environ, "TIDEFLOW_USER": "tester", **(env or {})},
         capture_output=True,

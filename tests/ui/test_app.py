@@ -13,7 +13,7 @@ import pytest
 from tideflow._metadata._sqlite import SQLiteMetadataStore
 from tideflow._ui._app import create_app
 
-from .conftest import UiStore
+from .conftest import UiStore, run_flow
 
 FLOW = "UiFlow"
 
@@ -231,3 +231,24 @@ async def test_an_empty_store(tmp_path: Path) -> None:
         text = (await client.get("/")).text
     assert "No runs in this store yet" in text
     assert not (tmp_path / ".tideflow").exists()  # reading never creates the store
+
+
+async def test_task_attempts(tmp_path: Path) -> None:
+    """A retried task lists both attempts; each attempt has its own page and log."""
+    root = tmp_path / ".tideflow"
+    flow = Path(__file__).parent.parent / "flows" / "client_retry_flow.py"
+    run_id = run_flow(root, flow=flow)
+    transport = httpx.ASGITransport(app=create_app(root))
+    url = f"/runs/ClientRetryFlow/{run_id}/start/1"
+    async with httpx.AsyncClient(transport=transport, base_url="http://ui.test") as client:
+        latest = (await client.get(url)).text
+        first = (await client.get(url, params={"attempt": "0"})).text
+        log = (await client.get(f"{url}/logs/stdout.txt", params={"attempt": "0"})).text
+        missing = await client.get(url, params={"attempt": "5"})
+    assert latest.count('<a href="/runs/ClientRetryFlow/') >= 2
+    assert '<tr class="current">\n    <td><a href="' in latest
+    assert f'{url}/logs/stdout/events?attempt=1"' in latest  # the stream follows attempt 1
+    assert "the first attempt fails" in first and 'id="exception"' in first
+    assert "the first attempt fails" not in latest
+    assert log == "attempt 0\n"
+    assert missing.status_code == 404

@@ -38,6 +38,8 @@ __all__ = ("create_app",)
 T = TypeVar("T")
 
 HERE: Final = Path(__file__).parent
+#: Seconds between two looks at a running run's state (a query per step).
+RUN_POLL_INTERVAL: Final = 0.5
 #: Headers of every event stream: no caching, no buffering by a proxy.
 SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -141,7 +143,7 @@ class _UI:
         await self.call(q.run_view, flow, run_id)  # a 404 before the stream starts
 
         async def read() -> tuple[str, bool]:
-            view = await self.call(q.run_view, flow, run_id)
+            view = await self.call(q.run_view, flow, run_id, parameters=False)
             tasks = self.templates.get_template("_tasks.html").render(view=view)
             text = json.dumps(
                 {
@@ -156,7 +158,9 @@ class _UI:
             return text, view.row.status != "running"
 
         return StreamingResponse(
-            StateEvents(read), media_type="text/event-stream", headers=SSE_HEADERS
+            StateEvents(read, RUN_POLL_INTERVAL),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
         )
 
     def _pathspec(self, request: Request) -> str:

@@ -332,8 +332,8 @@ def _parameters(start: StepNode | None, meta: dict[str, str]) -> dict[str, str]:
     return {name: preview(values[name]) or "(too large)" for name in names if name in values}
 
 
-def run_view(root: Path, flow: str, run_id: str) -> RunView:
-    """The run page's content.
+def run_view(root: Path, flow: str, run_id: str, *, parameters: bool = True) -> RunView:
+    """The run page's content (without the parameters' values unless ``parameters``).
 
     :raises NotFound: if the run does not exist.
     """
@@ -352,7 +352,7 @@ def run_view(root: Path, flow: str, run_id: str) -> RunView:
         signature=signature,
         steps=tuple(states),
         tasks=tasks,
-        parameters=_parameters(start, meta),
+        parameters=_parameters(start, meta) if parameters else {},
         system_tags=tuple(sorted(run.system_tags)),
         origin=run.origin_pathspec,
     )

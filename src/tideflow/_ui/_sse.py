@@ -75,8 +75,9 @@ class LogEvents:
 class StateEvents:
     """A run's state each time it changes, then an ``end`` event once the run ended."""
 
-    def __init__(self, read: ReadState) -> None:
+    def __init__(self, read: ReadState, interval: float = POLL_INTERVAL) -> None:
         self._read = read
+        self._interval = interval
         self._last: str | None = None
         self._ended = False
         self._done = False
@@ -96,4 +97,4 @@ class StateEvents:
                 self._last = text
                 self._ended = ended
                 return event(text)
-            await anyio.sleep(POLL_INTERVAL)
+            await anyio.sleep(self._interval)

@@ -53,6 +53,7 @@ _STATES: Final = (
     ("Task failed", "failed"),
     ("Task cannot run", "failed"),
     ("Task timed out", "failed"),
+    ("Cloned from", "done"),  # a resume copies what its origin finished
 )
 
 #: Asks the store for the number of splits a foreach task made: ``(run_id, step, task_id)``.
