@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("starlette", reason="the ui extra is not installed")
-
 FLOW = Path(__file__).parent.parent / "flows" / "ui_flow.py"
 
 

@@ -7,8 +7,11 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
+
+pytest.importorskip("starlette", reason="the ui extra is not installed")
+
+import httpx
 
 from tideflow._metadata._sqlite import SQLiteMetadataStore
 from tideflow._ui._app import create_app
@@ -209,6 +212,7 @@ async def test_compare_lists_what_differs(client: httpx.AsyncClient, ui_store: U
         (f"/runs/{FLOW}/{{ok}}/start/1/logs/stdin/events", 404),
         (f"/runs/{FLOW}/{{ok}}/start/1?attempt=x", 400),
         (f"/runs/{FLOW}/{{ok}}/start/1/artifacts/nothing", 404),
+        (f"/flows/{FLOW}?tag=" + "x" * 600, 400),
     ],
 )
 async def test_errors(client: httpx.AsyncClient, ui_store: UiStore, url: str, status: int) -> None:

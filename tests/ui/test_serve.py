@@ -8,8 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 import pytest
+
+pytest.importorskip("hypercorn", reason="the ui extra is not installed")
+
+import httpx
 
 from .conftest import UiStore
 from .server import running_ui

@@ -96,20 +96,34 @@ def test_block_counts_advance_on_a_terminal(tmp_path: Path) -> None:
     assert all(PLAIN.match(line) for line in screen), screen
 
 
-@pytest.mark.parametrize("flag", ["--no-progress", "--quiet"])
-def test_flags_turn_the_block_off(tmp_path: Path, flag: str) -> None:
-    code, output = _in_pty([sys.executable, str(FLOW), flag, "run", "--count", "3"], tmp_path)
-    assert code == 0
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [str(FLOW), "--quiet", "run", "--count", "3"],
+        [str(FLOW), "run", "--no-progress", "--count", "3"],
+        ["-m", "tideflow", "run", str(FLOW), "--no-progress", "--count", "3"],
+    ],
+)
+def test_flags_turn_the_block_off(tmp_path: Path, argv: list[str]) -> None:
+    code, output = _in_pty([sys.executable, *argv], tmp_path)
+    assert code == 0, output.decode(errors="replace")
     assert ESCAPE.search(output) is None
     assert _counts(output, "body", 3) == []
 
 
-def test_no_progress_after_the_command(tmp_path: Path) -> None:
-    code, output = _in_pty(
-        [sys.executable, str(FLOW), "run", "--no-progress", "--count", "3"], tmp_path
-    )
-    assert code == 0
+def test_resume_no_progress(tmp_path: Path) -> None:
+    _in_pty([sys.executable, str(FLOW), "run", "--count", "3", "--fail"], tmp_path)
+    code, output = _in_pty([sys.executable, str(FLOW), "resume", "--no-progress"], tmp_path)
+    assert code == 1  # the report step fails again
+    assert b"Cloned from" in output
     assert ESCAPE.search(output) is None
+
+
+def test_a_flow_parameter_named_n(tmp_path: Path) -> None:
+    """``--no-progress`` is an option of ``run``, so ``--n`` still names a parameter."""
+    flow = Path(__file__).parent.parent / "flows" / "exec_overlap.py"
+    code, output = _in_pty([sys.executable, str(flow), "run", "--n", "2"], tmp_path)
+    assert code == 0, output.decode(errors="replace")
 
 
 def test_a_pipe_gets_plain_lines_only(tmp_path: Path) -> None:
@@ -173,3 +187,28 @@ async def test_the_block_from_console_lines() -> None:
     assert out.getvalue().endswith("".join(f"{line}\n" for line in display.lines()[1:]))
     display.close()
     assert out.getvalue().endswith(f"\x1b[{len(lines)}F\x1b[J")
+
+
+def test_a_flow_parameter_named_progress(tmp_path: Path) -> None:
+    """A flow's own ``--no-progress`` (a bool parameter ``progress``) wins over the option."""
+    flow = tmp_path / "progress_flow.py"
+    flow.write_text(
+        "from tideflow import FlowSpec, Parameter, step\n\n\n"
+        "class ProgressFlow(FlowSpec):\n"
+        "    progress = Parameter('progress', default=True, type=bool)\n\n"
+        "    @step\n    def start(self):\n"
+        "        print('progress is', self.progress)\n        self.next(self.end)\n\n"
+        "    @step\n    def end(self):\n        pass\n\n\n"
+        "if __name__ == '__main__':\n    ProgressFlow()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(flow), "run", "--no-progress"],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "progress is False" in result.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -80,12 +81,15 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--max-num-splits", type=_at_least_one, default=None, help="largest foreach allowed (100)"
     )
     parser.add_argument("--tag", dest="tags", action="append", default=[], help="a user tag")
-    parser.add_argument(
-        "--no-progress",
-        dest="no_progress_here",
-        action="store_true",
-        help="no live status block under the lines on a terminal",
-    )
+    parser.set_defaults(tf_no_progress=False)
+    # A flow's own --no-progress (a bool parameter named progress) wins over this one.
+    with contextlib.suppress(argparse.ArgumentError):
+        parser.add_argument(
+            "--no-progress",
+            dest="tf_no_progress",
+            action="store_true",
+            help="no live status block under the lines on a terminal",
+        )
     parser.add_argument("--run-id-file", default=None, help="write the run id to this file")
     parser.add_argument(
         "--namespace",
@@ -141,8 +145,7 @@ def _dispatch(flow: LoadedFlow, argv: Sequence[str], prog: str) -> int:
             print("Validating your flow...\n    The graph looks good!")
         from ._run import run_in_terminal
 
-        progress = not (args.no_progress or args.no_progress_here)
-        return anyio.run(run_in_terminal, request, progress)
+        return anyio.run(run_in_terminal, request, not args.tf_no_progress)
     from ._manage import run_management_command
 
     return run_management_command(flow, args, _top_level(args))
@@ -218,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guarded(call, argv)
 
 
-_TOP_LEVEL_FLAGS = {"--quiet", "--no-progress", "--no-pylint", "--pylint", "--traceback"}
+_TOP_LEVEL_FLAGS = {"--quiet", "--no-pylint", "--pylint", "--traceback"}
 _TOP_LEVEL_VALUES = {
     "--with",
     "--metadata",

@@ -33,12 +33,6 @@ def add_top_level(parser: argparse.ArgumentParser) -> None:
         help="add a step decorator to every step, as in --with retry:times=2",
     )
     parser.add_argument("--quiet", action="store_true", help="print only the tasks' output")
-    parser.add_argument(
-        "--no-progress",
-        dest="no_progress",
-        action="store_true",
-        help="no live status block under the lines on a terminal",
-    )
     parser.add_argument("--no-pylint", dest="pylint", action="store_false", help="accepted; no-op")
     parser.add_argument("--pylint", dest="pylint", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--metadata", default=None, choices=["local"], help="metadata backend")

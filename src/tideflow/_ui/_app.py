@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from .._exceptions import InvalidPathspec, NotFound
+from .._exceptions import InvalidPathspec, NotFound, TagError
 from . import _queries as q
 from ._graph import draw_svg, layout
 from ._sse import LogEvents, StateEvents
@@ -90,11 +90,13 @@ class _UI:
         self.templates = _environment()
 
     async def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a query in a worker thread; a missing object becomes a 404."""
+        """Run a query in a worker thread; a missing object becomes a 404, a bad tag a 400."""
         try:
             return await anyio.to_thread.run_sync(partial(func, self.root, *args, **kwargs))
         except (NotFound, InvalidPathspec) as exc:
             raise HTTPException(404, str(exc)) from exc
+        except TagError as exc:
+            raise HTTPException(400, str(exc)) from exc
 
     def render(self, name: str, **context: Any) -> HTMLResponse:
         """A page from template ``name``."""

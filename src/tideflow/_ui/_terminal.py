@@ -240,10 +240,13 @@ def terminal_display(
     """The display for ``request`` when its output goes to a terminal, else ``None``.
 
     ``--quiet`` and ``--no-progress`` (``progress=False``) turn it off, and so does an
-    output that is not a terminal (a pipe, a file, CI).
+    output that is not a terminal (a pipe, a file, CI) or a terminal that cannot move its
+    cursor (``TERM=dumb``).
     """
     target = out if out is not None else sys.stdout
     if not progress or request.quiet or not _is_terminal(target):
+        return None
+    if request.env.get("TERM") == "dumb":  # the run's environment: os.environ and env=
         return None
     from .._stores._bundle import open_stores
 
