@@ -133,7 +133,7 @@ class _UI:
         states = {s.name: s.state for s in view.steps}
         labels = {s.name: s.label for s in view.steps}
         default = "waiting" if view.row.status == "running" else "skipped"
-        return draw_svg(layout(view.signature), states, labels, default=default)
+        return draw_svg(layout(view.signature), states, labels, link="", default=default)
 
     async def run(self, request: Request) -> Response:
         flow, run_id = request.path_params["flow"], request.path_params["run_id"]

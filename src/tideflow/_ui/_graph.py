@@ -111,12 +111,13 @@ def draw_svg(
     graph: GraphLayout,
     states: Mapping[str, str],
     labels: Mapping[str, str],
-    link: str = "",
+    link: str | None = None,
     default: str = "waiting",
 ) -> str:
     """The SVG of ``graph``: each box coloured by ``states[step]`` and captioned ``labels[step]``.
 
-    :param link: a URL prefix; each box links to ``link + "#step-" + name`` when given.
+    :param link: a URL prefix; each box links to ``link + "#step-" + name`` when given
+        (``""``: to the step's section of the same page).
     :param default: the state of a step missing from ``states`` (it has no task yet).
     """
     boxes = {box.name: box for box in graph.boxes}
@@ -146,7 +147,7 @@ def draw_svg(
             f'<g class="step state-{state} kind-{html.escape(box.kind)}" data-step="{name}" '
             f'id="node-{name}">{shape}</g>'
         )
-        if link:
+        if link is not None:
             group = f'<a href="{html.escape(link)}#step-{name}">{group}</a>'
         parts.append(group)
     parts.append("</svg>")
