@@ -228,7 +228,7 @@ def run_page(
     :param search: keep the runs whose id contains this text.
     :raises NotFound: if the flow does not exist.
     """
-    node = open_node(FlowNode, flow, root=root)
+    node = open_node(FlowNode, flow, root=root, namespace_check=False)
     assert isinstance(node, FlowNode)
     tags = [t for t in (tag, f"user:{user}" if user else "") if t]
     page = max(1, page)
