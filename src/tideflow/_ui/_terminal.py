@@ -222,10 +222,14 @@ class ProgressDisplay:
             self._drawn = 0
 
     async def run(self) -> None:
-        """Redraw every :data:`TICK` seconds until cancelled."""
+        """Redraw every :data:`TICK` seconds until cancelled, or until the terminal is gone
+        (then the block stops; the run's own writes report a broken output)."""
         while not self._closed:
             await anyio.sleep(TICK)
-            self.draw()
+            try:
+                self.draw()
+            except OSError:
+                self._closed = True
 
     def close(self) -> None:
         """Erase the block for good: what stays on the terminal is the plain console."""
