@@ -15,8 +15,9 @@ import tideflow
 
 SOURCE = Path(tideflow.__file__).parent
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
-#: Imported only where they are needed: the running backend, the web UI (optional extras).
-OPTIONAL = {"trio", "starlette", "hypercorn", "jinja2"}
+#: Imported only where they are needed (optional extras): the running backend (trio), s3
+#: (obstore), the web UI (starlette, hypercorn, jinja2).
+OPTIONAL = {"trio", "obstore", "starlette", "hypercorn", "jinja2"}
 
 
 def _declared() -> set[str]:

@@ -172,8 +172,10 @@ async def test_the_block_from_console_lines() -> None:
     stamp = "2026-12-01 10:00:00.000"
     await display.echo("stdout", f"{stamp} [77/start/1 (pid 5)] Task is starting.\n")
     await display.echo("stdout", f"{stamp} [77/start/1 (pid 5)] Task finished successfully.\n")
+    await display.echo("stdout", f"{stamp} [77/join/9] Cloned from UiFlow/76/join/9.\n")
     for task in range(2, 6):
-        await display.echo("stdout", f"{stamp} [77/body/{task} (pid 6)] Task is starting.\n")
+        prefix = f"[77/body/{task} item {task - 2} (pid 6)]"
+        await display.echo("stdout", f"{stamp} {prefix} Task is starting.\n")
     await display.echo("stdout", f"{stamp} [77/body/2 (pid 6)] Task finished successfully.\n")
     await display.echo("stderr", f"{stamp} [77/body/3 (pid 6)] Task failed: ValueError: no\n")
     assert asked == [("77", "start", "1")]
@@ -181,7 +183,7 @@ async def test_the_block_from_console_lines() -> None:
     assert lines[0].startswith("UiFlow/77  0:")
     assert lines[1].split() == ["start", "done"]
     assert re.fullmatch(r"body +\[##-{18}\]  1/10  2 running  1 failed  ETA \d+:\d\d", lines[2])
-    assert lines[3].split() == ["join", "waiting"]
+    assert lines[3].split() == ["join", "done"]
     assert "Task failed" in err.getvalue() and "Task failed" not in out.getvalue()
     display.draw()
     assert out.getvalue().endswith("".join(f"{line}\n" for line in display.lines()[1:]))

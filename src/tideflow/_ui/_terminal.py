@@ -7,7 +7,7 @@
     body    [########------------]  3,412/10,000  16 running  0 failed  ETA 0:21
     join    waiting
 
-The block follows the console lines themselves (``[run/step/task (pid N)] Task is
+The block follows the console lines themselves (``[run/step/task item 3 (pid N)] Task is
 starting.``, ``... Task finished successfully.``, ``... Task failed: ...``), so it needs
 no hook in the scheduler; the size of a foreach comes from the store once its task has
 ended. Each write erases the block, prints the lines and draws the block again (at most
@@ -42,9 +42,11 @@ TICK: Final = 0.25
 MIN_REDRAW: Final = 0.1
 BAR_WIDTH: Final = 20
 
+#: ``[run/step/task]``, then what the prefix may add (``item 3``, ``(pid 42)``), then the
+#: message.
 _LINE: Final = re.compile(
-    r"\[(?P<run>[^/\]\s]+)/(?P<step>[^/\]\s]+)/(?P<task>[^/\]\s]+)(?: \(pid \d+\))?\] "
-    r"(?P<message>Task .*)$"
+    r"\[(?P<run>[^/\]\s]+)/(?P<step>[^/\]\s]+)/(?P<task>[^/\]\s]+)(?: [^\]]*)?\] "
+    r"(?P<message>(?:Task |Cloned from ).*)$"
 )
 #: What a console message says of a task's state.
 _STATES: Final = (
