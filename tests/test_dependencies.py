@@ -15,8 +15,9 @@ import tideflow
 
 SOURCE = Path(tideflow.__file__).parent
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
-#: Imported only where that backend is the one running (an optional extra: trio, s3).
-OPTIONAL = {"trio", "obstore"}
+#: Imported only where they are needed (optional extras): the running backend (trio), s3
+#: (obstore), the web UI (starlette, hypercorn, jinja2).
+OPTIONAL = {"trio", "obstore", "starlette", "hypercorn", "jinja2"}
 
 
 def _declared() -> set[str]:

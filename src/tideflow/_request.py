@@ -35,6 +35,7 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "decospecs": (list, tuple),
     "pylint": bool,
     "quiet": bool,
+    "progress": bool,
     "metadata": str,
     "datastore": str,
     "environment": str,

@@ -217,13 +217,21 @@ class FlowNode(Node):
         """A flow is in a namespace when one of its runs is."""
         return ns is None or bool(self.handle.metadata.list_runs(self.name, (ns,), limit=1))
 
-    def runs(self, tags: Iterable[str] = (), *, namespace_check: bool = True) -> list[RunNode]:
-        """The runs carrying every tag in ``tags``, newest first, in the current namespace."""
+    def runs(
+        self,
+        tags: Iterable[str] = (),
+        *,
+        namespace_check: bool = True,
+        limit: int | None = None,
+    ) -> list[RunNode]:
+        """The runs carrying every tag in ``tags``, newest first, in the current namespace
+        (at most ``limit`` of them)."""
         wanted = list(tags)
         ns = get_namespace() if namespace_check else None
         if ns is not None:
             wanted.append(ns)
-        return [RunNode(self.handle, r) for r in self.handle.metadata.list_runs(self.name, wanted)]
+        records = self.handle.metadata.list_runs(self.name, wanted, limit=limit)
+        return [RunNode(self.handle, r) for r in records]
 
     def latest_run(self, *, successful: bool = False) -> RunNode | None:
         """The newest run in the current namespace (the newest successful one)."""
