@@ -226,22 +226,21 @@ class ForkExecutor:
             self._watchers = None
 
     async def _watch(self, host: _Host) -> None:
-        """Wait until ``host`` is unused for ``idle_timeout`` seconds, or exits; then (or
-        when the supervisor ends) stop it and forget it."""
-        try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._wait_exit, host)
-                while host.alive:
-                    changed = host.changed
-                    if host.in_use:
-                        await changed.wait()
-                        continue
-                    with anyio.move_on_after(self.idle_timeout) as idle:
-                        await changed.wait()
-                    if idle.cancelled_caught and not host.in_use:
-                        break
-                tg.cancel_scope.cancel()
-        finally:
+        """Wait until ``host`` is unused for ``idle_timeout`` seconds, or exits; then stop
+        it and forget it. When the supervisor ends, the host is left to :meth:`aclose`."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._wait_exit, host)
+            while host.alive:
+                changed = host.changed
+                if host.in_use:
+                    await changed.wait()
+                    continue
+                with anyio.move_on_after(self.idle_timeout) as idle:
+                    await changed.wait()
+                if idle.cancelled_caught and not host.in_use:
+                    break
+            tg.cancel_scope.cancel()
+        with anyio.CancelScope(shield=True):
             if self._hosts.get(host.key) is host:
                 del self._hosts[host.key]  # no new task may pick it from now on
             await host.aclose(self._grace)
