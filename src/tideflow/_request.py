@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ._config import find_root, load_config, resolve_username
 from ._flow._decorators import StepDecorator, parse_decospec
 from ._flow._parameter import ParameterContext, resolve_parameters
+from ._stores._bundle import check_config_urls, check_url
 from ._supervisor._run_actor import RunRequest
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "executor": str,
     "task_limit": int,
     "root": (str, os.PathLike),
+    "metadata_url": str,
+    "datastore_url": str,
     "username": str,
 }
 
@@ -97,6 +100,8 @@ def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"Runner(): executor must be 'spawn' or 'fork', not {options['executor']!r}."
         )
+    for kind in ("metadata", "datastore"):
+        check_url(kind, options.get(f"{kind}_url"), f"Runner(): {kind}_url")
     return dict(options)
 
 
@@ -173,7 +178,10 @@ def build_request(
         username=top_level.get("username"),
         executor=top_level.get("executor"),
         task_limit=top_level.get("task_limit"),
+        metadata_url=top_level.get("metadata_url"),
+        datastore_url=top_level.get("datastore_url"),
     )
+    check_config_urls(config)
     username = resolve_username(config, full_env)
     context = ParameterContext(flow.name, username, [p.name for p in parameters.values()])
     values = (

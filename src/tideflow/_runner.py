@@ -24,6 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, final
 
+import msgspec
+
 from ._flow._spec import FlowSpec
 from ._runtime._state import RunState
 
@@ -122,7 +124,9 @@ class ExecutingRun(metaclass=_NoPublicConstructor):
         """The client :class:`Run` of this run (it sees the run while it executes too)."""
         from ._client import Run
 
-        return Run(self._actor.pathspec, _namespace_check=False, _root=self._actor.request.root)
+        request = self._actor.request
+        config = msgspec.structs.replace(request.config, root=str(request.root))
+        return Run(self._actor.pathspec, _namespace_check=False, _root=config)
 
     @property
     def pathspec(self) -> str:

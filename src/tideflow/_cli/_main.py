@@ -95,6 +95,8 @@ def _top_level(args: argparse.Namespace) -> dict[str, Any]:
         "quiet": args.quiet,
         "executor": args.executor,
         "root": args.root,
+        "metadata_url": args.metadata_url,
+        "datastore_url": args.datastore_url,
     }
 
 
@@ -215,6 +217,8 @@ _TOP_LEVEL_VALUES = {
     "--environment",
     "--executor",
     "--root",
+    "--metadata-url",
+    "--datastore-url",
 }
 
 

@@ -19,7 +19,7 @@ from .._logs._writer import STREAMS
 from .._runtime._state import mark_crashed_runs
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
-from ._parser import FlowParser
+from ._parser import FlowParser, add_store_urls
 
 if TYPE_CHECKING:
     import argparse
@@ -86,7 +86,11 @@ def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict
     :raises CommandError: for a malformed pathspec or an unknown command.
     :raises NotFound: for an unknown run, step, task or attempt.
     """
-    config = load_config(root=str(top["root"]) if top.get("root") else None)
+    config = load_config(
+        root=str(top["root"]) if top.get("root") else None,
+        metadata_url=top.get("metadata_url"),
+        datastore_url=top.get("datastore_url"),
+    )
     commands = {"logs": _logs, "tag": _tag, "dump": _dump}
     command = commands.get(args.command)
     if command is None:
@@ -291,8 +295,11 @@ def runs_main(argv: Sequence[str]) -> int:
     parser.add_argument("flow", nargs="?", default=None)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--root", default=None)
+    add_store_urls(parser)
     args = parser.parse_args(list(argv))
-    config = load_config(root=args.root)
+    config = load_config(
+        root=args.root, metadata_url=args.metadata_url, datastore_url=args.datastore_url
+    )
     root = find_root(config)
     with open_stores(config, root=root) as stores:
         store = stores.metadata
