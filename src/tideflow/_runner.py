@@ -436,8 +436,7 @@ class Runner:
             request = await anyio.to_thread.run_sync(
                 self._prepare, options, resume, abandon_on_cancel=True
             )
-            supervisor = await current_supervisor()
-            supervisor.apply_config(request.config)
+            supervisor = await current_supervisor(request.config)
             executor = supervisor.executor(request.config.executor, request.config.kill_grace)
             actor = RunActor(
                 request,

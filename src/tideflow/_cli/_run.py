@@ -24,8 +24,7 @@ async def _stop_on_signal(actor: RunActor) -> None:
 
 async def run_in_terminal(request: RunRequest) -> int:
     """Run ``request`` with its console on this terminal; return the exit code."""
-    supervisor = await current_supervisor()
-    supervisor.apply_config(request.config)
+    supervisor = await current_supervisor(request.config)
     output = RunOutput(echo=True)
     executor = supervisor.executor(request.config.executor, request.config.kill_grace)
     actor = RunActor(request, executor=executor, output=output, shared_limiter=supervisor.limiter)
