@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tideflow._exceptions import TideflowError
+from tideflow._exceptions import StoreError, TideflowError
 from tideflow._metadata import RunRecord, SQLiteMetadataStore
 
 if TYPE_CHECKING:
@@ -37,19 +37,29 @@ def new_run(store: SQLiteMetadataStore, flow: str = "F", **kwargs: object) -> Ru
 # -- opening and closing ---------------------------------------------------------------------
 
 
-def test_database_is_created_on_first_use(tmp_path: Path) -> None:
+def test_database_is_created_on_the_first_write(tmp_path: Path) -> None:
     root = tmp_path / "a" / ".tideflow"
     with SQLiteMetadataStore(root) as store:
-        assert not root.exists()
         assert store.list_flows() == []
+        assert store.mark_stale_runs(older_than=0) == []
+        assert not root.exists()
+        new_run(store)
         assert store.path == root / "metadata.db"
         assert store.path.is_file()
+        assert [p.name for p in root.iterdir() if p.name.startswith(".")] == []
         conn = sqlite3.connect(store.path)
         try:
             assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
             assert conn.execute("PRAGMA user_version").fetchone() == (1,)
         finally:
             conn.close()
+
+
+def test_a_store_created_by_another_process_is_seen(tmp_path: Path) -> None:
+    with SQLiteMetadataStore(tmp_path) as reader, SQLiteMetadataStore(tmp_path) as writer:
+        assert reader.list_flows() == []
+        new_run(writer)
+        assert reader.list_flows() == ["F"]
 
 
 def test_closed_store_cannot_be_used(tmp_path: Path) -> None:
@@ -62,7 +72,7 @@ def test_closed_store_cannot_be_used(tmp_path: Path) -> None:
 
 
 def _use_without_closing(root: Path) -> None:
-    SQLiteMetadataStore(root).list_flows()
+    new_run(SQLiteMetadataStore(root))
 
 
 def test_unclosed_store_warns(tmp_path: Path) -> None:
@@ -206,3 +216,74 @@ def test_run_queries_use_indexes(tmp_path: Path) -> None:
         assert "SEARCH runs USING INDEX runs_running (flow=? AND heartbeat_at<?)" in plan
         [plan] = _plans(store, lambda: store.mark_stale_runs(older_than=1e12, now=T0))
         assert plan == "SCAN runs USING INDEX runs_running"  # only the running runs
+
+
+# -- damaged and read-only databases ---------------------------------------------------------
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _stamp_newer(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 7")
+    conn.close()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda path: path.write_bytes(b""), r"is empty \(0 bytes\), so it holds no runs"),
+        (lambda path: path.write_bytes(b"x" * 5000), r"is damaged \(file is not a database\)"),
+        (_truncate, r"is damaged \(database disk image is malformed\)"),
+        (_stamp_newer, r"has schema version 7, but .* it was written by a newer tideflow"),
+    ],
+    ids=["empty", "garbage", "truncated", "newer"],
+)
+def test_a_damaged_database_is_an_error_naming_the_file(
+    tmp_path: Path, damage: object, message: str
+) -> None:
+    with SQLiteMetadataStore(tmp_path) as store:
+        for i in range(30):
+            new_run(store, user_tags=[f"tag {i} " * 40])
+    damage(tmp_path / "metadata.db")  # type: ignore[operator]
+    pattern = rf"^The metadata database {tmp_path}/metadata\.db {message}"
+    with SQLiteMetadataStore(tmp_path) as store:
+        with pytest.raises(StoreError, match=pattern):
+            store.list_runs("F")
+        with pytest.raises(StoreError, match=pattern):
+            new_run(store)
+
+
+def test_a_zero_byte_database_is_not_a_new_store(tmp_path: Path) -> None:
+    (tmp_path / "metadata.db").write_bytes(b"")
+    with SQLiteMetadataStore(tmp_path) as store:
+        assert store.exists()
+        with pytest.raises(StoreError, match=r"is empty \(0 bytes\)"):
+            new_run(store)
+    assert (tmp_path / "metadata.db").stat().st_size == 0
+
+
+def test_another_applications_database_is_refused(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "metadata.db")
+    conn.execute("CREATE TABLE things (x)")
+    conn.close()
+    with (
+        SQLiteMetadataStore(tmp_path) as store,
+        pytest.raises(StoreError, match=r"^The metadata database .* is not a tideflow database"),
+    ):
+        new_run(store)
+
+
+def test_creating_a_store_in_a_folder_that_cannot_be_made(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with SQLiteMetadataStore(tmp_path / "file" / ".tideflow") as store:
+        assert store.list_flows() == []
+        with pytest.raises(
+            StoreError,
+            match=r"^Cannot create the store folder .*/file/\.tideflow: Not a directory\. To "
+            r"record runs, choose another store root with TIDEFLOW_ROOT or --root",
+        ):
+            new_run(store)

@@ -106,6 +106,9 @@ def test_a_new_store_is_empty_and_reading_does_not_create_it(metadata: MetadataS
     assert metadata.latest_run("F") is None
     assert metadata.list_runs("F") == []
     assert not metadata.flow_exists("F")
+    assert metadata.list_flows() == []
+    assert metadata.mark_stale_runs(older_than=0) == []
+    assert not metadata.exists()
     new_run(metadata)
     assert metadata.exists()
 
@@ -212,6 +215,28 @@ def test_missing_run(metadata: MetadataStore, run_id: str) -> None:
         metadata.list_tasks("F", run_id, "start")
     with pytest.raises(NotFound, match=r"^Task 'F/.*/start/1' does not exist$"):
         metadata.get_task("F", run_id, "start", "1")
+
+
+def test_lookups_of_names_with_a_lone_surrogate_find_nothing(metadata: MetadataStore) -> None:
+    """An undecodable byte of a command line becomes a lone surrogate: never a crash."""
+    run = new_run(metadata)
+    new_task(metadata, run)
+    bad = "x\udcff"
+    with pytest.raises(NotFound, match=r"^Run '.*' does not exist$"):
+        metadata.get_run(bad, run.run_id)
+    with pytest.raises(NotFound, match=r"^Run 'F/.*' does not exist$"):
+        metadata.list_steps("F", bad)
+    with pytest.raises(NotFound, match=r"^Step 'F/\d+/.*' does not exist$"):
+        metadata.list_tasks("F", run.run_id, bad)
+    with pytest.raises(NotFound, match=r"^Task 'F/\d+/start/.*' does not exist$"):
+        metadata.get_task("F", run.run_id, "start", bad)
+    with pytest.raises(NotFound):
+        metadata.list_attempts("F", run.run_id, "start", bad)
+    for lookup in (metadata.list_runs, metadata.latest_run, metadata.flow_exists):
+        try:
+            assert not lookup(bad)  # type: ignore[operator]
+        except NotFound:
+            pass
 
 
 def test_heartbeat_and_finish(metadata: MetadataStore) -> None:

@@ -143,6 +143,11 @@ def _dispatch(flow: LoadedFlow, argv: Sequence[str], prog: str) -> int:
     return run_management_command(flow, args, _top_level(args))
 
 
+def _print_error(exc: BaseException) -> None:
+    # Text from the command line may hold lone surrogates (undecodable bytes): escape them.
+    print(f"error: {exc}".encode("utf-8", "backslashreplace").decode(), file=sys.stderr)
+
+
 def _guarded(call: Any, argv: Sequence[str]) -> int:
     show_traceback = "--traceback" in argv
     try:
@@ -150,12 +155,12 @@ def _guarded(call: Any, argv: Sequence[str]) -> int:
     except (CommandError, ParameterError) as exc:
         if show_traceback:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_USAGE
     except (TideflowError, ValueError, TypeError) as exc:
         if show_traceback or not isinstance(exc, (TideflowError, ValueError)):
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)

@@ -28,10 +28,17 @@ async def run_in_terminal(request: RunRequest) -> int:
     output = RunOutput(echo=True)
     executor = supervisor.executor(request.config.executor, request.config.kill_grace)
     actor = RunActor(request, executor=executor, output=output, shared_limiter=supervisor.limiter)
+    try:
+        # Outside the task group, so that an error while starting (a store that cannot
+        # be written, say) reaches the caller as itself, not in an exception group.
+        await supervisor.start(actor.run)
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await actor.stop()
+        raise
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signal, actor)
         try:
-            await supervisor.start(actor.run)
             await actor.wait()
         finally:
             with anyio.CancelScope(shield=True):

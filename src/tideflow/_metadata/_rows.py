@@ -69,10 +69,12 @@ def run_number(flow: str, run_id: str, *rest: str) -> int:
 
     Run ids are at most 2**63 - 1, the largest integer a database column holds.
 
-    :raises NotFound: if ``run_id`` is not a run id, so no such run (or object in it) exists.
+    :raises NotFound: if ``run_id`` is not a run id, or a name holds a lone surrogate (no
+        such name can be stored), so no such run (or object in it) exists.
     """
     if (
-        run_id.isascii()
+        all(_is_text(name) for name in (flow, *rest))
+        and run_id.isascii()
         and run_id.isdigit()
         and len(run_id) <= _MAX_RUN_ID_DIGITS
         and str(number := int(run_id)) == run_id
@@ -80,7 +82,20 @@ def run_number(flow: str, run_id: str, *rest: str) -> int:
     ):
         return number
     kind = ("Run", "Step", "Task")[len(rest)]
-    raise NotFound(f"{kind} '{'/'.join((flow, run_id, *rest))}' does not exist")
+    # A lone surrogate is shown escaped, so that the message itself can be printed.
+    pathspec = "/".join((flow, run_id, *rest)).encode("utf-8", "backslashreplace").decode()
+    raise NotFound(f"{kind} '{pathspec}' does not exist")
+
+
+def _is_text(name: str) -> bool:
+    """Whether ``name`` can be stored: text without lone surrogates (which an undecodable
+    byte of a command line becomes).
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def run_not_found(flow: str, run_id: str) -> NotFound:
