@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._config import Config, find_root, load_config, resolve_username
-from .._datastore._artifacts import loads
+from .._datastore._artifacts import load
 from .._exceptions import CommandError, NotFound, TideflowError
 from .._logs._writer import STREAMS
 from .._runtime._state import mark_crashed_runs
@@ -295,7 +295,7 @@ def _value_text(blobs: BlobStore, sha: str, size: int, name: str, limit: int) ->
     if size > DUMP_LOAD_LIMIT:
         return f"<{size} bytes stored; too large to print here>"
     try:
-        value = loads(blobs.get(sha), name)
+        value = load(blobs, sha, name)
     except TideflowError as exc:
         return f"<cannot load: {exc}>"
     text = pprint.pformat(value, width=88, compact=True, sort_dicts=False)

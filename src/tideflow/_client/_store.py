@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, final
 
 from .._config import Config, find_root, load_config
-from .._datastore._artifacts import loads
+from .._datastore._artifacts import load
 from .._exceptions import NotFound
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
@@ -108,7 +108,7 @@ class StoreHandle:
 
     def load(self, sha: str, name: str) -> object:
         """Return the value of the artifact ``name`` stored under ``sha``."""
-        return loads(self.stores.blobs.get(sha), name)
+        return load(self.stores.blobs, sha, name)
 
     @staticmethod
     def log_key(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._datastore._artifacts import dumps, loads
+from .._datastore._artifacts import dumps, load, loads
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._current import TaskInfo, task_info
 from .._flow._spec import FlowSpec, Inputs
@@ -73,7 +73,7 @@ class _TaskArtifacts:
         return self._artifacts[name].sha
 
     def load(self, name: str) -> Any:
-        return loads(self._blobs.get(self._artifacts[name].sha))
+        return load(self._blobs, self._artifacts[name].sha, name)
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
