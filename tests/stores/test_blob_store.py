@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tideflow._exceptions import ArtifactError
+from tideflow._stores._bundle import DATASTORE_SCHEMES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -33,8 +34,9 @@ def sha256(data: bytes) -> str:
 
 
 def test_url_names_the_store(blobs: BlobStore, datastore_target: Target) -> None:
-    assert urlsplit(blobs.url).scheme == urlsplit(datastore_target.url).scheme
-    assert urlsplit(blobs.url).password is None
+    url, wanted = urlsplit(blobs.url), urlsplit(datastore_target.url)
+    assert DATASTORE_SCHEMES[url.scheme].module == DATASTORE_SCHEMES[wanted.scheme].module
+    assert url.password is None
 
 
 @pytest.mark.parametrize(
