@@ -168,20 +168,16 @@ def open_connection(path: Path) -> tuple[sqlite3.Connection, bool]:
             conn.close()
             raise
     except sqlite3.OperationalError as exc:
-        if exc.sqlite_errorcode not in _NOT_WRITABLE and not _read_only_error(exc):
+        if exc.sqlite_errorcode & 0xFF not in _NOT_WRITABLE:
             raise
         return _open_read_only(path), True
     return conn, False
 
 
-#: SQLite's answers when a database or its folder cannot be written.
+#: SQLite's (primary) answers when a database or its folder cannot be written.
 _NOT_WRITABLE: Final = frozenset(
     {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM}
 )
-
-
-def _read_only_error(exc: sqlite3.OperationalError) -> bool:
-    return (exc.sqlite_errorcode & 0xFF) == sqlite3.SQLITE_READONLY
 
 
 def _connect(uri: str) -> sqlite3.Connection:
