@@ -443,6 +443,7 @@ class Runner:
                 self._prepare, options, resume, abandon_on_cancel=True
             )
             supervisor = await current_supervisor(request.config)
+            supervisor.apply_config(request.config)
             executor = supervisor.executor(request.config.executor, request.config.kill_grace)
             actor = RunActor(
                 request,

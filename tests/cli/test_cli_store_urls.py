@@ -35,7 +35,9 @@ def test_run_then_read_through_the_urls(
         check=False,
     )
     assert ran.returncode == 0, ran.stderr
-    assert not tideflow_root.exists()
+    # The root keeps only what stays on the machine (run locks), never metadata or blobs.
+    assert not (tideflow_root / "metadata.db").exists()
+    assert not (tideflow_root / "blobs").exists()
 
     assert main(["runs", *urls]) == 0
     out = capsys.readouterr().out

@@ -24,7 +24,7 @@ from anyio.lowlevel import RunVar
 from .._worker._spawn import SpawnExecutor
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from anyio.abc import TaskGroup, TaskStatus
 
@@ -71,6 +71,9 @@ class Supervisor:
         self._closed = False
         self._runs = 0
         self._system_task: Any = None
+        #: Seconds a fork host stays warm once no run uses it (``host_idle_timeout``).
+        self._host_idle: float | None = None
+        self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -90,13 +93,16 @@ class Supervisor:
             executors=tuple(self._executors),
         )
 
-    def check_config(self, config: Config) -> None:
-        """Refuse a run whose ``task_limit`` is not this supervisor's cap.
+    def apply_config(self, config: Config) -> None:
+        """Apply what a run's configuration sets for the runs of the supervisor.
 
-        The cap is shared by every run of the event loop and fixed when the supervisor
-        starts; a run never changes it for the others.
+        The cap on running tasks is not among it: it is shared by every run of the event
+        loop and fixed when the supervisor starts, so a run never changes it for the
+        others. How long an idle fork host stays warm (``host_idle_timeout``) follows
+        the latest run.
 
-        :raises ValueError: naming both values and the fix.
+        :raises ValueError: if the run asks for another task cap, naming both values and
+            the fix.
         """
         cap = int(self.limiter.total_tokens)
         if config.task_limit is not None and config.task_limit != cap:
@@ -106,6 +112,10 @@ class Supervisor:
                 "per process); the cap is set by the loop's first run. Leave task_limit "
                 "out, or give it (or TIDEFLOW_TASK_LIMIT) to the first run."
             )
+        self._host_idle = config.host_idle_timeout
+        fork = self._executors.get("fork")
+        if fork is not None:
+            fork.idle_timeout = config.host_idle_timeout  # type: ignore[attr-defined]
 
     def executor(self, name: str, kill_grace: float) -> Executor:
         """The executor of that name, shared by the runs of this supervisor."""
@@ -116,11 +126,20 @@ class Supervisor:
             elif name == "fork":
                 from .._worker._fork import ForkExecutor
 
-                executor = ForkExecutor(kill_grace=kill_grace)
+                executor = fork = ForkExecutor(kill_grace=kill_grace, idle_timeout=self._host_idle)
+                self._services.append(fork.watch_hosts)
             else:
                 raise ValueError(f"Unknown executor {name!r}: use 'spawn' or 'fork'.")
             self._executors[name] = executor
+            self._start_services()
         return executor
+
+    def _start_services(self) -> None:
+        """Start what the executors run beside their tasks (a fork host's idle timer)."""
+        if self._tg is None:
+            return  # serve() starts them
+        while self._services:
+            self._tg.start_soon(self._services.pop(0))
 
     async def serve(self) -> None:
         """Run until cancelled (when the event loop ends), then release the executors.
@@ -131,6 +150,7 @@ class Supervisor:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                self._start_services()
                 self._ready.set()
                 await anyio.sleep_forever()
         finally:
@@ -181,11 +201,10 @@ def _spawn_system_task(supervisor: Supervisor) -> None:
 async def current_supervisor(config: Config | None = None) -> Supervisor:
     """The supervisor of the running event loop, started on first use.
 
-    :param config: the configuration of the run about to start: the first one sets the
-        supervisor's cap on running tasks (its ``task_limit``, else
-        :func:`default_task_cap`); a later one must agree with it.
+    :param config: the configuration of the run about to start: when it starts the
+        supervisor, it sets the supervisor's cap on running tasks (its ``task_limit``,
+        else :func:`default_task_cap`); then call :meth:`Supervisor.apply_config`.
     :raises RuntimeError: if the event loop is ending (its supervisor has closed).
-    :raises ValueError: if ``config`` asks for another cap than the supervisor has.
     """
     try:
         supervisor = _supervisor.get()
@@ -194,8 +213,6 @@ async def current_supervisor(config: Config | None = None) -> Supervisor:
     else:
         if supervisor.closed:
             raise RuntimeError("Cannot start a run: its event loop is shutting down.")
-        if config is not None:
-            supervisor.check_config(config)
         return supervisor
     supervisor = Supervisor(task_cap=None if config is None else config.task_limit)
     _supervisor.set(supervisor)
