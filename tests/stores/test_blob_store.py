@@ -8,7 +8,10 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import random
+import secrets
 import threading
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -18,7 +21,7 @@ from tideflow._exceptions import ArtifactError
 from tideflow._stores._bundle import DATASTORE_SCHEMES
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Iterator
 
     from backends import DatastoreBackend, Target
 
@@ -115,8 +118,11 @@ def test_a_damaged_blob_is_an_error_naming_it(
         pytest.skip("this backend cannot damage a blob on purpose")
     sha = blobs.put(data)
     datastore_backend.damage(datastore_target.url, _root(datastore_target), sha)
-    with pytest.raises(ArtifactError, match=rf"^Blob {sha} at \S+ is damaged: "):
-        blobs.get(sha)
+    with (
+        _reader(datastore_target) as reader,
+        pytest.raises(ArtifactError, match=rf"^Blob {sha} at \S+ is damaged: "),
+    ):
+        reader.get(sha)
 
 
 def test_storing_a_damaged_blob_again_repairs_it(
@@ -125,20 +131,35 @@ def test_storing_a_damaged_blob_again_repairs_it(
     """A later run that stores the same value never reuses the damaged copy."""
     if datastore_backend.damage is None:
         pytest.skip("this backend cannot damage a blob on purpose")
+    if datastore_backend.no_repair is not None:
+        pytest.skip(f"open gap of this backend: {datastore_backend.no_repair}")
     data = random_bytes(20_000)
     sha = blobs.put(data)
     datastore_backend.damage(datastore_target.url, _root(datastore_target), sha)
-    assert blobs.put(data) == sha
-    assert blobs.get(sha) == data
+    with _reader(datastore_target) as writer:
+        assert writer.put(data) == sha
+    with _reader(datastore_target) as reader:
+        assert reader.get(sha) == data
     datastore_backend.damage(datastore_target.url, _root(datastore_target), sha)
-    assert blobs.put_many([data]) == [sha]
-    assert blobs.get(sha) == data
+    with _reader(datastore_target) as writer:
+        assert writer.put_many([data]) == [sha]
+    with _reader(datastore_target) as reader:
+        assert reader.get(sha) == data
 
 
 def _root(target: Target) -> Path:
-    from pathlib import Path
-
     return Path(target.root)
+
+
+@contextmanager
+def _reader(target: Target) -> Iterator[BlobStore]:
+    """The blob store as another machine sees it: a local folder (and cache) of its own."""
+    other = target._replace(root=str(Path(target.root).with_name(f"other-{secrets.token_hex(3)}")))
+    blob_store, log_store = other.datastore()
+    try:
+        yield blob_store
+    finally:
+        log_store.close()
 
 
 def test_many_threads_write_the_same_and_different_blobs(blobs: BlobStore) -> None:
