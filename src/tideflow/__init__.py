@@ -5,6 +5,7 @@ import typing as _typing
 from ._flow._current import current as current
 from ._flow._decorators import catch as catch
 from ._flow._decorators import environment as environment
+from ._flow._decorators import parallel as parallel
 from ._flow._decorators import resources as resources
 from ._flow._decorators import retry as retry
 from ._flow._decorators import timeout as timeout
@@ -63,6 +64,7 @@ __all__ = (
     "environment",
     "get_namespace",
     "namespace",
+    "parallel",
     "resources",
     "retry",
     "step",

@@ -36,6 +36,7 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "decospecs": (list, tuple),
     "pylint": bool,
     "quiet": bool,
+    "progress": bool,
     "metadata": str,
     "datastore": str,
     "environment": str,
@@ -212,7 +213,9 @@ def build_request(
     values = (
         {}
         if resume
-        else resolve_parameters(parameters, given, from_text=from_text, context=context)
+        else resolve_parameters(
+            parameters, given, from_text=from_text, context=context, env=full_env
+        )
     )
     max_workers = _at_least_one(what, "max_workers", run_options, config.max_workers)
     max_splits = _at_least_one(what, "max_num_splits", run_options, config.max_num_splits)

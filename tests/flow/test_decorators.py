@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tideflow import catch, environment, resources, retry, step, timeout
+from tideflow import catch, environment, parallel, resources, retry, step, timeout
 from tideflow._exceptions import DecoratorError, FlowDefinitionError
 from tideflow._flow._decorators import (
     DECORATORS,
@@ -20,7 +20,7 @@ from tideflow._flow._decorators import (
 VALID_LIST = (
     r"Valid decorators are: retry\(times=3, minutes_between_retries=None\), "
     r"catch\(var=None, print_exception=True\), timeout\(seconds=0, minutes=0, hours=0\), "
-    r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\)\.$"
+    r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\), parallel\(\)\.$"
 )
 
 
@@ -82,11 +82,13 @@ def test_every_decorator_is_exported() -> None:
     @timeout(seconds=1)
     @environment(vars={"A": "1"})
     @resources(cpu=2, memory=512)
+    @parallel
     @step
     def start(self: Any) -> None: ...
 
     assert names(start) == list(DECORATORS)
-    assert decorators_of(start)[-1].attributes == {"cpu": 2, "memory": 512, "gpu": 0}
+    assert decorators_of(start)[-2].attributes == {"cpu": 2, "memory": 512, "gpu": 0}
+    assert decorators_of(start)[-1].attributes == {}
 
 
 def test_decorators_do_not_change_the_function() -> None:

@@ -21,6 +21,7 @@ __all__ = (
     "catch",
     "decorators_of",
     "environment",
+    "parallel",
     "parse_decospec",
     "resources",
     "retry",
@@ -37,6 +38,7 @@ DECORATORS: Mapping[str, Mapping[str, Any]] = {
     "timeout": {"seconds": 0, "minutes": 0, "hours": 0},
     "environment": {"vars": {}},
     "resources": {"cpu": 1, "memory": 4096, "gpu": 0},
+    "parallel": {},
 }
 
 _ATTR = "__tf_decorators__"
@@ -163,6 +165,7 @@ catch = _decorator_factory("catch")
 timeout = _decorator_factory("timeout")
 environment = _decorator_factory("environment")
 resources = _decorator_factory("resources")
+parallel = _decorator_factory("parallel")
 
 
 def _parse_value(text: str) -> Any:

@@ -6,18 +6,23 @@ can call :func:`execute`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import linecache
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from .._datastore._artifacts import dumps, load, loads
 from .._exceptions import FlowDefinitionError, TideflowError
-from .._flow._current import TaskInfo, task_info
+from .._flow._current import ParallelInfo, TaskInfo, task_info
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
 from .._stores._bundle import open_datastore
@@ -161,21 +166,80 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
         namespace=spec.namespace,
         tags=tuple(spec.tags),
         parameter_names=tuple(spec.parameters),
+        root=spec.root,
+        parallel=_parallel_info(spec, node),
     )
+    flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
     token = task_info.set(info)
     try:
-        if node.is_join:
-            flow = bind(spec.step, None)
-            inputs = Inputs([bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)])
-            func(flow, inputs)
-        else:
-            flow = bind(spec.step, sources[0] if sources else None)
-            func(flow)
+        with _deadline(spec.timeout):
+            if node.is_join:
+                flows = [bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)]
+                func(flow, Inputs(flows))
+            else:
+                func(flow)
+    except (Exception, SystemExit, StepTimedOut) as exc:  # noqa: BLE001 (all are reported)
+        error = _error(exc)
+        if isinstance(exc, StepTimedOut):
+            error = msgspec.structs.replace(error, timed_out=True)
+        sys.stderr.write(error.traceback)
+        sys.stderr.flush()
+        return TaskDone(ok=False, error=error, artifacts=_persist_failed(flow, node, spec, blobs))
     finally:
         task_info.reset(token)
     transition = _check_transition(flow, node, spec)
+    if spec.catch_var and spec.catch_var not in flow.__dict__:
+        flow.__dict__[spec.catch_var] = None  # @catch(var=...): no failure to hold
     artifacts = _persist(flow, node, spec, blobs)
     return TaskDone(ok=True, artifacts=artifacts, transition=transition)
+
+
+def _persist_failed(
+    flow: FlowSpec, node: StepNode, spec: TaskSpec, blobs: BlobStore
+) -> list[ArtifactRef]:
+    """The artifacts a failed step set before it raised (kept for ``@catch``)."""
+    try:
+        return _persist(flow, node, spec, blobs)
+    except Exception as exc:  # noqa: BLE001 (the step's own failure is what is reported)
+        sys.stderr.write(f"The artifacts of the failed step could not be stored: {exc}\n")
+        return []
+
+
+class StepTimedOut(BaseException):
+    """Raised in a step when its ``@timeout`` is reached (a ``BaseException``, so that
+    ``except Exception`` in the step does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the step after ``seconds`` with :class:`StepTimedOut` (main thread only;
+    elsewhere the scheduler's own limit stops the process)."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if not seconds or not on_main or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise StepTimedOut(f"the step ran for more than {seconds:g} seconds (@timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _parallel_info(spec: TaskSpec, node: StepNode) -> ParallelInfo | None:
+    """``current.parallel`` for one of the tasks of ``num_parallel``."""
+    if not spec.stack or spec.stack[-1].var:
+        return None
+    frame = spec.stack[-1]
+    control = spec.parallel_control or (spec.task_id if frame.index == 0 else None)
+    return ParallelInfo(
+        num_nodes=frame.num_splits, node_index=frame.index, control_task_id=control
+    )
 
 
 def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
@@ -185,6 +249,8 @@ def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
     def get(level: int) -> Any:
         if level not in cache:
             frame = spec.stack[level]
+            if not frame.var:  # num_parallel: the item is the node index
+                return frame.index
             cache[level] = _item(loads(blobs.get(frame.value_sha)), frame.index)
         return cache[level]
 
@@ -218,7 +284,15 @@ def _check_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Any:
             node,
             node.line,
         )
-    if transition.targets != node.out_funcs or transition.foreach != node.foreach_param:
+    if node.type == "switch":
+        ok = transition.condition == node.condition and transition.targets[0] in node.out_funcs
+    else:
+        ok = (
+            transition.targets == node.out_funcs
+            and transition.foreach == node.foreach_param
+            and transition.parallel == node.parallel
+        )
+    if not ok:
         raise _at_step(
             FlowDefinitionError(
                 f"Step '{node.name}' called self.next() with a transition that differs from "
@@ -268,6 +342,9 @@ def _persist(
         source = state["_tf_merge_sources"][name]
         refs[name] = source._artifacts[name]
     refs.update((ref.name, ref) for ref in spec.parameters_refs)
+    for name, value in type(flow)._tf_constants().items():
+        data = dumps(value, name)
+        refs[name] = ArtifactRef(name, blobs.put(data), len(data))
     loaded: dict[str, str] = state["_tf_loaded"]
     batch: list[tuple[str, bytes]] = []
 
