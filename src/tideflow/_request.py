@@ -14,6 +14,7 @@ from ._config import find_root, load_config, resolve_username
 from ._flow._decorators import StepDecorator, parse_decospec
 from ._flow._parameter import ParameterContext, resolve_parameters
 from ._metadata._tags import edit_user_tags
+from ._stores._bundle import check_config_urls, check_url
 from ._supervisor._run_actor import RunRequest
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "task_limit": int,
     "host_idle_timeout": (int, float),
     "root": (str, os.PathLike),
+    "metadata_url": str,
+    "datastore_url": str,
     "username": str,
 }
 
@@ -100,6 +103,8 @@ def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"Runner(): executor must be 'spawn' or 'fork', not {options['executor']!r}."
         )
+    for kind in ("metadata", "datastore"):
+        check_url(kind, options.get(f"{kind}_url"), f"Runner(): {kind}_url")
     return dict(options)
 
 
@@ -198,8 +203,11 @@ def build_request(
         username=top_level.get("username"),
         executor=top_level.get("executor"),
         task_limit=top_level.get("task_limit"),
+        metadata_url=top_level.get("metadata_url"),
+        datastore_url=top_level.get("datastore_url"),
         host_idle_timeout=top_level.get("host_idle_timeout"),
     )
+    check_config_urls(config)
     username = resolve_username(config, full_env)
     context = ParameterContext(flow.name, username, [p.name for p in parameters.values()])
     values = (

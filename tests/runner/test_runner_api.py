@@ -80,8 +80,8 @@ async def test_unknown_arguments(workdir: Path) -> None:
     with pytest.raises(
         ValueError,
         match=r"^Unknown option 'pylnt' for Runner\(\): valid options are datastore, "
-        r"decospecs, environment, executor, host_idle_timeout, metadata, progress, pylint, "
-        r"quiet, root, task_limit, username\.$",
+        r"datastore_url, decospecs, environment, executor, host_idle_timeout, metadata, "
+        r"metadata_url, progress, pylint, quiet, root, task_limit, username\.$",
     ):
         Runner("slowflow.py", pylnt=False)
     with pytest.raises(

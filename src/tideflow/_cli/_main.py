@@ -112,6 +112,8 @@ def _top_level(args: argparse.Namespace) -> dict[str, Any]:
         "quiet": args.quiet,
         "executor": args.executor,
         "root": args.root,
+        "metadata_url": args.metadata_url,
+        "datastore_url": args.datastore_url,
     }
 
 
@@ -168,6 +170,11 @@ def _dispatch(
     return run_management_command(flow, args, _top_level(args))
 
 
+def _print_error(exc: BaseException) -> None:
+    # Text from the command line may hold lone surrogates (undecodable bytes): escape them.
+    print(f"error: {exc}".encode("utf-8", "backslashreplace").decode(), file=sys.stderr)
+
+
 def _unwrapped(call: Any) -> int:
     """Call ``call``; an exception group holding one error (a task group around the run)
     is raised as that error, so it reads as one line like any other."""
@@ -194,12 +201,12 @@ def _guarded(call: Any, argv: Sequence[str]) -> int:
     except (CommandError, ParameterError) as exc:
         if show_traceback:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_USAGE
     except (TideflowError, ValueError, TypeError) as exc:
         if show_traceback or not isinstance(exc, (TideflowError, ValueError)):
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -287,6 +294,8 @@ _TOP_LEVEL_VALUES = {
     "--environment",
     "--executor",
     "--root",
+    "--metadata-url",
+    "--datastore-url",
 }
 
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._datastore._artifacts import dumps, loads
+from .._datastore._artifacts import dumps, load, loads
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._current import ParallelInfo, TaskInfo, task_info
 from .._flow._spec import FlowSpec, Inputs
@@ -79,7 +79,7 @@ class _TaskArtifacts:
         return self._artifacts[name].sha
 
     def load(self, name: str) -> Any:
-        return loads(self._blobs.get(self._artifacts[name].sha))
+        return load(self._blobs, self._artifacts[name].sha, name)
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
