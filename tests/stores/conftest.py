@@ -29,6 +29,9 @@ def metadata_target(
 ) -> Iterator[Target]:
     """A new, empty metadata store of each registered backend."""
     backend = METADATA_BACKENDS[request.param]
+    gap = backend.gaps.get(request.node.originalname)
+    if gap is not None:
+        request.applymarker(pytest.mark.xfail(reason=gap, strict=True))
     with backend.url(request, tmp_path) as url:
         yield Target(url, str(store_root))
 
