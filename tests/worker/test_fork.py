@@ -404,3 +404,66 @@ async def test_back_to_back_runs_stay_warm(tideflow_root: Path, flows_dir: Path)
     assert running.status == "successful"
     assert executor.statistics().hosts_started == 1  # start, middle and end: one host
     assert await _nothing_left(before, deadline=2.0) == []
+
+
+_IDLE_LOOP_SHUTDOWN = """
+import asyncio, gc, sys, time, warnings
+warnings.simplefilter("error", ResourceWarning)
+import anyio
+from tideflow import Runner
+
+flow, root, backend = sys.argv[1:]
+
+async def one(mode):
+    runner = Runner(flow, show_output=False, env={"CRASH_MODE": mode}, root=root)
+    executing = await runner.async_run()
+    await executing.wait()
+
+async def runs():
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, "segv")
+        tg.start_soon(one, "exit")
+
+if backend == "asyncio":
+    # Like a module-wide test loop: the loop is not running for longer than the hosts'
+    # idle timeout, so their watchers wake up only when it runs again.
+    with asyncio.Runner() as loop:
+        loop.run(runs())
+        time.sleep(0.5)
+        # The watchers start to close their hosts; the loop stops (and is shut down, its
+        # tasks cancelled) while they do.
+        loop.run(asyncio.sleep(0.005))
+else:
+    anyio.run(runs, backend=backend)
+gc.collect()
+"""
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_hosts_are_closed_when_an_idle_loop_shuts_down(
+    backend: str, flows_dir: Path, tmp_path: Path
+) -> None:
+    """Each host process is stopped and closed by its owner when the event loop ends, even
+    if its idle timer fires during the shutdown: nothing is left to the garbage collector."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "dev",
+            "-W",
+            "error::ResourceWarning",
+            "-c",
+            _IDLE_LOOP_SHUTDOWN,
+            str(flows_dir / "fail_crash_flow.py"),
+            str(tmp_path / ".tideflow"),
+            backend,
+        ],
+        env={**os.environ, "TIDEFLOW_USER": "tester", "TIDEFLOW_HOST_IDLE_TIMEOUT": "0.1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert "ResourceWarning" not in result.stderr, result.stderr
+    assert "is still running" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr

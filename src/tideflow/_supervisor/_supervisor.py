@@ -155,9 +155,18 @@ class Supervisor:
                 await anyio.sleep_forever()
         finally:
             self._closed = True
+            interrupted: BaseException | None = None
             with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
                 for executor in self._executors.values():
-                    await executor.aclose()
+                    try:
+                        await executor.aclose()
+                    except anyio.get_cancelled_exc_class() as exc:
+                        # A native asyncio cancellation (the loop shutting down) got
+                        # through the shield: the executor closed its processes all the
+                        # same; close the others too.
+                        interrupted = exc
+            if interrupted is not None:
+                raise interrupted
 
     async def start(self, actor_run: Callable[..., Awaitable[Any]]) -> Any:
         """Start an actor's ``run(task_status=...)`` in the supervisor; return what it reports.

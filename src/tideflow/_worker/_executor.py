@@ -10,6 +10,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Protocol
 
+import anyio
 import msgspec
 
 from .._messages import TaskDone, TaskSpec
@@ -17,7 +18,16 @@ from .._messages import TaskDone, TaskSpec
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ("Executor", "TaskOutcome", "TaskSink", "describe_exit", "kill_group")
+    from anyio.abc import Process
+
+__all__ = (
+    "Executor",
+    "TaskOutcome",
+    "TaskSink",
+    "close_process",
+    "describe_exit",
+    "kill_group",
+)
 
 
 class TaskSink(Protocol):
@@ -66,6 +76,32 @@ def kill_group(pid: int, sig: int) -> None:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+#: How often :func:`close_process` starts the close again after it was interrupted.
+_CLOSE_ATTEMPTS = 3
+
+
+async def close_process(process: Process) -> None:
+    """``await process.aclose()`` to its end, whatever cancels the caller meanwhile.
+
+    A shielded cancel scope does not hold off a native asyncio cancellation
+    (``Task.cancel()``, as when a loop shuts down and cancels all its tasks): it interrupts
+    the close, which would leave the process's transport open and the ``Process`` to the
+    garbage collector. The close is then started again and finished (the process has
+    been killed, so this is quick) before the cancellation goes on.
+    """
+    interrupted: BaseException | None = None
+    for _ in range(_CLOSE_ATTEMPTS):
+        try:
+            with anyio.CancelScope(shield=True):
+                await process.aclose()
+        except anyio.get_cancelled_exc_class() as exc:
+            interrupted = exc
+        else:
+            break
+    if interrupted is not None:
+        raise interrupted
 
 
 def describe_exit(returncode: int | None) -> str:

@@ -44,7 +44,7 @@ import msgspec
 from anyio.abc import ByteReceiveStream, Process, TaskGroup, UNIXSocketStream
 
 from .._messages import Ready, TaskDone, TaskSpec
-from ._executor import TaskOutcome, TaskSink, kill_group
+from ._executor import TaskOutcome, TaskSink, close_process, kill_group
 from ._host_protocol import (
     BOOTSTRAP,
     Exited,
@@ -153,15 +153,21 @@ class _Host:
         event.set()
 
     async def aclose(self, grace: float) -> None:
-        """Close the channel (the host exits), wait ``grace`` seconds, then kill. Shielded."""
-        with anyio.CancelScope(shield=True):
-            with contextlib.suppress(OSError, anyio.BrokenResourceError):
-                await self.control.aclose()
-            if self.process.returncode is None:
-                with anyio.move_on_after(grace):
-                    await self.process.wait()
+        """Close the channel (the host exits), wait ``grace`` seconds, then kill. Shielded.
+
+        Even when a native asyncio cancellation gets through the shield (a loop shutting
+        down cancels all its tasks), the host is killed and its process closed.
+        """
+        try:
+            with anyio.CancelScope(shield=True):
+                with contextlib.suppress(OSError, anyio.BrokenResourceError):
+                    await self.control.aclose()
+                if self.process.returncode is None:
+                    with anyio.move_on_after(grace):
+                        await self.process.wait()
+        finally:
             kill_group(self.process.pid, signal.SIGKILL)
-            await self.process.aclose()
+            await close_process(self.process)
 
 
 class _NotStarted(Exception):
@@ -191,6 +197,9 @@ class ForkExecutor:
         self.idle_timeout = HOST_IDLE_TIMEOUT if idle_timeout is None else idle_timeout
         self._watchers: TaskGroup | None = None
         self._hosts: dict[_HostKey, _Host] = {}
+        #: Every host whose process is not closed yet, whether or not it is in ``_hosts``
+        #: (a watcher forgets its host before it closes it): :meth:`aclose` closes them.
+        self._open: set[_Host] = set()
         self._locks: dict[_HostKey, anyio.Lock] = {}
         self._no_fork: set[_HostKey] = set()
         self._origins: dict[str, str | None] = {}
@@ -243,7 +252,7 @@ class ForkExecutor:
         with anyio.CancelScope(shield=True):
             if self._hosts.get(host.key) is host:
                 del self._hosts[host.key]  # no new task may pick it from now on
-            await host.aclose(self._grace)
+            await self._close(host, self._grace)
 
     @staticmethod
     async def _wait_exit(host: _Host) -> None:
@@ -254,10 +263,23 @@ class ForkExecutor:
         """Stop every host (and so any task still running in one). Shielded."""
         self._closed = True
         with anyio.CancelScope(shield=True):
-            hosts, self._hosts = list(self._hosts.values()), {}
-            for host in hosts:
-                await host.aclose(self._grace)
+            self._hosts = {}
+            interrupted: BaseException | None = None
+            while self._open:
+                try:
+                    await self._close(next(iter(self._open)), self._grace)
+                except anyio.get_cancelled_exc_class() as exc:
+                    interrupted = exc  # the host is closed all the same: go on
             await self._spawn.aclose()
+        if interrupted is not None:
+            raise interrupted
+
+    async def _close(self, host: _Host, grace: float) -> None:
+        """Stop ``host`` and close its process; forget it even if that is interrupted."""
+        try:
+            await host.aclose(grace)
+        finally:
+            self._open.discard(host)
 
     async def run_task(
         self, spec: TaskSpec, sink: TaskSink, *, env: Mapping[str, str], cwd: str
@@ -361,8 +383,14 @@ class ForkExecutor:
             raise
         finally:
             child.close()
-        control = await UNIXSocketStream.from_socket(parent)
+        try:
+            control = await UNIXSocketStream.from_socket(parent)
+        except BaseException:
+            parent.close()
+            await stop_host_process(process)
+            raise
         host = _Host(key=key, process=process, control=control, pid=process.pid)
+        self._open.add(host)
         try:
             hello = HostHello(
                 flow_source=spec.flow_source,
@@ -376,14 +404,14 @@ class ForkExecutor:
                 await control.send(encode(hello))
                 ready = await receive_frame(control, FrameBuffer())
         except BaseException:
-            await host.aclose(0)
+            await self._close(host, 0)
             raise
         if not isinstance(ready, HostReady):
-            await host.aclose(0)
+            await self._close(host, 0)
             raise OSError(f"the fork host for {spec.flow_source} did not start (no handshake)")
         self._hosts_started += 1
         if not ready.forkable:
-            await host.aclose(self._grace)
+            await self._close(host, self._grace)
             return None
         return host
 
@@ -398,7 +426,7 @@ class ForkExecutor:
     async def _drop(self, host: _Host) -> None:
         if self._hosts.get(host.key) is host:
             del self._hosts[host.key]
-        await host.aclose(self._grace)
+        await self._close(host, self._grace)
 
     # -- one task ----------------------------------------------------------------------
 
@@ -504,6 +532,14 @@ class ForkExecutor:
             running_tasks=sum(host.active for host in self._hosts.values()),
             hosts_started=self._hosts_started,
         )
+
+
+async def stop_host_process(process: Process) -> None:
+    """Kill a host that has no control channel yet and close its process."""
+    try:
+        kill_group(process.pid, signal.SIGKILL)
+    finally:
+        await close_process(process)
 
 
 async def _wait_exited(task: FdReceiveStream, frames: FrameBuffer) -> Exited | None:

@@ -19,7 +19,7 @@ import anyio
 from anyio.abc import ByteReceiveStream, Process, UNIXSocketStream
 
 from .._messages import Ready, TaskDone, TaskSpec
-from ._executor import TaskOutcome, TaskSink, kill_group
+from ._executor import TaskOutcome, TaskSink, close_process, kill_group
 from ._framing import FrameReader, send_frame
 
 if TYPE_CHECKING:
@@ -77,13 +77,15 @@ def _pieces(data: bytes | bytearray, size: int) -> list[bytes]:
 
 async def stop_process(process: Process, grace: float) -> None:
     """Terminate a task's process group, wait ``grace`` seconds, then kill it. Shielded."""
-    with anyio.CancelScope(shield=True):
-        if process.returncode is None:
-            kill_group(process.pid, signal.SIGTERM)
-            with anyio.move_on_after(grace):
-                await process.wait()
+    try:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                kill_group(process.pid, signal.SIGTERM)
+                with anyio.move_on_after(grace):
+                    await process.wait()
+    finally:
         kill_group(process.pid, signal.SIGKILL)
-        await process.aclose()
+        await close_process(process)
 
 
 class SpawnExecutor:
