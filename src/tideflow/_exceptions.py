@@ -12,6 +12,7 @@ Every exception derives from :class:`TideflowError`::
     ├── TaskFailed                 a task attempt raised (pathspec, attempt, traceback text)
     ├── WorkerCrashed              a task process died or broke the protocol
     ├── ResumeError                a run cannot be resumed as asked
+    ├── SecretsError               a @secrets source cannot be read
     ├── CommandError               a command-line usage error
     ├── NotFound (LookupError)     a flow, run, step, task or artifact does not exist
     │   └── ...
@@ -35,6 +36,7 @@ __all__ = (
     "ParameterError",
     "ResumeError",
     "RunFailed",
+    "SecretsError",
     "TagError",
     "TaskFailed",
     "TideflowError",
@@ -167,6 +169,10 @@ class InvalidPathspec(TideflowError, ValueError):
 
 class NamespaceMismatch(TideflowError):
     """An object exists but is outside the current namespace."""
+
+
+class SecretsError(TideflowError):
+    """A ``@secrets`` source cannot be read, or gives a malformed secret."""
 
 
 class TagError(TideflowError):

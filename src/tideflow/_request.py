@@ -6,13 +6,19 @@ type, a missing required parameter, an unknown decorator, a resume that cannot b
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ._config import find_root, load_config, resolve_username
-from ._flow._decorators import StepDecorator, parse_decospec
+from ._flow._config import config_scope, configs_of, resolve_configs
+from ._flow._decorators import StepDecorator, parse_decospec, resolve_decorator
+from ._flow._includefile import IncludeFile
 from ._flow._parameter import ParameterContext, resolve_parameters
+from ._flow._project import project_info, project_tags
 from ._supervisor._run_actor import RunRequest
 
 if TYPE_CHECKING:
@@ -41,6 +47,10 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "task_limit": int,
     "root": (str, os.PathLike),
     "username": str,
+    "config": (dict, list, tuple),
+    "config_value": (dict, list, tuple),
+    "branch": str,
+    "production": bool,
 }
 
 #: Options of run(...) besides the flow's parameters.
@@ -175,11 +185,12 @@ def build_request(
         task_limit=top_level.get("task_limit"),
     )
     username = resolve_username(config, full_env)
-    context = ParameterContext(flow.name, username, [p.name for p in parameters.values()])
-    values = (
-        {}
-        if resume
-        else resolve_parameters(parameters, given, from_text=from_text, context=context)
+    context = ParameterContext(
+        flow.name, username, [p.name for p in parameters.values()], cwd=workdir
+    )
+    values = {} if resume else _values(flow, parameters, given, top_level, context, from_text)
+    project = project_info(
+        flow.cls, username, top_level.get("branch"), bool(top_level.get("production"))
     )
     max_workers = _at_least_one(what, "max_workers", run_options, config.max_workers)
     max_splits = _at_least_one(what, "max_num_splits", run_options, config.max_num_splits)
@@ -203,10 +214,50 @@ def build_request(
         namespace=user_namespace,
         origin_run_id=str(origin) if origin is not None else ("" if resume else None),
         step_to_rerun=run_options.get("step_to_rerun"),
+        system_tags=project_tags(project),
     )
     if resume:
         # Find the origin run and check it now, so that a bad resume fails before it starts.
         from ._runtime._resume import resolve_resume
 
         request = resolve_resume(request)
-    return request
+    return _with_configs(request)
+
+
+def _values(
+    flow: LoadedFlow,
+    parameters: Mapping[str, Parameter],
+    given: dict[str, Any],
+    top_level: Mapping[str, Any],
+    context: ParameterContext,
+    from_text: bool,
+) -> dict[str, Any]:
+    """The run's values: its configurations first (parameter defaults may use them), then
+    its parameters (an IncludeFile's path is read relative to the run's folder)."""
+    configs = configs_of(flow.cls)
+    config_values = resolve_configs(
+        configs,
+        files=top_level.get("config"),
+        values=top_level.get("config_value"),
+        context=context,
+        cwd=context.cwd or ".",
+        flow_dir=str(Path(flow.source).parent) if flow.source.endswith(".py") else None,
+    )
+    context.configs = config_scope(configs, config_values)
+    for parameter in parameters.values():
+        path = given.get(parameter.name)
+        if isinstance(parameter, IncludeFile) and isinstance(path, (str, os.PathLike)):
+            given[parameter.name] = os.path.join(context.cwd or ".", os.fspath(path))
+    values = resolve_parameters(parameters, given, from_text=from_text, context=context)
+    return {**values, **config_values}
+
+
+def _with_configs(request: RunRequest) -> RunRequest:
+    """The request, its graph's decorator arguments evaluated with its configurations."""
+    configs = configs_of(request.flow.cls)
+    if not configs:
+        return request
+    scope = config_scope(configs, request.parameters)
+    graph = request.flow.graph.with_decorators(lambda d: resolve_decorator(d, scope))
+    flow = msgspec.structs.replace(request.flow, graph=graph)
+    return dataclasses.replace(request, flow=flow)

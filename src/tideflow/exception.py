@@ -21,6 +21,7 @@ from ._exceptions import NotFound as NotFound
 from ._exceptions import ParameterError as ParameterError
 from ._exceptions import ResumeError as ResumeError
 from ._exceptions import RunFailed as RunFailed
+from ._exceptions import SecretsError as SecretsError
 from ._exceptions import TagError as TagError
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TideflowError as TideflowError
@@ -55,6 +56,7 @@ __all__ = (
     "ParameterError",
     "ResumeError",
     "RunFailed",
+    "SecretsError",
     "TagError",
     "TaskFailed",
     "TideflowError",

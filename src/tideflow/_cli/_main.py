@@ -95,6 +95,10 @@ def _top_level(args: argparse.Namespace) -> dict[str, Any]:
         "quiet": args.quiet,
         "executor": args.executor,
         "root": args.root,
+        "config": [tuple(pair) for pair in args.config] or None,
+        "config_value": [tuple(pair) for pair in args.config_value] or None,
+        "branch": args.branch,
+        "production": args.production or None,
     }
 
 
@@ -207,7 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guarded(call, argv)
 
 
-_TOP_LEVEL_FLAGS = {"--quiet", "--no-pylint", "--pylint", "--traceback"}
+_TOP_LEVEL_FLAGS = {"--quiet", "--no-pylint", "--pylint", "--traceback", "--production"}
+#: Top-level options that take two values (NAME and PATH or JSON).
+_TOP_LEVEL_PAIRS = {"--config", "--config-value"}
 _TOP_LEVEL_VALUES = {
     "--with",
     "--metadata",
@@ -215,6 +221,7 @@ _TOP_LEVEL_VALUES = {
     "--environment",
     "--executor",
     "--root",
+    "--branch",
 }
 
 
@@ -227,6 +234,9 @@ def _split(rest: Sequence[str]) -> tuple[list[str], list[str]]:
         item = items[i]
         if item in _TOP_LEVEL_FLAGS:
             leading.append(item)
+        elif item in _TOP_LEVEL_PAIRS and i + 2 < len(items):
+            leading.extend(items[i : i + 3])
+            i += 2
         elif item in _TOP_LEVEL_VALUES and i + 1 < len(items):
             leading.extend(items[i : i + 2])
             i += 1

@@ -37,7 +37,7 @@ DUMP_LOAD_LIMIT = 64 * 1024 * 1024
 
 
 def add_management_commands(commands: Any) -> None:
-    """Add the ``logs``, ``tag`` and ``dump`` sub-commands to a flow's parser."""
+    """Add the ``logs``, ``tag``, ``dump`` and ``card`` sub-commands to a flow's parser."""
     logs = commands.add_parser("logs", help="show what a task (or every task of a step) printed")
     logs.add_argument("pathspec", metavar="RUN/STEP[/TASK]")
     streams = logs.add_mutually_exclusive_group()
@@ -78,6 +78,9 @@ def add_management_commands(commands: Any) -> None:
         metavar="CHARS",
         help="print at most this many characters of each value (1000)",
     )
+    from ._cards import add_card_command
+
+    add_card_command(commands)
 
 
 def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict[str, Any]) -> int:
@@ -87,7 +90,9 @@ def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict
     :raises NotFound: for an unknown run, step, task or attempt.
     """
     config = load_config(root=str(top["root"]) if top.get("root") else None)
-    commands = {"logs": _logs, "tag": _tag, "dump": _dump}
+    from ._cards import card_command
+
+    commands = {"logs": _logs, "tag": _tag, "dump": _dump, "card": card_command}
     command = commands.get(args.command)
     if command is None:
         raise CommandError(f"Unknown command '{args.command}'.")

@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ParameterError
+from ._config import DelayedValue
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -40,10 +41,22 @@ _TYPE_NAMES: dict[object, str] = {
 class ParameterContext:
     """What a callable default receives: the flow name, the user and the other parameters."""
 
-    def __init__(self, flow_name: str, user_name: str, parameter_names: list[str]) -> None:
+    def __init__(
+        self,
+        flow_name: str,
+        user_name: str,
+        parameter_names: list[str],
+        *,
+        cwd: str | None = None,
+        configs: Mapping[str, Any] | None = None,
+    ) -> None:
         self.flow_name = flow_name
         self.user_name = user_name
         self.parameter_names = parameter_names
+        #: The folder relative paths (IncludeFile, Config files) are read from.
+        self.cwd = cwd
+        #: The run's configurations, by attribute (empty while they are being read).
+        self.configs: Mapping[str, Any] = dict(configs or {})
 
     def __repr__(self) -> str:
         return f"ParameterContext(flow_name={self.flow_name!r}, user_name={self.user_name!r})"
@@ -100,7 +113,7 @@ class Parameter:
                     f"Parameter '{self.name}' has unsupported type {declared!r}: use one of {valid}."
                 )
             return declared
-        if callable(default) or default is None:
+        if callable(default) or default is None or isinstance(default, DelayedValue):
             return str
         for kind in (bool, int, float, str):
             if type(default) is kind:
@@ -139,6 +152,9 @@ class Parameter:
 
     def default_value(self, context: ParameterContext | None = None) -> Any:
         """The default, with a callable default called (with ``context``)."""
+        if isinstance(self.default, DelayedValue):
+            scope = context.configs if context is not None else {}
+            return self.convert(self.default.evaluate(scope), from_text=False)
         if callable(self.default):
             return self.convert(self.default(context), from_text=False)
         if self.default is None:

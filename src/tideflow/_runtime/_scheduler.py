@@ -349,6 +349,7 @@ class Scheduler:
             tags=list(self.plan.tags),
             max_num_splits=self.plan.max_num_splits,
             sys_path=self.plan.sys_path,
+            decospecs=[d.spec for d in self.plan.decospecs],
         )
 
     async def _attempt(

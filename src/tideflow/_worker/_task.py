@@ -8,16 +8,29 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._cards._collector import CardCollector, card_collector
+from .._cards._render import TaskSummary
+from .._cards._task import TaskCards
 from .._datastore._artifacts import dumps, loads
 from .._datastore._cas import BlobStore
 from .._exceptions import FlowDefinitionError, TideflowError
+from .._flow._config import config_scope, configs_of
 from .._flow._current import TaskInfo, task_info
+from .._flow._decorators import (
+    StepDecorator,
+    parse_decospec,
+    resolve_decorator,
+    with_decospecs,
+)
+from .._flow._project import project_from_tags
+from .._flow._secrets import fetch_secrets
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
 
@@ -126,7 +139,38 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
         )
 
     func = getattr(cls, spec.step)
-    info = TaskInfo(
+    decorators = _task_decorators(cls, node, spec)
+    cards = _open_cards(spec, decorators, cls, lambda: flow)
+    flow: FlowSpec | None = None
+    token = task_info.set(_task_info(cls, spec))
+    collector = cards.collector if cards is not None else CardCollector([], None, spec.step)
+    card_token = card_collector.set(collector)
+    ok = False
+    try:
+        _apply_secrets(decorators)
+        if node.is_join:
+            flow = bind(spec.step, None)
+            inputs = Inputs([bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)])
+            func(flow, inputs)
+        else:
+            flow = bind(spec.step, sources[0] if sources else None)
+            func(flow)
+        ok = True
+    finally:
+        if cards is not None:
+            cards.finish(ok)
+        card_collector.reset(card_token)
+        task_info.reset(token)
+    assert flow is not None
+    transition = _check_transition(flow, node, spec)
+    artifacts = _persist(flow, node, spec, blobs)
+    return TaskDone(ok=True, artifacts=artifacts, transition=transition)
+
+
+def _task_info(cls: type[FlowSpec], spec: TaskSpec) -> TaskInfo:
+    configs = configs_of(cls)
+    project = project_from_tags(spec.flow_name, tuple(spec.tags))
+    return TaskInfo(
         flow_name=spec.flow_name,
         run_id=spec.run_id,
         step_name=spec.step,
@@ -136,22 +180,57 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
         username=spec.username,
         namespace=spec.namespace,
         tags=tuple(spec.tags),
-        parameter_names=tuple(spec.parameters),
+        parameter_names=tuple(name for name in spec.parameters if name not in configs),
+        project_name=project.project_name if project else None,
+        branch_name=project.branch_name if project else None,
+        is_production=project.is_production if project else None,
+        project_flow_name=project.project_flow_name if project else None,
     )
-    token = task_info.set(info)
-    try:
-        if node.is_join:
-            flow = bind(spec.step, None)
-            inputs = Inputs([bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)])
-            func(flow, inputs)
-        else:
-            flow = bind(spec.step, sources[0] if sources else None)
-            func(flow)
-    finally:
-        task_info.reset(token)
-    transition = _check_transition(flow, node, spec)
-    artifacts = _persist(flow, node, spec, blobs)
-    return TaskDone(ok=True, artifacts=artifacts, transition=transition)
+
+
+def _task_decorators(
+    cls: type[FlowSpec], node: StepNode, spec: TaskSpec
+) -> tuple[StepDecorator, ...]:
+    """The step's decorators with ``--with`` ones, their Config values evaluated."""
+    scope = config_scope(configs_of(cls), spec.parameters)
+    specs = [parse_decospec(text) for text in spec.decospecs]
+    return tuple(resolve_decorator(d, scope) for d in with_decospecs(node.decorators, specs))
+
+
+def _apply_secrets(decorators: Sequence[StepDecorator]) -> None:
+    """Fetch the secrets of ``@secrets`` into this task process's environment."""
+    for decorator in decorators:
+        if decorator.name == "secrets":
+            sources = decorator.attributes["sources"]
+            os.environ.update(fetch_secrets(sources, decorator.attributes["role"]))
+
+
+def _open_cards(
+    spec: TaskSpec,
+    decorators: Sequence[StepDecorator],
+    cls: type[FlowSpec],
+    get_flow: Callable[[], FlowSpec | None],
+) -> TaskCards | None:
+    cards = [d.attributes for d in decorators if d.name == "card"]
+    if not cards:
+        return None
+    pathspec = f"{spec.flow_name}/{spec.run_id}/{spec.step}/{spec.task_id}"
+    steps = [node.name for node in cls._tf_graph()]
+
+    def summary(ok: bool | None) -> TaskSummary:
+        flow = get_flow()
+        state = flow.__dict__ if flow is not None else {}
+        return TaskSummary(
+            pathspec=pathspec,
+            attempt=spec.attempt,
+            parameters=spec.parameters,
+            artifacts={k: v for k, v in state.items() if not k.startswith("_")},
+            steps=steps,
+            ok=ok,
+            username=spec.username,
+        )
+
+    return TaskCards(Path(spec.root), pathspec, spec.attempt, cards, summary)
 
 
 def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
