@@ -188,10 +188,10 @@ def build_request(
     context = ParameterContext(
         flow.name, username, [p.name for p in parameters.values()], cwd=workdir
     )
-    values = {} if resume else _values(flow, parameters, given, top_level, context, from_text)
     project = project_info(
         flow.cls, username, top_level.get("branch"), bool(top_level.get("production"))
     )
+    values = {} if resume else _values(flow, parameters, given, top_level, context, from_text)
     max_workers = _at_least_one(what, "max_workers", run_options, config.max_workers)
     max_splits = _at_least_one(what, "max_num_splits", run_options, config.max_num_splits)
     origin = run_options.get("origin_run_id")

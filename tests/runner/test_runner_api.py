@@ -78,8 +78,9 @@ async def test_broken_flow_fails_at_once(workdir: Path, tideflow_root: Path, kin
 async def test_unknown_arguments(workdir: Path) -> None:
     with pytest.raises(
         ValueError,
-        match=r"^Unknown option 'pylnt' for Runner\(\): valid options are datastore, "
-        r"decospecs, environment, executor, metadata, pylint, quiet, root, task_limit, username\.$",
+        match=r"^Unknown option 'pylnt' for Runner\(\): valid options are branch, config, "
+        r"config_value, datastore, decospecs, environment, executor, metadata, production, "
+        r"pylint, quiet, root, task_limit, username\.$",
     ):
         Runner("slowflow.py", pylnt=False)
     with pytest.raises(

@@ -151,9 +151,15 @@ class DelayedValue:
         try:
             value = eval(self._expression, scope)
         except Exception as exc:
+            unset = sorted(name for name, value in configs.items() if value is None)
+            hint = (
+                f"the configuration(s) {', '.join(unset)} have no value: give a file or a value"
+                if unset
+                else "check the configuration's keys"
+            )
             raise ParameterError(
                 f"Cannot evaluate config_expr({self._expression!r}): "
-                f"{type(exc).__name__}: {exc}. Check the configuration's keys."
+                f"{type(exc).__name__}: {exc}; {hint}."
             ) from exc
         if isinstance(value, ConfigValue):
             return value.to_dict()

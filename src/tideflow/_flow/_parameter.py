@@ -97,6 +97,7 @@ class Parameter:
         self.separator = separator
         self.show_default = show_default
         self.type = self._infer_type(type, default)
+        self._declared = type is not None
         if separator is not None and self.type is not str:
             raise ParameterError(
                 f"Parameter '{name}' has a separator, which needs type=str (the value is split "
@@ -154,7 +155,9 @@ class Parameter:
         """The default, with a callable default called (with ``context``)."""
         if isinstance(self.default, DelayedValue):
             scope = context.configs if context is not None else {}
-            return self.convert(self.default.evaluate(scope), from_text=False)
+            value = self.default.evaluate(scope)
+            # Without a declared type, a default from the configs keeps its own type.
+            return self.convert(value, from_text=False) if self._declared else value
         if callable(self.default):
             return self.convert(self.default(context), from_text=False)
         if self.default is None:
