@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from _common import Row, parse_args, report, scratch
 
 import tideflow
-from tideflow._metadata._sqlite import MetadataStore
+from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = folder / ".tideflow"
         os.environ["TIDEFLOW_ROOT"] = str(root)
         os.environ["TIDEFLOW_USER"] = USER
-        with MetadataStore(root) as store:
+        with SQLiteMetadataStore(root) as store:
             newest = None
             for number in range(RUNS):
                 record = store.create_run("BenchFlow", user=USER, system_tags=(f"user:{USER}",))

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from tideflow._datastore._artifacts import loads
-from tideflow._datastore._cas import BlobStore
+from tideflow._datastore._cas import LocalBlobStore
 from tideflow._logs import log_path, read_text
-from tideflow._metadata import AttemptRecord, MetadataStore, RunRecord, TaskRecord
+from tideflow._metadata import AttemptRecord, RunRecord, SQLiteMetadataStore, TaskRecord
 
 __all__ = ("StoredRun", "StoredTask", "latest_run", "read_run")
 
@@ -58,7 +58,7 @@ class StoredRun:
 
 def latest_run(root: Path, flow: str) -> RunRecord:
     """The newest run of ``flow`` in ``root``."""
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         run = store.latest_run(flow)
     assert run is not None, f"{flow} has no run in {root}"
     return run
@@ -66,9 +66,9 @@ def latest_run(root: Path, flow: str) -> RunRecord:
 
 def read_run(root: Path, flow: str, run_id: str | None = None) -> StoredRun:
     """Every task of a run (the newest one by default)."""
-    blobs = BlobStore(root)
+    blobs = LocalBlobStore(root)
     steps: dict[str, list[StoredTask]] = {}
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         run = store.get_run(flow, run_id) if run_id else store.latest_run(flow)
         assert run is not None, f"{flow} has no run in {root}"
         for step in store.list_steps(flow, run.run_id):

@@ -31,6 +31,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     root: str | None = None
+    #: Where run metadata lives: ``None`` for the SQLite database in the store root, else a
+    #: URL such as ``sqlite:///path/metadata.db`` or ``postgresql://user@host/db``.
+    metadata_url: str | None = None
+    #: Where artifacts and task logs live: ``None`` for the store root's folders, else a URL
+    #: such as ``file:///path/to/store`` or ``s3://bucket/prefix``.
+    datastore_url: str | None = None
     username: str | None = None
     #: How task processes start: ``fork`` (a warm host per flow forks each task; POSIX
     #: only) or ``spawn`` (a fresh interpreter per task).
@@ -58,6 +64,10 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
         values["root"] = root
     if user := env.get("TIDEFLOW_USER"):
         values["username"] = user
+    if url := env.get("TIDEFLOW_METADATA_URL"):
+        values["metadata_url"] = url
+    if url := env.get("TIDEFLOW_DATASTORE_URL"):
+        values["datastore_url"] = url
     if executor := env.get("TIDEFLOW_EXECUTOR"):
         values["executor"] = executor
     if limit := env.get("TIDEFLOW_TASK_LIMIT"):

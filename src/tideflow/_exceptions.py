@@ -13,6 +13,7 @@ Every exception derives from :class:`TideflowError`::
     ├── WorkerCrashed              a task process died or broke the protocol
     ├── ResumeError                a run cannot be resumed as asked
     ├── SecretsError               a @secrets source cannot be read
+    ├── StoreError                 a store cannot be opened or reached (bad URL, server down)
     ├── CommandError               a command-line usage error
     ├── NotFound (LookupError)     a flow, run, step, task or artifact does not exist
     │   └── ...
@@ -37,6 +38,7 @@ __all__ = (
     "ResumeError",
     "RunFailed",
     "SecretsError",
+    "StoreError",
     "TagError",
     "TaskFailed",
     "TideflowError",
@@ -153,6 +155,12 @@ class WorkerCrashed(TideflowError):
 
 class ResumeError(TideflowError):
     """A run cannot be resumed as asked (unknown origin run, changed graph, ...)."""
+
+
+class StoreError(TideflowError):
+    """A store cannot be opened or reached: an unknown URL scheme, a missing optional extra,
+    a server that is down or refuses the credentials.
+    """
 
 
 class CommandError(TideflowError):

@@ -72,6 +72,8 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     sys_path: list[str] = []
     #: ``--with`` specs of the run, for the decorators that act in the task (@card, @secrets).
     decospecs: list[str] = []
+    #: Where artifacts are stored (``None``: the blob folder of ``root``).
+    datastore_url: str | None = None
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):

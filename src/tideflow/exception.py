@@ -22,6 +22,7 @@ from ._exceptions import ParameterError as ParameterError
 from ._exceptions import ResumeError as ResumeError
 from ._exceptions import RunFailed as RunFailed
 from ._exceptions import SecretsError as SecretsError
+from ._exceptions import StoreError as StoreError
 from ._exceptions import TagError as TagError
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TideflowError as TideflowError
@@ -57,6 +58,7 @@ __all__ = (
     "ResumeError",
     "RunFailed",
     "SecretsError",
+    "StoreError",
     "TagError",
     "TaskFailed",
     "TideflowError",

@@ -23,8 +23,8 @@ import pytest
 
 from tideflow._cli import main
 from tideflow._datastore._artifacts import loads
-from tideflow._datastore._cas import BlobStore
-from tideflow._metadata import AttemptRecord, MetadataStore
+from tideflow._datastore._cas import LocalBlobStore
+from tideflow._metadata import AttemptRecord, SQLiteMetadataStore
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
@@ -56,18 +56,18 @@ class Store:
     root: Path
 
     def run(self, flow: str, run_id: str) -> Any:
-        with MetadataStore(self.root) as store:
+        with SQLiteMetadataStore(self.root) as store:
             return store.get_run(flow, run_id)
 
     def attempts(self, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
-        with MetadataStore(self.root) as store:
+        with SQLiteMetadataStore(self.root) as store:
             tasks = store.list_tasks(flow, run_id, step)
             return [store.latest_attempt(flow, run_id, step, t.task_id) for t in tasks]  # type: ignore[misc]
 
     def artifacts(self, flow: str, run_id: str, step: str) -> dict[str, Any]:
         """The artifact values of the one task of ``step``."""
-        blobs = BlobStore(self.root)
-        with MetadataStore(self.root) as store:
+        blobs = LocalBlobStore(self.root)
+        with SQLiteMetadataStore(self.root) as store:
             (task,) = store.list_tasks(flow, run_id, step)
             attempt = store.latest_attempt(flow, run_id, step, task.task_id)
             assert attempt is not None
@@ -303,7 +303,7 @@ def test_max_num_splits(ran: dict[str, Ran], store: Store) -> None:
         re.MULTILINE,
     )
     assert result.run_id is not None
-    with MetadataStore(store.root) as metadata:
+    with SQLiteMetadataStore(store.root) as metadata:
         steps = [s.step for s in metadata.list_steps("ForeachFlow", result.run_id)]
     assert steps == ["start"]
 
@@ -352,7 +352,7 @@ def test_interrupt_stops_the_run(tmp_path: Path) -> None:
     assert process.returncode == 130, stderr
     assert b"Workflow cancelled" in stderr
     run_id = (tmp_path / "run_id").read_text()
-    with MetadataStore(root) as metadata:
+    with SQLiteMetadataStore(root) as metadata:
         assert metadata.get_run("LiveFlow", run_id).status == "cancelled"
 
 

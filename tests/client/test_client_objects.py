@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import tideflow.client
 from tideflow import DataArtifact, Flow, Run, Step, Task, namespace
 from tideflow._datastore._artifacts import dumps
-from tideflow._datastore._cas import BlobStore
-from tideflow._metadata import ArtifactRecord, AttemptRecord, MetadataStore, TaskRecord
+from tideflow._datastore._cas import LocalBlobStore
+from tideflow._metadata import ArtifactRecord, AttemptRecord, SQLiteMetadataStore, TaskRecord
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -111,8 +111,8 @@ def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
     the read path is the same.
     """
     root = tmp_path / ".tideflow"
-    blobs = BlobStore(root)
-    with MetadataStore(root) as store:
+    blobs = LocalBlobStore(root)
+    with SQLiteMetadataStore(root) as store:
         for number in range(100):
             write_finished_run(store, blobs, number)
     namespace(None)
@@ -124,7 +124,7 @@ def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
     assert elapsed < 0.1, f"{elapsed * 1000:.1f} ms for 100 runs"
 
 
-def write_finished_run(store: MetadataStore, blobs: BlobStore, number: int) -> None:
+def write_finished_run(store: SQLiteMetadataStore, blobs: LocalBlobStore, number: int) -> None:
     """Record a finished run of FastFlow whose end task stored ``x = number``."""
     run = store.create_run("FastFlow", user="tester", system_tags=["user:tester"])
     key = {"flow": "FastFlow", "run_id": run.run_id, "step": "end", "task_id": "1"}
@@ -143,7 +143,7 @@ def test_latest_successful_run_skips_newer_runs_by_index(tmp_path: Path) -> None
     """The newest successful run of the namespace is found past hundreds of newer runs
     (failed, running, or another user's) with one indexed query."""
     root = tmp_path / ".tideflow"
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         old = store.create_run("SweepFlow", user="tester", system_tags=["user:tester"])
         store.finish_run("SweepFlow", old.run_id, "succeeded")
         theirs = store.create_run("SweepFlow", user="other", system_tags=["user:other"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tideflow._datastore._artifacts import dumps, loads
-from tideflow._datastore._cas import BlobStore
+from tideflow._datastore._cas import LocalBlobStore
 from tideflow._exceptions import ArtifactError
 
 
@@ -23,7 +23,7 @@ def random_bytes(n: int, seed: int = 0) -> bytes:
 
 
 def test_put_returns_sha256_and_get_returns_the_bytes(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     data = b"hello tideflow"
     sha = store.put(data)
     assert sha == hashlib.sha256(data).hexdigest()
@@ -35,7 +35,7 @@ def test_put_returns_sha256_and_get_returns_the_bytes(tmp_path: Path) -> None:
 
 def test_folders_are_created_on_first_write(tmp_path: Path) -> None:
     root = tmp_path / "deep" / ".tideflow"
-    store = BlobStore(root)
+    store = LocalBlobStore(root)
     assert not store.exists(hashlib.sha256(b"x").hexdigest())
     assert not root.exists()
     store.put(b"x")
@@ -43,14 +43,14 @@ def test_folders_are_created_on_first_write(tmp_path: Path) -> None:
 
 
 def test_empty_blob(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     sha = store.put(b"")
     assert store.get(sha) == b""
     assert store.size(sha) == 0
 
 
 def test_existing_blob_is_not_written_again(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     sha = store.put(b"same bytes")
     path = blob_file(tmp_path, sha)
     before = path.stat()
@@ -60,7 +60,7 @@ def test_existing_blob_is_not_written_again(tmp_path: Path) -> None:
 
 
 def test_compressible_large_blob_is_compressed(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     data = b"abcdefgh" * 10_000
     sha = store.put(data)
     stored = blob_file(tmp_path, sha).read_bytes()
@@ -71,7 +71,7 @@ def test_compressible_large_blob_is_compressed(tmp_path: Path) -> None:
 
 
 def test_incompressible_blob_is_stored_raw(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     data = random_bytes(100_000)
     sha = store.put(data)
     stored = blob_file(tmp_path, sha).read_bytes()
@@ -82,14 +82,14 @@ def test_incompressible_blob_is_stored_raw(tmp_path: Path) -> None:
 
 
 def test_small_blob_is_stored_raw_even_when_compressible(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     data = b"a" * 4096
     stored = blob_file(tmp_path, store.put(data)).read_bytes()
     assert stored == b"\x00" + (4096).to_bytes(8, "little") + data
 
 
 def test_put_many_keeps_order(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     blobs = [b"one", b"two", b"one", b"x" * 10_000]
     shas = store.put_many(blobs)
     assert shas == [hashlib.sha256(b).hexdigest() for b in blobs]
@@ -97,7 +97,7 @@ def test_put_many_keeps_order(tmp_path: Path) -> None:
 
 
 def test_no_temporary_files_are_left(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     store.put_many([random_bytes(10_000, seed) for seed in range(20)])
     names = [p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file()]
     assert len(names) == 20
@@ -105,7 +105,7 @@ def test_no_temporary_files_are_left(tmp_path: Path) -> None:
 
 
 def test_missing_blob(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     sha = hashlib.sha256(b"never stored").hexdigest()
     assert not store.exists(sha)
     with pytest.raises(ArtifactError, match=rf"^Blob {sha} does not exist in .*blobs\. "):
@@ -116,14 +116,14 @@ def test_missing_blob(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("key", ["", "abc", "A" * 64, "../" + "0" * 61, "g" * 64])
 def test_malformed_key(tmp_path: Path, key: str) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     assert not store.exists(key)
     with pytest.raises(ArtifactError, match=r"^'.*' is not a blob key: a key is a SHA-256"):
         store.get(key)
 
 
 def test_damaged_compressed_blob(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     sha = store.put(b"abc" * 10_000)
     path = blob_file(tmp_path, sha)
     path.write_bytes(path.read_bytes()[:20])
@@ -132,7 +132,7 @@ def test_damaged_compressed_blob(tmp_path: Path) -> None:
 
 
 def test_damaged_header(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     sha = store.put(b"abc")
     path = blob_file(tmp_path, sha)
     path.write_bytes(b"\x07" + path.read_bytes()[1:])
@@ -144,7 +144,7 @@ def test_damaged_header(tmp_path: Path) -> None:
 
 
 def test_truncated_raw_blob(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     sha = store.put(b"0123456789")
     path = blob_file(tmp_path, sha)
     path.write_bytes(path.read_bytes()[:-3])
@@ -153,7 +153,7 @@ def test_truncated_raw_blob(tmp_path: Path) -> None:
 
 
 def test_many_threads_write_the_same_and_different_blobs(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     shared = random_bytes(50_000)
     results: list[list[str]] = []
 
@@ -171,7 +171,7 @@ def test_many_threads_write_the_same_and_different_blobs(tmp_path: Path) -> None
 
 
 def _write_blobs(root: str, seed: int, queue: multiprocessing.Queue[list[str]]) -> None:
-    store = BlobStore(Path(root))
+    store = LocalBlobStore(Path(root))
     shared = [random_bytes(20_000, 1000 + i) for i in range(10)]
     own = [random_bytes(3_000, seed * 100 + i) for i in range(10)]
     queue.put(store.put_many(shared + own))
@@ -187,7 +187,7 @@ def test_many_processes_write_blobs_at_once(tmp_path: Path) -> None:
     for proc in procs:
         proc.join(timeout=60)
         assert proc.exitcode == 0
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     assert len({tuple(r[:10]) for r in results}) == 1
     assert len({sha for r in results for sha in r}) == 10 + 4 * 10
     for sha in results[0]:
@@ -196,7 +196,7 @@ def test_many_processes_write_blobs_at_once(tmp_path: Path) -> None:
 
 
 def test_blob_files_follow_the_umask(tmp_path: Path) -> None:
-    store = BlobStore(tmp_path)
+    store = LocalBlobStore(tmp_path)
     mode = blob_file(tmp_path, store.put(b"perm")).stat().st_mode & 0o777
     umask = os.umask(0)
     os.umask(umask)

@@ -16,8 +16,8 @@ from tideflow._metadata import (
     AttemptRecord,
     ExceptionInfo,
     MetadataRecord,
-    MetadataStore,
     RunRecord,
+    SQLiteMetadataStore,
     StepRecord,
     TaskRecord,
 )
@@ -31,18 +31,22 @@ SYSTEM = ("user:alice", "runtime:dev")
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[MetadataStore]:
-    with MetadataStore(tmp_path) as store:
+def store(tmp_path: Path) -> Iterator[SQLiteMetadataStore]:
+    with SQLiteMetadataStore(tmp_path) as store:
         yield store
 
 
-def new_run(store: MetadataStore, flow: str = "F", **kwargs: object) -> RunRecord:
+def new_run(store: SQLiteMetadataStore, flow: str = "F", **kwargs: object) -> RunRecord:
     kwargs.setdefault("system_tags", SYSTEM)
     return store.create_run(flow, user="alice", **kwargs)  # type: ignore[arg-type]
 
 
 def new_task(
-    store: MetadataStore, run: RunRecord, step: str = "start", task_id: str = "1", **kw: object
+    store: SQLiteMetadataStore,
+    run: RunRecord,
+    step: str = "start",
+    task_id: str = "1",
+    **kw: object,
 ) -> TaskRecord:
     kw.setdefault("created_at", time.time())
     record = TaskRecord(flow=run.flow, run_id=run.run_id, step=step, task_id=task_id, **kw)  # type: ignore[arg-type]
@@ -50,7 +54,7 @@ def new_task(
     return record
 
 
-def new_attempt(store: MetadataStore, task: TaskRecord, attempt: int = 0) -> AttemptRecord:
+def new_attempt(store: SQLiteMetadataStore, task: TaskRecord, attempt: int = 0) -> AttemptRecord:
     record = AttemptRecord(
         flow=task.flow,
         run_id=task.run_id,
@@ -70,7 +74,7 @@ def new_attempt(store: MetadataStore, task: TaskRecord, attempt: int = 0) -> Att
 
 def test_database_is_created_on_first_use(tmp_path: Path) -> None:
     root = tmp_path / "a" / ".tideflow"
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         assert not root.exists()
         assert store.list_flows() == []
         assert store.path == root / "metadata.db"
@@ -84,7 +88,7 @@ def test_database_is_created_on_first_use(tmp_path: Path) -> None:
 
 
 def test_closed_store_cannot_be_used(tmp_path: Path) -> None:
-    store = MetadataStore(tmp_path)
+    store = SQLiteMetadataStore(tmp_path)
     store.list_flows()
     store.close()
     store.close()
@@ -93,7 +97,7 @@ def test_closed_store_cannot_be_used(tmp_path: Path) -> None:
 
 
 def _use_without_closing(root: Path) -> None:
-    MetadataStore(root).list_flows()
+    SQLiteMetadataStore(root).list_flows()
 
 
 def test_unclosed_store_warns(tmp_path: Path) -> None:
@@ -107,7 +111,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 99")
     conn.close()
     with (
-        MetadataStore(tmp_path) as store,
+        SQLiteMetadataStore(tmp_path) as store,
         pytest.raises(
             TideflowError,
             match=r"^The metadata database .* has schema version 99, but this version",
@@ -117,7 +121,7 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_two_stores_share_one_database(tmp_path: Path) -> None:
-    with MetadataStore(tmp_path) as one, MetadataStore(tmp_path) as two:
+    with SQLiteMetadataStore(tmp_path) as one, SQLiteMetadataStore(tmp_path) as two:
         run = new_run(one)
         assert two.get_run("F", run.run_id) == run
 
@@ -125,7 +129,7 @@ def test_two_stores_share_one_database(tmp_path: Path) -> None:
 # -- runs ------------------------------------------------------------------------------------
 
 
-def test_create_run(store: MetadataStore) -> None:
+def test_create_run(store: SQLiteMetadataStore) -> None:
     run = store.create_run(
         "HelloFlow",
         user="alice",
@@ -152,7 +156,7 @@ def test_create_run(store: MetadataStore) -> None:
     assert not store.flow_exists("Other")
 
 
-def test_run_ids_increase_even_when_the_clock_does_not(store: MetadataStore) -> None:
+def test_run_ids_increase_even_when_the_clock_does_not(store: SQLiteMetadataStore) -> None:
     first = new_run(store, now=T0)
     second = new_run(store, now=T0)
     earlier = new_run(store, now=T0 - 100)
@@ -166,7 +170,7 @@ def test_run_ids_increase_even_when_the_clock_does_not(store: MetadataStore) -> 
 
 
 def _create_runs(root: str, barrier: Barrier, queue: multiprocessing.Queue[list[str]]) -> None:
-    with MetadataStore(Path(root)) as store:
+    with SQLiteMetadataStore(Path(root)) as store:
         barrier.wait()  # every process opens the new database at once, too
         queue.put([new_run(store, "Race", now=T0).run_id for _ in range(20)])
 
@@ -188,11 +192,11 @@ def test_run_ids_never_collide_between_processes(tmp_path: Path) -> None:
     assert len(set(ids)) == 160
     base = int(T0 * 1_000_000)
     assert sorted(int(i) for i in ids) == list(range(base, base + 160))
-    with MetadataStore(tmp_path) as store:
+    with SQLiteMetadataStore(tmp_path) as store:
         assert len(store.list_runs("Race")) == 160
 
 
-def test_threads_share_one_store(store: MetadataStore) -> None:
+def test_threads_share_one_store(store: SQLiteMetadataStore) -> None:
     def work() -> list[str]:
         ids = []
         for _ in range(25):
@@ -209,13 +213,13 @@ def test_threads_share_one_store(store: MetadataStore) -> None:
 
 
 @pytest.mark.parametrize("run_id", ["123", "abc", "0123", "-1", "", "١٢"])
-def test_missing_run(store: MetadataStore, run_id: str) -> None:
+def test_missing_run(store: SQLiteMetadataStore, run_id: str) -> None:
     new_run(store)
     with pytest.raises(NotFound, match=rf"^Run 'F/{run_id}' does not exist$"):
         store.get_run("F", run_id)
 
 
-def test_heartbeat_and_finish(store: MetadataStore) -> None:
+def test_heartbeat_and_finish(store: SQLiteMetadataStore) -> None:
     run = new_run(store, now=T0)
     store.heartbeat("F", run.run_id, now=T0 + 5)
     store.finish_run("F", run.run_id, "succeeded", finished_at=T0 + 9)
@@ -229,13 +233,13 @@ def test_heartbeat_and_finish(store: MetadataStore) -> None:
 
 
 @pytest.mark.parametrize("status", ["running", "success", ""])
-def test_finish_run_needs_a_final_status(store: MetadataStore, status: str) -> None:
+def test_finish_run_needs_a_final_status(store: SQLiteMetadataStore, status: str) -> None:
     run = new_run(store)
     with pytest.raises(ValueError, match=rf"^'{status}' is not a valid run status; use one of "):
         store.finish_run("F", run.run_id, status)
 
 
-def test_list_runs_newest_first(store: MetadataStore) -> None:
+def test_list_runs_newest_first(store: SQLiteMetadataStore) -> None:
     runs = [new_run(store, now=T0 + i) for i in range(5)]
     new_run(store, "Other")
     assert store.list_runs("F") == runs[::-1]
@@ -243,7 +247,7 @@ def test_list_runs_newest_first(store: MetadataStore) -> None:
     assert store.list_runs("Unknown") == []
 
 
-def test_list_runs_by_tags(store: MetadataStore) -> None:
+def test_list_runs_by_tags(store: SQLiteMetadataStore) -> None:
     a = new_run(store, user_tags=["x", "y"])
     b = new_run(store, user_tags=["x"])
     c = new_run(store, system_tags=["user:bob", "x"])
@@ -256,7 +260,7 @@ def test_list_runs_by_tags(store: MetadataStore) -> None:
         store.list_runs("F", tags="x")
 
 
-def test_latest_run(store: MetadataStore) -> None:
+def test_latest_run(store: SQLiteMetadataStore) -> None:
     assert store.latest_run("F") is None
     assert store.latest_run("F", successful=True) is None
     first, second, third = (new_run(store) for _ in range(3))
@@ -268,13 +272,13 @@ def test_latest_run(store: MetadataStore) -> None:
     assert latest_ok.run_id == first.run_id
 
 
-def test_list_flows(store: MetadataStore) -> None:
+def test_list_flows(store: SQLiteMetadataStore) -> None:
     for flow in ("Zeta", "Alpha", "Zeta", "Mid"):
         new_run(store, flow)
     assert store.list_flows() == ["Alpha", "Mid", "Zeta"]
 
 
-def test_mark_stale_runs(store: MetadataStore) -> None:
+def test_mark_stale_runs(store: SQLiteMetadataStore) -> None:
     stale = new_run(store, now=T0)
     fresh = new_run(store, now=T0)
     store.heartbeat("F", fresh.run_id, now=T0 + 50)
@@ -303,7 +307,7 @@ def test_mark_stale_runs(store: MetadataStore) -> None:
 # -- tags ------------------------------------------------------------------------------------
 
 
-def test_add_and_remove_tags(store: MetadataStore) -> None:
+def test_add_and_remove_tags(store: SQLiteMetadataStore) -> None:
     run = new_run(store, now=T0, user_tags=["a"])
     run = store.add_tags("F", run.run_id, ["b", "c", "a"])
     assert run.user_tags == ("a", "b", "c")
@@ -313,14 +317,14 @@ def test_add_and_remove_tags(store: MetadataStore) -> None:
     assert run.created_at == T0
 
 
-def test_adding_a_system_tag_changes_nothing(store: MetadataStore) -> None:
+def test_adding_a_system_tag_changes_nothing(store: SQLiteMetadataStore) -> None:
     run = new_run(store, user_tags=["user:alice"])
     assert run.user_tags == ()
     run = store.add_tags("F", run.run_id, ["user:alice"])
     assert (run.system_tags, run.user_tags) == (("runtime:dev", "user:alice"), ())
 
 
-def test_removing_a_system_tag_is_refused(store: MetadataStore) -> None:
+def test_removing_a_system_tag_is_refused(store: SQLiteMetadataStore) -> None:
     run = new_run(store, user_tags=["a"])
     with pytest.raises(
         TagError,
@@ -333,7 +337,7 @@ def test_removing_a_system_tag_is_refused(store: MetadataStore) -> None:
     assert store.get_run("F", run.run_id).user_tags == ("a",)
 
 
-def test_replace_tags_is_atomic(store: MetadataStore) -> None:
+def test_replace_tags_is_atomic(store: SQLiteMetadataStore) -> None:
     run = new_run(store, user_tags=["old"])
     run = store.replace_tags("F", run.run_id, ["old"], ["new", "old2"])
     assert run.user_tags == ("new", "old2")
@@ -344,7 +348,7 @@ def test_replace_tags_is_atomic(store: MetadataStore) -> None:
     assert store.get_run("F", run.run_id).user_tags == ("new", "old2")
 
 
-def test_at_most_50_user_tags(store: MetadataStore) -> None:
+def test_at_most_50_user_tags(store: SQLiteMetadataStore) -> None:
     run = new_run(store, user_tags=[f"t{i}" for i in range(49)])
     store.add_tags("F", run.run_id, ["t49", "user:alice"])
     message = (
@@ -362,7 +366,7 @@ def test_at_most_50_user_tags(store: MetadataStore) -> None:
         new_run(store, user_tags=[f"t{i}" for i in range(51)])
 
 
-def test_tag_length(store: MetadataStore) -> None:
+def test_tag_length(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     store.add_tags("F", run.run_id, ["x" * 500])
     with pytest.raises(
@@ -375,7 +379,7 @@ def test_tag_length(store: MetadataStore) -> None:
         store.add_tags("F", run.run_id, ["x" * 501])
 
 
-def test_empty_tag(store: MetadataStore) -> None:
+def test_empty_tag(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     with pytest.raises(
         TagError,
@@ -386,13 +390,13 @@ def test_empty_tag(store: MetadataStore) -> None:
         new_run(store, system_tags=[""])
 
 
-def test_tag_that_is_not_a_string(store: MetadataStore) -> None:
+def test_tag_that_is_not_a_string(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     with pytest.raises(TagError, match=r"^Tag 3 is not a string \(int\)\. Tags are non-empty"):
         store.add_tags("F", run.run_id, [3])  # type: ignore[list-item]
 
 
-def test_tags_given_as_one_string(store: MetadataStore) -> None:
+def test_tags_given_as_one_string(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     with pytest.raises(
         TagError,
@@ -401,7 +405,7 @@ def test_tags_given_as_one_string(store: MetadataStore) -> None:
         store.add_tags("F", run.run_id, "abc")
 
 
-def test_tags_of_a_missing_run(store: MetadataStore) -> None:
+def test_tags_of_a_missing_run(store: SQLiteMetadataStore) -> None:
     with pytest.raises(NotFound, match=r"^Run 'F/5' does not exist$"):
         store.add_tags("F", "5", ["a"])
     with pytest.raises(NotFound, match=r"^Run 'F/x' does not exist$"):
@@ -415,7 +419,7 @@ def _task_key(task: TaskRecord) -> tuple[str, str, str, str]:
     return task.flow, task.run_id, task.step, task.task_id
 
 
-def test_steps(store: MetadataStore) -> None:
+def test_steps(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     for i, step in enumerate(["start", "middle", "end"]):
         store.add_step(StepRecord(flow="F", run_id=run.run_id, step=step, created_at=T0 + i))
@@ -429,7 +433,7 @@ def test_steps(store: MetadataStore) -> None:
     assert store.list_steps("F", new_run(store).run_id) == []
 
 
-def test_tasks(store: MetadataStore) -> None:
+def test_tasks(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     first = new_task(
         store,
@@ -461,7 +465,7 @@ def test_tasks(store: MetadataStore) -> None:
         store.add_task(first)
 
 
-def test_attempts(store: MetadataStore) -> None:
+def test_attempts(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     task = new_task(store, run)
     key = _task_key(task)
@@ -507,7 +511,7 @@ def test_attempts(store: MetadataStore) -> None:
         store.start_attempt(second)
 
 
-def test_attempt_errors(store: MetadataStore) -> None:
+def test_attempt_errors(store: SQLiteMetadataStore) -> None:
     run = new_run(store)
     task = new_task(store, run)
     key = _task_key(task)
@@ -565,7 +569,7 @@ def _metadata(task: TaskRecord, name: str, attempt: int = 0) -> MetadataRecord:
     )
 
 
-def test_artifacts(store: MetadataStore) -> None:
+def test_artifacts(store: SQLiteMetadataStore) -> None:
     task = new_task(store, new_run(store))
     key = _task_key(task)
     store.add_artifacts([_artifact(task, "zeta"), _artifact(task, "alpha")])
@@ -575,7 +579,7 @@ def test_artifacts(store: MetadataStore) -> None:
     assert store.list_artifacts(*key, 2) == []
 
 
-def test_metadata(store: MetadataStore) -> None:
+def test_metadata(store: SQLiteMetadataStore) -> None:
     task = new_task(store, new_run(store))
     key = _task_key(task)
     store.add_metadata([_metadata(task, "b", 1), _metadata(task, "z"), _metadata(task, "a")])
@@ -583,7 +587,7 @@ def test_metadata(store: MetadataStore) -> None:
     assert store.list_metadata(*key, attempt=1) == [_metadata(task, "b", 1)]
 
 
-def test_record_task_end(store: MetadataStore) -> None:
+def test_record_task_end(store: SQLiteMetadataStore) -> None:
     task = new_task(store, new_run(store))
     key = _task_key(task)
     new_attempt(store, task)
@@ -606,7 +610,7 @@ def test_record_task_end(store: MetadataStore) -> None:
     assert [m.name for m in store.list_metadata(*key, 0)] == ["m"]
 
 
-def test_record_task_end_records_nothing_for_a_missing_attempt(store: MetadataStore) -> None:
+def test_record_task_end_records_nothing_for_a_missing_attempt(store: SQLiteMetadataStore) -> None:
     task = new_task(store, new_run(store))
     key = _task_key(task)
     with pytest.raises(NotFound, match=r"^Attempt 3 of task 'F/.*/start/1' does not exist$"):
@@ -627,7 +631,7 @@ def test_record_task_end_records_nothing_for_a_missing_attempt(store: MetadataSt
 # -- query plans -----------------------------------------------------------------------------
 
 
-def _plans(store: MetadataStore, call: object) -> list[str]:
+def _plans(store: SQLiteMetadataStore, call: object) -> list[str]:
     """Run ``call`` and return the query plan of every SELECT it executes."""
     statements: list[str] = []
     conn = store._db._conn
@@ -646,7 +650,7 @@ def _plans(store: MetadataStore, call: object) -> list[str]:
 
 def test_run_queries_use_indexes(tmp_path: Path) -> None:
     """Listing runs, the latest run and the latest successful one are indexed lookups."""
-    with MetadataStore(tmp_path) as store:
+    with SQLiteMetadataStore(tmp_path) as store:
         for i in range(10_000):
             run = new_run(store, now=T0 + i, user_tags=["even"] if i % 2 == 0 else ())
             if i in (10, 20):
@@ -682,7 +686,7 @@ def test_run_queries_use_indexes(tmp_path: Path) -> None:
 
 def test_tags_given_as_a_generator_are_all_added(tmp_path: Path) -> None:
     """An iterable that can be read only once still adds every tag."""
-    store = MetadataStore(tmp_path)
+    store = SQLiteMetadataStore(tmp_path)
     try:
         run = store.create_run("GenFlow", user="tester", system_tags=("user:tester",))
         record = store.add_tags("GenFlow", run.run_id, (t for t in ["a", "b"]))

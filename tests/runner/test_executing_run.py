@@ -18,7 +18,7 @@ from runner_helpers import alive, copy_flow, task_pids, wait_gone
 
 from executors import executor
 from tideflow import ExecutingRun, Runner
-from tideflow._metadata._sqlite import MetadataStore
+from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,7 +28,7 @@ __all__ = ("executor",)
 
 def stored_status(root: Path, running: ExecutingRun) -> str:
     flow, run_id = running.pathspec.split("/")
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         return store.get_run(flow, run_id).status
 
 

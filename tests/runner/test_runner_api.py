@@ -14,7 +14,7 @@ from runner_helpers import copy_flow
 from executors import executor
 from tideflow import ExecutingRun, Runner
 from tideflow._exceptions import FlowDefinitionError
-from tideflow._metadata._sqlite import MetadataStore
+from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,7 +52,7 @@ BROKEN_FLOWS = {
 def runs_in_store(root: Path) -> int:
     if not (root / "metadata.db").exists():
         return 0
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         return sum(len(store.list_runs(flow)) for flow in ("SlowFlow", "Broken"))
 
 

@@ -21,7 +21,7 @@ from stored_runs import StoredRun, latest_run, read_run
 from tideflow import Runner
 from tideflow._cli._manage import runs_main
 from tideflow._config import load_config
-from tideflow._metadata import MetadataStore
+from tideflow._metadata import SQLiteMetadataStore
 from tideflow._runtime._state import mark_crashed_runs
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def test_a_killed_supervisor_leaves_no_task_and_its_run_reads_as_crashed(
     config = load_config(env)
     run = latest_run(tideflow_root, "FailSleepFlow")
     assert run.status == "running"  # nobody recorded the end
-    with MetadataStore(tideflow_root) as store:
+    with SQLiteMetadataStore(tideflow_root) as store:
         while not mark_crashed_runs(store, config, "FailSleepFlow"):
             assert time.monotonic() < deadline + 10, "the lease never expired"
             time.sleep(0.1)

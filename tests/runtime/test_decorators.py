@@ -23,7 +23,7 @@ import pytest
 from stored_runs import StoredRun, read_run
 from tideflow import Runner
 from tideflow._exceptions import DecoratorError
-from tideflow._metadata import MetadataStore
+from tideflow._metadata import SQLiteMetadataStore
 from tideflow._runtime._resources import read_machine
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ def test_unknown_decorator_fails_before_the_run(tideflow_root: Path) -> None:
     runner = Runner(str(FLOWS / "fail_linear_flow.py"), decospecs=["nope"])
     with pytest.raises(DecoratorError, match=r"^Unknown step decorator 'nope'\. Valid .*retry\("):
         runner.run()
-    with MetadataStore(tideflow_root) as store:
+    with SQLiteMetadataStore(tideflow_root) as store:
         assert store.list_runs("FailLinearFlow") == []
 
 

@@ -24,8 +24,8 @@ from executors import (
 )
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
-from tideflow._datastore._cas import BlobStore
-from tideflow._metadata._sqlite import MetadataStore
+from tideflow._datastore._cas import LocalBlobStore
+from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -48,9 +48,9 @@ def summary(root: Path, pathspec: str) -> dict[str, list[Any]]:
     """Every task of a run: its final attempt's state, exit code, signal, exception type
     and artifacts, by step, in a stable order (pids, times and run ids left out)."""
     flow, run_id = pathspec.split("/")
-    blobs = BlobStore(root)
+    blobs = LocalBlobStore(root)
     result: dict[str, list[Any]] = {}
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         for step in store.list_steps(flow, run_id):
             tasks = []
             for task in store.list_tasks(flow, run_id, step.step):

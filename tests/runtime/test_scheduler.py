@@ -18,14 +18,16 @@ import anyio
 import pytest
 
 from tideflow import Runner
+from tideflow._config import load_config
 from tideflow._datastore._artifacts import dumps, loads
-from tideflow._datastore._cas import BlobStore
+from tideflow._datastore._cas import LocalBlobStore
 from tideflow._exceptions import TaskFailed
 from tideflow._flow._parameter import ParameterContext, resolve_parameters
 from tideflow._messages import ArtifactRef
-from tideflow._metadata import AttemptRecord, MetadataStore
+from tideflow._metadata import AttemptRecord, SQLiteMetadataStore
 from tideflow._runtime._loader import load_flow
 from tideflow._runtime._scheduler import RunPlan, Scheduler
+from tideflow._stores._bundle import open_stores
 from tideflow._worker._spawn import SpawnExecutor
 
 if TYPE_CHECKING:
@@ -81,9 +83,9 @@ class Outcome:
 
 def read_run(root: Path, flow: str, run_id: str) -> dict[str, list[StoredTask]]:
     """Every task of a run with its attempts and the artifact values of its last attempt."""
-    blobs = BlobStore(root)
+    blobs = LocalBlobStore(root)
     steps: dict[str, list[StoredTask]] = {}
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         for step in store.list_steps(flow, run_id):
             tasks = []
             for task in store.list_tasks(flow, run_id, step.step):
@@ -123,13 +125,14 @@ async def run_flow(
         from_text=False,
         context=ParameterContext(loaded.name, USER, names),
     )
-    blobs = BlobStore(root)
+    blobs = LocalBlobStore(root)
     refs = []
     for name, value in values.items():
         data = dumps(value, name)
         refs.append(ArtifactRef(name, blobs.put(data), len(data)))
     console = Lines()
-    metadata = MetadataStore(root)
+    stores = open_stores(load_config(root=str(root)))
+    metadata = stores.metadata
     try:
         record = await anyio.to_thread.run_sync(
             lambda: metadata.create_run(loaded.name, user=USER, system_tags=(f"user:{USER}",))
@@ -152,11 +155,11 @@ async def run_flow(
             sys_path=loaded.sys_path,
         )
         scheduler = Scheduler(
-            plan, loaded.graph, metadata=metadata, executor=SpawnExecutor(), console=console
+            plan, loaded.graph, stores=stores, executor=SpawnExecutor(), console=console
         )
         ok = await scheduler.run()
     finally:
-        metadata.close()
+        stores.close()
     steps = read_run(root, loaded.name, record.run_id)
     return Outcome(ok, record.run_id, list(scheduler.failures), console, steps)
 
@@ -403,7 +406,7 @@ def test_attempts_record_the_task_process_id(tideflow_root: Path, flows_dir: Pat
     """Each finished attempt stores the pid of the process that ran it."""
     running = Runner(str(flows_dir / "hello_flow.py"), show_output=False).run()
     flow, run_id = running.run.pathspec.split("/")
-    with MetadataStore(tideflow_root) as store:
+    with SQLiteMetadataStore(tideflow_root) as store:
         attempts = [
             attempt
             for step in store.list_steps(flow, run_id)

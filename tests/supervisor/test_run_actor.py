@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import anyio
 import pytest
 
-from tideflow._metadata._sqlite import MetadataStore
+from tideflow._metadata._sqlite import SQLiteMetadataStore
 from tideflow._request import build_request
 from tideflow._runtime._loader import load_flow
 from tideflow._runtime._state import RunState
@@ -64,7 +64,7 @@ def request_for(tideflow_root: Path, flows_dir: Path) -> Any:
 
 def stored(root: Path, actor: RunActor) -> tuple[str, list[str]]:
     """The run's stored status and the states of its start task's attempts."""
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         flow, run_id = actor.pathspec.split("/")
         attempts = store.list_attempts(flow, run_id, "start", "1")
         return store.get_run(flow, run_id).status, [a.state for a in attempts]
@@ -126,7 +126,7 @@ async def test_a_crash_stays_in_its_run(
     stderr = broken.output.text("stderr")
     assert "Workflow crashed: this is a bug in tideflow, please report it." in stderr
     assert "OSError: the disk is gone" in stderr
-    with MetadataStore(tideflow_root) as store:
+    with SQLiteMetadataStore(tideflow_root) as store:
         assert store.get_run(*broken.pathspec.split("/")).status == "crashed"
     assert healthy.state is RunState.SUCCEEDED
     assert not supervisor.closed
@@ -142,7 +142,7 @@ async def test_errors_before_the_run_starts_reach_the_caller(
         await (await current_supervisor()).start(actor.run)
     assert actor.state is RunState.FAILED
     assert actor.output.closed
-    with MetadataStore(tideflow_root) as store:
+    with SQLiteMetadataStore(tideflow_root) as store:
         assert store.get_run(*actor.pathspec.split("/")).status == "failed"
 
 

@@ -18,9 +18,9 @@ import pytest
 from executors import descendant_pids, host_processes, wait_for_file, wait_no_task_processes
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
-from tideflow._datastore._cas import BlobStore
+from tideflow._datastore._cas import LocalBlobStore
 from tideflow._messages import TaskSpec
-from tideflow._metadata._sqlite import MetadataStore
+from tideflow._metadata._sqlite import SQLiteMetadataStore
 from tideflow._supervisor._blocking import blocking_loop
 from tideflow._supervisor._supervisor import current_supervisor
 from tideflow._worker._fork import ForkExecutor
@@ -45,12 +45,12 @@ async def _run(flow: Path, **params: Any) -> Any:
 
 def _artifact(root: Path, pathspec: str, step: str, name: str) -> Any:
     flow, run_id = pathspec.split("/")
-    with MetadataStore(root) as store:
+    with SQLiteMetadataStore(root) as store:
         [task] = store.list_tasks(flow, run_id, step)
         [ref] = [
             a for a in store.list_artifacts(flow, run_id, step, task.task_id, 0) if a.name == name
         ]
-    return loads(BlobStore(root).get(ref.sha))
+    return loads(LocalBlobStore(root).get(ref.sha))
 
 
 def _gone(pid: int) -> bool:

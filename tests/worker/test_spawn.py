@@ -14,7 +14,7 @@ import anyio
 import psutil
 
 from tideflow._datastore._artifacts import loads
-from tideflow._datastore._cas import BlobStore
+from tideflow._datastore._cas import LocalBlobStore
 from tideflow._messages import TaskSpec
 from tideflow._worker._executor import TaskOutcome, describe_exit
 from tideflow._worker._spawn import SpawnExecutor
@@ -87,7 +87,7 @@ async def test_children_left_behind_are_stopped(tmp_path: Path) -> None:
     done = outcome.done
     assert done is not None and done.ok, done
     refs = {ref.name: ref for ref in done.artifacts}
-    orphan = loads(BlobStore(tmp_path / ".tideflow").get(refs["orphan_pid"].sha))
+    orphan = loads(LocalBlobStore(tmp_path / ".tideflow").get(refs["orphan_pid"].sha))
     assert isinstance(orphan, int)
     assert await anyio.to_thread.run_sync(is_stopped, orphan)
 

@@ -14,7 +14,7 @@ import pytest
 
 from tideflow import FlowSpec, Parameter, current, step
 from tideflow._datastore._artifacts import dumps, loads
-from tideflow._datastore._cas import BlobStore
+from tideflow._datastore._cas import LocalBlobStore
 from tideflow._flow._spec import ForeachFrame
 from tideflow._messages import ArtifactRef, InputTask, TaskDone, TaskSpec
 from tideflow._worker._task import execute
@@ -28,7 +28,7 @@ class Store:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.blobs = BlobStore(root)
+        self.blobs = LocalBlobStore(root)
 
     def put(self, **values: Any) -> list[ArtifactRef]:
         refs = []

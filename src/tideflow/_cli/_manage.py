@@ -14,21 +14,21 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import Config, find_root, load_config
 from .._datastore._artifacts import loads
-from .._datastore._cas import BlobStore
 from .._exceptions import CommandError, NotFound, TideflowError
-from .._logs._reader import read_text
-from .._logs._writer import STREAMS, log_path
-from .._metadata._sqlite import MetadataStore
+from .._logs._writer import STREAMS
 from .._runtime._state import mark_crashed_runs
+from .._stores._bundle import open_stores
+from .._stores._interfaces import LogKey
 from ._parser import FlowParser
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
-    from pathlib import Path
 
     from .._metadata._records import AttemptRecord, RunRecord, TaskRecord
     from .._runtime._loader import LoadedFlow
+    from .._stores._bundle import Stores
+    from .._stores._interfaces import BlobStore
 
 __all__ = ("add_management_commands", "run_management_command", "runs_main")
 
@@ -96,22 +96,19 @@ def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict
     command = commands.get(args.command)
     if command is None:
         raise CommandError(f"Unknown command '{args.command}'.")
-    with MetadataStore(find_root(config)) as store:
-        mark_crashed_runs(store, config, flow.name)
-        return command(_Context(flow.name, store, config), args)
+    with open_stores(config) as stores:
+        mark_crashed_runs(stores.metadata, config, flow.name)
+        return command(_Context(flow.name, stores, config), args)
 
 
 class _Context:
-    """The flow, its store and the configuration a management command works with."""
+    """The flow, its stores and the configuration a management command works with."""
 
-    def __init__(self, flow: str, store: MetadataStore, config: Config) -> None:
+    def __init__(self, flow: str, stores: Stores, config: Config) -> None:
         self.flow = flow
-        self.store = store
+        self.stores = stores
+        self.store = stores.metadata
         self.config = config
-
-    @property
-    def root(self) -> Path:
-        return find_root(self.config)
 
     def run(self, run_id: str) -> RunRecord:
         try:
@@ -185,10 +182,16 @@ def _logs(context: _Context, args: argparse.Namespace) -> int:
         attempt = context.attempt(task, args.attempt)
         number = attempt.attempt if attempt is not None else 0
         for stream in streams:
-            path = log_path(
-                context.root, task.flow, task.run_id, task.step, task.task_id, number, stream
+            key = LogKey(
+                flow=task.flow,
+                run_id=task.run_id,
+                step=task.step,
+                task_id=task.task_id,
+                attempt=number,
+                stream=stream,
             )
-            blocks.append((f"{task.pathspec} (attempt {number}) {stream}", read_text(path)))
+            text = context.stores.logs.read_text(key)
+            blocks.append((f"{task.pathspec} (attempt {number}) {stream}", text))
     headers = len(blocks) > 1
     for title, text in blocks:
         if headers:
@@ -235,7 +238,7 @@ def _tag(context: _Context, args: argparse.Namespace) -> int:
 def _dump(context: _Context, args: argparse.Namespace) -> int:
     include = [n.strip() for n in args.include.split(",") if n.strip()] if args.include else None
     limit = max(0, args.max_value_size)
-    blobs = BlobStore(context.root)
+    blobs = context.stores.blobs
     seen: set[str] = set()
     shown = 0
     for task in context.tasks(args.pathspec):
@@ -296,7 +299,8 @@ def runs_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(list(argv))
     config = load_config(root=args.root)
     root = find_root(config)
-    with MetadataStore(root) as store:
+    with open_stores(config, root=root) as stores:
+        store = stores.metadata
         mark_crashed_runs(store, config, args.flow)
         flows = [args.flow] if args.flow else store.list_flows()
         rows = []

@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from .._exceptions import NotFound
-from .._logs import STREAMS, read_log, read_text
-from .._logs import log_size as _log_size
-from .._metadata._lookups import child_tasks, flow_created_at, latest_attempts, latest_run
+from .._logs import STREAMS
 from ._data import TaskData, TaskException
 from ._namespace import check_namespace, get_namespace
 from ._pathspec import split_pathspec
@@ -26,7 +24,6 @@ from ._store import StoreHandle, resolve_root, store_for
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterable, Iterator
-    from pathlib import Path
 
     from .._metadata._records import (
         ArtifactRecord,
@@ -36,6 +33,7 @@ if TYPE_CHECKING:
         StepRecord,
         TaskRecord,
     )
+    from .._stores._interfaces import LogKey
 
 __all__ = (
     "ArtifactNode",
@@ -190,7 +188,7 @@ class FlowNode(Node):
     @classmethod
     def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> FlowNode:
         (name,) = parts
-        created = flow_created_at(handle.metadata, name)
+        created = handle.metadata.flow_created_at(name)
         if created is None:
             raise NotFound(f"Flow '{name}' does not exist")
         return cls(handle, name, created)
@@ -202,7 +200,7 @@ class FlowNode(Node):
     @property
     def created_at(self) -> datetime:
         if self._created_at is None:
-            self._created_at = flow_created_at(self.handle.metadata, self.name) or 0.0
+            self._created_at = self.handle.metadata.flow_created_at(self.name) or 0.0
         return to_datetime(self._created_at)
 
     @property
@@ -224,8 +222,8 @@ class FlowNode(Node):
     def latest_run(self, *, successful: bool = False) -> RunNode | None:
         """The newest run in the current namespace (the newest successful one)."""
         ns = get_namespace()
-        record = latest_run(
-            self.handle.metadata, self.name, () if ns is None else (ns,), successful=successful
+        record = self.handle.metadata.latest_run(
+            self.name, () if ns is None else (ns,), successful=successful
         )
         return None if record is None else RunNode(self.handle, record)
 
@@ -441,7 +439,7 @@ class StepNode(Node):
     def _last_attempts(self) -> tuple[int, list[AttemptRecord]]:
         count = len(self.tasks())
         record = self.run.record
-        return count, latest_attempts(self.handle.metadata, record.flow, record.run_id, self.name)
+        return count, self.handle.metadata.latest_attempts(record.flow, record.run_id, self.name)
 
     def finished_at(self) -> datetime | None:
         """When the last task ended, once every task has ended; else ``None``."""
@@ -662,7 +660,7 @@ class TaskNode(Node):
 
     # -- logs ----------------------------------------------------------------------------
 
-    def log_file(self, stream: str) -> Path | None:
+    def log_key(self, stream: str) -> LogKey | None:
         """The log of ``stream`` for the current attempt; ``None`` before the first one.
 
         :raises ValueError: if ``stream`` is not ``stdout`` or ``stderr``.
@@ -672,21 +670,23 @@ class TaskNode(Node):
         if self._fixed is None and self.attempt_record() is None:
             return None
         r = self._record
-        return self.handle.log(r.flow, r.run_id, r.step, r.task_id, self.current_attempt(), stream)
+        return self.handle.log_key(
+            r.flow, r.run_id, r.step, r.task_id, self.current_attempt(), stream
+        )
 
     def log_text(self, stream: str) -> str:
-        path = self.log_file(stream)
-        return "" if path is None else read_text(path)
+        key = self.log_key(stream)
+        return "" if key is None else self.handle.stores.logs.read_text(key)
 
     def log_size(self, stream: str) -> int:
-        path = self.log_file(stream)
-        return 0 if path is None else _log_size(path)
+        key = self.log_key(stream)
+        return 0 if key is None else self.handle.stores.logs.log_size(key)
 
     def loglines(
         self, stream: str, as_unicode: bool = True
     ) -> Iterator[tuple[datetime, str | bytes]]:
-        path = self.log_file(stream)
-        for stamp, line in [] if path is None else read_log(path):
+        key = self.log_key(stream)
+        for stamp, line in [] if key is None else self.handle.stores.logs.read_log(key):
             yield stamp, line.decode("utf-8", errors="replace") if as_unicode else line
 
     # -- family --------------------------------------------------------------------------
@@ -704,12 +704,12 @@ class TaskNode(Node):
     def child_task_pathspecs(self) -> list[str]:
         r = self._record
         return [
-            c.pathspec for c in child_tasks(self.handle.metadata, r.flow, r.run_id, self.pathspec)
+            c.pathspec for c in self.handle.metadata.child_tasks(r.flow, r.run_id, self.pathspec)
         ]
 
     def child_tasks(self) -> list[TaskNode]:
         r = self._record
-        records = child_tasks(self.handle.metadata, r.flow, r.run_id, self.pathspec)
+        records = self.handle.metadata.child_tasks(r.flow, r.run_id, self.pathspec)
         steps = {step.name: step for step in self.step.run.steps()} if records else {}
         return [TaskNode(steps[c.step], c, None) for c in records]
 

@@ -1,4 +1,4 @@
-"""The stores a client object reads, shared by every object made from the same root."""
+"""The stores a client object reads, shared by every object made from the same configuration."""
 
 from __future__ import annotations
 
@@ -9,16 +9,18 @@ from typing import TYPE_CHECKING, final
 
 from .._config import find_root, load_config
 from .._datastore._artifacts import loads
-from .._datastore._cas import BlobStore
 from .._exceptions import NotFound
-from .._logs import log_path
-from .._metadata._sqlite import MetadataStore
+from .._stores._bundle import open_stores
+from .._stores._interfaces import LogKey
 from ._state import client_state
 
 if TYPE_CHECKING:
     import os
 
+    from .._config import Config
     from .._metadata._records import RunRecord
+    from .._stores._bundle import Stores
+    from .._stores._interfaces import MetadataStore
 
 __all__ = ("StoreHandle", "resolve_root", "store_for")
 
@@ -30,14 +32,17 @@ def resolve_root(root: str | os.PathLike[str] | None) -> Path:
     return Path(root).expanduser().absolute()
 
 
-def store_for(root: Path) -> StoreHandle:
-    """Return the handle of the stores under ``root``, shared while someone uses it."""
+def store_for(root: Path, config: Config | None = None) -> StoreHandle:
+    """Return the handle of the stores ``config`` selects under ``root``, shared while
+    someone uses it (``config`` defaults to the one the environment gives).
+    """
+    config = load_config() if config is None else config
     state = client_state()
-    key = str(root)
+    key = f"{root}\0{config.metadata_url or ''}\0{config.datastore_url or ''}"
     with state.lock:
         handle = state.stores.get(key)
         if handle is None:
-            handle = state.stores[key] = StoreHandle(root)
+            handle = state.stores[key] = StoreHandle(root, config)
         if not state.recent or state.recent[-1] is not handle:
             if handle in state.recent:
                 state.recent.remove(handle)
@@ -47,31 +52,35 @@ def store_for(root: Path) -> StoreHandle:
 
 @final
 class StoreHandle:
-    """The metadata store, blob store and logs under one root.
+    """The metadata store, blob store and log store of one configuration and root.
 
-    The database connection is opened on the first query and closed when the last client
-    object using it is gone. Reading never creates the store: :meth:`require` tells apart
+    Connections are opened on the first query and closed when the last client object
+    using the handle is gone. Reading never creates a store: :meth:`require` tells apart
     a missing object from a missing store.
     """
 
-    __slots__ = ("__weakref__", "_exists", "blobs", "heartbeat_timeout", "metadata", "root")
+    __slots__ = ("__weakref__", "_exists", "heartbeat_timeout", "root", "stores")
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, config: Config) -> None:
         self.root = root
         #: A running run whose lease is older than this many seconds has crashed.
-        self.heartbeat_timeout = load_config().heartbeat_timeout
-        self.metadata = MetadataStore(root)
-        self.blobs = BlobStore(root)
+        self.heartbeat_timeout = config.heartbeat_timeout
+        self.stores: Stores = open_stores(config, root=root)
         self._exists = False
-        weakref.finalize(self, self.metadata.close)
+        weakref.finalize(self, self.stores.close)
 
     def __repr__(self) -> str:
-        return f"<StoreHandle {str(self.root)!r}>"
+        return f"<StoreHandle {self.stores!r}>"
+
+    @property
+    def metadata(self) -> MetadataStore:
+        """The metadata store."""
+        return self.stores.metadata
 
     def exists(self) -> bool:
-        """Return whether the root holds a metadata database."""
+        """Return whether the metadata store holds a database."""
         if not self._exists:
-            self._exists = self.metadata.path.is_file()
+            self._exists = self.stores.metadata.exists()
         return self._exists
 
     def require(self, what: str) -> None:
@@ -90,10 +99,13 @@ class StoreHandle:
 
     def load(self, sha: str, name: str) -> object:
         """Return the value of the artifact ``name`` stored under ``sha``."""
-        return loads(self.blobs.get(sha), name)
+        return loads(self.stores.blobs.get(sha), name)
 
-    def log(
-        self, flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str
-    ) -> Path:
-        """Return the log file of one stream of a task attempt (it may not exist)."""
-        return log_path(self.root, flow, run_id, step, task_id, attempt, stream)
+    @staticmethod
+    def log_key(
+        flow: str, run_id: str, step: str, task_id: str, attempt: int, stream: str
+    ) -> LogKey:
+        """Name one stream of a task attempt's log."""
+        return LogKey(
+            flow=flow, run_id=run_id, step=step, task_id=task_id, attempt=attempt, stream=stream
+        )

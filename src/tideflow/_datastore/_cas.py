@@ -6,8 +6,8 @@ digest of its uncompressed bytes. A stored file starts with a 9-byte header::
     byte 0      encoding: b"\\x00" raw, b"\\x01" zlib
     bytes 1..8  size of the uncompressed bytes, unsigned 64-bit little-endian
 
-followed by the (maybe compressed) bytes. The header lets :meth:`BlobStore.size` answer
-from 9 bytes and :meth:`BlobStore.get` know how to decode.
+followed by the (maybe compressed) bytes. The header lets :meth:`LocalBlobStore.size` answer
+from 9 bytes and :meth:`LocalBlobStore.get` know how to decode.
 
 The store is synchronous and safe to use from many threads and many processes at once:
 a blob is written to a temporary file in its final folder and moved into place with
@@ -31,7 +31,7 @@ from .._exceptions import ArtifactError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ("BlobStore",)
+__all__ = ("LocalBlobStore",)
 
 _RAW: Final = 0
 _ZLIB: Final = 1
@@ -44,7 +44,7 @@ _SHA_RE: Final = re.compile(r"[0-9a-f]{64}")
 
 
 @final
-class BlobStore:
+class LocalBlobStore:
     """Content-addressed blobs under ``<root>/blobs``.
 
     :param root: the store folder (the ``.tideflow`` folder); it and ``blobs`` below it are
@@ -56,12 +56,17 @@ class BlobStore:
         self._blobs = self._root / "blobs"
 
     def __repr__(self) -> str:
-        return f"BlobStore({str(self._root)!r})"
+        return f"LocalBlobStore({str(self._root)!r})"
 
     @property
     def root(self) -> Path:
         """The store folder this blob store was created with."""
         return self._root
+
+    @property
+    def url(self) -> str:
+        """``file:///<absolute path of the store folder>``."""
+        return self._root.absolute().as_uri()
 
     def put(self, data: bytes) -> str:
         """Store ``data`` and return its key, the SHA-256 hex digest of ``data``.

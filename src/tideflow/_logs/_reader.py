@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-import msgspec
+from .._stores._interfaces import LogLine
 
 if TYPE_CHECKING:
     import os
@@ -19,13 +19,6 @@ if TYPE_CHECKING:
 __all__ = ("LogLine", "log_size", "read_from", "read_log", "read_text")
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class LogLine(msgspec.Struct, frozen=True, kw_only=True):
-    """A line of a log and the position just after it (where the next read starts)."""
-
-    position: int
-    text: bytes
 
 
 def read_log(path: str | os.PathLike[str]) -> list[tuple[datetime, bytes]]:

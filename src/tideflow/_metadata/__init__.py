@@ -13,7 +13,7 @@ from ._records import (
     StepRecord,
     TaskRecord,
 )
-from ._sqlite import MetadataStore
+from ._sqlite import SQLiteMetadataStore
 
 __all__ = (
     "ATTEMPT_STATES",
@@ -22,8 +22,8 @@ __all__ = (
     "AttemptRecord",
     "ExceptionInfo",
     "MetadataRecord",
-    "MetadataStore",
     "RunRecord",
+    "SQLiteMetadataStore",
     "StepRecord",
     "TaskRecord",
 )

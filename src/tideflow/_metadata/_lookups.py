@@ -1,7 +1,7 @@
-"""Read-only lookups the client needs beyond :class:`MetadataStore`'s own methods.
+"""The SQLite store's longer read-only queries, each one indexed lookup.
 
-Each one is a single indexed query on the store's connection. They live in their own
-module so that the store's module stays as it is; they may become store methods later.
+:class:`~._sqlite.SQLiteMetadataStore` calls these with its ``read`` context manager; they
+live here so that the store's module stays short.
 """
 
 from __future__ import annotations
@@ -20,23 +20,19 @@ from ._rows import (
 from ._tags import check_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    import sqlite3
+    from collections.abc import Callable, Iterable
+    from contextlib import AbstractContextManager
 
     from ._records import AttemptRecord, RunRecord, TaskRecord
-    from ._sqlite import MetadataStore
 
-__all__ = ("child_tasks", "flow_created_at", "latest_attempts", "latest_run")
+    Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
 
-
-def flow_created_at(store: MetadataStore, flow: str) -> float | None:
-    """Return when ``flow`` started its first run, or ``None`` if it never ran."""
-    with store._read() as conn:
-        row = conn.execute("SELECT created_at FROM flows WHERE flow = ?", (flow,)).fetchone()
-    return None if row is None else float(row[0])
+__all__ = ("child_tasks", "latest_attempts", "latest_tagged_run")
 
 
-def latest_run(
-    store: MetadataStore, flow: str, tags: Iterable[str] = (), *, successful: bool = False
+def latest_tagged_run(
+    read: Reader, flow: str, tags: Iterable[str] = (), *, successful: bool = False
 ) -> RunRecord | None:
     """Return the newest run of ``flow`` that carries every tag in ``tags`` (and succeeded,
     if ``successful``), or ``None``.
@@ -61,18 +57,18 @@ def latest_run(
         )
         params.append(tag)
     sql += " ORDER BY r.run_id DESC LIMIT 1"
-    with store._read() as conn:
+    with read() as conn:
         row = conn.execute(sql, params).fetchone()
     return None if row is None else run_record(row)
 
 
-def child_tasks(store: MetadataStore, flow: str, run_id: str, pathspec: str) -> list[TaskRecord]:
+def child_tasks(read: Reader, flow: str, run_id: str, pathspec: str) -> list[TaskRecord]:
     """Return the tasks of a run that name the task ``pathspec`` as a parent, newest first.
 
     Reads the tasks of that one run only (the ``tasks`` key starts with flow and run).
     """
     number = run_number(flow, run_id)
-    with store._read() as conn:
+    with read() as conn:
         rows = conn.execute(
             f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? "
             "AND EXISTS (SELECT 1 FROM json_each(parent_pathspecs) WHERE value = ?) "
@@ -82,15 +78,13 @@ def child_tasks(store: MetadataStore, flow: str, run_id: str, pathspec: str) -> 
     return [task_record(row) for row in rows]
 
 
-def latest_attempts(
-    store: MetadataStore, flow: str, run_id: str, step: str
-) -> list[AttemptRecord]:
+def latest_attempts(read: Reader, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
     """Return the last attempt of every task of a step that has started one.
 
     Tasks that have not started an attempt yet are not in the answer.
     """
     number = run_number(flow, run_id, step)
-    with store._read() as conn:
+    with read() as conn:
         rows = conn.execute(
             f"SELECT {ATTEMPT_COLUMNS} FROM attempts AS a "
             "WHERE a.flow = ? AND a.run_id = ? AND a.step = ? AND a.attempt = "

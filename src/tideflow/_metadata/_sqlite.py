@@ -14,9 +14,11 @@ import sqlite3
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Self, final
+from urllib.parse import unquote, urlsplit
 
-from .._exceptions import NotFound
+from .._exceptions import NotFound, StoreError
 from ._connection import Database
+from ._lookups import child_tasks, latest_attempts, latest_tagged_run
 from ._records import ATTEMPT_STATES, RUN_STATUSES, RunRecord, StepRecord
 from ._rows import (
     ARTIFACT_COLUMNS,
@@ -55,11 +57,11 @@ if TYPE_CHECKING:
         TaskRecord,
     )
 
-__all__ = ("MetadataStore",)
+__all__ = ("SQLiteMetadataStore", "open_sqlite")
 
 
 @final
-class MetadataStore:
+class SQLiteMetadataStore:
     """Runs, steps, tasks, attempts, tags, artifacts and metadata in ``<root>/metadata.db``.
 
     The database (and ``root``) is created on first use. Close the store with
@@ -68,13 +70,13 @@ class MetadataStore:
     :param root: the store folder (the ``.tideflow`` folder).
     """
 
-    def __init__(self, root: Path) -> None:
-        self._db = Database(Path(root) / "metadata.db")
+    def __init__(self, root: Path, *, path: Path | None = None) -> None:
+        self._db = Database(Path(path) if path is not None else Path(root) / "metadata.db")
         self._read = self._db.read
         self._write = self._db.write
 
     def __repr__(self) -> str:
-        return f"MetadataStore({str(self._db.path.parent)!r})"
+        return f"SQLiteMetadataStore({str(self._db.path.parent)!r})"
 
     def __enter__(self) -> Self:
         return self
@@ -91,6 +93,15 @@ class MetadataStore:
     def path(self) -> Path:
         """The database file."""
         return self._db.path
+
+    @property
+    def url(self) -> str:
+        """``sqlite:///<absolute path of the database file>``."""
+        return f"sqlite://{self._db.path.absolute().as_posix()}"
+
+    def exists(self) -> bool:
+        """Whether the database file exists (reading never creates it)."""
+        return self._db.path.is_file()
 
     def close(self) -> None:
         """Close the database connection.
@@ -219,11 +230,16 @@ class MetadataStore:
         with self._read() as conn:
             return [run_record(row) for row in conn.execute(sql, params)]
 
-    def latest_run(self, flow: str, *, successful: bool = False) -> RunRecord | None:
-        """Return the newest run of ``flow`` (the newest ``succeeded`` one if ``successful``).
+    def latest_run(
+        self, flow: str, tags: Iterable[str] = (), *, successful: bool = False
+    ) -> RunRecord | None:
+        """Return the newest run of ``flow`` that carries every tag in ``tags`` (and
+        succeeded, if ``successful``), or ``None``.
 
-        Returns ``None`` when there is none.
+        :raises TagError: if a tag is not a valid tag.
         """
+        if tags:
+            return latest_tagged_run(self._read, flow, tags, successful=successful)
         if successful:
             # max() over runs_by_status is one index lookup; ORDER BY ... LIMIT 1 would let
             # the planner walk the primary key instead, across every failed run.
@@ -246,6 +262,12 @@ class MetadataStore:
         """Return the names of every flow that has started a run, sorted."""
         with self._read() as conn:
             return [flow for (flow,) in conn.execute("SELECT flow FROM flows ORDER BY flow")]
+
+    def flow_created_at(self, flow: str) -> float | None:
+        """Return when ``flow`` started its first run, or ``None`` if it never ran."""
+        with self._read() as conn:
+            row = conn.execute("SELECT created_at FROM flows WHERE flow = ?", (flow,)).fetchone()
+        return None if row is None else float(row[0])
 
     def flow_exists(self, flow: str) -> bool:
         """Return whether ``flow`` has ever started a run."""
@@ -435,6 +457,12 @@ class MetadataStore:
             raise NotFound(f"Task '{flow}/{run_id}/{step}/{task_id}' does not exist")
         return task_record(row)
 
+    def child_tasks(self, flow: str, run_id: str, pathspec: str) -> list[TaskRecord]:
+        """Return the tasks of a run that name the task ``pathspec`` as a parent, newest
+        first (none for an unknown run).
+        """
+        return child_tasks(self._read, flow, run_id, pathspec)
+
     # -- attempts --------------------------------------------------------------------------
 
     def start_attempt(self, record: AttemptRecord) -> None:
@@ -522,6 +550,10 @@ class MetadataStore:
             if row is None:
                 require_task(conn, flow, number, step, task_id)
         return None if row is None else attempt_record(row)
+
+    def latest_attempts(self, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
+        """Return the last attempt of every task of a step that has started one."""
+        return latest_attempts(self._read, flow, run_id, step)
 
     # -- artifacts and metadata ------------------------------------------------------------
 
@@ -629,3 +661,19 @@ class MetadataStore:
         if row is None:
             raise run_not_found(flow, str(number))
         return run_record(row)
+
+
+def open_sqlite(url: str, *, root: Path) -> SQLiteMetadataStore:
+    """Open the database a ``sqlite:`` URL names (``sqlite:///abs/path.db``, or a path
+    relative to the working directory after ``sqlite:``).
+
+    :raises StoreError: if the URL names no file.
+    """
+    path = urlsplit(url)
+    name = unquote(path.netloc + path.path)
+    if not name:
+        raise StoreError(
+            f"TIDEFLOW_METADATA_URL {url!r} names no database file: write "
+            "sqlite:///absolute/path/metadata.db"
+        )
+    return SQLiteMetadataStore(root, path=Path(name))

@@ -23,22 +23,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import shutil
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
 
 from .._datastore._artifacts import loads
-from .._datastore._cas import BlobStore
 from .._exceptions import NotFound, ParameterError, ResumeError, TideflowError
 from .._flow._config import Config, configs_of, resolve_configs
 from .._flow._parameter import ParameterContext, resolve_parameters
 from .._flow._spec import ForeachFrame
-from .._logs._writer import STREAMS, log_path
+from .._logs._writer import STREAMS
 from .._messages import ArtifactRef
 from .._metadata._records import (
     ArtifactRecord,
@@ -47,13 +43,16 @@ from .._metadata._records import (
     RunRecord,
     TaskRecord,
 )
-from .._metadata._sqlite import MetadataStore
+from .._stores._bundle import open_stores
+from .._stores._interfaces import LogKey
 from ._console import stamp, task_prefix
 from ._scheduler import TaskPlan
 from ._state import mark_crashed_runs
 
 if TYPE_CHECKING:
     from .._flow._graph import FlowGraph
+    from .._stores._bundle import Stores
+    from .._stores._interfaces import BlobStore, MetadataStore
     from .._supervisor._run_actor import RunRequest
     from ._console import Console
     from ._scheduler import Scheduler
@@ -135,13 +134,14 @@ def _stack_key(stack: bytes | tuple[ForeachFrame, ...]) -> _StackKey:
 # -- before the run exists ---------------------------------------------------------------
 
 
-def load_origin(request: RunRequest, store: MetadataStore) -> ResumeOrigin:
+def load_origin(request: RunRequest, stores: Stores) -> ResumeOrigin:
     """Find the run to resume and read what it finished; see the module docstring.
 
     :raises ResumeError: if there is no such run, it still runs, the step to re-run is
         not a step of the flow, or the graph changed before the rerun point.
     """
     flow = request.flow
+    store = stores.metadata
     run = _find_run(request, store)
     step = request.step_to_rerun
     if step is not None and step not in flow.graph:
@@ -165,7 +165,7 @@ def load_origin(request: RunRequest, store: MetadataStore) -> ResumeOrigin:
                 tasks[(task.step, _stack_key(task.foreach_stack))] = origin
     if tasks and signature is not None:
         _check_graph(run, flow.graph, signature, {s for s, _ in tasks})
-    parameters = _parameters(request, run, parameter_shas)
+    parameters = _parameters(request, run, parameter_shas, stores.blobs)
     return ResumeOrigin(run, parameters, tasks, max_task_id, rerun)
 
 
@@ -177,8 +177,8 @@ def resolve_resume(request: RunRequest) -> RunRequest:
 
     :raises ResumeError: as :func:`load_origin` does.
     """
-    with MetadataStore(request.root) as store:
-        origin = load_origin(request, store)
+    with open_stores(request.config, root=request.root) as stores:
+        origin = load_origin(request, stores)
     return dataclasses.replace(request, origin_run_id=origin.run_id, parameters=origin.parameters)
 
 
@@ -271,14 +271,13 @@ def _check_graph(run: RunRecord, graph: FlowGraph, signature: list[Any], cloned:
 
 
 def _parameters(
-    request: RunRequest, run: RunRecord, shas: dict[str, str] | None
+    request: RunRequest, run: RunRecord, shas: dict[str, str] | None, blobs: BlobStore
 ) -> dict[str, Any]:
     """The origin run's parameter values; parameters it did not have get their default."""
     parameters: dict[str, Any] = {
         **request.flow.cls._tf_parameters(),
         **configs_of(request.flow.cls),
     }
-    blobs = BlobStore(request.root)
     values: dict[str, Any] = {}
     missing = {}
     for attribute, parameter in parameters.items():
@@ -328,9 +327,8 @@ async def plan_resume(
     :param origin: what :func:`load_origin` returned (loaded here when not given).
     :raises ResumeError: as :func:`load_origin` does.
     """
-    metadata = scheduler.metadata
     if origin is None:
-        origin = await anyio.to_thread.run_sync(load_origin, request, metadata)
+        origin = await anyio.to_thread.run_sync(load_origin, request, scheduler.stores)
     scheduler.reserve_task_ids(origin.max_task_id)
     clones: list[_Clone] = []
     first: list[TaskPlan] = []
@@ -360,7 +358,7 @@ async def _num_splits(scheduler: Scheduler, task: OriginTask) -> int | None:
     if recorded is not None:
         return int(recorded)
     sha = next(a.sha for a in task.artifacts if a.name == node.foreach_param)
-    blobs = BlobStore(Path(scheduler.plan.root))
+    blobs = scheduler.stores.blobs
     value = await anyio.to_thread.run_sync(lambda: loads(blobs.get(sha), node.foreach_param))
     return len(value)  # type: ignore[arg-type]
 
@@ -372,6 +370,7 @@ class _CloneWriter:
         self._plan = scheduler.plan
         self._graph = scheduler.graph
         self._store = scheduler.metadata
+        self._logs = scheduler.stores.logs
         self._origin = origin
 
     def write_all(self, clones: list[_Clone]) -> None:
@@ -457,26 +456,25 @@ class _CloneWriter:
 
     def _link_logs(self, plan: TaskPlan, origin: OriginTask) -> None:
         run = self._plan
+        task_id = origin.record.task_id
         for stream in STREAMS:
-            source = log_path(
-                run.root,
-                run.flow_name,
-                self._origin.run_id,
-                plan.step,
-                origin.record.task_id,
-                origin.attempt.attempt,
-                stream,
+            source = LogKey(
+                flow=run.flow_name,
+                run_id=self._origin.run_id,
+                step=plan.step,
+                task_id=task_id,
+                attempt=origin.attempt.attempt,
+                stream=stream,
             )
-            if not source.exists():
-                continue
-            target = log_path(
-                run.root, run.flow_name, run.run_id, plan.step, origin.record.task_id, 0, stream
+            target = LogKey(
+                flow=run.flow_name,
+                run_id=run.run_id,
+                step=plan.step,
+                task_id=task_id,
+                attempt=0,
+                stream=stream,
             )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
+            self._logs.copy(source, target)
 
 
 async def _announce(

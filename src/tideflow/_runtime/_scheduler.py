@@ -20,18 +20,15 @@ import math
 import platform
 import time
 from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
 import msgspec
 
 from .._datastore._artifacts import dumps
-from .._datastore._cas import BlobStore
 from .._exceptions import TaskFailed
 from .._flow._decorators import StepDecorator
 from .._flow._spec import ForeachFrame, Transition
-from .._logs._writer import LogWriter, log_path
 from .._messages import ArtifactRef, ErrorInfo, InputTask, TaskSpec
 from .._metadata._records import (
     ArtifactRecord,
@@ -41,6 +38,7 @@ from .._metadata._records import (
     StepRecord,
     TaskRecord,
 )
+from .._stores._interfaces import LogKey
 from .._worker._executor import Executor, TaskOutcome, describe_exit
 from ._console import Console, stamp, task_prefix
 from ._resources import Request, ResourcePool, machine_pool, request_of
@@ -50,7 +48,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator, Sequence
 
     from .._flow._graph import FlowGraph, StepNode
-    from .._metadata._sqlite import MetadataStore
+    from .._stores._bundle import Stores
+    from .._stores._interfaces import LogWriter, MetadataStore
 
 __all__ = ("RunPlan", "Scheduler", "TaskPlan")
 
@@ -78,6 +77,8 @@ class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
     sys_path: list[str] = []
     origin_run_id: str | None = None
     retry_delay_scale: float = 1.0
+    #: Where task processes store artifacts (``None``: the blob folder of ``root``).
+    datastore_url: str | None = None
 
 
 class TaskPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,7 +101,7 @@ class Scheduler:
         plan: RunPlan,
         graph: FlowGraph,
         *,
-        metadata: MetadataStore,
+        stores: Stores,
         executor: Executor,
         console: Console,
         shared_limiter: anyio.CapacityLimiter | None = None,
@@ -108,13 +109,14 @@ class Scheduler:
     ) -> None:
         self.plan = plan
         self.graph = graph
-        self._metadata = metadata
+        self._stores = stores
+        self._metadata = stores.metadata
         self._executor = executor
         self._console = console
         self._limiter = anyio.CapacityLimiter(max(1, plan.max_workers))
         self._shared = shared_limiter
         self._pool = resource_pool
-        self._blobs = BlobStore(Path(plan.root))
+        self._blobs = stores.blobs
         self._task_ids = 0
         self._steps_seen: set[str] = set()
         self._joins: dict[tuple[Any, ...], dict[Any, InputTask]] = {}
@@ -134,6 +136,11 @@ class Scheduler:
     def metadata(self) -> MetadataStore:
         """The metadata store the run is recorded in."""
         return self._metadata
+
+    @property
+    def stores(self) -> Stores:
+        """The stores the run is recorded in."""
+        return self._stores
 
     async def run(self, first: Sequence[TaskPlan] | None = None) -> bool:
         """Run the flow from ``first`` (default: the start step); True when it succeeded."""
@@ -335,6 +342,7 @@ class Scheduler:
             flow_source=self.plan.flow_source,
             flow_class=self.plan.flow_class,
             root=self.plan.root,
+            datastore_url=self.plan.datastore_url,
             run_id=self.plan.run_id,
             step=plan.step,
             task_id=task_id,
@@ -604,16 +612,15 @@ class _TaskSink:
         writer = self._writers.get(stream)
         if writer is None:
             plan = self._scheduler.plan
-            path = log_path(
-                Path(plan.root),
-                plan.flow_name,
-                plan.run_id,
-                self._step,
-                self._task_id,
-                self._attempt,
-                stream,
+            key = LogKey(
+                flow=plan.flow_name,
+                run_id=plan.run_id,
+                step=self._step,
+                task_id=self._task_id,
+                attempt=self._attempt,
+                stream=stream,
             )
-            writer = self._writers[stream] = LogWriter(path)
+            writer = self._writers[stream] = self._scheduler.stores.logs.open_writer(key)
         return writer
 
     async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:

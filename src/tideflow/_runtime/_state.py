@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .._config import Config
     from .._metadata._records import RunRecord
-    from .._metadata._sqlite import MetadataStore
+    from .._stores._interfaces import MetadataStore
 
 __all__ = ("RunState", "mark_crashed_runs")
 

@@ -29,14 +29,13 @@ import anyio
 
 from .._config import Config
 from .._datastore._artifacts import dumps
-from .._datastore._cas import BlobStore
 from .._flow._decorators import StepDecorator
 from .._messages import ArtifactRef
-from .._metadata._sqlite import MetadataStore
 from .._runtime._console import stamp
 from .._runtime._loader import LoadedFlow
 from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
 from .._runtime._state import RunState
+from .._stores._bundle import open_stores
 from .._version import __version__
 
 if TYPE_CHECKING:
@@ -112,7 +111,9 @@ class RunActor:
         self._scope: anyio.CancelScope | None = None
         self._stop_reason = RunState.CANCELLED
         self._finished = anyio.Event()
-        self.metadata = MetadataStore(request.root)
+        #: The run's stores, built from its configuration; closed when the run has ended.
+        self.stores = open_stores(request.config, root=request.root)
+        self.metadata = self.stores.metadata
 
     def __repr__(self) -> str:
         return f"<RunActor {self.request.flow.name}/{self.run_id} state={self.state.name}>"
@@ -203,6 +204,7 @@ class RunActor:
             flow_class=request.flow.cls.__name__,
             run_id=self.run_id,
             root=str(request.root),
+            datastore_url=request.config.datastore_url,
             username=request.username,
             namespace=(
                 f"user:{request.username}"
@@ -224,7 +226,7 @@ class RunActor:
         scheduler = Scheduler(
             plan,
             request.flow.graph,
-            metadata=self.metadata,
+            stores=self.stores,
             executor=self._executor,
             console=self.output,
             shared_limiter=self._shared,
@@ -246,7 +248,7 @@ class RunActor:
         return await plan_resume(self.request, scheduler, self.output)
 
     def _store_parameters(self) -> list[ArtifactRef]:
-        blobs = BlobStore(self.request.root)
+        blobs = self.stores.blobs
         refs = []
         for name, value in self.request.parameters.items():
             data = dumps(value, name)
@@ -293,7 +295,7 @@ class RunActor:
                     )
                 await self._footer(final)
         finally:
-            await anyio.to_thread.run_sync(self.metadata.close)
+            await anyio.to_thread.run_sync(self.stores.close)
 
     def _finalize(self, final: RunState) -> None:
         """Make the end visible: close the console, publish the state, wake the waiters."""

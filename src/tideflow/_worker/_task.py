@@ -19,7 +19,6 @@ from .._cards._collector import CardCollector, card_collector
 from .._cards._render import TaskSummary
 from .._cards._task import TaskCards
 from .._datastore._artifacts import dumps, loads
-from .._datastore._cas import BlobStore
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._config import config_scope, configs_of
 from .._flow._current import TaskInfo, task_info
@@ -33,9 +32,11 @@ from .._flow._project import project_from_tags
 from .._flow._secrets import fetch_secrets
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
+from .._stores._bundle import open_datastore
 
 if TYPE_CHECKING:
     from .._flow._graph import StepNode
+    from .._stores._interfaces import BlobStore
 
 __all__ = ("execute", "load_flow_class")
 
@@ -125,7 +126,7 @@ def execute(spec: TaskSpec, cls: type[FlowSpec] | None = None) -> TaskDone:
 def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
     graph = cls._tf_graph()
     node = graph[spec.step]
-    blobs = BlobStore(Path(spec.root))
+    blobs, _ = open_datastore(spec.datastore_url, root=Path(spec.root))
     sources = [_TaskArtifacts(blobs, task.artifacts) for task in spec.inputs]
     item_value = _item_getter(blobs, spec)
 
