@@ -117,3 +117,15 @@ def test_card_command(tideflow_root: Path) -> None:
     viewed = card("view", "start", "--id", "progress")
     assert viewed.returncode == 0, viewed.stderr
     assert viewed.stdout.startswith("Opened ")
+
+
+async def test_with_card_adds_a_default_card_to_every_step(tideflow_root: Path) -> None:
+    """``decospecs=["card"]`` (``--with card``) gives every step a default card."""
+    folder = tideflow_root.parent
+    running = await run_flow(folder, "project_flow.py", top={"decospecs": ["card"]})
+    assert running.status == "successful", running.stderr
+    for step in ("start", "end"):
+        [only] = get_cards(running.run[step].task)
+        assert only.type == "default"
+        assert f"/{step}/" in only.pathspec
+    assert "recommender" in get_cards(running.run["start"].task)[0].get()

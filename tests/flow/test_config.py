@@ -193,3 +193,35 @@ async def test_resume_keeps_the_origin_configs(tideflow_root: Path) -> None:
     await resumed.wait()
     assert resumed.status == "successful", resumed.stderr
     assert resumed.run.data.end_host == "db.local"
+
+
+def test_command_line_options(tideflow_root: Path) -> None:
+    """``--config NAME PATH`` and ``--config-value NAME JSON`` before the command, on the
+    flow's command line and on ``tideflow run``."""
+    import subprocess
+    import sys
+
+    folder = tideflow_root.parent
+    path = copy_flow(folder, "config_flow.py")
+    (folder / "cli.json").write_text(json.dumps({**SETTINGS, "db": {"host": "from-cli"}}))
+    value = json.dumps({**SETTINGS, "db": {"host": "from-value"}})
+    commands = [
+        [sys.executable, str(path), "--config", "config", "cli.json", "run"],
+        [sys.executable, "-m", "tideflow", "run", str(path), "--config-value", "config", value],
+    ]
+    for command in commands:
+        done = subprocess.run(command, cwd=folder, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+    bad = subprocess.run(
+        [sys.executable, str(path), "--config-value", "config", "{oops", "run"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert "error: Config 'config': cannot parse the value given: JSONDecodeError" in bad.stderr
+    from tideflow import Flow
+
+    hosts = [run.data.end_host for run in Flow("ConfigFlow", _root=str(tideflow_root))]
+    assert sorted(hosts) == ["from-cli", "from-value"]

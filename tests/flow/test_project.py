@@ -48,6 +48,19 @@ def test_branch_names(branch: str | None, production: bool, expected: str) -> No
     assert info.project_flow_name == f"demo.{expected}.Demo"
 
 
+def test_decorator_defaults() -> None:
+    """``@project(branch=..., production=...)`` set the branch when no option does."""
+
+    @project(name="demo", branch="shared", production=True)
+    class Defaults(FlowSpec):
+        pass
+
+    info = project_info(Defaults, "alice")
+    assert info is not None and info.branch_name == "prod.shared"
+    override = project_info(Defaults, "alice", branch="mine")
+    assert override is not None and override.branch_name == "prod.mine"
+
+
 def test_bad_uses_are_refused() -> None:
     with pytest.raises(FlowDefinitionError, match=r"^@project: name must be lowercase letters"):
         project(name="My Project")

@@ -17,7 +17,14 @@ import msgspec
 
 from .._exceptions import FlowDefinitionError, ParameterError
 
-__all__ = ("ProjectInfo", "project", "project_info", "project_of", "project_tags")
+__all__ = (
+    "ProjectInfo",
+    "project",
+    "project_from_tags",
+    "project_info",
+    "project_of",
+    "project_tags",
+)
 
 T = TypeVar("T", bound=type)
 
@@ -28,10 +35,19 @@ _BRANCH = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_LENGTH = 128
 
 
-def project(cls: Any = None, /, *, name: str | None = None) -> Any:
+def project(
+    cls: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    branch: str | None = None,
+    production: bool = False,
+) -> Any:
     """Put the flow in the project ``name``: ``@project(name="recs")`` above the class.
 
     :param name: lowercase letters, digits and ``_``.
+    :param branch: the branch runs go to when ``--branch`` is not given.
+    :param production: run on the production branch unless told otherwise.
     :raises FlowDefinitionError: for a missing or malformed name, or a use on a non-class.
     """
     if cls is not None:
@@ -43,12 +59,16 @@ def project(cls: Any = None, /, *, name: str | None = None) -> Any:
             f"@project: name must be lowercase letters, digits and _ (at most {MAX_LENGTH} "
             f'characters), as in @project(name="my_project"); got {name!r}.'
         )
-    project_name = name
+    if branch is not None and (not isinstance(branch, str) or not _BRANCH.match(branch)):
+        raise FlowDefinitionError(
+            f"@project: branch takes letters, digits, '.', '-' and '_'; got {branch!r}."
+        )
+    settings = (name, branch, bool(production))
 
     def attach(flow_cls: T) -> T:
         if not isinstance(flow_cls, type):
             raise FlowDefinitionError("@project decorates a FlowSpec subclass.")
-        type.__setattr__(flow_cls, _ATTR, project_name)
+        type.__setattr__(flow_cls, _ATTR, settings)
         return flow_cls
 
     return attach
@@ -57,7 +77,12 @@ def project(cls: Any = None, /, *, name: str | None = None) -> Any:
 def project_of(cls: type) -> str | None:
     """The project of a flow class, or ``None`` without ``@project``."""
     value = getattr(cls, _ATTR, None)
-    return value if isinstance(value, str) else None
+    return value[0] if isinstance(value, tuple) else None
+
+
+def _defaults(cls: type) -> tuple[str | None, bool]:
+    value = getattr(cls, _ATTR, None)
+    return (value[1], value[2]) if isinstance(value, tuple) else (None, False)
 
 
 class ProjectInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -91,6 +116,9 @@ def project_info(
                 f'@project(name="...") to {cls.__name__}, or leave {option} out.'
             )
         return None
+    default_branch, default_production = _defaults(cls)
+    branch = default_branch if branch is None else branch
+    production = production or default_production
     if branch is not None and (not _BRANCH.match(branch) or len(branch) > MAX_LENGTH):
         raise ParameterError(
             f"--branch takes letters, digits, '.', '-' and '_' (at most {MAX_LENGTH} "
