@@ -18,12 +18,13 @@ from ._flow._config import config_scope, configs_of, resolve_configs
 from ._flow._decorators import StepDecorator, parse_decospec, resolve_decorator
 from ._flow._includefile import IncludeFile
 from ._flow._parameter import ParameterContext, resolve_parameters
-from ._flow._project import project_info, project_tags
+from ._flow._project import check_project_options, project_info, project_tags
 from ._supervisor._run_actor import RunRequest
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from ._config import Config
     from ._flow._parameter import Parameter
     from ._runtime._loader import LoadedFlow
 
@@ -177,20 +178,13 @@ def build_request(
     given, run_options = _split_options(what, options, parameters, resume=resume)
     full_env = {**os.environ, **(env or {})}
     workdir = str(Path(cwd or os.getcwd()).resolve())
-    config = load_config(
-        full_env,
-        root=str(top_level["root"]) if top_level.get("root") else None,
-        username=top_level.get("username"),
-        executor=top_level.get("executor"),
-        task_limit=top_level.get("task_limit"),
-    )
+    config = _load_config(full_env, top_level)
     username = resolve_username(config, full_env)
     context = ParameterContext(
         flow.name, username, [p.name for p in parameters.values()], cwd=workdir
     )
-    project = project_info(
-        flow.cls, username, top_level.get("branch"), bool(top_level.get("production"))
-    )
+    branch, production = top_level.get("branch"), bool(top_level.get("production"))
+    check_project_options(flow.cls, branch, production)
     values = {} if resume else _values(flow, parameters, given, top_level, context, from_text)
     max_workers = _at_least_one(what, "max_workers", run_options, config.max_workers)
     max_splits = _at_least_one(what, "max_num_splits", run_options, config.max_num_splits)
@@ -214,14 +208,23 @@ def build_request(
         namespace=user_namespace,
         origin_run_id=str(origin) if origin is not None else ("" if resume else None),
         step_to_rerun=run_options.get("step_to_rerun"),
-        system_tags=project_tags(project),
     )
     if resume:
         # Find the origin run and check it now, so that a bad resume fails before it starts.
         from ._runtime._resume import resolve_resume
 
         request = resolve_resume(request)
-    return _with_configs(request)
+    return _finish(request, branch, production)
+
+
+def _load_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config:
+    return load_config(
+        env,
+        root=str(top_level["root"]) if top_level.get("root") else None,
+        username=top_level.get("username"),
+        executor=top_level.get("executor"),
+        task_limit=top_level.get("task_limit"),
+    )
 
 
 def _values(
@@ -252,12 +255,14 @@ def _values(
     return {**values, **config_values}
 
 
-def _with_configs(request: RunRequest) -> RunRequest:
-    """The request, its graph's decorator arguments evaluated with its configurations."""
+def _finish(request: RunRequest, branch: str | None, production: bool) -> RunRequest:
+    """The request with what its configurations decide: the decorator arguments of its
+    graph, and its project (and so its project tags)."""
     configs = configs_of(request.flow.cls)
-    if not configs:
-        return request
     scope = config_scope(configs, request.parameters)
-    graph = request.flow.graph.with_decorators(lambda d: resolve_decorator(d, scope))
-    flow = msgspec.structs.replace(request.flow, graph=graph)
-    return dataclasses.replace(request, flow=flow)
+    project = project_info(request.flow.cls, request.username, branch, production, scope)
+    changes: dict[str, Any] = {"system_tags": project_tags(project)}
+    if configs:
+        graph = request.flow.graph.with_decorators(lambda d: resolve_decorator(d, scope))
+        changes["flow"] = msgspec.structs.replace(request.flow, graph=graph)
+    return dataclasses.replace(request, **changes)

@@ -118,3 +118,16 @@ def test_command_line_options(tideflow_root: Path) -> None:
         cwd=folder,
     )
     assert "project_branch:test.x" in listed.stdout
+
+
+async def test_project_name_from_a_config(tideflow_root: Path) -> None:
+    """``@project(name=config_expr(...))`` is named when the run starts; a bad name from
+    the config is refused then."""
+    folder = tideflow_root.parent
+    running = await run_flow(folder, "project_config_flow.py")
+    assert running.status == "successful", running.stderr
+    assert running.run.data.project_name == "from_config"
+    assert "project:from_config" in running.run.system_tags
+    path = folder / "project_config_flow.py"
+    with pytest.raises(ParameterError, match=r"^@project: name must be lowercase letters"):
+        await Runner(str(path), config_value={"deploy": {"project": "Bad Name"}}).async_run()

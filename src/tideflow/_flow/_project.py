@@ -11,18 +11,23 @@ default, ``test.<branch>`` with ``--branch NAME``, ``prod`` with ``--production`
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from .._exceptions import FlowDefinitionError, ParameterError
+from ._config import DelayedValue, resolve_delayed
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = (
     "ProjectInfo",
+    "check_project_options",
+    "has_project",
     "project",
     "project_from_tags",
     "project_info",
-    "project_of",
     "project_tags",
 )
 
@@ -45,6 +50,9 @@ def project(
 ) -> Any:
     """Put the flow in the project ``name``: ``@project(name="recs")`` above the class.
 
+    Each argument may come from the flow's configs (``name=config_expr("cfg.project")``);
+    it is then checked when the run starts.
+
     :param name: lowercase letters, digits and ``_``.
     :param branch: the branch runs go to when ``--branch`` is not given.
     :param production: run on the production branch unless told otherwise.
@@ -54,16 +62,11 @@ def project(
         raise FlowDefinitionError(
             'Write @project(name="..."), with the name of the project, above the flow class.'
         )
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > MAX_LENGTH:
-        raise FlowDefinitionError(
-            f"@project: name must be lowercase letters, digits and _ (at most {MAX_LENGTH} "
-            f'characters), as in @project(name="my_project"); got {name!r}.'
-        )
-    if branch is not None and (not isinstance(branch, str) or not _BRANCH.match(branch)):
-        raise FlowDefinitionError(
-            f"@project: branch takes letters, digits, '.', '-' and '_'; got {branch!r}."
-        )
-    settings = (name, branch, bool(production))
+    if not isinstance(name, DelayedValue):
+        _check_name(name, FlowDefinitionError)
+    if branch is not None and not isinstance(branch, DelayedValue):
+        _check_branch(branch, FlowDefinitionError, "@project: branch")
+    settings = (name, branch, production)
 
     def attach(flow_cls: T) -> T:
         if not isinstance(flow_cls, type):
@@ -74,15 +77,51 @@ def project(
     return attach
 
 
-def project_of(cls: type) -> str | None:
-    """The project of a flow class, or ``None`` without ``@project``."""
-    value = getattr(cls, _ATTR, None)
-    return value[0] if isinstance(value, tuple) else None
+def _check_name(name: Any, error: type[Exception]) -> None:
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > MAX_LENGTH:
+        raise error(
+            f"@project: name must be lowercase letters, digits and _ (at most {MAX_LENGTH} "
+            f'characters), as in @project(name="my_project"); got {name!r}.'
+        )
 
 
-def _defaults(cls: type) -> tuple[str | None, bool]:
-    value = getattr(cls, _ATTR, None)
-    return (value[1], value[2]) if isinstance(value, tuple) else (None, False)
+def _check_branch(branch: Any, error: type[Exception], what: str = "--branch") -> None:
+    if not isinstance(branch, str) or not _BRANCH.match(branch) or len(branch) > MAX_LENGTH:
+        raise error(
+            f"{what} takes letters, digits, '.', '-' and '_' (at most {MAX_LENGTH} "
+            f"characters); got {branch!r}."
+        )
+
+
+def has_project(cls: type) -> bool:
+    """Whether the flow class is decorated with ``@project``."""
+    return isinstance(getattr(cls, _ATTR, None), tuple)
+
+
+def check_project_options(cls: type, branch: str | None, production: bool) -> None:
+    """Refuse ``--branch``/``--production`` on a flow without ``@project``, or a bad branch.
+
+    :raises ParameterError: naming the option and the fix.
+    """
+    if not has_project(cls):
+        if branch is not None or production:
+            option = "--branch" if branch is not None else "--production"
+            raise ParameterError(
+                f"{option} applies to flows decorated with @project only: add "
+                f'@project(name="...") to {cls.__name__}, or leave {option} out.'
+            )
+        return
+    if branch is not None:
+        _check_branch(branch, ParameterError)
+
+
+def _settings(cls: type, scope: Mapping[str, Any]) -> tuple[str, str | None, bool]:
+    """The decorator's name, branch and production flag, config-derived ones evaluated."""
+    name, branch, production = (resolve_delayed(v, scope) for v in getattr(cls, _ATTR))
+    _check_name(name, ParameterError)
+    if branch is not None:
+        _check_branch(branch, ParameterError, "@project: branch")
+    return name, branch, bool(production)
 
 
 class ProjectInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -100,30 +139,25 @@ class ProjectInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def project_info(
-    cls: type, username: str, branch: str | None = None, production: bool = False
+    cls: type,
+    username: str,
+    branch: str | None = None,
+    production: bool = False,
+    scope: Mapping[str, Any] | None = None,
 ) -> ProjectInfo | None:
     """The project and branch of a run of ``cls``; ``None`` when it has no ``@project``.
 
+    ``scope`` holds the run's configs, for decorator arguments that come from them.
+
     :raises ParameterError: for ``branch``/``production`` on a flow without ``@project``,
-        or a malformed branch name.
+        or a malformed name or branch.
     """
-    name = project_of(cls)
-    if name is None:
-        if branch is not None or production:
-            option = "--branch" if branch is not None else "--production"
-            raise ParameterError(
-                f"{option} applies to flows decorated with @project only: add "
-                f'@project(name="...") to {cls.__name__}, or leave {option} out.'
-            )
+    check_project_options(cls, branch, production)
+    if not has_project(cls):
         return None
-    default_branch, default_production = _defaults(cls)
+    name, default_branch, default_production = _settings(cls, scope or {})
     branch = default_branch if branch is None else branch
     production = production or default_production
-    if branch is not None and (not _BRANCH.match(branch) or len(branch) > MAX_LENGTH):
-        raise ParameterError(
-            f"--branch takes letters, digits, '.', '-' and '_' (at most {MAX_LENGTH} "
-            f"characters); got {branch!r}."
-        )
     if production:
         branch_name = f"prod.{branch}" if branch else "prod"
     elif branch:
