@@ -40,6 +40,7 @@ SCRIPTS: tuple[tuple[str, int, int], ...] = (
     ("bench_stream_log.py", 5, 2),
     ("bench_client_data.py", 10, 3),
     ("bench_latest_successful.py", 20, 5),
+    ("bench_long_lines.py", 3, 1),
 )
 
 

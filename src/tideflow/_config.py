@@ -43,8 +43,6 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     executor: str = "fork" if os.name == "posix" else "spawn"
     max_workers: int = 16
     max_num_splits: int = 100
-    #: Seconds between retries are multiplied by this (tests set it to 0).
-    retry_delay_scale: float = 1.0
     #: How often a running supervisor renews its lease on a run, in seconds.
     heartbeat_interval: float = 5.0
     #: A run whose lease is older than this many seconds is reported as crashed.
@@ -78,7 +76,6 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
                 f"TIDEFLOW_TASK_LIMIT must be an integer, got {limit!r}."
             ) from None
     for name, field in (
-        ("TIDEFLOW_RETRY_DELAY_SCALE", "retry_delay_scale"),
         ("TIDEFLOW_HEARTBEAT_INTERVAL", "heartbeat_interval"),
         ("TIDEFLOW_HEARTBEAT_TIMEOUT", "heartbeat_timeout"),
     ):

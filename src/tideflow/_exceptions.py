@@ -4,6 +4,7 @@ Every exception derives from :class:`TideflowError`::
 
     TideflowError
     ├── FlowDefinitionError        the flow class or its graph is invalid (step, file, line, fix)
+    │   └── FlowFileNotFound       the flow file does not exist (also a FileNotFoundError)
     ├── ParameterError             a parameter value is missing or has the wrong form
     ├── DecoratorError             an unknown step decorator or a bad decorator argument
     ├── ArtifactError              an artifact cannot be stored or loaded
@@ -25,11 +26,14 @@ Every exception derives from :class:`TideflowError`::
 
 from __future__ import annotations
 
+import errno
+
 __all__ = (
     "ArtifactError",
     "CommandError",
     "DecoratorError",
     "FlowDefinitionError",
+    "FlowFileNotFound",
     "InvalidPathspec",
     "MergeArtifactsError",
     "NamespaceMismatch",
@@ -88,6 +92,32 @@ def _rebuild_definition_error(
     message: str, step: str | None, file: str | None, line: int | None
 ) -> FlowDefinitionError:
     return FlowDefinitionError(message, step=step, file=file, line=line)
+
+
+class FlowFileNotFound(FlowDefinitionError, FileNotFoundError):
+    """The flow file given to ``Runner`` or the command line does not exist.
+
+    It is a :exc:`FileNotFoundError` too, whose ``filename`` is the missing path.
+
+    :param path: the path that was looked for.
+    """
+
+    def __init__(self, path: str) -> None:
+        message = (
+            f"Flow file {path} does not exist. Pass the path of a .py file that defines a "
+            "FlowSpec subclass."
+        )
+        OSError.__init__(self, errno.ENOENT, message, path)
+        self.message = message
+        self.step = None
+        self.file = path
+        self.line = None
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.file,))
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class ParameterError(TideflowError):

@@ -330,6 +330,8 @@ class Runner:
         the reference ``executor``, ``root`` and ``username``.
     :raises ValueError: for an unknown option (the message lists the valid ones).
     :raises TypeError: for an option of the wrong type.
+    :raises FlowFileNotFound: (a :exc:`FileNotFoundError`) if ``flow_file`` names a file
+        that does not exist.
 
     Works as a sync and an async context manager, which calls :meth:`cleanup` at exit.
     """
@@ -375,6 +377,10 @@ class Runner:
         )
         self.top_level = check_top_level(kwargs)
         self._notebook: _SavedCell | None = None
+        if not isinstance(flow_file, type):
+            from ._runtime._loader import flow_file_path
+
+            flow_file_path(flow_file, self.cwd)
 
     def __repr__(self) -> str:
         flow = self.flow_file

@@ -14,6 +14,7 @@ from ._exceptions import ArtifactError as ArtifactError
 from ._exceptions import CommandError as CommandError
 from ._exceptions import DecoratorError as DecoratorError
 from ._exceptions import FlowDefinitionError as FlowDefinitionError
+from ._exceptions import FlowFileNotFound as FlowFileNotFound
 from ._exceptions import InvalidPathspec as InvalidPathspec
 from ._exceptions import MergeArtifactsError as MergeArtifactsError
 from ._exceptions import NamespaceMismatch as NamespaceMismatch
@@ -45,6 +46,7 @@ __all__ = (
     "CommandError",
     "DecoratorError",
     "FlowDefinitionError",
+    "FlowFileNotFound",
     "InvalidPathspec",
     "MergeArtifactsError",
     "MetaflowException",

@@ -7,7 +7,9 @@ the run that resumed it; the commands are called in this process through ``main`
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from stored_runs import StoredRun, read_run
 from tideflow import Runner
 from tideflow._cli import main
+from tideflow._metadata import SQLiteMetadataStore
 
 FLOW_FILE = str(Path(__file__).resolve().parent.parent / "flows" / "fail_foreach_flow.py")
 FLOW = "FailForeachFlow"
@@ -104,8 +107,8 @@ def test_dump_include_and_truncation(runs: Runs, capsys: pytest.CaptureFixture[s
     code, out, _ = cli(runs, capsys, "dump", path, "--include", "squares", "--max-value-size", "5")
     assert code == 0
     assert out.splitlines()[1:] == ["    squares = [0, 1... (7 more characters)"]
-    code, _, err = cli(runs, capsys, "dump", path, "--include", "nope")
-    assert code == 2
+    code, out, err = cli(runs, capsys, "dump", path, "--include", "nope")
+    assert (code, out) == (2, "")
     assert re.match(r"^error: No artifact named nope in .*Its artifacts are: .*squares", err)
 
 
@@ -153,16 +156,22 @@ def test_tags(runs: Runs, capsys: pytest.CaptureFixture[str]) -> None:
         ),
         (("logs", "start"), 2, r"^error: Cannot read the pathspec 'start': write RUN/STEP or"),
         (("tag", "add", "--run-id", "7", "x"), 1, rf"^error: Run '{FLOW}/7' does not exist"),
-        (("tag", "add", "x"), 2, r"^error: the following arguments are required: --run-id"),
+        (
+            ("tag", "add", "x"),
+            2,
+            rf"^error: {FLOW} has no run of user:nobody to tag: name the run with --run-id ",
+        ),
     ],
 )
 def test_clear_errors(
     runs: Runs,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     args: tuple[str, ...],
     code: int,
     message: str,
 ) -> None:
+    monkeypatch.setenv("TIDEFLOW_USER", "nobody")
     end = runs.resumed.only("end").record.task_id
     filled = [a.format(run=runs.resumed.run_id, end=end) for a in args]
     got, _, err = cli(runs, capsys, *filled)
@@ -170,13 +179,83 @@ def test_clear_errors(
     assert re.search(message, err.strip()), err
 
 
-def test_runs_lists_states_and_origins(
+def test_tags_default_to_the_latest_run(
+    runs: Runs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --run-id, tag add/remove/replace edit the user's latest run of the flow."""
+    monkeypatch.setenv("TIDEFLOW_USER", "tester")
+    latest = f"{FLOW}/{runs.resumed.run_id}"
+    assert cli(runs, capsys, "tag", "add", "latest1", "latest2")[1] == (
+        f"{latest} now has the user tags: latest1, latest2\n"
+    )
+    assert cli(runs, capsys, "tag", "replace", "latest1", "latest3")[1] == (
+        f"{latest} now has the user tags: latest2, latest3\n"
+    )
+    assert cli(runs, capsys, "tag", "remove", "latest2", "latest3")[1] == (
+        f"{latest} now has the user tags: (none)\n"
+    )
+
+
+def test_runs_lists_states_users_and_origins(
     runs: Runs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TIDEFLOW_ROOT", str(runs.root))
     assert main(["runs", FLOW]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["RUN", "STATE", "STARTED", "(UTC)", "DURATION", "ORIGIN"]
-    assert lines[1].startswith(f"{FLOW}/{runs.resumed.run_id}  succeeded ")
+    assert lines[0].split() == ["RUN", "STATE", "USER", "STARTED", "DURATION", "ORIGIN"]
+    assert lines[1].startswith(f"{FLOW}/{runs.resumed.run_id}  succeeded  tester  ")
     assert lines[1].endswith(f"resumes {runs.failed.run_id}")
-    assert lines[2].startswith(f"{FLOW}/{runs.failed.run_id}  failed ")
+    assert lines[2].startswith(f"{FLOW}/{runs.failed.run_id}  failed     tester  ")
+
+
+def test_runs_prints_local_start_times(
+    runs: Runs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The start time is local time, as on the console."""
+    monkeypatch.setenv("TZ", "IST-05:30")
+    time.tzset()
+    try:
+        assert main(["runs", FLOW, "--root", str(runs.root), "--limit", "1"]) == 0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    started = datetime.fromtimestamp(runs.resumed.record.created_at, UTC) + timedelta(
+        hours=5, minutes=30
+    )
+    row = capsys.readouterr().out.splitlines()[1]
+    assert f"  {started:%Y-%m-%d %H:%M:%S}  " in row
+
+
+def test_runs_help_and_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every option of tideflow runs has help; --limit 0 is a usage error."""
+    with pytest.raises(SystemExit):
+        main(["runs", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    for expected in (
+        "FLOW only the runs of this flow",
+        "--limit LIMIT how many runs to list (20)",
+        "--root ROOT the store folder",
+    ):
+        assert expected in out
+    assert main(["runs", "--limit", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "error: argument --limit: expected a whole number >= 1, got '0'. Run with --help to "
+        "see the options.\n"
+    )
+
+
+def test_duration_of_a_crashed_run_ends_at_its_last_heartbeat(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crashed run ran until its supervisor's last heartbeat, not until it was found."""
+    root = tmp_path / ".tideflow"
+    with SQLiteMetadataStore(root) as store:
+        record = store.create_run(
+            "GhostFlow", user="tester", system_tags=("user:tester",), now=1000.0
+        )
+        store.heartbeat("GhostFlow", record.run_id, now=1007.5)
+        store.finish_run("GhostFlow", record.run_id, "crashed", finished_at=5000.0)
+    assert main(["runs", "--root", str(root)]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert row.split()[1:3] == ["crashed", "tester"]
+    assert row.split()[-1] == "7.5s"

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,9 @@ class Ran:
     stdout: str
     stderr: str
     run_id: str | None
+    #: ``time.time()`` before the command started and after it ended.
+    began: float = 0.0
+    ended: float = 0.0
 
 
 @dataclass
@@ -103,7 +107,10 @@ COMMANDS: dict[str, list[str]] = {
     "too_many_splits": ["flow_foreach.py", "run", "--count", "5", "--max-num-splits", "3"],
     "one_worker": ["flow_foreach.py", "run", "--count", "3", "--max-workers", "1"],
     "quiet": ["flow_linear.py", "--quiet", "run"],
+    "local_time": ["flow_linear.py", "run"],
 }
+#: The environment of some commands, beyond cli_env(): a time zone of UTC+05:30.
+EXTRA_ENV = {"local_time": {"TZ": "IST-05:30"}}
 SAME_INSTANT = 3
 
 
@@ -118,13 +125,14 @@ def ran(store: Store) -> dict[str, Ran]:
     work = store.root.parent
     processes: dict[str, subprocess.Popen[str]] = {}
     id_files: dict[str, Path] = {}
+    began = time.time()
 
     def start(key: str, command: list[str]) -> None:
         id_files[key] = work / f"{key}.run_id"
         processes[key] = subprocess.Popen(
             [*command, "--run-id-file", id_files[key].name],
             cwd=work,
-            env=cli_env(),
+            env={**cli_env(), **EXTRA_ENV.get(key, {})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -142,7 +150,7 @@ def ran(store: Store) -> dict[str, Ran]:
     for key, process in processes.items():
         stdout, stderr = process.communicate(timeout=90)
         run_id = id_files[key].read_text() if id_files[key].exists() else None
-        results[key] = Ran(process.returncode, stdout, stderr, run_id)
+        results[key] = Ran(process.returncode, stdout, stderr, run_id, began, time.time())
     return results
 
 
@@ -204,6 +212,21 @@ def test_console_header_and_footer(ran: dict[str, Ran]) -> None:
     task_line = rf"^\S+ \S+ \[{result.run_id}/(start|end)/\d+ \(pid \d+\)\] "
     assert all(re.match(task_line, line) for line in lines[4:-1])
     assert result.stderr == ""
+
+
+def test_console_timestamps_are_in_local_time(ran: dict[str, Ran]) -> None:
+    """The console prints local time, as the reference does: under TZ=UTC+05:30, each
+    stamp is the moment of the line on a clock five and a half hours ahead of UTC."""
+    result = ran["local_time"]
+    assert result.returncode == 0, result.stderr
+    zone = timezone(timedelta(hours=5, minutes=30))
+    earliest = datetime.fromtimestamp(result.began, zone).replace(tzinfo=None, microsecond=0)
+    latest = datetime.fromtimestamp(result.ended, zone).replace(tzinfo=None)
+    stamped = [line for line in result.stdout.splitlines() if re.match(r"^\d{4}-", line)]
+    assert stamped
+    for line in stamped:
+        moment = datetime.strptime(" ".join(line.split(" ", 2)[:2]), "%Y-%m-%d %H:%M:%S.%f")
+        assert earliest <= moment <= latest, line
 
 
 def test_quiet_prints_no_header(ran: dict[str, Ran]) -> None:
@@ -364,6 +387,8 @@ def test_show_lists_steps_transitions_and_docstrings(
 ) -> None:
     assert main(["show", str(FLOWS / "flow_branches.py")]) == 0
     assert capsys.readouterr().out == (
+        "Two branches; the join merges what agrees and picks what differs.\n"
+        "\n"
         "Step start\n"
         "    Set what both branches share.\n"
         "    => left, right\n"
@@ -487,8 +512,12 @@ def test_usage_errors_exit_2_and_store_nothing(
 
 
 def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """The list of commands names ``runs`` too, and the flow file is not even read."""
     assert main(["bogus", str(FLOWS / "flow_params.py")]) == 2
-    assert re.match(r"^error: argument COMMAND: invalid choice: 'bogus'", capsys.readouterr().err)
+    assert capsys.readouterr().err == (
+        "error: unknown command 'bogus': choose from run, resume, show, check, logs, tag, "
+        "dump, card, runs. See tideflow --help.\n"
+    )
 
 
 def test_missing_flow_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -496,6 +525,23 @@ def test_missing_flow_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert re.match(
         rf"^error: Flow file {re.escape(str(tmp_path / 'nope.py'))} does not exist\. ",
         capsys.readouterr().err,
+    )
+
+
+def test_missing_flow_file_in_the_working_directory(tmp_path: Path) -> None:
+    """``tideflow run missing.py``: one error line naming the file, exit code 1."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tideflow", "run", "missing.py"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**cli_env(), "TIDEFLOW_ROOT": str(tmp_path / ".tideflow")},
+        check=False,
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        f"error: Flow file {tmp_path.resolve() / 'missing.py'} does not exist. Pass the path "
+        "of a .py file that defines a FlowSpec subclass.\n"
     )
 
 

@@ -34,6 +34,8 @@ async def test_navigate_a_run(client_runs: ClientRuns) -> None:
     assert run.user_tags == {"prod", "v1"} and run.code is None and run.trigger is None
     assert await run.fetch_successful() and await run.fetch_finished()
     assert await run.fetch_finished_at() == Run(client_runs.train).finished_at
+    end = await run.fetch_end_task()
+    assert end is not None and await run.fetch_finished_at() == await end.fetch_finished_at()
     data = await run.fetch_data()
     assert data is not None and data.result == 60 and data.results == [10, 20, 30]
     assert [step.id async for step in run] == ["end", "join", "train_model", "start"]
@@ -135,9 +137,10 @@ async def test_namespaces_and_tags(client_runs: ClientRuns, tag_run: Run) -> Non
     assert await (await AsyncRun(client_runs.other_train)).is_in_namespace()
     assert await (await AsyncFlow("ClientTrainFlow")).is_in_namespace()
     assert [f.name async for f in AsyncFlows()] == ["ClientTrainFlow"]
-    assert (await AsyncFlows()["HelloFlow"]).name == "HelloFlow"
-    with pytest.raises(KeyError):
-        await AsyncFlows()["Nope"]
+    assert (await AsyncFlows()["ClientTrainFlow"]).name == "ClientTrainFlow"
+    for name in ("Nope", "HelloFlow"):  # HelloFlow has no run of user:other
+        with pytest.raises(KeyError):
+            await AsyncFlows()[name]
     namespace(None)
     run = await AsyncRun(tag_run.pathspec)
     await run.add_tag("a")

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tideflow import (
+    AsyncFlow,
+    AsyncFlows,
     DataArtifact,
     Flow,
     Flows,
@@ -68,10 +70,37 @@ def test_objects_outside_the_namespace_raise(client_runs: ClientRuns) -> None:
         Run(run)
 
 
-def test_flows_are_not_namespace_checked(client_runs: ClientRuns) -> None:
-    """A flow has no tags, so Flow(name) works in any namespace."""
+def flow_mismatch(flow: str, ns: str) -> str:
+    """The anchored pattern of the namespace error for a flow."""
+    return (
+        rf"^Flow '{flow}' has no run in the current namespace '{ns}'\. Call namespace\(None\) "
+        r"to see objects of every namespace\.$"
+    )
+
+
+def test_a_flow_outside_the_namespace_raises(client_runs: ClientRuns) -> None:
+    """Flow(name) raises NamespaceMismatch when no run of the flow is in the namespace:
+    another user's flow, or a namespace nobody is in; namespace(None) sees every flow."""
     namespace("user:nobody")
+    with pytest.raises(NamespaceMismatch, match=flow_mismatch("ClientTrainFlow", "user:nobody")):
+        Flow("ClientTrainFlow")
+    namespace("user:other")
     assert Flow("ClientTrainFlow").name == "ClientTrainFlow"
+    with pytest.raises(NamespaceMismatch, match=flow_mismatch("ClientFailFlow", "user:other")):
+        Flow("ClientFailFlow")
+    namespace(None)
+    assert Flow("ClientFailFlow").name == "ClientFailFlow"
+
+
+async def test_an_async_flow_outside_the_namespace_raises(client_runs: ClientRuns) -> None:
+    """AsyncFlow checks the namespace as Flow does, when awaited."""
+    namespace("user:nobody")
+    with pytest.raises(NamespaceMismatch, match=flow_mismatch("ClientTrainFlow", "user:nobody")):
+        await AsyncFlow("ClientTrainFlow")
+    with pytest.raises(KeyError):
+        await AsyncFlows()["ClientTrainFlow"]
+    namespace(None)
+    assert (await AsyncFlow("ClientTrainFlow")).name == "ClientTrainFlow"
 
 
 def test_namespace_none_sees_everything(client_runs: ClientRuns) -> None:
@@ -116,12 +145,12 @@ def test_is_in_namespace(client_runs: ClientRuns) -> None:
     task = run["start"].task
     assert task is not None
     assert run.is_in_namespace() and task.is_in_namespace()
-    assert Flow("ClientTrainFlow").is_in_namespace()
-    assert Flow("ClientFailFlow").is_in_namespace()
+    fail_flow = Flow("ClientFailFlow")
+    assert Flow("ClientTrainFlow").is_in_namespace() and fail_flow.is_in_namespace()
     namespace("user:other")
     assert not run.is_in_namespace() and not task.is_in_namespace()
     assert Flow("ClientTrainFlow").is_in_namespace()
-    assert not Flow("ClientFailFlow").is_in_namespace()
+    assert not fail_flow.is_in_namespace()
 
 
 def test_namespace_check_can_be_skipped(client_runs: ClientRuns) -> None:
@@ -131,11 +160,29 @@ def test_namespace_check_can_be_skipped(client_runs: ClientRuns) -> None:
     assert not run.is_in_namespace()
 
 
-def test_lookup_by_id_in_a_parent_is_not_checked(client_runs: ClientRuns) -> None:
-    """As in the reference, flow[run_id] reaches a run outside the namespace."""
+def test_lookup_by_id_in_a_flow_is_checked(client_runs: ClientRuns) -> None:
+    """flow[run_id] checks the run against the namespace as Run(pathspec) does; ``in``
+    answers False for a run outside it."""
     run_id = client_runs.other_train.split("/")[1]
-    assert Flow("ClientTrainFlow")[run_id] == Run(client_runs.other_train, _namespace_check=False)
-    assert run_id in Flow("ClientTrainFlow")
+    flow = Flow("ClientTrainFlow")
+    with pytest.raises(
+        NamespaceMismatch, match=mismatch("Run", client_runs.other_train, "user:tester")
+    ):
+        flow[run_id]
+    assert run_id not in flow
+    assert flow[client_runs.train.split("/")[1]] == Run(client_runs.train)
+    namespace(None)
+    assert flow[run_id] == Run(client_runs.other_train) and run_id in flow
+
+
+async def test_async_lookup_by_id_in_a_flow_is_checked(client_runs: ClientRuns) -> None:
+    """The async flow checks flow[run_id] the same way."""
+    run_id = client_runs.other_train.split("/")[1]
+    flow = await AsyncFlow("ClientTrainFlow")
+    with pytest.raises(NamespaceMismatch):
+        await flow[run_id]
+    assert not await flow.contains(run_id)
+    assert [run.pathspec async for run in flow] == [client_runs.train]
 
 
 def test_flows_listing_follows_the_namespace(client_runs: ClientRuns) -> None:
@@ -150,10 +197,12 @@ def test_flows_listing_follows_the_namespace(client_runs: ClientRuns) -> None:
     namespace("user:other")
     assert Flows().flows == [Flow("ClientTrainFlow")]
     assert next(iter(Flows(_namespace_check=False))).name == "ClientFailFlow"
-    assert "HelloFlow" in Flows() and "Nope" not in Flows()
-    assert Flows()["HelloFlow"] == Flow("HelloFlow")
-    with pytest.raises(KeyError):
-        Flows()["Nope"]
+    assert "ClientTrainFlow" in Flows() and "Nope" not in Flows()
+    assert "HelloFlow" not in Flows() and "HelloFlow" in Flows(_namespace_check=False)
+    assert Flows(_namespace_check=False)["HelloFlow"] == Flow("HelloFlow", _namespace_check=False)
+    for name in ("Nope", "HelloFlow"):
+        with pytest.raises(KeyError):
+            Flows()[name]
 
 
 def test_the_namespace_is_process_wide(client_runs: ClientRuns) -> None:

@@ -105,10 +105,11 @@ def test_classes_show_their_public_module() -> None:
 
 
 def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
-    """``run.data.x`` for 100 runs of a flow is a few indexed reads each, not a scan.
+    """``run.data.x`` reads the right value for each of 100 runs of a flow.
 
     The runs are written straight into the stores (100 real runs would take a minute);
-    the read path is the same.
+    the read path is the same. How fast it is, is measured by
+    benchmarks/bench_client_data.py, not here: the machines running the suite are shared.
     """
     root = tmp_path / ".tideflow"
     blobs = LocalBlobStore(root)
@@ -117,11 +118,8 @@ def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
             write_finished_run(store, blobs, number)
     namespace(None)
     runs = list(Flow("FastFlow", _root=root).runs())
-    start = time.perf_counter()
     values = [run.data.x for run in runs]  # type: ignore[union-attr]
-    elapsed = time.perf_counter() - start
     assert values == list(range(99, -1, -1))
-    assert elapsed < 0.1, f"{elapsed * 1000:.1f} ms for 100 runs"
 
 
 def write_finished_run(store: SQLiteMetadataStore, blobs: LocalBlobStore, number: int) -> None:
@@ -141,7 +139,8 @@ def write_finished_run(store: SQLiteMetadataStore, blobs: LocalBlobStore, number
 
 def test_latest_successful_run_skips_newer_runs_by_index(tmp_path: Path) -> None:
     """The newest successful run of the namespace is found past hundreds of newer runs
-    (failed, running, or another user's) with one indexed query."""
+    (failed, running, or another user's); benchmarks/bench_latest_successful.py measures
+    that it takes one indexed query."""
     root = tmp_path / ".tideflow"
     with SQLiteMetadataStore(root) as store:
         old = store.create_run("SweepFlow", user="tester", system_tags=["user:tester"])
@@ -153,11 +152,8 @@ def test_latest_successful_run_skips_newer_runs_by_index(tmp_path: Path) -> None
             if number % 2:
                 store.finish_run("SweepFlow", run.run_id, "failed")
     flow = Flow("SweepFlow", _root=root)
-    start = time.perf_counter()
     found = flow.latest_successful_run
-    elapsed = time.perf_counter() - start
     assert found is not None and found.id == old.run_id
-    assert elapsed < 0.05, f"{elapsed * 1000:.1f} ms"
     assert flow.latest_run is not None and flow.latest_run.id == run.run_id
     namespace(None)
     assert flow.latest_successful_run.id == theirs.run_id  # type: ignore[union-attr]

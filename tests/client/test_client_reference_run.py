@@ -166,5 +166,13 @@ def test_data_of_a_failed_run_is_none(client_runs: ClientRuns) -> None:
     run = Run(client_runs.fail)
     assert run.data is None
     assert run.end_task is None
-    assert run.finished and not run.successful
-    assert run.finished_at is not None
+    assert run.status == "failed"
+    assert not run.finished and not run.successful
+    assert run.finished_at is None
+
+
+def test_finished_at_is_the_end_tasks(client_runs: ClientRuns) -> None:
+    """A run finished when its ``end`` task did: the very same value."""
+    run = Run(client_runs.train)
+    assert run.end_task is not None
+    assert run.finished and run.finished_at == run.end_task.finished_at

@@ -55,7 +55,7 @@ def test_run_with_an_expired_lease_reads_as_crashed(
     try:
         run = Run(f"GhostFlow/{record.run_id}")
         assert run.status == "crashed"
-        assert run.finished and not run.successful
+        assert not run.finished and not run.successful and run.finished_at is None
         assert Task(f"GhostFlow/{record.run_id}/start/1").status == "crashed"
     finally:
         namespace(default_namespace())
@@ -67,3 +67,29 @@ async def test_async_status(tideflow_root: Path, flows_dir: Path) -> None:
     await running.wait()
     run = await AsyncRun(running.run.pathspec)
     assert await run.fetch_status() == "succeeded"
+
+
+async def test_a_cancelled_run_is_not_finished(tideflow_root: Path, flows_dir: Path) -> None:
+    """Invariant: a run cancelled before ``end`` reads as cancelled, not finished, with no
+    ``finished_at``, in both clients."""
+    runner = Runner(str(flows_dir / "client_wait_flow.py"), show_output=False)
+    running = await runner.async_run(gate=str(tideflow_root / "never"))
+    async with running:
+        async for _position, line in running.stream_log("stdout"):
+            if line.endswith("before gate"):
+                break
+    run = await AsyncRun(running.run.pathspec)
+    assert await run.fetch_status() == "cancelled"
+    assert not await run.fetch_finished() and await run.fetch_finished_at() is None
+    sync = Run(running.run.pathspec)
+    assert not sync.finished and sync.finished_at is None
+
+
+async def test_a_failed_run_is_not_finished_async(tideflow_root: Path, flows_dir: Path) -> None:
+    """A run whose ``start`` failed never reached ``end``: not finished, no finish time."""
+    running = await Runner(str(flows_dir / "client_fail_flow.py"), show_output=False).async_run()
+    async with running:
+        await running.wait()
+    run = await AsyncRun(running.run.pathspec)
+    assert await run.fetch_status() == "failed"
+    assert not await run.fetch_finished() and await run.fetch_finished_at() is None

@@ -18,7 +18,7 @@ from tideflow._flow._decorators import (
 )
 
 VALID_LIST = (
-    r"Valid decorators are: retry\(times=3, minutes_between_retries=2\), "
+    r"Valid decorators are: retry\(times=3, minutes_between_retries=None\), "
     r"catch\(var=None, print_exception=True\), timeout\(seconds=0, minutes=0, hours=0\), "
     r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\), "
     r"card\(type='default', id=None, options=\{\}, timeout=45, save_errors=True, "
@@ -36,7 +36,7 @@ def test_bare_form_takes_the_defaults() -> None:
     def start(self: Any) -> None: ...
 
     assert decorators_of(start) == (
-        StepDecorator("retry", {"times": 3, "minutes_between_retries": 2}),
+        StepDecorator("retry", {"times": 3, "minutes_between_retries": None}),
     )
 
 
@@ -125,7 +125,7 @@ def test_unknown_argument_lists_the_valid_ones() -> None:
     with pytest.raises(
         DecoratorError,
         match=r"^@retry got unknown argument\(s\) attempts\. Valid arguments are: times "
-        r"\(default 3\), minutes_between_retries \(default 2\)\.$",
+        r"\(default 3\), minutes_between_retries \(default None\)\.$",
     ):
         retry(attempts=2)
 
@@ -166,14 +166,14 @@ def test_unknown_decorator_lists_the_valid_ones() -> None:
 @pytest.mark.parametrize(
     ("spec", "expected"),
     [
-        ("retry", StepDecorator("retry", {"times": 3, "minutes_between_retries": 2})),
+        ("retry", StepDecorator("retry", {"times": 3, "minutes_between_retries": None})),
         (
             "retry:times=2,minutes_between_retries=0.5",
             StepDecorator("retry", {"times": 2, "minutes_between_retries": 0.5}),
         ),
         (
             " retry : times = 1 ",
-            StepDecorator("retry", {"times": 1, "minutes_between_retries": 2}),
+            StepDecorator("retry", {"times": 1, "minutes_between_retries": None}),
         ),
         ("catch:var=problem", StepDecorator("catch", {"var": "problem", "print_exception": True})),
         (
@@ -195,7 +195,7 @@ def test_spec_round_trips() -> None:
     decorator = parse_decospec('environment:vars={"A": "1"}')
     assert decorator.spec == 'environment:vars={"A": "1"}'
     assert parse_decospec(decorator.spec) == decorator
-    assert parse_decospec("retry:times=1").spec == "retry:times=1,minutes_between_retries=2"
+    assert parse_decospec("retry:times=1").spec == "retry:times=1,minutes_between_retries=null"
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_spec_round_trips() -> None:
             "retry:count=2",
             (
                 r"^@retry got unknown argument\(s\) count\. Valid arguments are: times \(default 3\), "
-                r"minutes_between_retries \(default 2\)\.$"
+                r"minutes_between_retries \(default None\)\.$"
             ),
         ),
         ("retry:times=-3", r"^@retry: times must be a whole number >= 0, got -3\.$"),

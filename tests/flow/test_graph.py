@@ -254,7 +254,7 @@ def test_nodes_carry_decorators_and_the_def_line() -> None:
     assert [d.name for d in graph["start"].decorators] == ["retry"]
     assert graph["start"].decorators[0].attributes == {
         "times": 2,
-        "minutes_between_retries": 2,
+        "minutes_between_retries": None,
     }
     assert graph["end"].decorators[0].attributes["var"] == "problem"
     # The line is the one of `def`, not of the decorators above it.

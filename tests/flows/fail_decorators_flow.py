@@ -10,7 +10,7 @@ class FailDecoratorsFlow(FlowSpec):
     def start(self):
         self.next(self.flaky)
 
-    @retry(times=2, minutes_between_retries=0.5)
+    @retry(times=2, minutes_between_retries=0.01)
     @step
     def flaky(self):
         print(f"flaky attempt {current.retry_count}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from runner_helpers import copy_flow
 
 from executors import executor
 from tideflow import ExecutingRun, Runner
-from tideflow._exceptions import FlowDefinitionError
+from tideflow._exceptions import FlowDefinitionError, FlowFileNotFound
 from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
@@ -135,6 +136,27 @@ def test_runner_checks_the_flow_argument() -> None:
         Runner(42)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^Runner\(\) takes a FlowSpec subclass, not"):
         Runner(dict)  # type: ignore[arg-type]
+
+
+def test_a_missing_flow_file_is_a_file_not_found_error(workdir: Path) -> None:
+    """Runner('missing.py') raises FileNotFoundError (a tideflow error too) naming the
+    file, before any run starts."""
+    path = re.escape(str(workdir / "missing.py"))
+    with pytest.raises(FileNotFoundError, match=rf"^Flow file {path} does not exist\. ") as info:
+        Runner("missing.py")
+    assert isinstance(info.value, FlowFileNotFound)
+    assert info.value.filename == str(workdir / "missing.py")
+    assert runs_in_store(workdir / ".tideflow") == 0
+
+
+async def test_a_flow_file_deleted_before_the_run(workdir: Path) -> None:
+    """A flow file that vanished between Runner() and async_run() gives the same error."""
+    flow = workdir / "gone.py"
+    flow.write_text((workdir / "slowflow.py").read_text())
+    runner = Runner(str(flow))
+    flow.unlink()
+    with pytest.raises(FileNotFoundError, match=rf"^Flow file {re.escape(str(flow))} "):
+        await runner.async_run()
 
 
 async def test_file_read_timeout(workdir: Path) -> None:

@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 CPUS = int(read_machine().cpu)
-#: Retries wait minutes_between_retries * 60 * this many seconds.
-DELAY_SCALE = 0.02
+#: What ``flaky`` in fail_decorators_flow.py waits between attempts, in seconds.
+FLAKY_DELAY = 0.01 * 60
 
 
 @dataclass
@@ -44,11 +44,7 @@ class Scenario:
 
 
 SCENARIOS = {
-    "alone": Scenario(
-        "fail_decorators_flow.py",
-        "FailDecoratorsFlow",
-        {"TIDEFLOW_RETRY_DELAY_SCALE": str(DELAY_SCALE)},
-    ),
+    "alone": Scenario("fail_decorators_flow.py", "FailDecoratorsFlow", {}),
     "combined": Scenario("fail_combined_flow.py", "FailCombinedFlow", {}),
     "timeout": Scenario("fail_timeout_flow.py", "FailTimeoutFlow", {}),
     "retry_with": Scenario(
@@ -56,6 +52,9 @@ SCENARIOS = {
         "FailLinearFlow",
         {"FAIL_STEP": "middle"},
         ("retry:times=1,minutes_between_retries=0",),
+    ),
+    "retry_default": Scenario(
+        "fail_linear_flow.py", "FailLinearFlow", {"FAIL_STEP": "middle"}, ("retry:times=2",)
     ),
     "too_big": Scenario(
         "fail_linear_flow.py", "FailLinearFlow", {}, (f"resources:cpu={CPUS + 1}",)
@@ -103,7 +102,7 @@ async def outcomes(
         runner = Runner(
             str(FLOWS / scenario.file),
             show_output=False,
-            env={"TIDEFLOW_USER": "tester", "TIDEFLOW_RETRY_DELAY_SCALE": "0", **scenario.env},
+            env={"TIDEFLOW_USER": "tester", **scenario.env},
             root=str(root),
             decospecs=list(scenario.decospecs),
             executor=executor,
@@ -139,12 +138,34 @@ async def test_retry_runs_failed_attempts_again(outcomes: dict[str, Outcome]) ->
 
 
 async def test_retry_waits_between_attempts(outcomes: dict[str, Outcome]) -> None:
-    """minutes_between_retries is honoured (scaled down by TIDEFLOW_RETRY_DELAY_SCALE)."""
-    attempts = outcomes["alone"].run.only("flaky").attempts
-    wait = 0.5 * 60 * DELAY_SCALE
+    """An explicit minutes_between_retries is honoured, and the console says so."""
+    outcome = outcomes["alone"]
+    attempts = outcome.run.only("flaky").attempts
     for before, after in itertools.pairwise(attempts):
         assert before.finished_at is not None
-        assert after.started_at - before.finished_at >= wait * 0.9
+        assert after.started_at - before.finished_at >= FLAKY_DELAY * 0.9
+    assert re.search(
+        r"Task failed; retrying in 0\.6 s, attempt 2 of 3\.$", outcome.stderr, re.MULTILINE
+    )
+    assert re.search(
+        r"Task failed; retrying in 0\.6 s, attempt 3 of 3\.$", outcome.stderr, re.MULTILINE
+    )
+
+
+async def test_retry_without_a_delay_retries_at_once(outcomes: dict[str, Outcome]) -> None:
+    """@retry without minutes_between_retries does not wait (the reference's local runtime
+    does not either): the scenario finishes long before the two minutes a pause took."""
+    outcome = outcomes["retry_default"]
+    assert outcome.status == "failed"
+    middle = outcome.run.only("middle")
+    assert [a.state for a in middle.attempts] == ["failed", "failed", "failed"]
+    assert "attempt 2 of 3" in outcome.stderr
+    assert re.search(
+        r"Task failed; retrying at once, attempt 3 of 3\.$", outcome.stderr, re.MULTILINE
+    )
+    assert outcome.run.only("start").metadata["step-decorators"] == (
+        '["retry:times=2,minutes_between_retries=null"]'
+    )
 
 
 async def test_environment_sets_variables_in_the_task(outcomes: dict[str, Outcome]) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._cards._access import Card, list_task_cards
 from .._exceptions import CommandError, NotFound
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
     from .._metadata._records import TaskRecord
     from ._manage import _Context
@@ -23,11 +24,14 @@ if TYPE_CHECKING:
 __all__ = ("add_card_command", "card_command")
 
 
-def add_card_command(commands: Any) -> None:
-    """Add ``card list|get|view`` to a flow's parser."""
+def add_card_command(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add ``card list|get|view`` to a flow's parser.
+
+    :param add: adds a sub-command's parser, as ``add_subparsers().add_parser`` does.
+    """
     from ._parser import FlowParser
 
-    card = commands.add_parser("card", help="list, save or open the cards of a task")
+    card = add("card", help="list, save or open the cards of a task")
     actions = card.add_subparsers(dest="card_action", metavar="ACTION", parser_class=FlowParser)
     actions.required = True
     listing = actions.add_parser("list", help="list the cards of a run, a step or a task")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -13,10 +12,18 @@ from .._exceptions import CommandError, ParameterError, TideflowError
 from .._request import build_request
 from .._runtime._loader import LoadedFlow, load_flow
 from .._version import __version__
-from ._parser import FlowParser, add_parameters, add_top_level
+from ._parser import (
+    FlowParser,
+    add_parameters,
+    add_top_level,
+    at_least_one,
+    refuse_parameters,
+)
+from ._show import FORMATS, show_text
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    import argparse
+    from collections.abc import Callable, Sequence
 
     from .._flow._spec import FlowSpec
 
@@ -26,58 +33,58 @@ EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
-def _print_graph(flow: LoadedFlow) -> None:
-    for node in flow.graph:
-        kind = " (join)" if node.is_join else ""
-        print(f"Step {node.name}{kind}")
-        if node.doc:
-            for line in node.doc.splitlines():
-                print(f"    {line}")
-        if node.type == "foreach":
-            print(f"    => {node.out_funcs[0]} (foreach over '{node.foreach_param}')")
-        elif node.out_funcs:
-            print(f"    => {', '.join(node.out_funcs)}")
-        print()
+#: The commands of ``tideflow`` (``runs`` needs no flow file).
+COMMANDS = ("run", "resume", "show", "check", "logs", "tag", "dump", "card", "runs")
 
 
-def _flow_parser(flow: LoadedFlow, prog: str) -> tuple[FlowParser, Any]:
-    parser = FlowParser(prog=prog, description=(flow.cls.__doc__ or "").strip() or None)
+def _flow_parser(
+    flow: LoadedFlow, prog: str, command_prog: Callable[[str], str] | None = None
+) -> tuple[FlowParser, Any]:
+    """The parser of a flow's commands; ``command_prog(name)`` is a command's usage name."""
+    runs_hint = f"See the recent runs of this flow with: tideflow runs {flow.name}"
+    parser = FlowParser(
+        prog=prog, description=(flow.cls.__doc__ or "").strip() or None, epilog=runs_hint
+    )
     add_top_level(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=FlowParser)
-    run = commands.add_parser("run", help="run the flow")
-    pick = add_parameters(run, flow.cls._tf_parameters())
+
+    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        usage = command_prog(name) if command_prog is not None else None
+        parser: argparse.ArgumentParser = commands.add_parser(name, prog=usage, **kwargs)
+        return parser
+
+    parameters = flow.cls._tf_parameters()
+    run = add("run", help="run the flow")
+    pick = add_parameters(run, parameters)
     _run_options(run)
-    resume = commands.add_parser("resume", help="resume a run from its first failed step")
+    resume = add("resume", help="resume a run from its first failed step")
     resume.add_argument("step_to_rerun", nargs="?", default=None, metavar="STEP")
     resume.add_argument(
         "--origin-run-id", default=None, help="the run to resume (default: latest)"
     )
+    refuse_parameters(resume, parameters, command_prog("run") if command_prog else f"{prog} run")
     _run_options(resume)
-    commands.add_parser("show", help="show the steps and their transitions")
-    commands.add_parser("check", help="validate the flow without running it")
+    show = add("show", help="show the flow's docstring, its steps and their transitions")
+    show.add_argument(
+        "--format",
+        dest="show_format",
+        choices=FORMATS,
+        default="text",
+        help="text (the default), mermaid (a Mermaid flowchart) or dot (Graphviz)",
+    )
+    add("check", help="validate the flow without running it")
     from ._manage import add_management_commands
 
-    add_management_commands(commands)
+    add_management_commands(add)
     return parser, pick
-
-
-def _at_least_one(text: str) -> int:
-    """An argparse type: a whole number >= 1 (a bad value is a usage error, exit code 2)."""
-    try:
-        number = int(text)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return number
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--max-workers", type=_at_least_one, default=None, help="tasks run at once (16)"
+        "--max-workers", type=at_least_one, default=None, help="tasks run at once (16)"
     )
     parser.add_argument(
-        "--max-num-splits", type=_at_least_one, default=None, help="largest foreach allowed (100)"
+        "--max-num-splits", type=at_least_one, default=None, help="largest foreach allowed (100)"
     )
     parser.add_argument("--tag", dest="tags", action="append", default=[], help="a user tag")
     parser.add_argument("--run-id-file", default=None, help="write the run id to this file")
@@ -102,9 +109,14 @@ def _top_level(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _dispatch(flow: LoadedFlow, argv: Sequence[str], prog: str) -> int:
-    parser, pick = _flow_parser(flow, prog)
-    args = parser.parse_args(list(argv))
+def _dispatch(
+    flow: LoadedFlow,
+    argv: Sequence[str],
+    prog: str,
+    command_prog: Callable[[str], str] | None = None,
+) -> int:
+    parser, pick = _flow_parser(flow, prog, command_prog)
+    args = parser.parse_command_line(argv)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
@@ -112,7 +124,11 @@ def _dispatch(flow: LoadedFlow, argv: Sequence[str], prog: str) -> int:
         print(f"Validating {flow.name}... The graph looks good!")
         return 0
     if args.command == "show":
-        _print_graph(flow)
+        text = show_text(flow, args.show_format)
+        if args.show_format == "text":
+            print(text)
+        else:
+            sys.stdout.write(text)
         return 0
     if args.command in ("run", "resume"):
         resume = args.command == "resume"
@@ -170,7 +186,8 @@ def flow_main(cls: type[FlowSpec], argv: Sequence[str] | None = None) -> int:
 
     def call() -> int:
         flow = load_flow(cls)
-        return _dispatch(flow, argv, prog=sys.argv[0] if sys.argv else cls.__name__)
+        script = sys.argv[0] if sys.argv and sys.argv[0] else cls.__name__
+        return _dispatch(flow, argv, prog=f"python {script}")
 
     return _guarded(call, argv)
 
@@ -181,8 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(
             "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, "
-            "tag, dump)\n       tideflow runs [FLOW]   list recent runs\n"
-            "       tideflow --version"
+            "tag, dump, card)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
+            "       tideflow --version\n\n"
+            "FLOW_FILE is a file (flow.py), a flow of a file of several (flow.py:MyFlow) or a "
+            "module\nand class (package.module:MyFlow, found in the working directory too). "
+            "Help on a\ncommand: tideflow run flow.py --help"
         )
         return 0 if argv else EXIT_USAGE
     if argv[0] == "--version":
@@ -192,6 +212,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ._manage import runs_main
 
         return _guarded(lambda: runs_main(argv[1:]), argv)
+    if argv[0] not in COMMANDS:
+        print(
+            f"error: unknown command '{argv[0]}': choose from {', '.join(COMMANDS)}. "
+            "See tideflow --help.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if len(argv) < 2:
         print(
             f"error: tideflow {argv[0]} needs a flow file: tideflow {argv[0]} myflow.py",
@@ -206,6 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             flow,
             [*_leading_options(rest), command, *_trailing(rest)],
             prog=f"tideflow {command} {flow_file}",
+            command_prog=lambda name: f"tideflow {name} {flow_file}",
         )
 
     return _guarded(call, argv)

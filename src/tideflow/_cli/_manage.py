@@ -12,18 +12,18 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from .._config import Config, find_root, load_config
+from .._config import Config, find_root, load_config, resolve_username
 from .._datastore._artifacts import loads
 from .._exceptions import CommandError, NotFound, TideflowError
 from .._logs._writer import STREAMS
 from .._runtime._state import mark_crashed_runs
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
-from ._parser import FlowParser
+from ._parser import FlowParser, at_least_one
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from .._metadata._records import AttemptRecord, RunRecord, TaskRecord
     from .._runtime._loader import LoadedFlow
@@ -36,9 +36,12 @@ __all__ = ("add_management_commands", "run_management_command", "runs_main")
 DUMP_LOAD_LIMIT = 64 * 1024 * 1024
 
 
-def add_management_commands(commands: Any) -> None:
-    """Add the ``logs``, ``tag``, ``dump`` and ``card`` sub-commands to a flow's parser."""
-    logs = commands.add_parser("logs", help="show what a task (or every task of a step) printed")
+def add_management_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """Add the ``logs``, ``tag``, ``dump`` and ``card`` sub-commands to a flow's parser.
+
+    :param add: adds a sub-command's parser, as ``add_subparsers().add_parser`` does.
+    """
+    logs = add("logs", help="show what a task (or every task of a step) printed")
     logs.add_argument("pathspec", metavar="RUN/STEP[/TASK]")
     streams = logs.add_mutually_exclusive_group()
     streams.add_argument(
@@ -51,22 +54,25 @@ def add_management_commands(commands: Any) -> None:
         "--attempt", type=int, default=None, help="which attempt (default: the last one)"
     )
 
-    tag = commands.add_parser("tag", help="add, remove, replace or list the user tags of a run")
+    tag = add("tag", help="add, remove, replace or list the user tags of a run")
     actions = tag.add_subparsers(dest="tag_action", metavar="ACTION", parser_class=FlowParser)
     actions.required = True
+    run_help = "the run (default: your latest run of the flow)"
     for action, text in (("add", "add user tags"), ("remove", "remove user tags")):
         parser = actions.add_parser(action, help=text)
-        parser.add_argument("--run-id", required=True, help="the run")
+        parser.add_argument("--run-id", default=None, help=run_help)
         parser.add_argument("tags", nargs="+", metavar="TAG")
     replace = actions.add_parser("replace", help="replace one user tag with another")
-    replace.add_argument("--run-id", required=True, help="the run")
+    replace.add_argument("--run-id", default=None, help=run_help)
     replace.add_argument("old", metavar="OLD")
     replace.add_argument("new", metavar="NEW")
     listing = actions.add_parser("list", help="list the tags of a run (or of recent runs)")
     listing.add_argument("--run-id", default=None, help="the run (default: the recent runs)")
-    listing.add_argument("--limit", type=int, default=10, help="how many recent runs (10)")
+    listing.add_argument(
+        "--limit", type=at_least_one, default=10, help="how many recent runs (10)"
+    )
 
-    dump = commands.add_parser("dump", help="print the artifacts of a task or of a step's tasks")
+    dump = add("dump", help="print the artifacts of a task or of a step's tasks")
     dump.add_argument("pathspec", metavar="RUN/STEP[/TASK]")
     dump.add_argument(
         "--include", default=None, metavar="NAMES", help="only these artifacts (a,b,...)"
@@ -80,7 +86,7 @@ def add_management_commands(commands: Any) -> None:
     )
     from ._cards import add_card_command
 
-    add_card_command(commands)
+    add_card_command(add)
 
 
 def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict[str, Any]) -> int:
@@ -221,15 +227,32 @@ def _tag(context: _Context, args: argparse.Namespace) -> int:
             print(f"    user tags:   {', '.join(run.user_tags) or '(none)'}")
             print(f"    system tags: {', '.join(run.system_tags)}")
         return 0
-    context.run(args.run_id)
+    run_id = args.run_id or _latest_run_id(context)
+    context.run(run_id)
     if action == "add":
-        run = store.add_tags(flow, args.run_id, args.tags)
+        run = store.add_tags(flow, run_id, args.tags)
     elif action == "remove":
-        run = store.remove_tags(flow, args.run_id, args.tags)
+        run = store.remove_tags(flow, run_id, args.tags)
     else:
-        run = store.replace_tags(flow, args.run_id, [args.old], [args.new])
+        run = store.replace_tags(flow, run_id, [args.old], [args.new])
     print(f"{run.pathspec} now has the user tags: {', '.join(run.user_tags) or '(none)'}")
     return 0
+
+
+def _latest_run_id(context: _Context) -> str:
+    """The id of the user's latest run of the flow, as the reference's ``tag`` commands
+    default to.
+
+    :raises CommandError: if the user has no run of the flow.
+    """
+    user = f"user:{resolve_username(context.config)}"
+    runs = context.store.list_runs(context.flow, (user,), limit=1)
+    if not runs:
+        raise CommandError(
+            f"{context.flow} has no run of {user} to tag: name the run with --run-id "
+            f"(see the runs with: tideflow runs {context.flow})."
+        )
+    return runs[0].run_id
 
 
 # -- dump --------------------------------------------------------------------------------
@@ -239,15 +262,21 @@ def _dump(context: _Context, args: argparse.Namespace) -> int:
     include = [n.strip() for n in args.include.split(",") if n.strip()] if args.include else None
     limit = max(0, args.max_value_size)
     blobs = context.stores.blobs
-    seen: set[str] = set()
-    shown = 0
+    listed = []
     for task in context.tasks(args.pathspec):
         attempt = context.attempt(task, None)
         number = attempt.attempt if attempt is not None else 0
         records = context.store.list_artifacts(
             task.flow, task.run_id, task.step, task.task_id, number
         )
-        seen.update(r.name for r in records)
+        listed.append((task, attempt, number, records))
+    seen = {r.name for *_, records in listed for r in records}
+    if include is not None and seen and not seen & set(include):
+        raise CommandError(
+            f"No artifact named {', '.join(include)} in {args.pathspec}. Its artifacts are: "
+            f"{', '.join(sorted(seen))}."
+        )
+    for task, attempt, number, records in listed:
         state = attempt.state if attempt is not None else "not started"
         print(f"{task.pathspec} (attempt {number}, {state}):")
         if not records:
@@ -255,17 +284,11 @@ def _dump(context: _Context, args: argparse.Namespace) -> int:
         for record in records:
             if include is not None and record.name not in include:
                 continue
-            shown += 1
             text = _value_text(blobs, record.sha, record.size, record.name, limit)
             first, *rest = text.split("\n")
             print(f"    {record.name} = {first}")
             for line in rest:
                 print(f"        {line}")
-    if include is not None and shown == 0 and seen:
-        raise CommandError(
-            f"No artifact named {', '.join(include)} in {args.pathspec}. Its artifacts are: "
-            f"{', '.join(sorted(seen))}."
-        )
     return 0
 
 
@@ -285,18 +308,36 @@ def _value_text(blobs: BlobStore, sha: str, size: int, name: str, limit: int) ->
 # -- tideflow runs -----------------------------------------------------------------------
 
 
-def _duration(start: float, end: float | None) -> str:
-    seconds = (end or time.time()) - start
+def _duration(run: RunRecord) -> str:
+    """How long the run ran: to its end, to its last heartbeat if it crashed, or so far."""
+    end = run.finished_at
+    if run.status == "crashed" and run.heartbeat_at is not None:
+        end = run.heartbeat_at if end is None else min(end, run.heartbeat_at)
+    seconds = max(0.0, (end or time.time()) - run.created_at)
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"
+
+
+def _runs_parser() -> FlowParser:
+    parser = FlowParser(
+        prog="tideflow runs",
+        description="List recent runs, newest first: state, user, local start time, "
+        "duration and the run a resume started from.",
+    )
+    parser.add_argument(
+        "flow", nargs="?", default=None, metavar="FLOW", help="only the runs of this flow"
+    )
+    parser.add_argument(
+        "--limit", type=at_least_one, default=20, help="how many runs to list (20)"
+    )
+    parser.add_argument(
+        "--root", default=None, help="the store folder (default: .tideflow, or TIDEFLOW_ROOT)"
+    )
+    return parser
 
 
 def runs_main(argv: Sequence[str]) -> int:
     """``tideflow runs [FLOW] [--limit N]``: recent runs with their state and duration."""
-    parser = FlowParser(prog="tideflow runs")
-    parser.add_argument("flow", nargs="?", default=None)
-    parser.add_argument("--limit", type=int, default=20)
-    parser.add_argument("--root", default=None)
-    args = parser.parse_args(list(argv))
+    args = _runs_parser().parse_args(list(argv))
     config = load_config(root=args.root)
     root = find_root(config)
     with open_stores(config, root=root) as stores:
@@ -312,11 +353,17 @@ def runs_main(argv: Sequence[str]) -> int:
         return 0
     rows = rows[: args.limit]
     width = max(len("RUN"), *(len(run.pathspec) for run in rows))
-    print(f"{'RUN':<{width}}  {'STATE':<10} {'STARTED (UTC)':<20} {'DURATION':>9}  ORIGIN")
+    users = max(len("USER"), *(len(run.user) for run in rows))
+    print(
+        f"{'RUN':<{width}}  {'STATE':<10} {'USER':<{users}}  {'STARTED':<19} {'DURATION':>9}"
+        "  ORIGIN"
+    )
     for run in rows:
-        started = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(run.created_at))
-        duration = _duration(run.created_at, run.finished_at)
+        started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.created_at))
         origin = f"resumes {run.origin_run_id}" if run.origin_run_id else ""
-        line = f"{run.pathspec:<{width}}  {run.status:<10} {started:<20} {duration:>9}  {origin}"
+        line = (
+            f"{run.pathspec:<{width}}  {run.status:<10} {run.user:<{users}}  {started:<19} "
+            f"{_duration(run):>9}  {origin}"
+        )
         print(line.rstrip())
     return 0

@@ -8,11 +8,17 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import CommandError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from .._flow._parameter import Parameter
 
-__all__ = ("FlowParser", "add_parameters", "add_top_level")
+__all__ = (
+    "FlowParser",
+    "add_parameters",
+    "add_top_level",
+    "at_least_one",
+    "refuse_parameters",
+)
 
 
 class FlowParser(argparse.ArgumentParser):
@@ -20,6 +26,79 @@ class FlowParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> Any:
         raise CommandError(f"{message}. Run with --help to see the options.")
+
+    def parse_command_line(self, argv: Sequence[str]) -> argparse.Namespace:
+        """Parse ``argv`` as :meth:`parse_args` does; an option of this parser given after
+        the command (``run --quiet``) is an error that says where it goes.
+
+        :raises CommandError: for a usage error.
+        """
+        parsed, extras = self.parse_known_args(list(argv))
+        if not extras:
+            return parsed
+        command = getattr(parsed, "command", None)
+        for item in extras:
+            action = self._option_string_actions.get(item.split("=", 1)[0])
+            if command and action is not None and not isinstance(action, argparse._HelpAction):
+                option = item.split("=", 1)[0]
+                value = "" if action.nargs == 0 else f" {action.metavar or 'VALUE'}"
+                raise CommandError(
+                    f"{option} is a top-level option: it goes before the command, as in: "
+                    f"{self.prog} {option}{value} {command} ..."
+                )
+        self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed  # not reached: error() raises
+
+
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number >= 1 (a bad value is a usage error, exit code 2)."""
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return number
+
+
+class _KeptParameter(argparse.Action):
+    """A flow parameter given to ``resume``: refused, since a resume keeps the origin
+    run's parameters."""
+
+    def __init__(self, *args: Any, run_prog: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.run_prog = run_prog
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = f"{option_string} {values}" if isinstance(values, str) else option_string
+        raise CommandError(
+            f"{option_string} is a flow parameter, and a resume keeps the parameters of the "
+            f"origin run. To run with other values, start a new run: {self.run_prog} {given}"
+        )
+
+
+def refuse_parameters(
+    parser: argparse.ArgumentParser, parameters: Mapping[str, Parameter], run_prog: str
+) -> None:
+    """Make the flow's ``--name`` options errors that say why (for ``resume``)."""
+    for parameter in parameters.values():
+        names = [f"--{parameter.name}"]
+        if parameter.is_flag:
+            names.append(f"--no-{parameter.name}")
+        parser.add_argument(
+            *names,
+            dest=f"kept__{parameter.name}",
+            nargs=0 if parameter.is_flag else "?",
+            action=_KeptParameter,
+            run_prog=run_prog,
+            help=argparse.SUPPRESS,
+        )
 
 
 def add_top_level(parser: argparse.ArgumentParser) -> None:

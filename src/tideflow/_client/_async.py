@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio.to_thread
 
-from .._exceptions import NotFound
+from .._exceptions import NamespaceMismatch, NotFound
 from ._common import ClientObject
 from ._data import Metadata, TaskArtifacts, TaskData, TaskException
 from ._namespace import get_namespace
@@ -225,11 +225,16 @@ class AsyncRun(_AsyncParent):
         return await _call(self._run.status)
 
     async def fetch_finished(self) -> bool:
-        """Whether the run has ended, successfully or not."""
+        """Whether the run's ``end`` step completed (successfully or not).
+
+        A run that failed, crashed or was cancelled before ``end`` is not finished; its
+        ``status`` says which.
+        """
         return await _call(self._run.finished)
 
     async def fetch_finished_at(self) -> datetime | None:
-        """When the run ended (UTC); ``None`` while it runs."""
+        """When the ``end`` task completed (UTC): exactly its ``finished_at``; ``None``
+        until ``end`` has completed."""
         return await _call(self._run.finished_at)
 
     async def fetch_end_task(self) -> AsyncTask | None:
@@ -502,13 +507,13 @@ class AsyncFlows:
 
     async def _get(self, name: str) -> AsyncFlow:
         try:
-            return await AsyncFlow(name, _root=self._root)
-        except NotFound as exc:
+            return await AsyncFlow(name, _namespace_check=self._namespace_check, _root=self._root)
+        except (NotFound, NamespaceMismatch) as exc:
             raise KeyError(name) from exc
 
     def __getitem__(self, name: str) -> Any:
         """Return an awaitable of the flow ``name``; awaiting raises :exc:`KeyError` if it
-        has never run."""
+        has never run, or has no run in the current namespace."""
         return self._get(name)
 
 

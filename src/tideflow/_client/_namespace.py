@@ -14,6 +14,7 @@ from ._state import client_state
 __all__ = (
     "check_namespace",
     "default_namespace",
+    "flow_namespace_mismatch",
     "get_namespace",
     "namespace",
     "namespace_mismatch",
@@ -90,6 +91,14 @@ def namespace_mismatch(
     return NamespaceMismatch(
         f"{kind} '{pathspec}' is not in the current namespace '{ns}'. Call namespace(None) "
         f"to see objects of every namespace{hint}."
+    )
+
+
+def flow_namespace_mismatch(flow: str, ns: str | None) -> NamespaceMismatch:
+    """The error for a flow none of whose runs carries the tag ``ns``."""
+    return NamespaceMismatch(
+        f"Flow '{flow}' has no run in the current namespace '{ns}'. Call namespace(None) "
+        "to see objects of every namespace."
     )
 
 

@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Final
 
-from .._exceptions import NotFound
+from .._exceptions import NamespaceMismatch, NotFound
 from .._logs import STREAMS
 from ._data import TaskData, TaskException
-from ._namespace import check_namespace, get_namespace
+from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
 from ._pathspec import split_pathspec
 from ._store import StoreHandle, resolve_root, store_for
 
@@ -70,7 +70,7 @@ def open_node(
     :raises InvalidPathspec: if ``pathspec`` does not have the shape of a ``kind`` pathspec.
     :raises NotFound: if the object does not exist.
     :raises NamespaceMismatch: if ``namespace_check`` and the object's run is not in the
-        current namespace (flows are never checked: they have no tags).
+        current namespace (for a flow: if none of its runs is).
     """
     parts = split_pathspec(kind.KIND, pathspec)
     if attempt is not None and (
@@ -80,7 +80,11 @@ def open_node(
     handle = store_for(resolve_root(root))
     handle.require(f"{kind.KIND} '{pathspec}'")
     node = kind.open(handle, parts, attempt)
-    if namespace_check and kind is not FlowNode:
+    if namespace_check and isinstance(node, FlowNode):
+        ns = get_namespace()
+        if not node.in_namespace(ns):
+            raise flow_namespace_mismatch(node.name, ns)
+    elif namespace_check:
         check_namespace(kind.KIND, node.pathspec, node.tags)
     return node
 
@@ -166,7 +170,7 @@ class Node:
     def has_child(self, id: str) -> bool:
         try:
             self.child(id)
-        except NotFound:
+        except (NotFound, NamespaceMismatch):
             return False
         return True
 
@@ -231,7 +235,14 @@ class FlowNode(Node):
         return list(self.runs())
 
     def child(self, id: str) -> RunNode:
-        return RunNode.open(self.handle, (self.name, id), None)
+        """The run ``id``, checked against the current namespace as ``Run(pathspec)`` is.
+
+        :raises NotFound: if there is no such run.
+        :raises NamespaceMismatch: if it is outside the current namespace.
+        """
+        run = RunNode.open(self.handle, (self.name, id), None)
+        check_namespace(RunNode.KIND, run.pathspec, run.tags)
+        return run
 
 
 class RunNode(Node):
@@ -315,11 +326,18 @@ class RunNode(Node):
         return self.current().status
 
     def finished(self) -> bool:
-        return self.settled()
+        """Whether the ``end`` task completed (successfully or not), as the reference says.
+
+        A run that failed, crashed or was cancelled before its ``end`` step is not finished;
+        :meth:`status` tells those states apart.
+        """
+        end = self.end_task()
+        return end is not None and end.finished()
 
     def finished_at(self) -> datetime | None:
-        ended = self.current().finished_at
-        return None if ended is None else to_datetime(ended)
+        """When the ``end`` task completed (its ``finished_at``); ``None`` until then."""
+        end = self.end_task()
+        return None if end is None else end.finished_at()
 
     def steps(self) -> list[StepNode]:
         records = self.handle.metadata.list_steps(self._record.flow, self._record.run_id)

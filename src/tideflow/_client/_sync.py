@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
-from .._exceptions import NotFound
+from .._exceptions import NamespaceMismatch, NotFound
 from ._common import ClientObject
 from ._data import Metadata, TaskArtifacts, TaskData, TaskException
 from ._namespace import get_namespace
@@ -156,11 +156,12 @@ class _Parent(_Object):
 class Flow(_Parent):
     """A flow: every run of one ``FlowSpec`` subclass. ``Flow('HelloFlow')``.
 
-    Iterating a flow gives its runs in the current namespace, newest first. Flows have no
-    tags and are not namespace-checked themselves.
+    Iterating a flow gives its runs in the current namespace, newest first, and
+    ``flow[run_id]`` checks the run against the namespace as ``Run(pathspec)`` does.
 
     :param pathspec: the flow's name.
     :raises NotFound: if the flow has never run.
+    :raises NamespaceMismatch: if none of its runs is in the current namespace.
     """
 
     __slots__ = ()
@@ -241,12 +242,17 @@ class Run(_Parent):
 
     @property
     def finished(self) -> bool:
-        """Whether the run has ended, successfully or not."""
+        """Whether the run's ``end`` step completed (successfully or not).
+
+        A run that failed, crashed or was cancelled before ``end`` is not finished; its
+        ``status`` says which.
+        """
         return self._sync_node.finished()
 
     @property
     def finished_at(self) -> datetime | None:
-        """When the run ended (UTC); ``None`` while it runs."""
+        """When the ``end`` task completed (UTC): exactly its ``finished_at``; ``None``
+        until ``end`` has completed."""
         return self._sync_node.finished_at()
 
     @property
@@ -613,15 +619,16 @@ class Flows:
     def __getitem__(self, name: str) -> Flow:
         """Return the flow ``name``.
 
-        :raises KeyError: if there is no such flow.
+        :raises KeyError: if there is no such flow (in the current namespace, unless the
+            listing skips the check).
         """
         try:
-            return Flow(name, _root=self._root)
-        except NotFound as exc:
+            return Flow(name, _namespace_check=self._namespace_check, _root=self._root)
+        except (NotFound, NamespaceMismatch) as exc:
             raise KeyError(name) from exc
 
     def __contains__(self, name: object) -> bool:
-        """Return whether the flow ``name`` has ever run."""
+        """Return whether the flow ``name`` is listed: it has a run in the namespace."""
         try:
             self[name]  # type: ignore[index]
         except (KeyError, TypeError, ValueError):

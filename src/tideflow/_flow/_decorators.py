@@ -37,7 +37,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Every decorator name and its arguments with their defaults.
 DECORATORS: Mapping[str, Mapping[str, Any]] = {
-    "retry": {"times": 3, "minutes_between_retries": 2},
+    "retry": {"times": 3, "minutes_between_retries": None},
     "catch": {"var": None, "print_exception": True},
     "timeout": {"seconds": 0, "minutes": 0, "hours": 0},
     "environment": {"vars": {}},
@@ -131,7 +131,8 @@ def _number(name: str, key: str, value: Any, *, integer: bool = False) -> None:
 def _check(name: str, values: Mapping[str, Any]) -> None:
     if name == "retry":
         _number(name, "times", values["times"], integer=True)
-        _number(name, "minutes_between_retries", values["minutes_between_retries"])
+        if values["minutes_between_retries"] is not None:
+            _number(name, "minutes_between_retries", values["minutes_between_retries"])
     elif name == "catch":
         var = values["var"]
         if var is not None and (not isinstance(var, str) or not var.isidentifier()):

@@ -265,15 +265,25 @@ def _read_next(call: Any, step: str, file: str, first: int) -> _Transition:
     return _Transition(tuple(targets), foreach, line)
 
 
+def _class_file(cls: type, nodes: dict[str, StepNode]) -> str:
+    """The file that defines ``cls``, or else that of its steps.
+
+    A class of ``__main__`` without ``__file__`` (a Jupyter kernel, ``python -c``) has no
+    file of its own; its steps' code still names the cell they come from.
+    """
+    try:
+        return inspect.getsourcefile(cls) or ""
+    except (OSError, TypeError):
+        own = [n.file for n in nodes.values() if n.file and n.name in vars(cls)]
+        return own[0] if own else next((n.file for n in nodes.values() if n.file), "")
+
+
 def build_graph(cls: type) -> FlowGraph:
     """Build and validate the graph of a flow class."""
     from ._validate import validate
 
     functions = step_functions(cls)
-    try:
-        file = inspect.getsourcefile(cls) or ""
-    except TypeError:
-        file = ""
     nodes = {name: _parse_step(cls, name, func) for name, func in functions.items()}
+    file = _class_file(cls, nodes)
     nodes = validate(cls, file, nodes)
     return FlowGraph(cls.__name__, file, nodes)

@@ -1,12 +1,16 @@
 """The console lines of a run: a header, one line per event and per task output line.
 
 ``2026-11-22 10:00:00.123 [1763805600123456/start/1 (pid 4242)] Task is starting.``
+
+Timestamps are in local time (``TZ`` as the process sees it when the line is written), as
+the reference prints them; the stores keep seconds since the epoch, and the client gives
+them as UTC datetimes.
 """
 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 __all__ = ("Console", "stamp", "task_prefix")
@@ -21,8 +25,8 @@ class Console(Protocol):
 
 
 def stamp(ts: float | None = None) -> str:
-    """A UTC timestamp with milliseconds, as console lines start."""
-    moment = datetime.fromtimestamp(time.time() if ts is None else ts, UTC)
+    """A local-time timestamp with milliseconds, as console lines start."""
+    moment = datetime.fromtimestamp(time.time() if ts is None else ts)
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import msgspec
 
-from .._exceptions import FlowDefinitionError
+from .._exceptions import FlowDefinitionError, FlowFileNotFound
 from .._flow._graph import FlowGraph
 from .._flow._spec import FlowSpec
 
-__all__ = ("LoadedFlow", "find_flow_class", "load_flow")
+__all__ = ("LoadedFlow", "find_flow_class", "flow_file_path", "load_flow")
 
 
 class LoadedFlow(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,13 +40,22 @@ class LoadedFlow(msgspec.Struct, frozen=True, kw_only=True):
         return self.cls.__name__
 
 
-_cache: dict[tuple[str, int, int], type[FlowSpec]] = {}
+#: Imported flow files, by path, modification time and size.
+_cache: dict[tuple[str, int, int], object] = {}
 #: Imports change sys.path and sys.modules: one at a time (runners may load from threads).
 _import_lock = threading.RLock()
 
 
-def find_flow_class(module: object, where: str, wanted: str | None = None) -> type[FlowSpec]:
-    """The single FlowSpec subclass defined in ``module`` (or the one named ``wanted``)."""
+def find_flow_class(
+    module: object, where: str, wanted: str | None = None, *, ref: str | None = None
+) -> type[FlowSpec]:
+    """The single FlowSpec subclass defined in ``module`` (or the one named ``wanted``).
+
+    :param where: the file (or module) named in the error.
+    :param ref: how the user named the flow (``two_flows.py``), for the hint on how to
+        pick one of several flows (``two_flows.py:TrainFlow``).
+    :raises FlowDefinitionError: if there is no such class, or several and none is named.
+    """
     classes = [
         value
         for value in vars(module).values()
@@ -55,25 +64,29 @@ def find_flow_class(module: object, where: str, wanted: str | None = None) -> ty
         and value is not FlowSpec
         and value.__module__ == getattr(module, "__name__", None)
     ]
+    found = ", ".join(c.__name__ for c in classes)
+    chosen = classes if wanted is None else [c for c in classes if c.__name__ == wanted]
+    if len(chosen) == 1:
+        return chosen[0]
     if wanted is not None:
-        classes = [c for c in classes if c.__name__ == wanted]
-    if len(classes) != 1:
-        found = ", ".join(c.__name__ for c in classes) or "none"
-        raise FlowDefinitionError(
-            f"{where} must define exactly one FlowSpec subclass"
-            + (f" named {wanted}" if wanted else "")
-            + f"; found {found}.",
-            file=where,
+        message = f"It defines no FlowSpec subclass named {wanted}; it defines: {found or 'none'}."
+    elif not classes:
+        message = "It defines no FlowSpec subclass: a flow is a class that subclasses FlowSpec."
+    else:
+        pick = f"{ref or where}:{classes[0].__name__}"
+        message = (
+            f"It defines {len(classes)} flows ({found}): pick one by name, as in "
+            f"`tideflow run {pick}` or Runner('{pick}'), or keep one flow per file."
         )
-    return classes[0]
+    raise FlowDefinitionError(message, file=where)
 
 
-def _import_file(path: Path) -> type[FlowSpec]:
+def _import_file(path: Path) -> object:
     with _import_lock:
         return _import_file_locked(path)
 
 
-def _import_file_locked(path: Path) -> type[FlowSpec]:
+def _import_file_locked(path: Path) -> object:
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
     cached = _cache.get(key)
@@ -106,37 +119,78 @@ def _import_file_locked(path: Path) -> type[FlowSpec]:
     finally:
         if added:
             sys.path.remove(str(path.parent))
-    cls = find_flow_class(module, str(path))
-    _cache[key] = cls
-    return cls
+    _cache[key] = module
+    return module
+
+
+def _split_ref(text: str) -> tuple[str, str | None, bool]:
+    """``(file or module, class name or None, whether it names a module)``."""
+    before, colon, after = text.rpartition(":")
+    if not colon or not before or not after.isidentifier():
+        return text, None, False
+    if before.endswith(".py"):
+        return before, after, False
+    return before, after, "/" not in before and not text.endswith(".py")
+
+
+def flow_file_path(flow: str | os.PathLike[str], cwd: str | None = None) -> Path | None:
+    """The flow file ``flow`` names (``flow.py`` or ``flow.py:Class``), relative to
+    ``cwd``; ``None`` for ``module:Class``.
+
+    :raises FlowFileNotFound: if the file does not exist.
+    """
+    target, _, is_module = _split_ref(os.fspath(flow))
+    if is_module:
+        return None
+    path = Path(cwd or os.getcwd(), target).resolve()
+    if not path.is_file():
+        raise FlowFileNotFound(str(path))
+    return path
 
 
 def load_flow(flow: str | os.PathLike[str] | type[FlowSpec], cwd: str | None = None) -> LoadedFlow:
-    """Load and validate a flow given as a file path, ``module:Class`` or a class."""
+    """Load and validate a flow given as a file path (``flow.py``, or ``flow.py:Class``
+    for a file of several flows), ``module:Class`` or a class.
+
+    A module is looked for in ``cwd`` (the working directory by default) first, then on
+    ``sys.path``; task processes look for it the same way.
+    """
     if isinstance(flow, type):
         if not issubclass(flow, FlowSpec):
             raise TypeError(f"{flow!r} is not a FlowSpec subclass.")
         return _from_class(flow)
     text = os.fspath(flow)
-    module_ref, colon, class_name = text.rpartition(":")
-    if colon and not text.endswith(".py") and module_ref and "/" not in module_ref:
-        try:
-            module = importlib.import_module(module_ref)
-        except ImportError as exc:
-            raise FlowDefinitionError(f"Cannot import module '{module_ref}': {exc}") from exc
-        return _from_class(find_flow_class(module, module_ref, class_name))
-    path = Path(cwd or os.getcwd(), text).resolve()
-    if not path.is_file():
-        raise FlowDefinitionError(
-            f"Flow file {path} does not exist. Pass the path of a .py file that defines a "
-            "FlowSpec subclass."
-        )
-    cls = _import_file(path)
+    path = flow_file_path(text, cwd)
+    target, class_name, _ = _split_ref(text)
+    if path is None:
+        folder = str(Path(cwd or os.getcwd()).resolve())
+        assert class_name is not None
+        module = _import_module(target, folder)
+        return _from_class(find_flow_class(module, target, class_name), folder)
+    cls = find_flow_class(_import_file(path), str(path), class_name, ref=target)
     graph = cls._tf_graph()
     return LoadedFlow(cls=cls, graph=graph, source=str(path), sys_path=[str(path.parent)])
 
 
-def _from_class(cls: type[FlowSpec]) -> LoadedFlow:
+def _import_module(name: str, folder: str) -> object:
+    """Import the module ``name``, looking in ``folder`` first."""
+    with _import_lock:
+        added = folder not in sys.path
+        if added:
+            sys.path.insert(0, folder)
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            raise FlowDefinitionError(
+                f"Cannot import module '{name}': {exc}. It is looked for in {folder} and on "
+                "sys.path."
+            ) from exc
+        finally:
+            if added:
+                sys.path.remove(folder)
+
+
+def _from_class(cls: type[FlowSpec], folder: str | None = None) -> LoadedFlow:
     graph = cls._tf_graph()
     module = sys.modules.get(cls.__module__)
     file = getattr(module, "__file__", None)
@@ -150,6 +204,8 @@ def _from_class(cls: type[FlowSpec]) -> LoadedFlow:
     else:
         source = f"{cls.__module__}:{cls.__qualname__}"
     paths = [p for p in sys.path if p and os.path.isdir(p)]
+    if folder is not None:
+        paths.insert(0, folder)
     if file:
         paths.insert(0, str(Path(file).resolve().parent))
     return LoadedFlow(cls=cls, graph=graph, source=source, sys_path=paths)

@@ -11,7 +11,13 @@ if TYPE_CHECKING:
 
     from .._flow._decorators import StepDecorator
 
-__all__ = ("effective_decorators", "retries", "retry_delay", "timeout_seconds")
+__all__ = (
+    "describe_retry",
+    "effective_decorators",
+    "retries",
+    "retry_delay",
+    "timeout_seconds",
+)
 
 
 def effective_decorators(
@@ -27,12 +33,26 @@ def retries(decorators: dict[str, StepDecorator]) -> int:
     return int(retry.attributes["times"]) if retry is not None else 0
 
 
-def retry_delay(decorators: dict[str, StepDecorator], scale: float = 1.0) -> float:
-    """Seconds to wait before a retry: ``minutes_between_retries``, times ``scale``."""
+def retry_delay(decorators: dict[str, StepDecorator]) -> float:
+    """Seconds to wait before a retry: ``minutes_between_retries`` when given, else none.
+
+    Like the reference's local runtime, a retry starts at once unless the step asks for a
+    pause; an explicit ``minutes_between_retries`` is honoured.
+    """
     retry = decorators.get("retry")
-    if retry is None:
-        return 0.0
-    return max(0.0, float(retry.attributes["minutes_between_retries"]) * 60 * scale)
+    minutes = retry.attributes.get("minutes_between_retries") if retry is not None else None
+    return 0.0 if minutes is None else max(0.0, float(minutes) * 60)
+
+
+def describe_retry(delay: float, attempt: int, attempts: int) -> str:
+    """What the console says before attempt number ``attempt`` (counted from 1) starts."""
+    if delay <= 0:
+        when = "retrying at once"
+    elif delay < 120:
+        when = f"retrying in {delay:.3g} s"
+    else:
+        when = f"retrying in {delay / 60:.3g} min"
+    return f"{when}, attempt {attempt} of {attempts}"
 
 
 def timeout_seconds(decorators: dict[str, StepDecorator]) -> float | None:

@@ -19,7 +19,8 @@ import json
 import math
 import platform
 import time
-from contextlib import asynccontextmanager, contextmanager
+from collections import deque
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypedDict
 
 import anyio
@@ -42,10 +43,10 @@ from .._stores._interfaces import LogKey
 from .._worker._executor import Executor, TaskOutcome, describe_exit
 from ._console import Console, stamp, task_prefix
 from ._resources import Request, ResourcePool, machine_pool, request_of
-from ._retry import effective_decorators, retries, retry_delay, timeout_seconds
+from ._retry import describe_retry, effective_decorators, retries, retry_delay, timeout_seconds
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Sequence
+    from collections.abc import Iterator, Sequence
 
     from .._flow._graph import FlowGraph, StepNode
     from .._stores._bundle import Stores
@@ -76,7 +77,6 @@ class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
     cwd: str = "."
     sys_path: list[str] = []
     origin_run_id: str | None = None
-    retry_delay_scale: float = 1.0
     #: Where task processes store artifacts (``None``: the blob folder of ``root``).
     datastore_url: str | None = None
 
@@ -125,6 +125,12 @@ class Scheduler:
         }
         self._tg: anyio.abc.TaskGroup | None = None
         self._collected: list[TaskPlan] | None = None
+        #: Tasks ready to run, in order, and how many are admitted (see :meth:`_admit`).
+        self._queue: deque[tuple[TaskPlan, str]] = deque()
+        self._admitted = 0
+        self._admit_limit = max(1, plan.max_workers)
+        #: Scopes of the tasks waiting to start (for a worker slot or a retry).
+        self._waiting: set[anyio.CancelScope] = set()
         #: Pathspecs of tasks that failed for good (no retry or catch left).
         self.failures: list[TaskFailed] = []
         self.end_succeeded = False
@@ -157,9 +163,26 @@ class Scheduler:
         if self._collected is not None:
             self._collected.append(plan)
             return
-        assert self._tg is not None
         self._task_ids += 1
-        self._tg.start_soon(self._run_task, plan, str(self._task_ids))
+        self._queue.append((plan, str(self._task_ids)))
+        self._admit()
+
+    def _admit(self) -> None:
+        """Start queued tasks while fewer than ``max_workers`` are admitted (running, or
+        waiting for ``@resources`` or the supervisor's cap); the rest wait in the queue,
+        so a wide foreach costs no task of the event loop per item."""
+        assert self._tg is not None
+        while self._queue and self._admitted < self._admit_limit and not self.failures:
+            plan, task_id = self._queue.popleft()
+            self._admitted += 1
+            self._tg.start_soon(self._admitted_task, plan, task_id)
+
+    async def _admitted_task(self, plan: TaskPlan, task_id: str) -> None:
+        try:
+            await self._run_task(plan, task_id)
+        finally:
+            self._admitted -= 1
+            self._admit()
 
     def reserve_task_ids(self, used: int) -> None:
         """Start numbering new tasks after ``used`` (ids taken by cloned tasks)."""
@@ -206,29 +229,33 @@ class Scheduler:
         return f"{self.plan.flow_name}/{self.plan.run_id}/{step}/{task_id}"
 
     async def _run_task(self, plan: TaskPlan, task_id: str) -> None:
+        if self.failures:
+            return
         node = self.graph[plan.step]
         decorators = effective_decorators(node.decorators, self.plan.decospecs)
         resources = decorators.get("resources")
         request = request_of(resources.attributes if resources is not None else None)
-        if self.failures:
-            return
         meta = self._static_metadata(plan, decorators, request)
-        await self._record_task(plan, task_id)
         assert self._pool is not None
         if (problem := self._pool.check(request, plan.step)) is not None:
+            await self._record_task(plan, task_id)
             await self._refuse(plan, task_id, problem, meta)
             return
         times = retries(decorators)
         error: _Failure | None = None
         for attempt in range(times + 1):
-            if self.failures:
+            if attempt and not await self._before_retry(plan, task_id, attempt, times, decorators):
                 return
-            async with self._capacity(request):
+            if not await self._take(request):
+                return  # the run failed while the task waited: it never starts
+            try:
+                if attempt == 0:
+                    await self._record_task(plan, task_id)
                 state, error = await self._attempt(plan, node, task_id, attempt, decorators, meta)
+            finally:
+                self._give_back(request)
             if state == "succeeded":
                 return
-            if attempt < times:
-                await anyio.sleep(retry_delay(decorators, self.plan.retry_delay_scale))
         assert error is not None
         failure = TaskFailed(
             self._pathspec(plan.step, task_id),
@@ -240,22 +267,85 @@ class Scheduler:
         if "catch" in decorators and node.type != "foreach":
             await self._caught(plan, node, task_id, times, decorators["catch"], failure)
         else:
-            self.failures.append(failure)
+            self._fail(failure)
 
-    @asynccontextmanager
-    async def _capacity(self, request: Request) -> AsyncIterator[None]:
-        """Hold the task's cpu and memory (``@resources``), then a worker slot or two."""
-        assert self._pool is not None
-        await self._pool.acquire(request)
+    def _fail(self, failure: TaskFailed) -> None:
+        """Record a task that failed for good, and stop every task that waits to start."""
+        self.failures.append(failure)
+        self._queue.clear()
+        for scope in self._waiting:
+            scope.cancel()
+
+    async def _before_retry(
+        self,
+        plan: TaskPlan,
+        task_id: str,
+        attempt: int,
+        times: int,
+        decorators: dict[str, StepDecorator],
+    ) -> bool:
+        """Say when attempt ``attempt`` starts and wait until then; False if the run failed."""
+        if self.failures:
+            return False
+        delay = retry_delay(decorators)
+        sink = _TaskSink(self, plan.step, task_id, attempt - 1)
+        await sink.say(f"Task failed; {describe_retry(delay, attempt + 1, times + 1)}.", "stderr")
+        # A task waiting for its retry lets another one in meanwhile.
+        self._admitted -= 1
+        self._admit()
         try:
-            async with self._limiter:
-                if self._shared is not None:
-                    async with self._shared:
-                        yield
-                else:
-                    yield
+            with self._interruptible() as scope:
+                await anyio.sleep(delay)
         finally:
-            self._pool.release(request)
+            self._admitted += 1
+        return not scope.cancelled_caught and not self.failures
+
+    @contextmanager
+    def _interruptible(self) -> Iterator[anyio.CancelScope]:
+        """A scope that a task failing for good cancels (see :meth:`_fail`)."""
+        with anyio.CancelScope() as scope:
+            self._waiting.add(scope)
+            try:
+                yield scope
+            finally:
+                self._waiting.discard(scope)
+
+    async def _take(self, request: Request) -> bool:
+        """Wait for the task's ``@resources``, then a worker slot (and one of the
+        supervisor's); False, holding nothing, when the run failed meanwhile."""
+        assert self._pool is not None
+        taken: list[Any] = []
+        try:
+            with self._interruptible():
+                await self._pool.acquire(request)
+                taken.append(self._pool)
+                await self._limiter.acquire()
+                taken.append(self._limiter)
+                if self._shared is not None:
+                    await self._shared.acquire()
+                    taken.append(self._shared)
+        except BaseException:
+            self._give_back(request, taken)
+            raise
+        if len(taken) < 2 + (self._shared is not None) or self.failures:
+            self._give_back(request, taken)
+            return False
+        return True
+
+    def _give_back(self, request: Request, taken: Sequence[Any] | None = None) -> None:
+        """Release what :meth:`_take` took (everything, unless ``taken`` says less)."""
+        assert self._pool is not None
+        if taken is None:
+            taken = [
+                self._pool,
+                self._limiter,
+                *([self._shared] if self._shared is not None else []),
+            ]
+        for held in reversed(taken):
+            if held is self._pool:
+                self._pool.release(request)
+            else:
+                held.release()
 
     def _static_metadata(
         self, plan: TaskPlan, decorators: dict[str, StepDecorator], request: Request
@@ -283,9 +373,7 @@ class Scheduler:
         error = ErrorInfo(type="InsufficientResources", message=problem)
         await _TaskSink(self, plan.step, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
         await self._finish_attempt(plan, task_id, 0, "failed", error, [], None, None, meta)
-        self.failures.append(
-            TaskFailed(self._pathspec(plan.step, task_id), 0, f"{error.type}: {problem}")
-        )
+        self._fail(TaskFailed(self._pathspec(plan.step, task_id), 0, f"{error.type}: {problem}"))
 
     async def _record_task(self, plan: TaskPlan, task_id: str) -> None:
         now = time.time()

@@ -221,7 +221,6 @@ class RunActor:
             cwd=request.cwd,
             sys_path=request.flow.sys_path,
             origin_run_id=request.origin_run_id,
-            retry_delay_scale=request.config.retry_delay_scale,
         )
         scheduler = Scheduler(
             plan,

@@ -25,23 +25,54 @@ from ._framing import FrameReader, send_frame
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ("SpawnExecutor", "pump_lines", "stop_process")
+__all__ = ("MAX_LINE", "SpawnExecutor", "pump_lines", "stop_process")
 
 #: Seconds a new worker has to say it is ready.
 HANDSHAKE_TIMEOUT = 60.0
+#: The longest log line, in bytes: a longer one is stored (and shown) in pieces this long.
+MAX_LINE = 1 << 20
 
 
-async def pump_lines(stream: ByteReceiveStream, name: str, sink: TaskSink) -> None:
-    """Forward complete lines from ``stream`` to ``sink`` until end of stream."""
-    pending = b""
+async def pump_lines(
+    stream: ByteReceiveStream, name: str, sink: TaskSink, max_line: int = MAX_LINE
+) -> None:
+    """Forward complete lines from ``stream`` to ``sink`` until end of stream.
+
+    A line longer than ``max_line`` bytes is forwarded in pieces of ``max_line`` bytes
+    (the last one with what remains when its newline comes), so memory stays bounded and
+    the time linear in the output, however long a line is.
+    """
+    pending = bytearray()
+    #: Whether pieces of the pending line went out already (then its end may be empty).
+    cut = False
     async for chunk in stream:
         now = time.time()
-        data = pending + chunk
-        *complete, pending = data.split(b"\n")
-        if complete:
-            await sink.lines(name, [(now, line) for line in complete])
+        lines: list[bytes] = []
+        start = 0
+        while (end := chunk.find(b"\n", start)) != -1:
+            if pending or not cut or end > start:
+                pending += chunk[start:end]
+                lines.extend(_pieces(pending, max_line))
+                pending.clear()
+            cut = False
+            start = end + 1
+        pending += chunk[start:]
+        if len(pending) >= max_line:
+            whole = len(pending) - len(pending) % max_line
+            lines.extend(_pieces(pending[:whole], max_line))
+            del pending[:whole]
+            cut = True
+        if lines:
+            await sink.lines(name, [(now, line) for line in lines])
     if pending:
-        await sink.lines(name, [(time.time(), pending)])
+        await sink.lines(name, [(time.time(), bytes(pending))])
+
+
+def _pieces(data: bytes | bytearray, size: int) -> list[bytes]:
+    """``data`` (one line without its newline) cut in pieces of at most ``size`` bytes."""
+    if len(data) <= size:
+        return [bytes(data)]
+    return [bytes(data[i : i + size]) for i in range(0, len(data), size)]
 
 
 async def stop_process(process: Process, grace: float) -> None:
