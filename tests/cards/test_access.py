@@ -13,7 +13,7 @@ import anyio
 
 from executors import executor, wait_for_file
 from feature_runs import copy_flow, run_flow
-from tideflow import Runner, Task
+from tideflow import AsyncTask, Runner, Task
 from tideflow.cards import get_cards
 
 if TYPE_CHECKING:
@@ -62,6 +62,8 @@ async def test_cards_of_a_run(tideflow_root: Path, executor: str) -> None:
     assert run["end"].task.data.done is True
     assert len(get_cards(run["end"].task, type="blank")) == 1
     assert cards[0].hash == get_cards(run["start"].task)[0].hash
+    async_task = await AsyncTask(run["start"].task.pathspec)
+    assert [c.path for c in get_cards(async_task)] == [c.path for c in cards]
 
 
 async def test_a_card_refreshes_while_the_task_runs(tideflow_root: Path, executor: str) -> None:
