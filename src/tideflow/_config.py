@@ -52,6 +52,9 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     #: Most task processes running at once across all runs of one event loop's supervisor;
     #: ``None``: from the machine's cores. The latest run that sets it changes it for all.
     task_limit: int | None = None
+    #: Seconds a fork host stays warm once no run uses it (0: it exits at once). The
+    #: latest run that sets it changes it for every host of the supervisor.
+    host_idle_timeout: float = 2.0
 
 
 def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Config:
@@ -78,6 +81,7 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
     for name, field in (
         ("TIDEFLOW_HEARTBEAT_INTERVAL", "heartbeat_interval"),
         ("TIDEFLOW_HEARTBEAT_TIMEOUT", "heartbeat_timeout"),
+        ("TIDEFLOW_HOST_IDLE_TIMEOUT", "host_idle_timeout"),
     ):
         if text := env.get(name):
             try:
@@ -88,6 +92,9 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
     task_limit = values.get("task_limit")
     if isinstance(task_limit, int) and task_limit < 1:
         raise ValueError(f"task_limit must be at least 1, got {task_limit}.")
+    idle = values.get("host_idle_timeout")
+    if isinstance(idle, (int, float)) and not idle >= 0:
+        raise ValueError(f"host_idle_timeout must be a number of seconds >= 0, got {idle}.")
     return msgspec.convert(values, Config)
 
 

@@ -19,6 +19,7 @@ from ._flow._decorators import StepDecorator, parse_decospec, resolve_decorator
 from ._flow._includefile import IncludeFile
 from ._flow._parameter import ParameterContext, resolve_parameters
 from ._flow._project import check_project_options, project_info, project_tags
+from ._metadata._tags import edit_user_tags
 from ._supervisor._run_actor import RunRequest
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "environment": str,
     "executor": str,
     "task_limit": int,
+    "host_idle_timeout": (int, float),
     "root": (str, os.PathLike),
     "username": str,
     "config": (dict, list, tuple),
@@ -111,7 +113,7 @@ def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
-def _tags(what: str, value: Any) -> tuple[str, ...]:
+def _tags(what: str, value: Any, flow: str) -> tuple[str, ...]:
     tags = (value,) if isinstance(value, str) else tuple(value or ())
     for tag in tags:
         if not isinstance(tag, str):
@@ -120,7 +122,29 @@ def _tags(what: str, value: Any) -> tuple[str, ...]:
             raise ValueError(
                 f"{what}: tags are non-empty strings of at most 500 characters; got {tag!r}."
             )
+    # Too many tags: say so now, before a run exists.
+    edit_user_tags(f"A new run of '{flow}'", frozenset(), frozenset(), add=tags)
     return tags
+
+
+def _run_id_file(what: str, value: Any, workdir: str) -> str | None:
+    """The ``run_id_file`` option, checked before the run is created: its folder exists
+    and can be written to (so a bad path never leaves an empty run behind)."""
+    if not value:
+        return None
+    path = Path(workdir, os.fspath(value))
+    fix = "create the folder, or pass another path (--run-id-file, run_id_file=...)"
+    if not path.parent.is_dir():
+        raise ValueError(
+            f"{what}: cannot write the run id to {path}: the folder {path.parent} does not "
+            f"exist; {fix}."
+        )
+    if path.is_dir():
+        raise ValueError(f"{what}: cannot write the run id to {path}: it is a folder; {fix}.")
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(path.parent, os.W_OK)
+    if not writable:
+        raise ValueError(f"{what}: cannot write the run id to {path}: permission denied; {fix}.")
+    return str(os.fspath(value))
 
 
 def decospecs(values: Sequence[str]) -> tuple[StepDecorator, ...]:
@@ -197,13 +221,13 @@ def build_request(
         root=find_root(config, workdir),
         username=username,
         parameters=values,
-        tags=_tags(what, run_options.get("tags")),
+        tags=_tags(what, run_options.get("tags"), flow.name),
         max_workers=max_workers,
         max_num_splits=max_splits,
         decospecs=decospecs(top_level.get("decospecs") or ()),
         env=full_env,
         cwd=workdir,
-        run_id_file=os.fspath(run_id_file) if run_id_file else None,
+        run_id_file=_run_id_file(what, run_id_file, workdir),
         quiet=bool(top_level.get("quiet")) if quiet is None else quiet,
         namespace=user_namespace,
         origin_run_id=str(origin) if origin is not None else ("" if resume else None),
@@ -224,6 +248,7 @@ def _load_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config
         username=top_level.get("username"),
         executor=top_level.get("executor"),
         task_limit=top_level.get("task_limit"),
+        host_idle_timeout=top_level.get("host_idle_timeout"),
     )
 
 

@@ -209,3 +209,15 @@ def test_a_module_that_cannot_be_found(capsys: pytest.CaptureFixture[str], tmp_p
         "error: Cannot import module 'no_such_module': No module named 'no_such_module'. It "
         f"is looked for in {tmp_path.resolve()} and on sys.path.\n"
     )
+
+
+def test_options_before_the_flow_file(capsys: pytest.CaptureFixture[str]) -> None:
+    """``tideflow run --executor spawn f.py`` says the flow file comes right after the
+    command, instead of looking for a flow file named ``--executor``."""
+    assert main(["run", "--executor", "spawn", str(FLOWS / "flow_linear.py")]) == 2
+    assert capsys.readouterr().err == (
+        "error: tideflow run needs a flow file, right after the command: tideflow run "
+        "myflow.py [OPTIONS]\n"
+    )
+    assert main(["run", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: tideflow COMMAND FLOW_FILE")

@@ -379,6 +379,89 @@ def test_interrupt_stops_the_run(tmp_path: Path) -> None:
         assert metadata.get_run("LiveFlow", run_id).status == "cancelled"
 
 
+def _live_run(tmp_path: Path, **popen: Any) -> subprocess.Popen[bytes]:
+    """``python flow_live.py run`` until its release file exists; returns once it is ready."""
+    command = [
+        sys.executable,
+        str(FLOWS / "flow_live.py"),
+        "--root",
+        str(tmp_path / ".tideflow"),
+        "run",
+        "--release",
+        str(tmp_path / "release"),
+        "--run-id-file",
+        "run_id",
+    ]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        **popen,
+    )  # fmt: skip
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.rstrip().endswith(b"] ready"):
+            break
+    return process
+
+
+def _stored_status(tmp_path: Path) -> str:
+    run_id = (tmp_path / "run_id").read_text()
+    with SQLiteMetadataStore(tmp_path / ".tideflow") as metadata:
+        return str(metadata.get_run("LiveFlow", run_id).status)
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_and_sighup_cancel_the_run(tmp_path: Path, name: str, code: int) -> None:
+    """SIGTERM (kill, a service manager) and SIGHUP (the terminal closed) cancel the run
+    like Ctrl-C: recorded as cancelled, exit code 128 + the signal."""
+    with _live_run(tmp_path) as process:
+        process.send_signal(getattr(signal, name))
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == code, stderr
+    assert f"Interrupted ({name}): stopping the run's tasks...".encode() in stderr
+    assert b"Workflow cancelled" in stderr
+    assert _stored_status(tmp_path) == "cancelled"
+
+
+def test_a_background_job_keeps_ignoring_sigint(tmp_path: Path) -> None:
+    """A command started with SIGINT ignored (a background job of a non-interactive shell)
+    keeps ignoring it: the run goes on and succeeds."""
+
+    def ignore_sigint() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    with _live_run(tmp_path, preexec_fn=ignore_sigint) as process:
+        process.send_signal(signal.SIGINT)
+        (tmp_path / "release").touch()
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert b"Interrupted" not in stderr
+    assert _stored_status(tmp_path) == "succeeded"
+
+
+@pytest.mark.parametrize("both", [False, True], ids=["stdout", "stdout-and-stderr"])
+def test_a_console_that_goes_away_does_not_stop_the_run(tmp_path: Path, both: bool) -> None:
+    """``python flow.py run | head -1`` (and with ``2>&1``): the command neither hangs nor
+    fails when its reader leaves; the run goes on and finishes, its output in the task
+    logs, and the command exits with the run's code."""
+    flow = FLOWS / "fail_linear_flow.py"
+    redirect = "2>&1 " if both else ""
+    script = f"set -o pipefail; '{sys.executable}' '{flow}' run {redirect}| head -1"
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=tmp_path, env=cli_env(), capture_output=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == b"Validating your flow...\n"
+    assert b"Traceback" not in done.stderr
+    with SQLiteMetadataStore(tmp_path / ".tideflow") as metadata:
+        [run] = metadata.list_runs("FailLinearFlow")
+        assert run.status == "succeeded"
+        [task] = metadata.list_tasks("FailLinearFlow", run.run_id, "end")
+    logs = (tmp_path / ".tideflow" / "logs").rglob("*.stdout.log")
+    assert any(b"start says hello" in log.read_bytes() for log in logs)
+    assert task.task_id
+
+
 # -- commands that run nothing, called in this process -----------------------------------
 
 
@@ -509,6 +592,62 @@ def test_usage_errors_exit_2_and_store_nothing(
     assert code == 2
     assert re.match(message, capsys.readouterr().err)
     assert not (root / "metadata.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [arg for i in range(51) for arg in ("--tag", f"t{i}")],
+            (
+                r"^error: A new run of 'FailLinearFlow' would have 51 user tags, but a run can have "
+                r"at most 50\. Remove some tags first\.\n$"
+            ),
+        ),
+        (
+            ["--run-id-file", "no/such/folder/run_id"],
+            (
+                r"^error: FailLinearFlow\.run\(\): cannot write the run id to .*run_id: the folder "
+                r".*folder does not exist; create the folder, or pass another path \(--run-id-file, "
+                r"run_id_file=\.\.\.\)\.\n$"
+            ),
+        ),
+        (
+            ["--run-id-file", "."],
+            r"^error: FailLinearFlow\.run\(\): cannot write the run id to .*: it is a folder; ",
+        ),
+    ],
+    ids=["51-tags", "no-folder", "a-folder"],
+)
+def test_errors_at_start_are_one_line_and_leave_no_run(
+    args: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """Too many tags and a run id file that cannot be written are one ``error:`` line,
+    found before the run is created: no run is left behind."""
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / ".tideflow"
+    code = main(["run", str(FLOWS / "fail_linear_flow.py"), "--root", str(root), *args])
+    assert code == 1
+    captured = capsys.readouterr()
+    assert re.match(message, captured.err), captured.err
+    assert not (root / "metadata.db").exists()
+
+
+def test_an_error_in_an_exception_group_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """An error raised at start inside the run's task groups prints as one line, never as
+    an ExceptionGroup traceback."""
+    from tideflow._cli._main import _guarded
+    from tideflow._exceptions import TideflowError
+
+    def start() -> int:
+        problem = TideflowError("The store cannot be written. Choose another with --root.")
+        raise BaseExceptionGroup("outer", [ExceptionGroup("inner", [problem])])
+
+    assert _guarded(start, []) == 1
+    assert capsys.readouterr().err == (
+        "error: The store cannot be written. Choose another with --root.\n"
+    )
 
 
 def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:

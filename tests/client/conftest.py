@@ -78,11 +78,16 @@ def _cli_run(flow: str) -> str:
 
 
 @pytest.fixture(scope="package")
-def client_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClientRuns]:
+def client_runs(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ClientRuns]:
     """The runs above, in a store of their own (``TIDEFLOW_ROOT``), as user ``tester``."""
+    from s3server import use_suite_datastore
+
     folder = tmp_path_factory.mktemp("client")
     root = folder / ".tideflow"
     with pytest.MonkeyPatch.context() as patch:
+        use_suite_datastore(request, patch)
         patch.setenv("TIDEFLOW_ROOT", str(root))
         patch.setenv("TIDEFLOW_USER", "tester")
         patch.chdir(folder)

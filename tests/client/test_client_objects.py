@@ -8,10 +8,11 @@ import time
 from typing import TYPE_CHECKING
 
 import tideflow.client
+from stored_runs import blob_store
 from tideflow import DataArtifact, Flow, Run, Step, Task, namespace
 from tideflow._datastore._artifacts import dumps
-from tideflow._datastore._cas import LocalBlobStore
 from tideflow._metadata import ArtifactRecord, AttemptRecord, SQLiteMetadataStore, TaskRecord
+from tideflow._stores._interfaces import BlobStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -112,7 +113,7 @@ def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
     benchmarks/bench_client_data.py, not here: the machines running the suite are shared.
     """
     root = tmp_path / ".tideflow"
-    blobs = LocalBlobStore(root)
+    blobs = blob_store(root)  # local, or the suite's object storage
     with SQLiteMetadataStore(root) as store:
         for number in range(100):
             write_finished_run(store, blobs, number)
@@ -122,7 +123,7 @@ def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
     assert values == list(range(99, -1, -1))
 
 
-def write_finished_run(store: SQLiteMetadataStore, blobs: LocalBlobStore, number: int) -> None:
+def write_finished_run(store: SQLiteMetadataStore, blobs: BlobStore, number: int) -> None:
     """Record a finished run of FastFlow whose end task stored ``x = number``."""
     run = store.create_run("FastFlow", user="tester", system_tags=["user:tester"])
     key = {"flow": "FastFlow", "run_id": run.run_id, "step": "end", "task_id": "1"}

@@ -171,7 +171,49 @@ def test_transition_to_unknown_step() -> None:
         "start",
         "unknown-target",
         r"Step 'start' specifies a self\.next\(\) transition to an unknown step, 'tarin'\. "
-        r"The steps are: end, start, train\. Check the name, and that the step has @step\.$",
+        r"Did you mean self\.next\(self\.train\)\? The steps are: end, start, train\. Check "
+        r"the name, and that the step has @step\.$",
+    )
+
+
+class MisspelledEnd(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.ned)  # line: misspelled-end
+
+    @step
+    def end(self):
+        pass
+
+
+def test_a_misspelled_step_suggests_the_right_one() -> None:
+    """``self.next(self.ned)`` suggests ``end``."""
+    expect(
+        MisspelledEnd,
+        "start",
+        "misspelled-end",
+        r"Step 'start' specifies a self\.next\(\) transition to an unknown step, 'ned'\. "
+        r"Did you mean self\.next\(self\.end\)\? The steps are: end, start\.",
+    )
+
+
+class FarTarget(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.xyzzy)  # line: far-target
+
+    @step
+    def end(self):
+        pass
+
+
+def test_no_suggestion_for_a_name_unlike_any_step() -> None:
+    expect(
+        FarTarget,
+        "start",
+        "far-target",
+        r"Step 'start' specifies a self\.next\(\) transition to an unknown step, 'xyzzy'\. "
+        r"The steps are: end, start\.",
     )
 
 

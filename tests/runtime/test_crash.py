@@ -168,3 +168,86 @@ def test_a_killed_supervisor_leaves_no_task_and_its_run_reads_as_crashed(
     resumed = Runner(str(FLOWS / "fail_sleep_flow.py"), env={"NAP_SECONDS": "0"}).resume()
     assert resumed.status == "successful"
     assert latest_run(tideflow_root, "FailSleepFlow").origin_run_id == run.run_id
+
+
+_BLOCKING_SUPERVISOR = """
+import sys, time
+from pathlib import Path
+import anyio
+from tideflow import Runner
+
+async def main():
+    running = await Runner(sys.argv[1], show_output=False).async_run()
+    async for _, line in running.stream_log("stdout"):
+        if "nap 0 starts" in line:
+            break
+    print("blocking", running.pathspec, flush=True)
+    while not Path(sys.argv[2]).exists():
+        time.sleep(0.05)  # the caller blocks its own event loop: no heartbeat
+    await running.wait()
+    print("ended", running.state.value, flush=True)
+    print(running.stderr, flush=True)
+
+anyio.run(main, backend=sys.argv[3])
+"""
+
+
+@pytest.mark.parametrize("end", ["killed", "no_lock"])
+def test_a_live_supervisor_is_never_taken_for_dead(
+    tideflow_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, end: str
+) -> None:
+    """Invariant: while the supervising process lives, its run stays running however long
+    it blocks its event loop (no heartbeat), and a resume of it is refused; once it is
+    killed the run reads as crashed at once. Without a lock (a store where none is
+    possible), the lease decides, and a run recorded as crashed stays crashed when its
+    supervisor comes back and finishes it."""
+    from tideflow._exceptions import ResumeError
+    from tideflow._metadata._liveness import lock_path
+
+    monkeypatch.setenv("TIDEFLOW_HEARTBEAT_TIMEOUT", "1")
+    unblock = tmp_path / "unblock"
+    env = {**os.environ, "TIDEFLOW_HEARTBEAT_INTERVAL": "0.2", "NAP_SECONDS": "1"}
+    supervisor = subprocess.Popen(
+        [sys.executable, "-c", _BLOCKING_SUPERVISOR, str(FLOWS / "fail_sleep_flow.py")]
+        + [str(unblock), "asyncio"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert supervisor.stdout is not None
+        line = supervisor.stdout.readline()
+        assert line.startswith("blocking "), line
+        flow, run_id = line.split()[1].split("/")
+        time.sleep(1.5)  # the lease is older than the heartbeat timeout now
+        with SQLiteMetadataStore(tideflow_root) as store:
+            assert mark_crashed_runs(store, load_config(), flow) == []
+            assert store.get_run(flow, run_id).status == "running"
+        with pytest.raises(ResumeError, match=r"^Cannot resume FailSleepFlow/\d+: it is still "):
+            Runner(str(FLOWS / "fail_sleep_flow.py"), show_output=False).resume()
+        if end == "killed":
+            supervisor.kill()
+            supervisor.wait(timeout=10)
+            with SQLiteMetadataStore(tideflow_root) as store:
+                [marked] = mark_crashed_runs(store, load_config(), flow)  # at once
+            assert (marked.run_id, marked.status) == (run_id, "crashed")
+            assert not lock_path(tideflow_root, flow, run_id).exists()
+            return
+        lock_path(tideflow_root, flow, run_id).unlink()  # as if no lock were possible
+        with SQLiteMetadataStore(tideflow_root) as store:
+            [marked] = mark_crashed_runs(store, load_config(), flow)
+        assert marked.status == "crashed"
+        unblock.touch()
+        rest = supervisor.stdout.read()
+        supervisor.wait(timeout=30)
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()
+        if supervisor.stdout is not None:
+            supervisor.stdout.close()
+    assert "ended succeeded" in rest
+    assert "but the store already records it as crashed" in rest
+    crashed = read_run(tideflow_root, "FailSleepFlow")
+    assert crashed.record.status == "crashed"
+    assert all(a.state != "running" for t in crashed.steps["nap"] for a in t.attempts)

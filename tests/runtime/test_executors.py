@@ -22,9 +22,9 @@ from executors import (
     wait_for_file,
     wait_no_task_processes,
 )
+from stored_runs import blob_store
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
-from tideflow._datastore._cas import LocalBlobStore
 from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def summary(root: Path, pathspec: str) -> dict[str, list[Any]]:
     """Every task of a run: its final attempt's state, exit code, signal, exception type
     and artifacts, by step, in a stable order (pids, times and run ids left out)."""
     flow, run_id = pathspec.split("/")
-    blobs = LocalBlobStore(root)
+    blobs = blob_store(root)
     result: dict[str, list[Any]] = {}
     with SQLiteMetadataStore(root) as store:
         for step in store.list_steps(flow, run_id):

@@ -402,6 +402,39 @@ async def test_console_lines_carry_the_task_prefix(runs: dict[str, Outcome]) -> 
     assert any(re.match(prefix + r"Task finished successfully\.$", line) for line in stdout)
 
 
+async def test_foreach_tasks_name_their_item_in_the_prefix(runs: dict[str, Outcome]) -> None:
+    """Each line of a foreach task names its item index; nested ones name every level."""
+    outcome = runs["foreach"]
+    stdout = outcome.console.streams["stdout"]
+    for task in outcome.steps["body"]:
+        prefix = rf"\[{outcome.run_id}/body/{task.task_id} item {task.index} \(pid \d+\)\] "
+        assert any(re.search(prefix + r"Task finished successfully\.$", line) for line in stdout)
+    assert not any(re.search(r"/(start|join|end)/\d+ item", line) for line in stdout)
+    nested = runs["nested"]
+    lines = nested.console.streams["stdout"]
+    assert any(re.search(r"/\d+ items \d+, \d+ \(pid \d+\)\] ", line) for line in lines)
+
+
+def test_a_failing_foreach_task_names_its_item(tideflow_root: Path, flows_dir: Path) -> None:
+    """The traceback and the failure line of a foreach task name its item index."""
+    runner = Runner(
+        str(flows_dir / "fail_foreach_flow.py"), show_output=False, env={"FAIL_ITEMS": "2"}
+    )
+    running = runner.run()
+    assert running.status == "failed"
+    task = next(t for t in running.run["body"] if t.index == 2)
+    failed = [line for line in running.stderr.splitlines() if "Task failed" in line]
+    assert len(failed) == 1
+    assert re.search(
+        rf"\[{running.run.id}/body/{task.id} item 2 \(pid \d+\)\] Task failed: RuntimeError: "
+        r"planned failure for item 2$",
+        failed[0],
+    )
+    raised = [line for line in running.stderr.splitlines() if "] RuntimeError:" in line]
+    assert raised
+    assert all(f"/body/{task.id} item 2 (pid " in line for line in raised)
+
+
 def test_attempts_record_the_task_process_id(tideflow_root: Path, flows_dir: Path) -> None:
     """Each finished attempt stores the pid of the process that ran it."""
     running = Runner(str(flows_dir / "hello_flow.py"), show_output=False).run()

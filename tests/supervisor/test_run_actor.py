@@ -48,6 +48,9 @@ class HangingExecutor:
             self.stopped = True
         raise AssertionError("unreachable")
 
+    def run_ended(self, flow: str, run_id: str) -> None:
+        pass
+
     async def aclose(self) -> None:
         pass
 
@@ -130,6 +133,38 @@ async def test_a_crash_stays_in_its_run(
         assert store.get_run(*broken.pathspec.split("/")).status == "crashed"
     assert healthy.state is RunState.SUCCEEDED
     assert not supervisor.closed
+
+
+class BrokenExecutor:
+    """Starts a task, then fails as a bug in tideflow would."""
+
+    name = "broken"
+
+    async def run_task(
+        self, spec: TaskSpec, sink: TaskSink, *, env: Mapping[str, str], cwd: str
+    ) -> TaskOutcome:
+        await sink.started(os.getpid())
+        raise RuntimeError("a bug below the scheduler")
+
+    def run_ended(self, flow: str, run_id: str) -> None:
+        pass
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_an_internal_error_leaves_no_attempt_running(
+    request_for: Any, tideflow_root: Path
+) -> None:
+    """Invariant: when the supervisor fails while a task attempt runs, the run is recorded
+    as crashed and so is the attempt: no attempt stays ``running``."""
+    actor = RunActor(request_for(), executor=BrokenExecutor(), output=RunOutput())
+    await (await current_supervisor()).start(actor.run)
+    with anyio.fail_after(30):
+        await actor.wait()
+    assert actor.state is RunState.CRASHED
+    assert "RuntimeError: a bug below the scheduler" in actor.output.text("stderr")
+    assert stored(tideflow_root, actor) == ("crashed", ["crashed"])
 
 
 async def test_errors_before_the_run_starts_reach_the_caller(

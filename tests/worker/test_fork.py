@@ -15,7 +15,13 @@ import anyio
 import psutil
 import pytest
 
-from executors import descendant_pids, host_processes, wait_for_file, wait_no_task_processes
+from executors import (
+    descendant_pids,
+    host_processes,
+    task_processes,
+    wait_for_file,
+    wait_no_task_processes,
+)
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
 from tideflow._datastore._cas import LocalBlobStore
@@ -29,6 +35,13 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="fork needs POSIX")
+
+
+@pytest.fixture(autouse=True)
+def _warm_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hosts stay warm for a minute after a run, so the tests that look at a host after
+    its run find it however slow the machine is (the tests of idle hosts set less)."""
+    monkeypatch.setenv("TIDEFLOW_HOST_IDLE_TIMEOUT", "60")
 
 
 async def _fork_executor() -> ForkExecutor:
@@ -326,3 +339,68 @@ def test_import_tideflow_stays_light() -> None:
         "assert 'Runner' in dir(tideflow)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def _nothing_left(before: set[int], deadline: float = 5.0) -> list[psutil.Process]:
+    """Wait up to ``deadline`` seconds, letting the event loop run, for every host and task
+    process started since ``before`` to be gone; return what is left."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:  # the OS sends no event when a process ends: poll
+        if not (left := host_processes(before) + task_processes(before)):
+            return left
+        await anyio.sleep(0.05)
+    return host_processes(before) + task_processes(before)
+
+
+@pytest.mark.parametrize("executor", ["fork", "spawn"])
+@pytest.mark.parametrize("end", ["succeeded", "failed", "wait_timeout", "cancelled"])
+async def test_no_process_lingers_after_a_run(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    executor: str, end: str,
+) -> None:  # fmt: skip
+    """Invariant: a few seconds (the default host_idle_timeout, 2) after a run ends, however
+    it ends, no tideflow process is left, while the event loop goes on."""
+    monkeypatch.delenv("TIDEFLOW_HOST_IDLE_TIMEOUT")
+    before = descendant_pids()
+    if end in ("succeeded", "failed"):
+        env = {"FAIL_STEP": "middle"} if end == "failed" else {}
+        runner = Runner(
+            str(flows_dir / "fail_linear_flow.py"), show_output=False, env=env, executor=executor
+        )
+        running = await runner.async_run()
+        await running.wait()
+        assert running.state.value == end
+    else:
+        runner = Runner(str(flows_dir / "exec_slow.py"), show_output=False, executor=executor)
+        running = await runner.async_run(
+            pid_file=str(tmp_path / "pids.txt"), go_file=str(tmp_path / "never")
+        )
+        await anyio.to_thread.run_sync(wait_for_file, tmp_path / "pids.txt")
+        if end == "wait_timeout":
+            await running.wait(timeout=0.5)
+            assert running.state.value == "timeout"
+        else:
+            with anyio.move_on_after(0.5):
+                await running.wait()
+            assert running.state.value == "cancelled"
+    assert await _nothing_left(before) == []
+
+
+async def test_back_to_back_runs_stay_warm(tideflow_root: Path, flows_dir: Path) -> None:
+    """With the default idle time, a run that follows another uses its host; the tasks of
+    one run share a host even with host_idle_timeout=0, which ends it right after."""
+    flow = str(flows_dir / "fail_linear_flow.py")
+    before = descendant_pids()
+    for _ in range(3):
+        running = await Runner(flow, show_output=False, executor="fork").async_run()
+        await running.wait()
+        assert running.status == "successful"
+    executor = await _fork_executor()
+    assert executor.statistics().hosts_started == 1
+    running = await Runner(
+        flow, show_output=False, executor="fork", host_idle_timeout=0
+    ).async_run()
+    await running.wait()
+    assert running.status == "successful"
+    assert executor.statistics().hosts_started == 1  # start, middle and end: one host
+    assert await _nothing_left(before, deadline=2.0) == []

@@ -236,6 +236,25 @@ def test_a_step_that_skips_self_next_at_run_time(store: Store) -> None:
     )
 
 
+def test_a_missing_self_next_points_at_the_users_step(store: Store) -> None:
+    """The traceback of a step that returned without self.next() is the user's step (its
+    file and ``def`` line), not tideflow's own frames."""
+    parent = store.task("start", fine="x")
+    done = execute(
+        store.spec("middle", inputs=[parent], parameters={"kind": "skip-next"}), TaskFlow
+    )
+    assert done.error is not None
+    lines = done.error.traceback.splitlines()
+    line = TaskFlow.middle.__code__.co_firstlineno + 1  # below @step
+    assert lines[:3] == [
+        "Traceback (most recent call last):",
+        f'  File "{__file__}", line {line}, in middle',
+        "    def middle(self):",
+    ]
+    assert lines[3].startswith("tideflow.exception.FlowDefinitionError: step 'middle' in ")
+    assert "tideflow/_worker" not in done.error.traceback
+
+
 def test_self_next_called_twice(store: Store) -> None:
     parent = store.task("start", fine="x")
     done = execute(store.spec("middle", inputs=[parent], parameters={"kind": "twice"}), TaskFlow)
@@ -287,11 +306,17 @@ def test_bad_foreach_variable(store: Store, kind: str, message: str) -> None:
 
 
 def test_foreach_limit(store: Store) -> None:
+    """The error names --max-num-splits; its traceback is the user's self.next() line."""
     done = execute(store.spec("split", parameters={"kind": "plain"}, max_num_splits=2), TaskFlow)
     assert failed(done)[1] == (
         "Step 'split' starts a foreach over 3 items, more than the limit of 2. Raise it with "
         "--max-num-splits 3 (or max_num_splits=3 in Runner.run())."
     )
+    assert done.error is not None
+    lines = done.error.traceback.splitlines()
+    assert lines[1].startswith(f'  File "{__file__}", line ') and lines[1].endswith(" in split")
+    assert lines[2] == '    self.next(self.body, foreach="items")'
+    assert "tideflow/_worker" not in done.error.traceback
 
 
 def test_foreach_body_sees_input_and_index(store: Store) -> None:

@@ -50,8 +50,8 @@ def _flow_parser(
 
     def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
         usage = command_prog(name) if command_prog is not None else None
-        parser: argparse.ArgumentParser = commands.add_parser(name, prog=usage, **kwargs)
-        return parser
+        sub: argparse.ArgumentParser = commands.add_parser(name, prog=usage, **kwargs)
+        return sub
 
     parameters = flow.cls._tf_parameters()
     run = add("run", help="run the flow")
@@ -151,9 +151,10 @@ def _dispatch(
             resume=resume,
             from_text=True,
         )
+        from ._run import run_in_terminal, say
+
         if not request.quiet:
-            print("Validating your flow...\n    The graph looks good!")
-        from ._run import run_in_terminal
+            say("Validating your flow...\n    The graph looks good!")
 
         return anyio.run(run_in_terminal, request)
     from ._manage import run_management_command
@@ -161,10 +162,29 @@ def _dispatch(
     return run_management_command(flow, args, _top_level(args))
 
 
+def _unwrapped(call: Any) -> int:
+    """Call ``call``; an exception group holding one error (a task group around the run)
+    is raised as that error, so it reads as one line like any other."""
+    try:
+        return int(call())
+    except BaseExceptionGroup as group:
+        leaves = _leaves(group)
+        if len(leaves) == 1 and isinstance(leaves[0], Exception):
+            raise leaves[0] from group
+        raise
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        found.extend(_leaves(exc) if isinstance(exc, BaseExceptionGroup) else [exc])
+    return found
+
+
 def _guarded(call: Any, argv: Sequence[str]) -> int:
     show_traceback = "--traceback" in argv
     try:
-        return int(call())
+        return _unwrapped(call)
     except (CommandError, ParameterError) as exc:
         if show_traceback:
             traceback.print_exc()
@@ -192,18 +212,22 @@ def flow_main(cls: type[FlowSpec], argv: Sequence[str] | None = None) -> int:
     return _guarded(call, argv)
 
 
+_USAGE = (
+    "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, tag, "
+    "dump, card)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
+    "       tideflow --version\n\n"
+    "FLOW_FILE is a file (flow.py), a flow of a file of several (flow.py:MyFlow) or a "
+    "module\nand class (package.module:MyFlow, found in the working directory too). "
+    "Help on a\ncommand: tideflow run flow.py --help"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``tideflow`` command: ``tideflow COMMAND FLOW_FILE ...`` and ``tideflow runs``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(
-            "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, "
-            "tag, dump, card)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
-            "       tideflow --version\n\n"
-            "FLOW_FILE is a file (flow.py), a flow of a file of several (flow.py:MyFlow) or a "
-            "module\nand class (package.module:MyFlow, found in the working directory too). "
-            "Help on a\ncommand: tideflow run flow.py --help"
-        )
+    helped = argv[0] != "runs" and argv[1:2] in (["-h"], ["--help"]) if argv else False
+    if not argv or argv[0] in ("-h", "--help") or helped:
+        print(_USAGE)
         return 0 if argv else EXIT_USAGE
     if argv[0] == "--version":
         print(f"tideflow {__version__}")
@@ -219,9 +243,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if len(argv) < 2:
+    if len(argv) < 2 or argv[1].startswith("-"):
         print(
-            f"error: tideflow {argv[0]} needs a flow file: tideflow {argv[0]} myflow.py",
+            f"error: tideflow {argv[0]} needs a flow file, right after the command: "
+            f"tideflow {argv[0]} myflow.py [OPTIONS]",
             file=sys.stderr,
         )
         return EXIT_USAGE

@@ -1,4 +1,12 @@
-"""``run`` and ``resume`` from the command line: one run actor, printed as it goes."""
+"""``run`` and ``resume`` from the command line: one run actor, printed as it goes.
+
+The command owns the process's signals while the run goes on: SIGINT (Ctrl-C), SIGTERM
+and SIGHUP (the terminal went away) each stop the run, which is recorded as cancelled,
+and the command exits with 128 plus the signal's number (130, 143, 129), as a shell
+expects. A signal the command was started with ignored stays ignored: a background job
+(``python flow.py run &`` in a non-interactive shell, ``nohup``) is not stopped by Ctrl-C
+or by its terminal closing.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +19,38 @@ from .._supervisor._output import RunOutput
 from .._supervisor._run_actor import RunActor, RunRequest
 from .._supervisor._supervisor import current_supervisor
 
-__all__ = ("run_in_terminal",)
+__all__ = ("STOP_SIGNALS", "run_in_terminal", "say")
+
+#: The signals that stop a run started from the command line.
+STOP_SIGNALS: tuple[signal.Signals, ...] = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    *([signal.SIGHUP] if hasattr(signal, "SIGHUP") else []),
+)
 
 
-async def _stop_on_signal(actor: RunActor) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for _ in signals:
-            await actor.output.write("stderr", ["Interrupted: stopping the run's tasks..."])
+def say(text: str) -> None:
+    """Print a line of the command's own to stdout; nothing if nobody reads it any more
+    (``python flow.py run | head -1``): the run goes on all the same."""
+    RunOutput(echo=True)._print("stdout", f"{text}\n")
+
+
+def _handled_signals() -> list[signal.Signals]:
+    """The stop signals this process was not started with ignored."""
+    return [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
+
+
+async def _stop_on_signal(actor: RunActor, received: list[int]) -> None:
+    handled = _handled_signals()
+    if not handled:
+        await anyio.sleep_forever()
+    with anyio.open_signal_receiver(*handled) as signals:
+        async for signum in signals:
+            received.append(signum)
+            name = signal.Signals(signum).name
+            await actor.output.write(
+                "stderr", [f"Interrupted ({name}): stopping the run's tasks..."]
+            )
             await actor.stop(RunState.CANCELLED)
             return
 
@@ -29,8 +62,9 @@ async def run_in_terminal(request: RunRequest) -> int:
     output = RunOutput(echo=True)
     executor = supervisor.executor(request.config.executor, request.config.kill_grace)
     actor = RunActor(request, executor=executor, output=output, shared_limiter=supervisor.limiter)
+    received: list[int] = []
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_stop_on_signal, actor)
+        tg.start_soon(_stop_on_signal, actor, received)
         try:
             await supervisor.start(actor.run)
             await actor.wait()
@@ -40,4 +74,6 @@ async def run_in_terminal(request: RunRequest) -> int:
         tg.cancel_scope.cancel()
     if actor.state is RunState.SUCCEEDED:
         return 0
-    return 130 if actor.state is RunState.CANCELLED else 1
+    if actor.state is RunState.CANCELLED:
+        return 128 + (received[0] if received else signal.SIGINT)
+    return 1

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, ClassVar, Final
 
 from .._exceptions import NamespaceMismatch, NotFound
 from .._logs import STREAMS
+from .._metadata._liveness import mark_crashed_runs
 from ._data import TaskData, TaskException
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
 from ._pathspec import split_pathspec
@@ -301,15 +302,15 @@ class RunNode(Node):
     def current(self) -> RunRecord:
         """The run's record, read again if the cached one says it is still running.
 
-        A run still marked running whose supervisor stopped renewing its lease is recorded
-        as crashed first, so that no run reads as running forever.
+        A run still marked running whose supervisor is gone is recorded as crashed first,
+        so that no run reads as running forever.
         """
         if self._record.status == "running":
             flow, run_id = self._record.flow, self._record.run_id
             record = self.handle.metadata.get_run(flow, run_id)
             if record.status == "running" and self.handle.is_stale(record):
-                self.handle.metadata.mark_stale_runs(
-                    flow, older_than=self.handle.heartbeat_timeout
+                mark_crashed_runs(
+                    self.handle.metadata, self.handle.root, self.handle.heartbeat_timeout, flow
                 )
                 record = self.handle.metadata.get_run(flow, run_id)
             self._record = record

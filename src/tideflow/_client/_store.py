@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, final
 from .._config import find_root, load_config
 from .._datastore._artifacts import loads
 from .._exceptions import NotFound
+from .._metadata._liveness import is_alive
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
 from ._state import client_state
@@ -93,7 +94,11 @@ class StoreHandle:
             )
 
     def is_stale(self, record: RunRecord) -> bool:
-        """Whether a running run's supervisor stopped renewing its lease."""
+        """Whether a running run's supervisor is gone: its lock is free, or, for a run
+        without a lock, its lease expired."""
+        alive = is_alive(self.root, record.flow, record.run_id)
+        if alive is not None:
+            return not alive
         beat = record.heartbeat_at
         return beat is not None and time.time() - beat > self.heartbeat_timeout
 

@@ -171,7 +171,7 @@ def _encode(data: bytes) -> tuple[bytes, bytes]:
     return _HEADER.pack(_RAW, size), data
 
 
-def _parse_header(header: bytes, sha: str, path: Path) -> tuple[int, int]:
+def _parse_header(header: bytes, sha: str, path: Path | str) -> tuple[int, int]:
     if len(header) < _HEADER.size:
         raise _corrupt(sha, path, "the file is shorter than its header")
     encoding, size = _HEADER.unpack_from(header)
@@ -195,7 +195,7 @@ def _decode(stored: bytes, sha: str, path: Path) -> bytes:
     return data
 
 
-def _corrupt(sha: str, path: Path, reason: str) -> ArtifactError:
+def _corrupt(sha: str, path: Path | str, reason: str) -> ArtifactError:
     return ArtifactError(
         f"Blob {sha} at {path} is damaged: {reason}. Delete the file; the artifacts that "
         "use it cannot be loaded until a run stores them again."

@@ -8,6 +8,7 @@ previous ones, and returns the nodes completed with ``in_funcs``, ``split_parent
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from typing import TYPE_CHECKING
 
@@ -88,10 +89,12 @@ def check_unknown_targets(nodes: dict[str, StepNode]) -> None:
         for target in node.out_funcs:
             if target not in nodes:
                 known = ", ".join(sorted(nodes))
+                close = difflib.get_close_matches(target, list(nodes), n=1, cutoff=0.5)
+                guess = f" Did you mean self.next(self.{close[0]})?" if close else ""
                 raise FlowDefinitionError(
                     f"Step '{node.name}' specifies a self.next() transition to an unknown "
-                    f"step, '{target}'. The steps are: {known}. Check the name, and that "
-                    f"the step has @step.",
+                    f"step, '{target}'.{guess} The steps are: {known}. Check the name, and "
+                    "that the step has @step.",
                     step=node.name,
                     file=node.file,
                     line=node.next_line,

@@ -16,7 +16,16 @@ from .._stores._interfaces import LogLine
 if TYPE_CHECKING:
     import os
 
-__all__ = ("LogLine", "log_size", "read_from", "read_log", "read_text")
+__all__ = (
+    "LogLine",
+    "lines_after",
+    "log_size",
+    "parse_lines",
+    "read_from",
+    "read_log",
+    "read_text",
+    "text_of",
+)
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -27,9 +36,14 @@ def read_log(path: str | os.PathLike[str]) -> list[tuple[datetime, bytes]]:
     Timestamps are timezone-aware UTC datetimes, exact to the microsecond. A line without
     a valid timestamp (a damaged file) gets the timestamp of the line before it.
     """
+    return parse_lines(_read(Path(path)))
+
+
+def parse_lines(data: bytes) -> list[tuple[datetime, bytes]]:
+    """Return every complete line of a log's bytes as ``(timestamp, text)``."""
     result = []
     stamp = _EPOCH
-    for line in _complete_lines(_read(Path(path))):
+    for line in _complete_lines(data):
         micros, text = _parse(line)
         if micros is not None:
             stamp = _EPOCH + timedelta(microseconds=micros)
@@ -103,5 +117,32 @@ def _parse(line: bytes) -> tuple[int | None, bytes]:
 
 
 def _text_bytes(path: Path) -> bytes:
-    texts = [_parse(line)[1] for line in _complete_lines(_read(path))]
+    return text_of(_read(path))
+
+
+def text_of(data: bytes) -> bytes:
+    """Return the text of a log's bytes: its lines joined with ``\\n``, and a final one."""
+    texts = [_parse(line)[1] for line in _complete_lines(data)]
     return b"\n".join(texts) + b"\n" if texts else b""
+
+
+def lines_after(data: bytes, position: int, where: str) -> list[LogLine]:
+    """Return the complete lines of a log's bytes after byte ``position``.
+
+    :raises ValueError: as :func:`read_from` does; ``where`` names the log.
+    """
+    if position < 0:
+        raise ValueError(f"A log position cannot be negative; got {position}.")
+    if position > 0:
+        before = data[position - 1 : position]
+        if before != b"\n":
+            what = "past the end" if not before else "not at the start of a line"
+            raise ValueError(
+                f"Position {position} is {what} of {where}. Resume from a position "
+                "that read_from() returned."
+            )
+    lines = []
+    for line in _complete_lines(data[position:]):
+        position += len(line) + 1
+        lines.append(LogLine(position=position, text=_parse(line)[1]))
+    return lines

@@ -46,7 +46,7 @@ from ._rows import (
 from ._tags import check_tags, edit_user_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from types import TracebackType
 
     from ._records import (
@@ -182,8 +182,12 @@ class SQLiteMetadataStore:
 
     def finish_run(
         self, flow: str, run_id: str, status: str, finished_at: float | None = None
-    ) -> None:
-        """Record the final ``status`` of a run.
+    ) -> bool:
+        """Record the final ``status`` of a run, and give its attempts still ``running`` a
+        final state too (``crashed`` for a crashed run, else ``cancelled``).
+
+        A run that already has a final state keeps it (a run recorded as crashed never
+        becomes succeeded): then nothing changes and the answer is False.
 
         :raises ValueError: if ``status`` is not a final run status.
         :raises NotFound: if the run does not exist.
@@ -191,13 +195,25 @@ class SQLiteMetadataStore:
         check_state(status, RUN_STATUSES, "run status")
         finished_at = time.time() if finished_at is None else finished_at
         number = run_number(flow, run_id)
+        attempt_state = "crashed" if status == "crashed" else "cancelled"
         with self._write() as conn:
-            cursor = conn.execute(
+            row = conn.execute(
+                "SELECT status FROM runs WHERE flow = ? AND run_id = ?", (flow, number)
+            ).fetchone()
+            if row is None:
+                raise run_not_found(flow, run_id)
+            if row[0] != "running":
+                return False
+            conn.execute(
                 "UPDATE runs SET status = ?, finished_at = ? WHERE flow = ? AND run_id = ?",
                 (status, finished_at, flow, number),
             )
-            if cursor.rowcount == 0:
-                raise run_not_found(flow, run_id)
+            conn.execute(
+                "UPDATE attempts SET state = ?, finished_at = max(started_at, ?) "
+                "WHERE flow = ? AND run_id = ? AND state = 'running'",
+                (attempt_state, finished_at, flow, number),
+            )
+        return True
 
     def get_run(self, flow: str, run_id: str) -> RunRecord:
         """Return a run.
@@ -310,6 +326,47 @@ class SQLiteMetadataStore:
                 updates,
             )
             return [self._fetch_run(conn, name, number) for name, number, _ in stale]
+
+    def mark_runs_crashed(
+        self, flow: str | None, dead: Callable[[RunRecord], bool]
+    ) -> list[RunRecord]:
+        """Mark as ``crashed`` every running run (of ``flow``, or of every flow) for which
+        ``dead(run)`` says its supervisor is gone, with its ``running`` attempts.
+
+        ``dead`` is asked outside any transaction; a run that ends meanwhile keeps the
+        state its supervisor recorded. The time of the last heartbeat is recorded as the
+        time they finished (for an attempt started later: its start).
+
+        :return: the runs marked, as they are now.
+        """
+        sql = f"SELECT {RUN_COLUMNS} FROM runs AS r WHERE r.status = 'running'"
+        params: tuple[object, ...] = ()
+        if flow is not None:
+            sql += " AND r.flow = ?"
+            params = (flow,)
+        with self._read() as conn:
+            running = [run_record(row) for row in conn.execute(sql, params)]
+        gone = [run for run in running if dead(run)]
+        if not gone:
+            return []
+        marked = []
+        with self._write() as conn:
+            for run in gone:
+                number = run_number(run.flow, run.run_id)
+                beat = run.heartbeat_at if run.heartbeat_at is not None else time.time()
+                cursor = conn.execute(
+                    "UPDATE runs SET status = 'crashed', finished_at = ? "
+                    "WHERE flow = ? AND run_id = ? AND status = 'running'",
+                    (beat, run.flow, number),
+                )
+                if cursor.rowcount:
+                    conn.execute(
+                        "UPDATE attempts SET state = 'crashed', finished_at = max(started_at, ?) "
+                        "WHERE flow = ? AND run_id = ? AND state = 'running'",
+                        (beat, run.flow, number),
+                    )
+                    marked.append(self._fetch_run(conn, run.flow, number))
+        return marked
 
     # -- tags ------------------------------------------------------------------------------
 

@@ -30,7 +30,14 @@ def stamp(ts: float | None = None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
 
 
-def task_prefix(run_id: str, step: str, task_id: str, pid: int | None) -> str:
-    """``[run/step/task (pid N)]``."""
+def task_prefix(
+    run_id: str, step: str, task_id: str, pid: int | None, items: tuple[int, ...] = ()
+) -> str:
+    """``[run/step/task (pid N)]``; in a foreach, ``[run/step/task item I (pid N)]``, with
+    the item index of every enclosing foreach (``items 1, 2``) when they are nested."""
     pid_text = f" (pid {pid})" if pid is not None else ""
-    return f"[{run_id}/{step}/{task_id}{pid_text}]"
+    item_text = ""
+    if items:
+        label = "item" if len(items) == 1 else "items"
+        item_text = f" {label} {', '.join(str(i) for i in items)}"
+    return f"[{run_id}/{step}/{task_id}{item_text}{pid_text}]"

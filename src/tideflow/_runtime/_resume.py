@@ -184,7 +184,7 @@ def resolve_resume(request: RunRequest) -> RunRequest:
 
 def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
     name = request.flow.name
-    mark_crashed_runs(store, request.config, name)
+    mark_crashed_runs(store, request.config, name, root=request.root)
     wanted = request.origin_run_id or ""
     if not wanted:
         run = store.latest_run(name)
@@ -202,9 +202,10 @@ def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
                 f"See the runs of the flow with: tideflow runs {name}"
             ) from None
     if run.status == "running":
+        who = f"process {run.pid}" if run.pid else "its supervisor"
         raise ResumeError(
-            f"Cannot resume {run.pathspec}: it is still running. Wait for it to end (or stop "
-            "it), then resume it."
+            f"Cannot resume {run.pathspec}: it is still running ({who} supervises it and is "
+            "alive). Wait for it to end (or stop it), then resume it."
         )
     return run
 

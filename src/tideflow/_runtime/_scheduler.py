@@ -288,7 +288,7 @@ class Scheduler:
         if self.failures:
             return False
         delay = retry_delay(decorators)
-        sink = _TaskSink(self, plan.step, task_id, attempt - 1)
+        sink = _TaskSink(self, plan, task_id, attempt - 1)
         await sink.say(f"Task failed; {describe_retry(delay, attempt + 1, times + 1)}.", "stderr")
         # A task waiting for its retry lets another one in meanwhile.
         self._admitted -= 1
@@ -371,7 +371,7 @@ class Scheduler:
         record = self._attempt_record(plan, task_id, 0)
         await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
         error = ErrorInfo(type="InsufficientResources", message=problem)
-        await _TaskSink(self, plan.step, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
+        await _TaskSink(self, plan, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
         await self._finish_attempt(plan, task_id, 0, "failed", error, [], None, None, meta)
         self._fail(TaskFailed(self._pathspec(plan.step, task_id), 0, f"{error.type}: {problem}"))
 
@@ -462,7 +462,7 @@ class Scheduler:
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])
-        sink = _TaskSink(self, plan.step, task_id, attempt)
+        sink = _TaskSink(self, plan, task_id, attempt)
         record = self._attempt_record(plan, task_id, attempt)
         await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
         limit = timeout_seconds(decorators)
@@ -595,7 +595,7 @@ class Scheduler:
             self._metadata.add_metadata([caught])
 
         await anyio.to_thread.run_sync(write)
-        sink = _TaskSink(self, plan.step, task_id, attempt)
+        sink = _TaskSink(self, plan, task_id, attempt)
         text = f"@catch caught the failure ({failure.message}); the run goes on."
         if catch.attributes["print_exception"] and failure.traceback:
             await sink.say_many(failure.traceback.rstrip("\n").split("\n"), "stderr")
@@ -679,9 +679,11 @@ def _crash_text(outcome: TaskOutcome) -> str:
 class _TaskSink:
     """Writes a task attempt's output to its log files and to the run's console."""
 
-    def __init__(self, scheduler: Scheduler, step: str, task_id: str, attempt: int) -> None:
+    def __init__(self, scheduler: Scheduler, plan: TaskPlan, task_id: str, attempt: int) -> None:
         self._scheduler = scheduler
-        self._step = step
+        self._step = plan.step
+        #: The foreach item indices of the task, outermost first (none outside a foreach).
+        self._items = tuple(frame.index for frame in plan.stack)
         self._task_id = task_id
         self._attempt = attempt
         self._writers: dict[str, LogWriter] = {}
@@ -694,7 +696,7 @@ class _TaskSink:
 
     def _prefix(self) -> str:
         plan = self._scheduler.plan
-        return task_prefix(plan.run_id, self._step, self._task_id, self.pid)
+        return task_prefix(plan.run_id, self._step, self._task_id, self.pid, self._items)
 
     def _writer(self, stream: str) -> LogWriter:
         writer = self._writers.get(stream)

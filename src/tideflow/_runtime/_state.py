@@ -1,9 +1,11 @@
 """The states of a run and of a task attempt, and how they read to a user.
 
 A run whose supervisor died (killed, or its machine lost) cannot record its end. Its
-supervisor renews a lease (``heartbeat_at``) every ``Config.heartbeat_interval`` seconds;
-whoever reads runs calls :func:`mark_crashed_runs` first, which records every ``running``
-run whose lease is older than ``Config.heartbeat_timeout`` as ``crashed``.
+supervisor holds a lock the operating system releases when it dies
+(:mod:`tideflow._metadata._liveness`), and renews a lease (``heartbeat_at``) every
+``Config.heartbeat_interval`` seconds for stores where no lock is possible; whoever reads
+runs calls :func:`mark_crashed_runs` first, which records every ``running`` run whose
+supervisor is gone as ``crashed``.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import enum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .._config import Config
     from .._metadata._records import RunRecord
     from .._stores._interfaces import MetadataStore
@@ -65,11 +69,16 @@ _RETURNCODE = {
 
 
 def mark_crashed_runs(
-    store: MetadataStore, config: Config, flow: str | None = None
+    store: MetadataStore, config: Config, flow: str | None = None, *, root: Path | None = None
 ) -> list[RunRecord]:
     """Record as ``crashed`` the running runs (of ``flow``, or of every flow) whose
-    supervisor stopped renewing its lease, and their running attempts; return those runs.
+    supervisor is gone (its lock released; without a lock: its lease expired), and their
+    running attempts; return those runs. Call it before reading the states of runs.
 
-    One short transaction; call it before reading the states of runs.
+    :param root: the store folder, which holds the runs' locks (default: the configured
+        one, found as :func:`~tideflow._config.find_root` does).
     """
-    return store.mark_stale_runs(flow, older_than=config.heartbeat_timeout)
+    from .._config import find_root
+    from .._metadata._liveness import mark_crashed_runs as mark
+
+    return mark(store, root or find_root(config), config.heartbeat_timeout, flow)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
     from datetime import datetime
 
     from .._metadata._records import (
@@ -90,8 +90,10 @@ class MetadataStore(Protocol):
 
     def finish_run(
         self, flow: str, run_id: str, status: str, finished_at: float | None = None
-    ) -> None:
-        """Record the final ``status`` of a run."""
+    ) -> bool:
+        """Record the final ``status`` of a run and give its attempts still running a final
+        state (``crashed`` for a crashed run, else ``cancelled``); a run that already has a
+        final state keeps it, and the answer is then False."""
         ...
 
     def get_run(self, flow: str, run_id: str) -> RunRecord:
@@ -130,6 +132,14 @@ class MetadataStore(Protocol):
         """Mark ``crashed`` every running run whose lease is older than ``older_than``
         seconds (and its running attempts); return the runs marked.
         """
+        ...
+
+    def mark_runs_crashed(
+        self, flow: str | None, dead: Callable[[RunRecord], bool]
+    ) -> list[RunRecord]:
+        """Mark ``crashed`` every running run (of ``flow``, or of every flow) for which
+        ``dead(run)`` is true, and its running attempts, unless it ended meanwhile; return
+        the runs marked (see :mod:`tideflow._metadata._liveness`)."""
         ...
 
     # -- tags ----------------------------------------------------------------------------

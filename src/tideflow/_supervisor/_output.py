@@ -12,8 +12,10 @@ holds nothing that needs closing.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
-from typing import final
+from typing import TextIO, final
 
 import anyio
 from anyio.lowlevel import checkpoint
@@ -29,6 +31,8 @@ class RunOutput:
     def __init__(self, *, echo: bool = False) -> None:
         self._buffers = {name: bytearray() for name in STREAMS}
         self._echo = echo
+        #: Echoed streams whose reader went away.
+        self._gone: set[str] = set()
         self._changed: anyio.Event | None = None
         self.closed = False
 
@@ -51,11 +55,20 @@ class RunOutput:
             raise RuntimeError("This run's console is closed: the run has ended.")
         text = "".join(f"{line}\n" for line in lines)
         self._buffers[stream] += text.encode("utf-8", "replace")
-        if self._echo:
-            out = sys.stdout if stream == "stdout" else sys.stderr
+        if self._echo and stream not in self._gone:
+            self._print(stream, text)
+        self._notify()
+
+    def _print(self, stream: str, text: str) -> None:
+        """Echo ``text``; if the console went away (``python flow.py run | head -1``), stop
+        echoing that stream: the run goes on, and its output stays in the task logs."""
+        out = sys.stdout if stream == "stdout" else sys.stderr
+        try:
             out.write(text)
             out.flush()
-        self._notify()
+        except (BrokenPipeError, ValueError):  # a closed pipe, or a closed file object
+            self._gone.add(stream)
+            _silence(out)
 
     def _notify(self) -> None:
         event, self._changed = self._changed, None
@@ -92,6 +105,17 @@ class RunOutput:
     def follow(self, stream: str, position: int | None = None) -> LogFollower:
         """Iterate over ``(position, line)`` from ``position`` on, until the output closes."""
         return LogFollower(self, self.check_stream(stream), max(0, position or 0))
+
+
+def _silence(out: TextIO) -> None:
+    """Point a stream whose pipe broke at the null device, so that what is still buffered
+    and later prints (at exit too) go nowhere instead of failing again."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, out.fileno())
+        finally:
+            os.close(null)
 
 
 @final

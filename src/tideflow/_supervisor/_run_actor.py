@@ -31,6 +31,7 @@ from .._config import Config
 from .._datastore._artifacts import dumps
 from .._flow._decorators import StepDecorator
 from .._messages import ArtifactRef
+from .._metadata._liveness import RunLock
 from .._runtime._console import stamp
 from .._runtime._loader import LoadedFlow
 from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
@@ -114,6 +115,8 @@ class RunActor:
         #: The run's stores, built from its configuration; closed when the run has ended.
         self.stores = open_stores(request.config, root=request.root)
         self.metadata = self.stores.metadata
+        #: Held while the run runs: readers test it to tell a live supervisor from a dead one.
+        self._lock: RunLock | None = None
 
     def __repr__(self) -> str:
         return f"<RunActor {self.request.flow.name}/{self.run_id} state={self.state.name}>"
@@ -165,6 +168,9 @@ class RunActor:
                 )
             )
             self.run_id = record.run_id
+            self._lock = await anyio.to_thread.run_sync(
+                RunLock.acquire, request.root, request.flow.name, record.run_id
+            )
             if request.run_id_file:
                 await anyio.Path(request.cwd, request.run_id_file).write_text(record.run_id)
             with anyio.CancelScope() as scope:
@@ -191,6 +197,8 @@ class RunActor:
             with anyio.CancelScope(shield=True):
                 with anyio.move_on_after(END_TIMEOUT):
                     await self._record_end(final)
+                if self.run_id is not None:
+                    self._executor.run_ended(request.flow.name, self.run_id)
                 self._finalize(final)
 
     async def _execute(self, tags: tuple[str, ...]) -> bool:
@@ -283,7 +291,7 @@ class RunActor:
             if self.run_id is not None:
                 run_id = self.run_id
                 try:
-                    await anyio.to_thread.run_sync(
+                    recorded = await anyio.to_thread.run_sync(
                         lambda: self.metadata.finish_run(
                             self.request.flow.name, run_id, final.value, time.time()
                         )
@@ -292,9 +300,25 @@ class RunActor:
                     await self.output.write(
                         "stderr", [f"{stamp()} Could not record the end of the run: {exc!r}"]
                     )
+                else:
+                    if not recorded:
+                        await self.output.write("stderr", [self._overruled(final)])
                 await self._footer(final)
         finally:
+            # Only now may readers take the run for dead: its end is recorded.
+            if self._lock is not None:
+                self._lock.release()
             await anyio.to_thread.run_sync(self.stores.close)
+
+    def _overruled(self, final: RunState) -> str:
+        """What to say when the store already holds an end (a reader found the run's
+        lease expired and recorded it as crashed): that end stays."""
+        return (
+            f"{stamp()} The run ended as {final.value}, but the store already records it as "
+            "crashed: its heartbeat stopped for longer than heartbeat_timeout (a blocked "
+            "event loop?), and this store has no lock to show the supervisor was alive. "
+            "Raise TIDEFLOW_HEARTBEAT_TIMEOUT if that was expected."
+        )
 
     def _finalize(self, final: RunState) -> None:
         """Make the end visible: close the console, publish the state, wake the waiters."""

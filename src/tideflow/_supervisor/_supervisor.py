@@ -23,7 +23,7 @@ from anyio.lowlevel import RunVar
 from .._worker._spawn import SpawnExecutor
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from anyio.abc import TaskGroup, TaskStatus
 
@@ -69,6 +69,9 @@ class Supervisor:
         self._closed = False
         self._runs = 0
         self._system_task: Any = None
+        #: Seconds a fork host stays warm once no run uses it (``host_idle_timeout``).
+        self._host_idle: float | None = None
+        self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -96,6 +99,10 @@ class Supervisor:
         """
         if config.task_limit is not None and config.task_limit != self.limiter.total_tokens:
             self.limiter.total_tokens = config.task_limit
+        self._host_idle = config.host_idle_timeout
+        fork = self._executors.get("fork")
+        if fork is not None:
+            fork.idle_timeout = config.host_idle_timeout  # type: ignore[attr-defined]
 
     def executor(self, name: str, kill_grace: float) -> Executor:
         """The executor of that name, shared by the runs of this supervisor."""
@@ -106,11 +113,20 @@ class Supervisor:
             elif name == "fork":
                 from .._worker._fork import ForkExecutor
 
-                executor = ForkExecutor(kill_grace=kill_grace)
+                executor = fork = ForkExecutor(kill_grace=kill_grace, idle_timeout=self._host_idle)
+                self._services.append(fork.watch_hosts)
             else:
                 raise ValueError(f"Unknown executor {name!r}: use 'spawn' or 'fork'.")
             self._executors[name] = executor
+            self._start_services()
         return executor
+
+    def _start_services(self) -> None:
+        """Start what the executors run beside their tasks (a fork host's idle timer)."""
+        if self._tg is None:
+            return  # serve() starts them
+        while self._services:
+            self._tg.start_soon(self._services.pop(0))
 
     async def serve(self) -> None:
         """Run until cancelled (when the event loop ends), then release the executors.
@@ -121,6 +137,7 @@ class Supervisor:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                self._start_services()
                 self._ready.set()
                 await anyio.sleep_forever()
         finally:

@@ -51,6 +51,10 @@ class Executor(Protocol):
         """Run one attempt and return its outcome. Cancellation stops the process tree."""
         ...
 
+    def run_ended(self, flow: str, run_id: str) -> None:
+        """The run ``flow/run_id`` has ended: what it kept warm may go."""
+        ...
+
     async def aclose(self) -> None:
         """Release the executor's resources (warm processes, ...)."""
         ...

@@ -16,8 +16,12 @@ kill of the whole group as with spawn.
 
 Hosts are shared by all runs of the supervisor that use the same flow, environment and
 working directory; a flow file whose modification time or size changed gets a new host.
-A host exits by itself after ``idle_timeout`` seconds without tasks, and :meth:`aclose`
-stops every host (the supervisor calls it when its event loop ends). A host whose imports
+A host stays warm while a run that used it goes on (so the tasks of one run never wait
+for a new host), and once no run uses it, for ``idle_timeout`` seconds more (so runs that
+follow each other stay warm); then it is stopped. :meth:`watch_hosts`, which the
+supervisor runs beside its run actors, keeps that time; without it, a host exits by itself
+after ``idle_timeout`` seconds without tasks. :meth:`aclose` stops every host (the
+supervisor calls it when its event loop ends). A host whose imports
 started threads cannot fork safely: its flow falls back to the spawn executor.
 """
 
@@ -37,7 +41,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.lowlevel
 import msgspec
-from anyio.abc import ByteReceiveStream, Process, UNIXSocketStream
+from anyio.abc import ByteReceiveStream, Process, TaskGroup, UNIXSocketStream
 
 from .._messages import Ready, TaskDone, TaskSpec
 from ._executor import TaskOutcome, TaskSink, kill_group
@@ -57,8 +61,8 @@ if TYPE_CHECKING:
 
 __all__ = ("FdReceiveStream", "ForkExecutor", "ForkStatistics")
 
-#: Seconds a host without tasks stays warm before it exits.
-HOST_IDLE_TIMEOUT = 60.0
+#: Seconds a host stays warm once no run uses it (``Config.host_idle_timeout``).
+HOST_IDLE_TIMEOUT = 2.0
 #: How often a task is handed to a new host when its host died before starting it.
 _HOST_ATTEMPTS = 3
 
@@ -127,12 +131,26 @@ class _Host:
     pid: int
     send_lock: anyio.Lock = field(default_factory=anyio.Lock)
     active: int = 0
+    #: The runs (``flow/run_id``) that used the host and have not ended.
+    runs: set[str] = field(default_factory=set)
     #: Set when a newer version of the flow file has its own host.
     stale: bool = False
+    #: Set (and replaced) whenever ``active`` or ``runs`` change, or the process exits.
+    changed: anyio.Event = field(default_factory=anyio.Event)
 
     @property
     def alive(self) -> bool:
         return self.process.returncode is None
+
+    @property
+    def in_use(self) -> bool:
+        """Whether a task runs in the host, or a run that used it goes on."""
+        return self.active > 0 or bool(self.runs)
+
+    def touch(self) -> None:
+        """Wake whoever waits for a change of the host."""
+        event, self.changed = self.changed, anyio.Event()
+        event.set()
 
     async def aclose(self, grace: float) -> None:
         """Close the channel (the host exits), wait ``grace`` seconds, then kill. Shielded."""
@@ -155,7 +173,7 @@ class ForkExecutor:
 
     :param python: the interpreter of the hosts (default: this one).
     :param kill_grace: seconds between SIGTERM and SIGKILL when a task is stopped.
-    :param idle_timeout: seconds a host without tasks stays warm.
+    :param idle_timeout: seconds a host stays warm once no run uses it (default 2).
     """
 
     name = "fork"
@@ -165,11 +183,13 @@ class ForkExecutor:
         *,
         python: str | None = None,
         kill_grace: float = 2.0,
-        idle_timeout: float = HOST_IDLE_TIMEOUT,
+        idle_timeout: float | None = None,
     ) -> None:
         self._python = python or sys.executable
         self._grace = kill_grace
-        self._idle = idle_timeout
+        #: Seconds a host stays warm once no run uses it; change it for all hosts at will.
+        self.idle_timeout = HOST_IDLE_TIMEOUT if idle_timeout is None else idle_timeout
+        self._watchers: TaskGroup | None = None
         self._hosts: dict[_HostKey, _Host] = {}
         self._locks: dict[_HostKey, anyio.Lock] = {}
         self._no_fork: set[_HostKey] = set()
@@ -184,6 +204,49 @@ class ForkExecutor:
     def host_pids(self) -> list[int]:
         """The pids of the hosts that are running now (for tests and introspection)."""
         return [host.pid for host in self._hosts.values() if host.alive]
+
+    def run_ended(self, flow: str, run_id: str) -> None:
+        """The run no longer needs its hosts: each one it used may go once idle."""
+        run = f"{flow}/{run_id}"
+        for host in list(self._hosts.values()):
+            if run in host.runs:
+                host.runs.discard(run)
+                host.touch()
+
+    async def watch_hosts(self) -> None:
+        """Stop each host once no run has used it for ``idle_timeout`` seconds, and reap the
+        hosts that exit; run until cancelled (the supervisor runs it in its task group)."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._watchers = tg
+                for host in self._hosts.values():
+                    tg.start_soon(self._watch, host)
+                await anyio.sleep_forever()
+        finally:
+            self._watchers = None
+
+    async def _watch(self, host: _Host) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._wait_exit, host)
+            while host.alive:
+                changed = host.changed
+                if host.in_use:
+                    await changed.wait()
+                    continue
+                with anyio.move_on_after(self.idle_timeout) as idle:
+                    await changed.wait()
+                if idle.cancelled_caught and not host.in_use:
+                    break
+            # No new task may pick the host from now on.
+            if self._hosts.get(host.key) is host:
+                del self._hosts[host.key]
+            tg.cancel_scope.cancel()
+        await host.aclose(self._grace)
+
+    @staticmethod
+    async def _wait_exit(host: _Host) -> None:
+        await host.process.wait()
+        host.touch()
 
     async def aclose(self) -> None:
         """Stop every host (and so any task still running in one). Shielded."""
@@ -209,6 +272,7 @@ class ForkExecutor:
                 return TaskOutcome(done=None, returncode=None, problem=f"cannot start: {exc}")
             if host is None:
                 return await self._spawn.run_task(spec, sink, env=env, cwd=cwd)
+            host.runs.add(f"{spec.flow_name}/{spec.run_id}")
             try:
                 return await self._run_on(host, spec, sink)
             except _NotStarted as exc:
@@ -270,6 +334,8 @@ class ForkExecutor:
                 self._no_fork.add(key)
                 return None
             self._hosts[key] = host
+            if self._watchers is not None:
+                self._watchers.start_soon(self._watch, host)
         await self._retire_older(host)
         return host
 
@@ -300,7 +366,8 @@ class ForkExecutor:
                 flow_source=spec.flow_source,
                 flow_class=spec.flow_class,
                 sys_path=list(spec.sys_path),
-                idle_timeout=self._idle,
+                # With a watcher, the supervisor says when the host goes.
+                idle_timeout=None if self._watchers is not None else self.idle_timeout,
             )
             ready = None
             with anyio.move_on_after(HANDSHAKE_TIMEOUT):
@@ -352,6 +419,7 @@ class ForkExecutor:
             return await self._supervise(spec, sink, *readers)
         finally:
             host.active -= 1
+            host.touch()
             with anyio.CancelScope(shield=True):
                 for reader in readers:
                     await reader.aclose()

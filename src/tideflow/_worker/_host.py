@@ -12,8 +12,8 @@ step with :func:`~._task.execute`, reports on its task socket and leaves with
 ``os._exit``. The host reaps every child and reports how it ended on the same socket.
 
 The host exits when its control channel closes (the supervisor stopped it, or died: then
-it kills its running tasks first), and by itself after ``idle_timeout`` seconds without
-tasks. Children die with the host (``PR_SET_PDEATHSIG`` on Linux).
+it kills its running tasks first), and, when its supervisor asks for it, by itself after
+``idle_timeout`` seconds without tasks. Children die with the host (``PR_SET_PDEATHSIG`` on Linux).
 """
 
 from __future__ import annotations
@@ -77,7 +77,9 @@ def _preload(hello: HostHello) -> tuple[type[FlowSpec] | None, str]:
 class _Host:
     """The host's state: its control channel, its running children, and its flow."""
 
-    def __init__(self, control: socket.socket, cls: type[FlowSpec] | None, idle: float) -> None:
+    def __init__(
+        self, control: socket.socket, cls: type[FlowSpec] | None, idle: float | None
+    ) -> None:
         self._control = control
         self._cls = cls
         self._idle = idle
@@ -101,7 +103,9 @@ class _Host:
         idle_since = time.monotonic()
         try:
             while True:
-                timeout = None if self._running else idle_since + self._idle - time.monotonic()
+                timeout = None
+                if not self._running and self._idle is not None:
+                    timeout = idle_since + self._idle - time.monotonic()
                 if timeout is not None and timeout <= 0:
                     return
                 events = self._selector.select(timeout)

@@ -53,8 +53,9 @@ class HostHello(msgspec.Struct, frozen=True, kw_only=True, tag="host-hello"):
     flow_source: str
     flow_class: str
     sys_path: list[str] = []
-    #: Seconds without tasks after which the host exits by itself.
-    idle_timeout: float = 60.0
+    #: Seconds without tasks after which the host exits by itself; ``None``: never (the
+    #: supervisor ends it once no run uses it).
+    idle_timeout: float | None = 60.0
 
 
 class HostReady(msgspec.Struct, frozen=True, kw_only=True, tag="host-ready"):

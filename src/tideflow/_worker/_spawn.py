@@ -95,6 +95,9 @@ class SpawnExecutor:
         self._python = python or sys.executable
         self._grace = kill_grace
 
+    def run_ended(self, flow: str, run_id: str) -> None:
+        """Nothing to do: no process outlives its task."""
+
     async def aclose(self) -> None:
         """Nothing to release: every process ends with its task."""
 

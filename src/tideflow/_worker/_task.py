@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import linecache
 import os
 import sys
 import traceback
@@ -93,13 +94,35 @@ _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 
 
 def _user_traceback(exc: BaseException) -> str:
-    """The traceback without the leading frames of tideflow's own task machinery."""
+    """The traceback without the leading frames of tideflow's own task machinery.
+
+    An error tideflow raises after the step returned (no ``self.next()``, a foreach over too
+    many items) has no frame of the user's code: its traceback points at the user's step,
+    where :func:`_at_step` says.
+    """
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR):
         if tb.tb_next is None:
             break
         tb = tb.tb_next
+    where = exc.__dict__.get("_tf_step_location")
+    if where is not None and (
+        tb is None or tb.tb_frame.f_code.co_filename.startswith(_PACKAGE_DIR)
+    ):
+        file, line, name = where
+        source = linecache.getline(file, line).strip()
+        return (
+            f'Traceback (most recent call last):\n  File "{file}", line {line}, in {name}\n'
+            + (f"    {source}\n" if source else "")
+            + "".join(traceback.format_exception_only(type(exc), exc))
+        )
     return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _at_step(exc: TideflowError, node: StepNode, line: int) -> TideflowError:
+    """``exc``, marked as found at ``line`` of the user's step ``node`` (for its traceback)."""
+    exc.__dict__["_tf_step_location"] = (node.file, line or node.line, node.name)
+    return exc
 
 
 def _error(exc: BaseException) -> ErrorInfo:
@@ -262,33 +285,50 @@ def _check_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Any:
     if node.type == "end":
         return None
     if transition is None:
-        raise FlowDefinitionError(
-            f"Step '{node.name}' finished without calling self.next(). Make sure every path "
-            f"through the step ends with self.next({', '.join('self.' + t for t in node.out_funcs)}).",
-            step=node.name,
-            file=node.file,
-            line=node.line,
+        raise _at_step(
+            FlowDefinitionError(
+                f"Step '{node.name}' finished without calling self.next(). Make sure every "
+                "path through the step ends with "
+                f"self.next({', '.join('self.' + t for t in node.out_funcs)}).",
+                step=node.name,
+                file=node.file,
+                line=node.line,
+            ),
+            node,
+            node.line,
         )
     if transition.targets != node.out_funcs or transition.foreach != node.foreach_param:
-        raise FlowDefinitionError(
-            f"Step '{node.name}' called self.next() with a transition that differs from its "
-            "graph; a step has exactly one transition.",
-            step=node.name,
-            file=node.file,
-            line=node.next_line,
+        raise _at_step(
+            FlowDefinitionError(
+                f"Step '{node.name}' called self.next() with a transition that differs from "
+                "its graph; a step has exactly one transition.",
+                step=node.name,
+                file=node.file,
+                line=node.next_line,
+            ),
+            node,
+            node.next_line,
         )
     if transition.foreach is not None:
         n = transition.num_splits or 0
         if n == 0:
-            raise TideflowError(
-                f"Step '{node.name}' starts a foreach over '{transition.foreach}', which is "
-                "empty: a foreach needs at least one item."
+            raise _at_step(
+                TideflowError(
+                    f"Step '{node.name}' starts a foreach over '{transition.foreach}', which "
+                    "is empty: a foreach needs at least one item."
+                ),
+                node,
+                node.next_line,
             )
         if n > spec.max_num_splits:
-            raise TideflowError(
-                f"Step '{node.name}' starts a foreach over {n} items, more than the limit of "
-                f"{spec.max_num_splits}. Raise it with --max-num-splits {n} (or "
-                f"max_num_splits={n} in Runner.run())."
+            raise _at_step(
+                TideflowError(
+                    f"Step '{node.name}' starts a foreach over {n} items, more than the limit "
+                    f"of {spec.max_num_splits}. Raise it with --max-num-splits {n} (or "
+                    f"max_num_splits={n} in Runner.run())."
+                ),
+                node,
+                node.next_line,
             )
     return transition
 
@@ -308,11 +348,29 @@ def _persist(
         refs[name] = source._artifacts[name]
     refs.update((ref.name, ref) for ref in spec.parameters_refs)
     loaded: dict[str, str] = state["_tf_loaded"]
+    batch: list[tuple[str, bytes]] = []
+
+    def store_batch() -> None:
+        # One put_many per batch, so a remote store sends the blobs in parallel.
+        shas = blobs.put_many([data for _, data in batch])
+        for (name, data), sha in zip(batch, shas, strict=True):
+            if loaded.get(name) != sha:
+                refs[name] = ArtifactRef(name, sha, len(data))
+        batch.clear()
+
+    held = 0
     for name, value in state.items():
         if name.startswith("_"):
             continue
         data = dumps(value, name)
-        sha = blobs.put(data)
-        if loaded.get(name) != sha:
-            refs[name] = ArtifactRef(name, sha, len(data))
+        batch.append((name, data))
+        held += len(data)
+        if held >= _BATCH_BYTES:
+            store_batch()
+            held = 0
+    store_batch()
     return list(refs.values())
+
+
+#: Serialized artifacts held at once before they are stored together.
+_BATCH_BYTES = 64 << 20

@@ -1,0 +1,362 @@
+"""Artifacts in S3-compatible object storage: a content-addressed blob store over obstore.
+
+A blob is the object ``<prefix>/blobs/<sha[:2]>/<sha[2:]>``, stored in the same format as
+a file of the local store (a 9-byte header, then the raw or zlib-compressed bytes; see
+:mod:`._cas`), so its key is still the SHA-256 digest of its bytes.
+
+* **Writes create a key only if it is absent.** A blob up to 16 MiB is one conditional
+  ``PUT`` (``If-None-Match: *``); a larger one is a multipart upload, streamed in 16 MiB
+  parts with a few in flight, which the server makes visible only once complete. Either
+  way no reader ever sees a torn or partial object, and a blob already stored is not
+  sent again.
+* **Reads check the digest.** A damaged or truncated object raises
+  :exc:`~tideflow.exception.ArtifactError` naming its key. A large blob streams through a
+  file of the read cache, so memory stays bounded to a few parts beyond the result.
+* **A local read cache** (:class:`~._cache.BlobCache`, under ``<root>/cache/blobs/<id>``, one per
+  bucket and prefix)
+  keeps what was read or written, so reading ``run.data`` twice downloads once.
+* **Transfers run in parallel**, at most ``max_transfers`` at once per store.
+
+:func:`open_s3` is the factory :data:`~tideflow._stores._bundle.DATASTORE_SCHEMES` names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, final
+
+import obstore
+from obstore.exceptions import AlreadyExistsError
+from obstore.exceptions import BaseError as ObstoreError
+
+from .._exceptions import ArtifactError
+from ._cache import BlobCache
+from ._cas import _HEADER, _MAX_RATIO, _RAW, _SHA_RE, _ZLIB, _encode, _parse_header
+from ._s3client import S3Location, failure, make_store, parse_s3_url
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from obstore.store import S3Store
+
+    from .._stores._interfaces import BlobStore, LogStore
+
+__all__ = ("S3BlobStore", "open_s3")
+
+#: Blobs larger than this are uploaded in parts and downloaded as a stream.
+_SINGLE_LIMIT: Final = 16 << 20
+_PART_SIZE: Final = 16 << 20
+#: Parts of one upload in flight at once.
+_PART_CONCURRENCY: Final = 8
+#: How much of a large blob is compressed to decide whether compressing it pays.
+_SAMPLE: Final = 1 << 20
+#: Most keys remembered as stored, per store object.
+_KNOWN_LIMIT: Final = 100_000
+
+
+def open_s3(url: str, *, root: Path) -> tuple[BlobStore, LogStore]:
+    """The blob and log stores of ``s3://bucket/prefix`` (local cache and logs in ``root``).
+
+    :raises StoreError: for a malformed URL or option.
+    """
+    from ._s3logs import S3LogStore
+
+    location = parse_s3_url(url)
+    store = make_store(location)
+    return S3BlobStore(location, store, root=root), S3LogStore(location, store, root=root)
+
+
+@final
+class S3BlobStore:
+    """Content-addressed blobs under ``<prefix>/blobs`` of a bucket.
+
+    :param location: the bucket, prefix and settings.
+    :param store: the obstore client.
+    :param root: the local store folder (its ``cache/blobs`` folder is the read cache).
+    """
+
+    def __init__(self, location: S3Location, store: S3Store, *, root: Path) -> None:
+        self._location = location
+        self._store = store
+        # One cache folder per bucket and prefix: a cached blob is known to be stored there.
+        folder = hashlib.sha256(location.url.encode()).hexdigest()[:16]
+        self._cache = BlobCache(Path(root) / "cache" / "blobs" / folder, location.cache_size)
+        self._slots = threading.BoundedSemaphore(location.max_transfers)
+        self._known: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"S3BlobStore({self.url!r})"
+
+    @property
+    def url(self) -> str:
+        """``s3://bucket/prefix``."""
+        return self._location.url
+
+    @property
+    def cache(self) -> BlobCache:
+        """The local read cache."""
+        return self._cache
+
+    def put(self, data: bytes) -> str:
+        """Store ``data`` (unless it is stored already) and return its key.
+
+        :raises StoreError: if the bucket cannot be written.
+        """
+        sha = hashlib.sha256(data).hexdigest()
+        if sha in self._known or self._cache.contains(sha):
+            return sha  # stored by this process, or read from the bucket before
+        path = _path(sha)
+        with self._slots:
+            try:
+                if len(data) <= _SINGLE_LIMIT:
+                    self._put_small(path, data)
+                elif not self._exists_remote(path):
+                    obstore.put(
+                        self._store,
+                        path,
+                        _large_body(data),
+                        chunk_size=_PART_SIZE,
+                        max_concurrency=_PART_CONCURRENCY,
+                    )
+            except (OSError, ObstoreError) as exc:
+                raise failure(self._location, exc, "write", path) from None
+        self._cache.store(sha, data)
+        self._remember(sha)
+        return sha
+
+    def put_many(self, blobs: Iterable[bytes]) -> list[str]:
+        """Store every blob, up to ``max_transfers`` at once; return their keys in order.
+
+        :raises StoreError: if the bucket cannot be written.
+        """
+        items = list(blobs)
+        if len(items) <= 1:
+            return [self.put(data) for data in items]
+        workers = min(len(items), self._location.max_transfers)
+        with ThreadPoolExecutor(workers, thread_name_prefix="tideflow-s3-put") as pool:
+            return list(pool.map(self.put, items))
+
+    def get(self, sha: str) -> bytes:
+        """Return the bytes stored under ``sha``, from the read cache when it holds them.
+
+        :raises ArtifactError: if there is no such blob, or the object is damaged.
+        :raises StoreError: if the bucket cannot be read.
+        """
+        path = self._checked_path(sha)
+        cached = self._cache.read(sha)
+        if cached is not None:
+            return cached
+        with self._slots:
+            try:
+                result = obstore.get(self._store, path)
+                if result.meta["size"] <= _SINGLE_LIMIT:
+                    data = self._decode(sha, result.bytes())
+                    self._cache.store(sha, data)
+                else:
+                    data = self._download(sha, result.stream(_PART_SIZE))
+            except FileNotFoundError as exc:
+                if "NoSuchBucket" in str(exc):
+                    raise failure(self._location, exc, "read", path) from None
+                raise self._missing(sha) from None
+            except (OSError, ObstoreError) as exc:
+                raise failure(self._location, exc, "read", path) from None
+        self._remember(sha)
+        return data
+
+    def exists(self, sha: str) -> bool:
+        """Return whether a blob is stored under ``sha`` (``False`` for a malformed key).
+
+        :raises StoreError: if the bucket cannot be read.
+        """
+        if _SHA_RE.fullmatch(sha) is None:
+            return False
+        if sha in self._known or self._cache.contains(sha):
+            return True
+        path = _path(sha)
+        try:
+            found = self._exists_remote(path)
+        except (OSError, ObstoreError) as exc:
+            raise failure(self._location, exc, "read", path) from None
+        if found:
+            self._remember(sha)
+        return found
+
+    def size(self, sha: str) -> int:
+        """Return the uncompressed size of the blob under ``sha`` (reads only its header).
+
+        :raises ArtifactError: if there is no such blob, or its header is damaged.
+        :raises StoreError: if the bucket cannot be read.
+        """
+        path = self._checked_path(sha)
+        cached = self._cache.size(sha)
+        if cached is not None:
+            return cached
+        try:
+            header = obstore.get_range(self._store, path, start=0, length=_HEADER.size)
+        except FileNotFoundError as exc:
+            if "NoSuchBucket" in str(exc):
+                raise failure(self._location, exc, "read", path) from None
+            raise self._missing(sha) from None
+        except (OSError, ObstoreError) as exc:
+            raise failure(self._location, exc, "read", path) from None
+        return _parse_header(bytes(header), sha, self._where(path))[1]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _put_small(self, path: str, data: bytes) -> None:
+        header, body = _encode(data)
+        try:
+            obstore.put(self._store, path, header + body, mode="create", use_multipart=False)
+        except AlreadyExistsError:
+            pass  # the same bytes are stored already
+
+    def _exists_remote(self, path: str) -> bool:
+        try:
+            obstore.head(self._store, path)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def _decode(self, sha: str, stored: memoryview | bytes | obstore.Bytes) -> bytes:
+        path = self._where(_path(sha))
+        encoding, size = _parse_header(bytes(memoryview(stored)[: _HEADER.size]), sha, path)
+        body = memoryview(stored)[_HEADER.size :]
+        if encoding == _ZLIB:
+            try:
+                data = zlib.decompress(body)
+            except zlib.error as exc:
+                raise _corrupt(sha, path, f"zlib cannot decompress it ({exc})") from None
+        else:
+            data = bytes(body)
+        if len(data) != size:
+            raise _corrupt(sha, path, f"the header says {size} bytes but it holds {len(data)}")
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise _corrupt(sha, path, "its bytes do not match their SHA-256 digest")
+        return data
+
+    def _download(self, sha: str, chunks: Iterable[bytes | obstore.Bytes]) -> bytes:
+        """Stream a large blob into a staged cache file, checking it; return its bytes."""
+        where = self._where(_path(sha))
+        decoder = _StreamDecoder(sha, where)
+        digest = hashlib.sha256()
+        with self._cache.staging(sha) as (temp, file):
+            for chunk in chunks:
+                for piece in decoder.feed(chunk):
+                    digest.update(piece)
+                    file.write(piece)
+            decoder.finish()
+            if digest.hexdigest() != sha:
+                raise _corrupt(sha, where, "its bytes do not match their SHA-256 digest")
+            file.close()
+            data = temp.read_bytes()
+            if self._cache.keeps(len(data)):
+                self._cache.commit(temp, sha, len(data))
+        return data
+
+    def _remember(self, sha: str) -> None:
+        with self._lock:
+            if len(self._known) >= _KNOWN_LIMIT:
+                self._known.clear()
+            self._known.add(sha)
+
+    def _where(self, path: str) -> str:
+        return self._location.where(path)
+
+    def _checked_path(self, sha: str) -> str:
+        if _SHA_RE.fullmatch(sha) is None:
+            raise ArtifactError(
+                f"{sha!r} is not a blob key: a key is a SHA-256 digest written as 64 "
+                "lowercase hexadecimal characters."
+            )
+        return _path(sha)
+
+    def _missing(self, sha: str) -> ArtifactError:
+        return ArtifactError(
+            f"Blob {sha} does not exist at {self._where(_path(sha))}. The bucket may have been "
+            "cleaned up, or the run that wrote it used another TIDEFLOW_DATASTORE_URL."
+        )
+
+
+def _path(sha: str) -> str:
+    return f"blobs/{sha[:2]}/{sha[2:]}"
+
+
+def _large_body(data: bytes) -> Iterator[bytes | memoryview]:
+    """The stored form of a large blob, piece by piece: compressed if a sample shows it pays."""
+    view = memoryview(data)
+    sample = view[:_SAMPLE]
+    if len(zlib.compress(sample, 1)) > len(sample) * _MAX_RATIO:
+        yield _HEADER.pack(_RAW, len(data))
+        for start in range(0, len(view), _PART_SIZE):
+            yield view[start : start + _PART_SIZE]
+        return
+    yield _HEADER.pack(_ZLIB, len(data))
+    compressor = zlib.compressobj(1)
+    for start in range(0, len(view), _PART_SIZE):
+        if out := compressor.compress(view[start : start + _PART_SIZE]):
+            yield out
+    yield compressor.flush()
+
+
+class _StreamDecoder:
+    """Decodes a stored blob chunk by chunk, keeping each piece it yields bounded."""
+
+    def __init__(self, sha: str, where: str) -> None:
+        self._sha = sha
+        self._where = where
+        self._head = b""
+        self._encoding: int | None = None
+        self._size = 0
+        self._inflate: zlib._Decompress | None = None
+        self.written = 0
+
+    def feed(self, chunk: bytes | memoryview | obstore.Bytes) -> Iterator[bytes | memoryview]:
+        view = memoryview(chunk)
+        if self._encoding is None:
+            need = _HEADER.size - len(self._head)
+            self._head += bytes(view[:need])
+            view = view[need:]
+            if len(self._head) < _HEADER.size:
+                return
+            self._encoding, self._size = _parse_header(self._head, self._sha, self._where)
+            if self._encoding == _ZLIB:
+                self._inflate = zlib.decompressobj()
+        if self._inflate is None:
+            self.written += len(view)
+            yield view
+            return
+        data: bytes | memoryview = view
+        while data:
+            try:
+                out = self._inflate.decompress(data, _PART_SIZE)
+            except zlib.error as exc:
+                raise _corrupt(
+                    self._sha, self._where, f"zlib cannot decompress it ({exc})"
+                ) from None
+            self.written += len(out)
+            yield out
+            data = self._inflate.unconsumed_tail
+
+    def finish(self) -> None:
+        if self._encoding is None:
+            raise _corrupt(self._sha, self._where, "the object is shorter than its header")
+        if self._inflate is not None and not self._inflate.eof:
+            raise _corrupt(self._sha, self._where, "its compressed bytes are cut short")
+        if self.written != self._size:
+            raise _corrupt(
+                self._sha,
+                self._where,
+                f"the header says {self._size} bytes but it holds {self.written}",
+            )
+
+
+def _corrupt(sha: str, where: str, reason: str) -> ArtifactError:
+    return ArtifactError(
+        f"Blob {sha} at {where} is damaged: {reason}. Delete the object; the artifacts that "
+        "use it cannot be loaded until a run stores them again."
+    )
