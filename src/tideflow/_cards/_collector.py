@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from ._components import Artifact, CardComponent
@@ -20,7 +19,7 @@ from ._components import Artifact, CardComponent
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
-__all__ = ("CardCollector", "CardComponents", "CardSlot", "card_collector")
+__all__ = ("CardCollector", "CardComponents", "CardSlot")
 
 
 class CardSlot:
@@ -176,9 +175,3 @@ class CardCollector:
     def components(self) -> Mapping[str, CardComponent]:
         """The components given an ``id``, by id: ``current.card.components["bar"]``."""
         return dict(self._by_component_id)
-
-
-#: The collector of the running step's cards (set by the task runner).
-card_collector: ContextVar[CardCollector | None] = ContextVar(
-    "tideflow_card_collector", default=None
-)

@@ -137,9 +137,17 @@ class Current:
 
         ``None`` outside a running step; see the cards guide.
         """
-        from .._cards._collector import card_collector
+        from .._cards._context import card_collector
 
-        return card_collector.get()
+        collector = card_collector.get()
+        info = task_info.get()
+        if collector is None and info is not None:
+            # A step without @card: what it appends is dropped (with one note on stderr).
+            from .._cards._collector import CardCollector
+
+            collector = CardCollector([], None, info.step_name)
+            card_collector.set(collector)
+        return collector
 
     def __repr__(self) -> str:
         info = task_info.get()

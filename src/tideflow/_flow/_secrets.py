@@ -23,7 +23,6 @@ import json
 import os
 import re
 from collections.abc import Mapping, Sequence
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -130,6 +129,8 @@ _BUILTIN: dict[str, type[Any]] = {"env": EnvSecretsProvider, "file": FileSecrets
 
 
 def _plugins() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 

@@ -16,9 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._cards._collector import CardCollector, card_collector
-from .._cards._render import TaskSummary
-from .._cards._task import TaskCards
+from .._cards._context import card_collector
 from .._datastore._artifacts import dumps, loads
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._config import config_scope, configs_of
@@ -30,12 +28,12 @@ from .._flow._decorators import (
     with_decospecs,
 )
 from .._flow._project import project_from_tags
-from .._flow._secrets import fetch_secrets
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
 from .._stores._bundle import open_datastore
 
 if TYPE_CHECKING:
+    from .._cards._task import TaskCards
     from .._flow._graph import StepNode
     from .._stores._interfaces import BlobStore
 
@@ -167,8 +165,7 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
     cards = _open_cards(spec, decorators, cls, lambda: flow)
     flow: FlowSpec | None = None
     token = task_info.set(_task_info(cls, spec))
-    collector = cards.collector if cards is not None else CardCollector([], None, spec.step)
-    card_token = card_collector.set(collector)
+    card_token = card_collector.set(cards.collector if cards is not None else None)
     ok = False
     try:
         _apply_secrets(decorators)
@@ -225,6 +222,8 @@ def _apply_secrets(decorators: Sequence[StepDecorator]) -> None:
     """Fetch the secrets of ``@secrets`` into this task process's environment."""
     for decorator in decorators:
         if decorator.name == "secrets":
+            from .._flow._secrets import fetch_secrets
+
             sources = decorator.attributes["sources"]
             os.environ.update(fetch_secrets(sources, decorator.attributes["role"]))
 
@@ -238,6 +237,10 @@ def _open_cards(
     cards = [d.attributes for d in decorators if d.name == "card"]
     if not cards:
         return None
+    # Imported here: a task without @card does not load the card machinery.
+    from .._cards._render import TaskSummary
+    from .._cards._task import TaskCards
+
     pathspec = f"{spec.flow_name}/{spec.run_id}/{spec.step}/{spec.task_id}"
     steps = [node.name for node in cls._tf_graph()]
 
