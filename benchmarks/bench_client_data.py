@@ -4,7 +4,8 @@ Stores 100 runs of a two-step flow (with the fork executor, through ``tideflow.s
 then, per repetition, builds a fresh ``Run`` object for each and reads ``run.data.x``,
 timing the 100 reads together (after one warm-up round, which opens the store). A second
 row times the same in fresh interpreters (after ``from tideflow import Run``). The executor does
-not matter here: one column.
+not matter here: one column. With ``TIDEFLOW_METADATA_URL`` set, the runs' metadata is
+stored there (``bench_postgres.py`` does that).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Writes 10,000 finished runs of one flow straight into the metadata store (every 
 failed, the newest ones among them), then, per repetition, builds a fresh ``Flow`` and
 reads ``latest_successful_run``; a second row times the first lookup in fresh
 interpreters (after ``from tideflow import Flow``), which also opens the store. The executor does not
-matter here: one column.
+matter here: one column. With ``TIDEFLOW_METADATA_URL`` set, the runs are stored there
+(``bench_postgres.py`` does that).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from _common import Row, parse_args, report, scratch
 
 import tideflow
-from tideflow._metadata._sqlite import SQLiteMetadataStore
+from tideflow._stores._bundle import open_metadata
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         root = folder / ".tideflow"
         os.environ["TIDEFLOW_ROOT"] = str(root)
         os.environ["TIDEFLOW_USER"] = USER
-        with SQLiteMetadataStore(root) as store:
+        with open_metadata(os.environ.get("TIDEFLOW_METADATA_URL"), root=root) as store:  # type: ignore[attr-defined]
             newest = None
             for number in range(RUNS):
                 record = store.create_run("BenchFlow", user=USER, system_tags=(f"user:{USER}",))

@@ -43,6 +43,7 @@ SCRIPTS: tuple[tuple[str, int, int], ...] = (
     ("bench_long_lines.py", 3, 1),
     ("bench_s3_foreach.py", 3, 1),
     ("bench_s3_blob.py", 3, 1),
+    ("bench_postgres.py", 3, 1),
 )
 
 

@@ -61,6 +61,19 @@ def weed_binary() -> str | None:
     return shutil.which("weed")
 
 
+def _die_with_parent() -> None:  # pragma: no cover (runs in the child)
+    """Ask Linux to stop the server when the test process dies (no orphan server).
+
+    The signal comes when the *thread* that started the server ends, so start it from a
+    thread that lives as long as it should (the main thread).
+    """
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _free_port_pair() -> int:
     """A free port ``p`` below 55536 such that ``p + 10000`` is free too."""
     for _ in range(200):
@@ -150,6 +163,7 @@ class S3Server:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (one prctl call, no locks)
             )
         end = time.monotonic() + deadline
         while time.monotonic() < end:

@@ -5,19 +5,33 @@ values (of the last attempt), metadata and logs. Used by the failure, resume and
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tideflow._datastore._artifacts import loads
 from tideflow._logs import log_path, read_text
-from tideflow._metadata import AttemptRecord, RunRecord, SQLiteMetadataStore, TaskRecord
-from tideflow._stores._bundle import open_datastore
+from tideflow._metadata import AttemptRecord, RunRecord, TaskRecord
+from tideflow._stores._bundle import open_datastore, open_metadata
 
 if TYPE_CHECKING:
-    from tideflow._stores._interfaces import BlobStore
+    from collections.abc import Iterator
 
-__all__ = ("StoredRun", "StoredTask", "blob_store", "latest_run", "read_run")
+    from tideflow._stores._interfaces import BlobStore, MetadataStore
+
+__all__ = ("StoredRun", "StoredTask", "blob_store", "latest_run", "metadata_store", "read_run")
+
+
+@contextmanager
+def metadata_store(root: Path) -> Iterator[MetadataStore]:
+    """The metadata store the runs of the test used: SQLite in ``root``, or the database
+    ``TIDEFLOW_METADATA_URL`` names (see ``TIDEFLOW_TEST_METADATA`` in conftest.py)."""
+    store = open_metadata(os.environ.get("TIDEFLOW_METADATA_URL"), root=Path(root))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @dataclass
@@ -71,7 +85,7 @@ def blob_store(root: Path) -> BlobStore:
 
 def latest_run(root: Path, flow: str) -> RunRecord:
     """The newest run of ``flow`` in ``root``."""
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         run = store.latest_run(flow)
     assert run is not None, f"{flow} has no run in {root}"
     return run
@@ -81,7 +95,7 @@ def read_run(root: Path, flow: str, run_id: str | None = None) -> StoredRun:
     """Every task of a run (the newest one by default)."""
     blobs = blob_store(root)
     steps: dict[str, list[StoredTask]] = {}
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         run = store.get_run(flow, run_id) if run_id else store.latest_run(flow)
         assert run is not None, f"{flow} has no run in {root}"
         for step in store.list_steps(flow, run.run_id):

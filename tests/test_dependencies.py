@@ -15,14 +15,18 @@ import tideflow
 
 SOURCE = Path(tideflow.__file__).parent
 PYPROJECT = Path(__file__).parent.parent / "pyproject.toml"
-#: Imported only where that backend is the one running (an optional extra: trio, s3).
-OPTIONAL = {"trio", "obstore"}
+#: Imported only where they are needed (optional extras): the running backend (trio), s3
+#: (obstore), the web UI (starlette, hypercorn, jinja2).
+OPTIONAL = {"trio", "obstore", "starlette", "hypercorn", "jinja2"}
 
 
 def _declared() -> set[str]:
+    """The core dependencies, and those of the optional extras (imported only by the
+    backend that needs them)."""
     project = tomllib.loads(PYPROJECT.read_text())["project"]
     names = set()
-    for requirement in project["dependencies"]:
+    extras = [req for group in project["optional-dependencies"].values() for req in group]
+    for requirement in [*project["dependencies"], *extras]:
         name = requirement.split(";")[0]
         for stop in "<>=!~[ ":
             name = name.split(stop)[0]

@@ -8,6 +8,7 @@ from ._flow._current import current as current
 from ._flow._decorators import card as card
 from ._flow._decorators import catch as catch
 from ._flow._decorators import environment as environment
+from ._flow._decorators import parallel as parallel
 from ._flow._decorators import resources as resources
 from ._flow._decorators import retry as retry
 from ._flow._decorators import secrets as secrets
@@ -73,6 +74,7 @@ __all__ = (
     "environment",
     "get_namespace",
     "namespace",
+    "parallel",
     "project",
     "resources",
     "retry",

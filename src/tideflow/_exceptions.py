@@ -8,7 +8,9 @@ Every exception derives from :class:`TideflowError`::
     ├── ParameterError             a parameter value is missing or has the wrong form
     ├── DecoratorError             an unknown step decorator or a bad decorator argument
     ├── ArtifactError              an artifact cannot be stored or loaded
-    ├── MergeArtifactsError        merge_artifacts() met conflicting values
+    ├── MergeArtifactsError        merge_artifacts() cannot merge (MergeArtifactsException)
+    │   ├── UnhandledInMergeArtifactsException  values differ between inputs
+    │   └── MissingInMergeArtifactsException    include= names an artifact no input has
     ├── RunFailed                  a run ended without success
     ├── TaskFailed                 a task attempt raised (pathspec, attempt, traceback text)
     ├── WorkerCrashed              a task process died or broke the protocol
@@ -36,6 +38,7 @@ __all__ = (
     "FlowFileNotFound",
     "InvalidPathspec",
     "MergeArtifactsError",
+    "MissingInMergeArtifactsException",
     "NamespaceMismatch",
     "NotFound",
     "ParameterError",
@@ -44,15 +47,48 @@ __all__ = (
     "SecretsError",
     "StoreError",
     "TagError",
+    "TaskException",
     "TaskFailed",
     "TideflowError",
     "TideflowInternalError",
+    "UnhandledInMergeArtifactsException",
     "WorkerCrashed",
 )
 
 
 class TideflowError(Exception):
     """Base class of every error tideflow raises on purpose."""
+
+
+class TaskException(Exception):
+    """What a failed task raised, as recorded: ``task.exception``, and the value of
+    ``@catch(var=...)``.
+
+    ``type`` is the exception's class with its module (``builtins.ValueError``,
+    ``mymodule.MyError``), ``exception`` its message and ``stacktrace`` the formatted
+    traceback from inside the task; ``message`` and ``traceback`` are other names for
+    the last two. ``str()`` gives ``"ValueError: message"``. The original exception
+    object is not kept: its class may not be importable where it is read.
+    """
+
+    def __init__(self, type: str, message: str, traceback: str) -> None:
+        super().__init__(type, message, traceback)
+        self.type = _qualified(type)
+        self.exception = self.message = message
+        self.stacktrace = self.traceback = traceback
+
+    def __str__(self) -> str:
+        name = self.type.removeprefix("builtins.")
+        return f"{name}: {self.message}" if self.message else name
+
+
+def _qualified(name: str) -> str:
+    """``builtins.ValueError`` for ``ValueError``; other names as they are."""
+    import builtins
+
+    if "." not in name and isinstance(getattr(builtins, name, None), type):
+        return f"builtins.{name}"
+    return name
 
 
 class FlowDefinitionError(TideflowError):
@@ -133,7 +169,30 @@ class ArtifactError(TideflowError):
 
 
 class MergeArtifactsError(TideflowError):
-    """``merge_artifacts()`` found artifacts whose values differ between inputs."""
+    """``merge_artifacts()`` cannot merge; nothing was merged.
+
+    ``artifact_names`` lists the artifacts at fault. The reference API calls this class
+    ``MergeArtifactsException``.
+    """
+
+    def __init__(self, message: str, artifact_names: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.artifact_names = list(artifact_names or [])
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.message, self.artifact_names))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UnhandledInMergeArtifactsException(MergeArtifactsError):
+    """``merge_artifacts()`` met artifacts whose values differ between the inputs."""
+
+
+class MissingInMergeArtifactsException(MergeArtifactsError):
+    """``merge_artifacts(include=...)`` names artifacts that no input has."""
 
 
 class RunFailed(TideflowError):

@@ -38,6 +38,8 @@ class ErrorInfo(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     message: str
     traceback: str = ""
+    #: The step was interrupted by its ``@timeout``.
+    timed_out: bool = False
 
 
 class InputTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -74,6 +76,12 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     decospecs: list[str] = []
     #: Where artifacts are stored (``None``: the blob folder of ``root``).
     datastore_url: str | None = None
+    #: ``@catch(var=...)``: the artifact set to ``None`` when the step succeeds.
+    catch_var: str | None = None
+    #: In a ``@parallel`` step: the task id of the control task (node 0).
+    parallel_control: str | None = None
+    #: ``@timeout``: the seconds after which the step is interrupted.
+    timeout: float | None = None
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):
@@ -83,7 +91,10 @@ class Ready(msgspec.Struct, frozen=True, tag="ready"):
 
 
 class TaskDone(msgspec.Struct, frozen=True, kw_only=True, tag="done"):
-    """The outcome of a task attempt, sent by the worker before it exits."""
+    """The outcome of a task attempt, sent by the worker before it exits.
+
+    A failed attempt still carries the artifacts its step set before it raised.
+    """
 
     ok: bool
     artifacts: list[ArtifactRef] = []

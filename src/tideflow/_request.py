@@ -42,6 +42,7 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "decospecs": (list, tuple),
     "pylint": bool,
     "quiet": bool,
+    "progress": bool,
     "metadata": str,
     "datastore": str,
     "environment": str,
@@ -209,7 +210,9 @@ def build_request(
     )
     branch, production = top_level.get("branch"), bool(top_level.get("production"))
     check_project_options(flow.cls, branch, production)
-    values = {} if resume else _values(flow, parameters, given, top_level, context, from_text)
+    values = (
+        {} if resume else _values(flow, parameters, given, top_level, context, from_text, full_env)
+    )
     max_workers = _at_least_one(what, "max_workers", run_options, config.max_workers)
     max_splits = _at_least_one(what, "max_num_splits", run_options, config.max_num_splits)
     origin = run_options.get("origin_run_id")
@@ -259,6 +262,7 @@ def _values(
     top_level: Mapping[str, Any],
     context: ParameterContext,
     from_text: bool,
+    env: Mapping[str, str],
 ) -> dict[str, Any]:
     """The run's values: its configurations first (parameter defaults may use them), then
     its parameters (an IncludeFile's path is read relative to the run's folder)."""
@@ -276,7 +280,7 @@ def _values(
         path = given.get(parameter.name)
         if isinstance(parameter, IncludeFile) and isinstance(path, (str, os.PathLike)):
             given[parameter.name] = os.path.join(context.cwd or ".", os.fspath(path))
-    values = resolve_parameters(parameters, given, from_text=from_text, context=context)
+    values = resolve_parameters(parameters, given, from_text=from_text, context=context, env=env)
     return {**values, **config_values}
 
 

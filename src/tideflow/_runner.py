@@ -327,7 +327,8 @@ class Runner:
         exist in the store) before ``TimeoutError``.
     :param kwargs: the flow's top-level command-line options: ``decospecs`` (``--with``),
         ``pylint``, ``quiet``, ``metadata``, ``datastore``, ``environment``, and beyond
-        the reference ``executor``, ``root`` and ``username``.
+        the reference ``executor``, ``root``, ``username`` and ``progress`` (``False``:
+        no live status block under the output of :meth:`run` on a terminal).
     :raises ValueError: for an unknown option (the message lists the valid ones).
     :raises TypeError: for an option of the wrong type.
     :raises FlowFileNotFound: (a :exc:`FileNotFoundError`) if ``flow_file`` names a file
@@ -441,10 +442,15 @@ class Runner:
             supervisor = await current_supervisor()
             supervisor.apply_config(request.config)
             executor = supervisor.executor(request.config.executor, request.config.kill_grace)
+            display = None
+            if echo:
+                from ._ui._terminal import terminal_display
+
+                display = terminal_display(request, progress=self.top_level.get("progress", True))
             actor = RunActor(
                 request,
                 executor=executor,
-                output=RunOutput(echo=echo),
+                output=RunOutput(echo=echo, display=display),
                 shared_limiter=supervisor.limiter,
             )
             await supervisor.start(actor.run)
@@ -456,9 +462,16 @@ class Runner:
 
     async def _to_end(self, options: Mapping[str, Any], resume: bool) -> ExecutingRun:
         """Start a run and wait for its end; stop it if the wait is interrupted."""
+        import anyio
+
         executing = await self._launch(options, resume=resume, echo=self.show_output)
         try:
-            await executing._actor.wait()
+            display = executing._actor.output.display
+            async with anyio.create_task_group() as tg:
+                if display is not None:
+                    tg.start_soon(display.run)
+                await executing._actor.wait()
+                tg.cancel_scope.cancel()
         finally:
             await _stop_shielded(executing._actor, RunState.CANCELLED)
         return executing

@@ -2,9 +2,10 @@
 
 Every class derives from :class:`TideflowError`. Code ported from the reference API can
 keep catching ``MetaflowNotFound``, ``MetaflowNamespaceMismatch``,
-``MetaflowInvalidPathspec``, ``MetaflowTaggingError`` and ``MetaflowException``: they are
-other names for :class:`NotFound`, :class:`NamespaceMismatch`, :class:`InvalidPathspec`,
-:class:`TagError` and :class:`TideflowError`.
+``MetaflowInvalidPathspec``, ``MetaflowTaggingError``, ``MetaflowException`` and
+``MergeArtifactsException``: they are other names for :class:`NotFound`,
+:class:`NamespaceMismatch`, :class:`InvalidPathspec`, :class:`TagError`,
+:class:`TideflowError` and :class:`MergeArtifactsError`.
 """
 
 # Explicit re-exports: `from ._module import Name as Name` marks each name as public.
@@ -17,6 +18,9 @@ from ._exceptions import FlowDefinitionError as FlowDefinitionError
 from ._exceptions import FlowFileNotFound as FlowFileNotFound
 from ._exceptions import InvalidPathspec as InvalidPathspec
 from ._exceptions import MergeArtifactsError as MergeArtifactsError
+from ._exceptions import (
+    MissingInMergeArtifactsException as MissingInMergeArtifactsException,
+)
 from ._exceptions import NamespaceMismatch as NamespaceMismatch
 from ._exceptions import NotFound as NotFound
 from ._exceptions import ParameterError as ParameterError
@@ -25,9 +29,13 @@ from ._exceptions import RunFailed as RunFailed
 from ._exceptions import SecretsError as SecretsError
 from ._exceptions import StoreError as StoreError
 from ._exceptions import TagError as TagError
+from ._exceptions import TaskException as TaskException
 from ._exceptions import TaskFailed as TaskFailed
 from ._exceptions import TideflowError as TideflowError
 from ._exceptions import TideflowInternalError as TideflowInternalError
+from ._exceptions import (
+    UnhandledInMergeArtifactsException as UnhandledInMergeArtifactsException,
+)
 from ._exceptions import WorkerCrashed as WorkerCrashed
 
 #: The reference API's name for :class:`NotFound`.
@@ -40,6 +48,9 @@ MetaflowInvalidPathspec = InvalidPathspec
 MetaflowTaggingError = TagError
 #: The reference API's name for :class:`TideflowError`.
 MetaflowException = TideflowError
+#: The reference API's name for :class:`MergeArtifactsError`, the base of
+#: :class:`UnhandledInMergeArtifactsException` and :class:`MissingInMergeArtifactsException`.
+MergeArtifactsException = MergeArtifactsError
 
 __all__ = (
     "ArtifactError",
@@ -49,11 +60,13 @@ __all__ = (
     "FlowFileNotFound",
     "InvalidPathspec",
     "MergeArtifactsError",
+    "MergeArtifactsException",
     "MetaflowException",
     "MetaflowInvalidPathspec",
     "MetaflowNamespaceMismatch",
     "MetaflowNotFound",
     "MetaflowTaggingError",
+    "MissingInMergeArtifactsException",
     "NamespaceMismatch",
     "NotFound",
     "ParameterError",
@@ -62,8 +75,10 @@ __all__ = (
     "SecretsError",
     "StoreError",
     "TagError",
+    "TaskException",
     "TaskFailed",
     "TideflowError",
     "TideflowInternalError",
+    "UnhandledInMergeArtifactsException",
     "WorkerCrashed",
 )

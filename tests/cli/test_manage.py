@@ -115,7 +115,8 @@ def test_dump_include_and_truncation(runs: Runs, capsys: pytest.CaptureFixture[s
 def test_dump_of_a_failed_task(runs: Runs, capsys: pytest.CaptureFixture[str]) -> None:
     task = runs.failed.steps["body"][1]
     _, out, _ = cli(runs, capsys, "dump", f"{runs.failed.run_id}/body/{task.record.task_id}")
-    assert "(attempt 0, failed):\n    (no artifacts: the task did not finish successfully)" in out
+    # A failed task keeps what it had before it raised: here, the inherited foreach list.
+    assert "(attempt 0, failed):\n    items = [0, 1, 2, 3]\n" in out
 
 
 def test_tags(runs: Runs, capsys: pytest.CaptureFixture[str]) -> None:

@@ -651,11 +651,11 @@ def test_an_error_in_an_exception_group_is_one_line(capsys: pytest.CaptureFixtur
 
 
 def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
-    """The list of commands names ``runs`` too, and the flow file is not even read."""
+    """The list of commands names ``runs`` and ``db`` too, and the flow file is not even read."""
     assert main(["bogus", str(FLOWS / "flow_params.py")]) == 2
     assert capsys.readouterr().err == (
         "error: unknown command 'bogus': choose from run, resume, show, check, logs, tag, "
-        "dump, card, runs. See tideflow --help.\n"
+        "dump, card, runs, db, ui. See tideflow --help.\n"
     )
 
 

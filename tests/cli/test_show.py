@@ -56,3 +56,19 @@ def test_show_refuses_an_unknown_format(capsys: pytest.CaptureFixture[str]) -> N
     assert capsys.readouterr().err.startswith(
         "error: argument --format: invalid choice: 'svg' (choose from "
     )
+
+
+def test_show_a_switch(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each case of a switch is an edge labelled with its value; text lists the cases."""
+    flow = str(FLOWS / "switch_loop_flow.py")
+    assert main(["show", flow, "--format", "mermaid"]) == 0
+    out = capsys.readouterr().out
+    assert "    step_loop_step -->|loop_status=continue| step_loop_step\n" in out
+    assert "    step_loop_step -->|loop_status=exit| step_exit_loop\n" in out
+    assert main(["show", flow]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "    => one of {'continue': loop_step, 'exit': exit_loop} (switch on 'loop_status')" in out
+    )
+    assert main(["show", str(FLOWS / "parallel_flow.py"), "--format", "dot"]) == 0
+    assert '    "start" -> "train" [label="num_parallel"];\n' in capsys.readouterr().out

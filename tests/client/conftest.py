@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from postgres_server import family_metadata_url
 from tideflow import Run, Runner, default_namespace
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class ClientRuns:
     resumed: str
     #: HelloFlow by ``tester``, started from the command line; tag tests edit its tags.
     hello: str
+    #: Where the metadata is (``TIDEFLOW_TEST_METADATA=postgres``), else ``None``: SQLite.
+    metadata_url: str | None = None
 
 
 async def _run_all(specs: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -86,8 +89,11 @@ def client_runs(
 
     folder = tmp_path_factory.mktemp("client")
     root = folder / ".tideflow"
+    url = family_metadata_url(request)
     with pytest.MonkeyPatch.context() as patch:
         use_suite_datastore(request, patch)
+        if url:  # for making the runs only: each test sets it again (_metadata_url)
+            patch.setenv("TIDEFLOW_METADATA_URL", url)
         patch.setenv("TIDEFLOW_ROOT", str(root))
         patch.setenv("TIDEFLOW_USER", "tester")
         patch.chdir(folder)
@@ -108,8 +114,17 @@ def client_runs(
             fail=fail,
             resumed=resumed,
             hello=_cli_run("hello_flow.py"),
+            metadata_url=url,
         )
+        patch.delenv("TIDEFLOW_METADATA_URL", raising=False)
         yield runs
+
+
+@pytest.fixture(autouse=True)
+def _metadata_url(client_runs: ClientRuns, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test reads the metadata store the runs were written to."""
+    if client_runs.metadata_url:
+        monkeypatch.setenv("TIDEFLOW_METADATA_URL", client_runs.metadata_url)
 
 
 @pytest.fixture(autouse=True)
@@ -124,5 +139,6 @@ def _default_namespace(client_runs: ClientRuns) -> Iterator[None]:
 def tag_run(client_runs: ClientRuns) -> Run:
     """The HelloFlow run, with no user tags."""
     run = Run(client_runs.hello)
-    run.replace_tags(run.user_tags, [])
+    if run.user_tags:
+        run.remove_tags(run.user_tags)
     return run

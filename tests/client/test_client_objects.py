@@ -8,11 +8,12 @@ import time
 from typing import TYPE_CHECKING
 
 import tideflow.client
-from stored_runs import blob_store
+import tideflow.exception
+from stored_runs import blob_store, metadata_store
 from tideflow import DataArtifact, Flow, Run, Step, Task, namespace
 from tideflow._datastore._artifacts import dumps
-from tideflow._metadata import ArtifactRecord, AttemptRecord, SQLiteMetadataStore, TaskRecord
-from tideflow._stores._interfaces import BlobStore
+from tideflow._metadata import ArtifactRecord, AttemptRecord, TaskRecord
+from tideflow._stores._interfaces import BlobStore, MetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -102,7 +103,8 @@ def test_classes_show_their_public_module() -> None:
     """Client classes show tideflow (exported there) or tideflow.client."""
     assert Run.__module__ == "tideflow"
     assert tideflow.client.TaskData.__module__ == "tideflow.client"
-    assert tideflow.client.TaskException.__module__ == "tideflow.client"
+    assert tideflow.client.TaskException is tideflow.exception.TaskException
+    assert tideflow.client.TaskException.__module__ == "tideflow.exception"
 
 
 def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
@@ -114,7 +116,7 @@ def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
     """
     root = tmp_path / ".tideflow"
     blobs = blob_store(root)  # local, or the suite's object storage
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         for number in range(100):
             write_finished_run(store, blobs, number)
     namespace(None)
@@ -123,7 +125,7 @@ def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
     assert values == list(range(99, -1, -1))
 
 
-def write_finished_run(store: SQLiteMetadataStore, blobs: BlobStore, number: int) -> None:
+def write_finished_run(store: MetadataStore, blobs: BlobStore, number: int) -> None:
     """Record a finished run of FastFlow whose end task stored ``x = number``."""
     run = store.create_run("FastFlow", user="tester", system_tags=["user:tester"])
     key = {"flow": "FastFlow", "run_id": run.run_id, "step": "end", "task_id": "1"}
@@ -143,7 +145,7 @@ def test_latest_successful_run_skips_newer_runs_by_index(tmp_path: Path) -> None
     (failed, running, or another user's); benchmarks/bench_latest_successful.py measures
     that it takes one indexed query."""
     root = tmp_path / ".tideflow"
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         old = store.create_run("SweepFlow", user="tester", system_tags=["user:tester"])
         store.finish_run("SweepFlow", old.run_id, "succeeded")
         theirs = store.create_run("SweepFlow", user="other", system_tags=["user:other"])

@@ -53,7 +53,8 @@ def test_access_task_data_of_a_failed_task(
     assert capsys.readouterr().out == "Task failed with: RuntimeError: boom\n"
     exception = task.exception
     assert isinstance(exception, TaskException)
-    assert (exception.type, exception.message) == ("RuntimeError", "boom")
+    assert (exception.type, exception.message) == ("builtins.RuntimeError", "boom")
+    assert (exception.exception, exception.stacktrace) == ("boom", exception.traceback)
     assert exception.traceback.startswith("Traceback (most recent call last):")
     assert 'raise RuntimeError("boom")' in exception.traceback
     assert task.finished and not task.successful and task.finished_at is not None

@@ -36,7 +36,12 @@ async def test_partial_stdout_of_a_running_task(client_runs: ClientRuns, tmp_pat
     running = await runner.async_run(gate=str(gate))
     async with running:
         run = running.run
-        await until(lambda: "start" in run and run["start"].task.stdout != "")  # type: ignore[union-attr]
+        # The step is recorded before its task: wait for both, then for the first line.
+        await until(
+            lambda: (
+                "start" in run and run["start"].task is not None and run["start"].task.stdout != ""
+            )  # type: ignore[union-attr]
+        )
 
         task = run["start"].task
         assert task is not None

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from stored_runs import metadata_store
 from tideflow import AsyncRun, Run, Runner, Task, default_namespace, namespace
 from tideflow._metadata._records import AttemptRecord, TaskRecord
-from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 
 def test_status_of_a_finished_run(tideflow_root: Path, flows_dir: Path) -> None:
@@ -27,7 +27,7 @@ def test_run_with_an_expired_lease_reads_as_crashed(
     """A run left 'running' by a supervisor that died is recorded as crashed when read."""
     monkeypatch.setenv("TIDEFLOW_HEARTBEAT_TIMEOUT", "5")
     stale = time.time() - 60
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         record = store.create_run(
             "GhostFlow", user="tester", system_tags=("user:tester",), now=stale
         )

@@ -143,3 +143,28 @@ def test_step_tasks_filtered_by_tags(client_runs: ClientRuns) -> None:
     assert len(list(step.tasks("prod"))) == 3
     assert list(step.tasks("prod", "nope")) == []
     assert [s.id for s in Run(client_runs.train).steps("ignored")][-1] == "start"
+
+
+def test_a_list_where_one_tag_is_expected(tag_run: Run) -> None:
+    """add_tag, remove_tag and replace_tag take one string; a list names the plural method."""
+    for call, method in (
+        (lambda: tag_run.add_tag(["a"]), "add_tag"),  # type: ignore[arg-type]
+        (lambda: tag_run.remove_tag(["a"]), "remove_tag"),  # type: ignore[arg-type]
+        (lambda: tag_run.replace_tag("a", ["b"]), "replace_tag"),  # type: ignore[arg-type]
+    ):
+        plural = method.replace("_tag", "_tags")
+        with pytest.raises(
+            TagError,
+            match=rf"^{method}\(\) takes one tag, as a string, not list \['.'\]\. To pass "
+            rf"several tags, call {plural}\(\[\.\.\.\]\)\.$",
+        ):
+            call()
+
+
+def test_replace_tags_with_nothing_to_do(tag_run: Run) -> None:
+    with pytest.raises(
+        TagError,
+        match=r"^replace_tags\(\) was given no tag to remove and no tag to add: pass at least "
+        r"one\.$",
+    ):
+        tag_run.replace_tags([], [])

@@ -99,15 +99,14 @@ def test_step_summary(client_runs: ClientRuns) -> None:
     assert Step(f"{client_runs.retry}/start").successful
 
 
-def test_failed_task_keeps_no_artifacts(client_runs: ClientRuns) -> None:
-    """A task that raised stored nothing: its data is empty and says so."""
+def test_failed_task_keeps_what_it_set(client_runs: ClientRuns) -> None:
+    """A task that raised keeps the artifacts it set before, as the reference does."""
     task = Task(f"{client_runs.fail}/start/1")
-    assert len(task.data) == 0
+    assert task.data.before == "set before the failure"
     with pytest.raises(
-        AttributeError, match=r"^Task '.+' has no artifact 'before'\. Its artifacts are: none\.$"
+        AttributeError, match=r"^Task '.+' has no artifact 'after'\. Its artifacts are: before\.$"
     ):
-        task.data.before  # noqa: B018
-    assert repr(task.data) == f"<TaskData {task.pathspec}: no artifacts>"
+        task.data.after  # noqa: B018
 
 
 def test_origin_pathspecs_after_a_resume(client_runs: ClientRuns) -> None:

@@ -1,7 +1,8 @@
-"""The S3 server stopped in the middle of a run: the run fails clearly, resume completes it."""
+"""Faults: a server stopped in the middle of a run, a machine whose local files are gone."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,35 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server.stop()
 
 
+def _point_at(server: S3Server, root: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {
+        **server.env(),
+        "TIDEFLOW_ROOT": str(root),
+        "TIDEFLOW_USER": "tester",
+        "TIDEFLOW_DATASTORE_URL": url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_artifacts_and_logs_outlive_the_machine(
+    own_server: S3Server, tmp_path: Path, flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: with only the run metadata left, the client reads everything from S3."""
+    root = tmp_path / ".tideflow"
+    _point_at(own_server, root, "s3://faults/machine", monkeypatch)
+    gate = tmp_path / "gate"
+    gate.touch()
+    result = Runner(str(flows_dir / "s3_gate_flow.py"), show_output=False).run(gate=str(gate))
+    assert result.status == "successful"
+    shutil.rmtree(root / "logs")  # what stays on the machine that ran it
+    shutil.rmtree(root / "cache")
+    namespace(None)
+    run = Flow("S3GateFlow")[result.run.id]
+    assert run.data.z == sum(range(1000)) + 1
+    assert run["middle"].task.stdout == "at the gate\n"
+
+
 async def test_a_stopped_server_fails_the_run_and_resume_completes_it(
     own_server: S3Server,
     tmp_path: Path,
@@ -36,14 +66,7 @@ async def test_a_stopped_server_fails_the_run_and_resume_completes_it(
     """Invariant: the failure names the endpoint in one line; nothing is lost for resume."""
     prefix = f"s3://faults/{anyio_backend}"
     root = tmp_path / ".tideflow"
-    env = {
-        **own_server.env(),
-        "TIDEFLOW_ROOT": str(root),
-        "TIDEFLOW_USER": "tester",
-        "TIDEFLOW_DATASTORE_URL": f"{prefix}?timeout=3",
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
+    _point_at(own_server, root, f"{prefix}?timeout=30", monkeypatch)
     gate = tmp_path / "gate"
     runner = Runner(str(flows_dir / "s3_gate_flow.py"), show_output=False)
     executing = await runner.async_run(gate=str(gate))
@@ -59,7 +82,7 @@ async def test_a_stopped_server_fails_the_run_and_resume_completes_it(
             executing.stderr
         )
     finally:
-        await anyio.to_thread.run_sync(own_server.start)
+        own_server.start()  # from this thread: the server lives as long as it does
     resumed = await runner.async_resume(origin_run_id=executing.run.id)
     await resumed.wait()
     assert resumed.status == "successful", resumed.stderr

@@ -10,7 +10,7 @@ import pytest
 
 from executors import executor
 from feature_runs import copy_flow, run_flow
-from tideflow import Config, Runner, config_expr
+from tideflow import Config, FlowSpec, Runner, config_expr, step
 from tideflow._exceptions import DecoratorError, ParameterError
 from tideflow._flow._config import ConfigValue, DelayedValue, resolve_configs
 from tideflow._flow._decorators import make_decorator, resolve_decorator
@@ -225,3 +225,21 @@ def test_command_line_options(tideflow_root: Path) -> None:
 
     hosts = [run.data.end_host for run in Flow("ConfigFlow", _root=str(tideflow_root))]
     assert sorted(hosts) == ["from-cli", "from-value"]
+
+
+def test_configs_are_not_class_constants() -> None:
+    # Class-level constants become artifacts; a Config (and a config_expr) is not one.
+    class ConstFlow(FlowSpec):
+        cfg = Config("cfg", default_value={"a": 1})
+        expr = config_expr("cfg.a")
+        int_const = 123
+
+        @step
+        def start(self) -> None:
+            self.next(self.end)
+
+        @step
+        def end(self) -> None:
+            pass
+
+    assert ConstFlow._tf_constants() == {"int_const": 123}

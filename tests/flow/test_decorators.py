@@ -6,7 +6,17 @@ from typing import Any
 
 import pytest
 
-from tideflow import card, catch, environment, resources, retry, secrets, step, timeout
+from tideflow import (
+    card,
+    catch,
+    environment,
+    parallel,
+    resources,
+    retry,
+    secrets,
+    step,
+    timeout,
+)
 from tideflow._exceptions import DecoratorError, FlowDefinitionError
 from tideflow._flow._decorators import (
     DECORATORS,
@@ -22,7 +32,7 @@ VALID_LIST = (
     r"catch\(var=None, print_exception=True\), timeout\(seconds=0, minutes=0, hours=0\), "
     r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\), "
     r"card\(type='default', id=None, options=\{\}, timeout=45, save_errors=True, "
-    r"refresh_interval=5, customize=False\), secrets\(sources=\[\], role=None\)\.$"
+    r"refresh_interval=5, customize=False\), secrets\(sources=\[\], role=None\), parallel\(\)\.$"
 )
 
 
@@ -86,11 +96,13 @@ def test_every_decorator_is_exported() -> None:
     @resources(cpu=2, memory=512)
     @card
     @secrets(sources=["env:DB_"])
+    @parallel
     @step
     def start(self: Any) -> None: ...
 
     assert names(start) == list(DECORATORS)
     assert decorators_of(start)[4].attributes == {"cpu": 2, "memory": 512, "gpu": 0}
+    assert decorators_of(start)[-1].attributes == {}
 
 
 def test_decorators_do_not_change_the_function() -> None:

@@ -315,7 +315,7 @@ class NextWithString(FlowSpec):
 class NextWithUnknownKeyword(FlowSpec):
     @step
     def start(self):
-        self.next(self.end, num_parallel=3)  # line: next-keyword
+        self.next(self.end, parallel=3)  # line: next-keyword
 
     @step
     def end(self):
@@ -401,8 +401,9 @@ class TooManyArguments(FlowSpec):
             "start",
             "next-keyword",
             (
-                r"Step 'start' passes an unsupported argument to self\.next\(\): num_parallel=3\. "
-                r"Only foreach='attribute_name' is supported\."
+                r"Step 'start' passes an unsupported argument to self\.next\(\): parallel=3\. "
+                r"self\.next\(\) takes foreach='attribute_name', num_parallel=N or "
+                r"condition='attribute_name'\."
             ),
         ),
         (
@@ -451,3 +452,99 @@ def test_unreadable_transitions(
     with pytest.raises(FlowDefinitionError, match=where + message) as info:
         build_graph(cls)
     assert (info.value.step, info.value.file, info.value.line) == (step_name, THIS_FILE, line)
+
+
+# -- switches ----------------------------------------------------------------------------
+
+
+class SwitchLoopFlow(FlowSpec):
+    @step
+    def start(self):
+        self.count = 0
+        self.next(self.loop)
+
+    @step
+    def loop(self):
+        self.count += 1
+        self.status = "again" if self.count < 3 else "done"
+        self.next({"again": self.loop, "done": self.a}, condition="status")
+
+    @step
+    def a(self):
+        self.next(self.b, self.c)
+
+    @step
+    def b(self):
+        self.pick = 1
+        self.next({1: self.d, 2: self.e}, condition="pick")
+
+    @step
+    def c(self):
+        self.next(self.join)
+
+    @step
+    def d(self):
+        self.next(self.join)
+
+    @step
+    def e(self):
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+def test_switch_nodes() -> None:
+    """A switch has its condition and cases; its cases meet without a join; a loop is
+    allowed through a switch and does not disturb the order of the steps."""
+    graph = build_graph(SwitchLoopFlow)
+    loop = graph["loop"]
+    assert (loop.type, loop.condition) == ("switch", "status")
+    assert loop.switch_cases == (("again", "loop"), ("done", "a"))
+    assert loop.out_funcs == ("loop", "a")
+    assert graph["loop"].in_funcs == ("start", "loop")
+    assert graph["b"].switch_cases == ((1, "d"), (2, "e"))
+    assert graph["d"].split_parents == ("a",)
+    assert graph["d"].split_branches == ("b",)
+    assert graph["e"].split_branches == ("b",)
+    assert graph["c"].split_branches == ("c",)
+    assert graph["a"].matching_join == "join"
+    assert graph.sorted_nodes == ["start", "loop", "a", "b", "c", "d", "e", "join", "end"]
+    signature = {entry[0]: entry[1:] for entry in graph.signature()}
+    assert signature["loop"] == (
+        "switch",
+        ("loop", "a"),
+        "status",
+        [["'again'", "loop"], ["'done'", "a"]],
+    )
+
+
+def test_the_switch_chooses_at_run_time() -> None:
+    flow = SwitchLoopFlow._tf_for_task(step="b", parameters={}, source=None)
+    flow.pick = 2
+    flow.next({1: flow.d, 2: flow.e}, condition="pick")
+    transition = flow.__dict__["_tf_transition"]
+    assert (transition.targets, transition.condition) == (("e",), "pick")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, r"^step 'b': The switch condition self\.pick is not set: assign it in step 'b'"),
+        (
+            3,
+            r"^step 'b': The switch condition self\.pick is 3, which is not one of the cases \[1, 2\]",
+        ),
+    ],
+)
+def test_a_switch_without_a_matching_value(value: int | None, message: str) -> None:
+    flow = SwitchLoopFlow._tf_for_task(step="b", parameters={}, source=None)
+    if value is not None:
+        flow.pick = value
+    with pytest.raises(FlowDefinitionError, match=message):
+        flow.next({1: flow.d, 2: flow.e}, condition="pick")

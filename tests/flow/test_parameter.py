@@ -156,7 +156,9 @@ def test_default_value_and_callable_default() -> None:
 
     parameter = Parameter("owner", default=owner)
     assert parameter.default_value(CONTEXT) == "tester@ParamFlow"
-    assert seen == [CONTEXT]
+    (context,) = seen
+    assert (context.flow_name, context.user_name) == (CONTEXT.flow_name, CONTEXT.user_name)
+    assert context.parameter_name == "owner"  # the parameter whose default is asked for
     assert CONTEXT.parameter_names == ["alpha"]
     typed = Parameter("count", type=int, default=lambda context: 7)
     assert typed.default_value(CONTEXT) == 7

@@ -436,7 +436,8 @@ def test_cycle() -> None:
         "b",
         "cycle",
         r"Step 'b' closes a cycle \(a -> b -> a\): flows must be acyclic\. Use a foreach to "
-        r"repeat work\.$",
+        r"repeat work, or a switch to loop until a condition holds: "
+        r"self\.next\(\{'again': self\.a, 'done': self\.end\}, condition='status'\)\.$",
     )
 
 
@@ -517,3 +518,120 @@ def test_valid_flow_passes() -> None:
             pass
 
     assert build_graph(Fine).sorted_nodes == ["start", "end"]
+
+
+# -- switches --------------------------------------------------------------------------------
+
+
+class SwitchWithoutCondition(FlowSpec):
+    @step
+    def start(self):
+        self.next({"a": self.end, "b": self.end})  # line: switch-no-condition
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchWithOneCase(FlowSpec):
+    @step
+    def start(self):
+        self.next({"a": self.end}, condition="x")  # line: switch-one-case
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchWithVariableKey(FlowSpec):
+    @step
+    def start(self):
+        key = "a"
+        self.next({key: self.end, "b": self.end}, condition="x")  # line: switch-key
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchWithForeach(FlowSpec):
+    @step
+    def start(self):
+        self.next({"a": self.end}, condition="x", foreach="y")  # line: switch-foreach
+
+    @step
+    def end(self):
+        pass
+
+
+class SwitchIntoOtherBranch(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.a, self.b)
+
+    @step
+    def a(self):
+        self.next({"x": self.b, "y": self.join}, condition="c")
+
+    @step
+    def b(self):  # line: switch-other-branch
+        self.next(self.join)
+
+    @step
+    def join(self, inputs):
+        self.next(self.end)
+
+    @step
+    def end(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("cls", "step_name", "marker", "message"),
+    [
+        (
+            SwitchWithoutCondition,
+            "start",
+            "switch-no-condition",
+            (
+                r"Step 'start' passes a dict to self\.next\(\) without condition=: a switch names "
+                r"the attribute whose value picks the step"
+            ),
+        ),
+        (
+            SwitchWithOneCase,
+            "start",
+            "switch-one-case",
+            (
+                r"Step 'start' is a switch with 1 case: a switch chooses between at least two "
+                r"steps\. Use self\.next\(self\.end\) instead\.$"
+            ),
+        ),
+        (
+            SwitchWithVariableKey,
+            "start",
+            "switch-key",
+            (
+                r"Step 'start' uses key as a switch case: the keys of a switch are literal "
+                r"strings, numbers or booleans"
+            ),
+        ),
+        (
+            SwitchWithForeach,
+            "start",
+            "switch-foreach",
+            (
+                r"Step 'start' passes condition and foreach to self\.next\(\): a transition is a "
+                r"foreach, a num_parallel or a switch, not a mix of them\.$"
+            ),
+        ),
+        (
+            SwitchIntoOtherBranch,
+            "b",
+            "switch-other-branch",
+            r"Step 'b' is reached from 2 steps \(start, a\) but does not take inputs\.",
+        ),
+    ],
+)
+def test_bad_switches(cls: type[FlowSpec], step_name: str, marker: str, message: str) -> None:
+    expect(cls, step_name, marker, message)

@@ -6,6 +6,7 @@ from tideflow import FlowSpec, catch, current, environment, retry, step
 class FailDecoratorsFlow(FlowSpec):
     """start -> flaky (@retry) -> configured (@environment) -> broken (@catch) -> end."""
 
+    @catch(var="start_error")
     @step
     def start(self):
         self.next(self.flaky)
@@ -37,6 +38,7 @@ class FailDecoratorsFlow(FlowSpec):
     @step
     def end(self):
         self.problem_text = str(self.problem)
+        self.start_error_seen = self.start_error
 
 
 if __name__ == "__main__":

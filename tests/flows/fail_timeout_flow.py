@@ -1,4 +1,7 @@
-"""start -> slow (@timeout(seconds=2), sleeps a minute) -> end: @timeout on its own."""
+"""start -> slow (@timeout(seconds=8), sleeps a minute) -> end: @timeout on its own.
+
+Eight seconds, so that a fresh interpreter (spawn) prints before it, even on a busy machine.
+"""
 
 import time
 
@@ -6,13 +9,13 @@ from tideflow import FlowSpec, step, timeout
 
 
 class FailTimeoutFlow(FlowSpec):
-    """``slow`` is stopped after two seconds; the run fails there."""
+    """``slow`` is stopped after eight seconds; the run fails there."""
 
     @step
     def start(self):
         self.next(self.slow)
 
-    @timeout(seconds=2)
+    @timeout(seconds=8)
     @step
     def slow(self):
         print("slow starts", flush=True)

@@ -21,7 +21,7 @@ class FailingFlow(FlowSpec):
     @step
     def boom(self):
         time.sleep(0.2)
-        self.partial = "never stored"
+        self.partial = "set before the failure"
         raise ValueError("the boom step failed on purpose")
         self.next(self.join)  # never reached, but every step names its successor
 

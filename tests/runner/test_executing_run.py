@@ -17,8 +17,8 @@ from anyio.from_thread import start_blocking_portal
 from runner_helpers import alive, copy_flow, task_pids, wait_gone
 
 from executors import executor
+from stored_runs import metadata_store
 from tideflow import ExecutingRun, Runner
-from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -28,7 +28,7 @@ __all__ = ("executor",)
 
 def stored_status(root: Path, running: ExecutingRun) -> str:
     flow, run_id = running.pathspec.split("/")
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         return store.get_run(flow, run_id).status
 
 

@@ -13,9 +13,9 @@ import pytest
 from runner_helpers import copy_flow
 
 from executors import executor
+from stored_runs import metadata_store
 from tideflow import ExecutingRun, Runner
 from tideflow._exceptions import FlowDefinitionError, FlowFileNotFound
-from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +53,7 @@ BROKEN_FLOWS = {
 def runs_in_store(root: Path) -> int:
     if not (root / "metadata.db").exists():
         return 0
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         return sum(len(store.list_runs(flow)) for flow in ("SlowFlow", "Broken"))
 
 
@@ -81,7 +81,7 @@ async def test_unknown_arguments(workdir: Path) -> None:
         ValueError,
         match=r"^Unknown option 'pylnt' for Runner\(\): valid options are branch, config, "
         r"config_value, datastore, decospecs, environment, executor, host_idle_timeout, "
-        r"metadata, production, pylint, quiet, root, task_limit, username\.$",
+        r"metadata, production, progress, pylint, quiet, root, task_limit, username\.$",
     ):
         Runner("slowflow.py", pylnt=False)
     with pytest.raises(

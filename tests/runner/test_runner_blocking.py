@@ -19,8 +19,8 @@ import anyio
 import pytest
 from runner_helpers import copy_flow, task_pids, wait_gone
 
+from stored_runs import metadata_store
 from tideflow import ExecutingRun, Runner
-from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -125,5 +125,5 @@ def test_ctrl_c_stops_a_blocking_run(workdir: Path, flows_dir: Path, tideflow_ro
     assert script.returncode == 0
     assert rest.endswith("KeyboardInterrupt\n")
     assert wait_gone(pids) == set()
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         assert [run.status for run in store.list_runs("GrandchildFlow")] == ["cancelled"]

@@ -17,11 +17,10 @@ import anyio
 import psutil
 import pytest
 
-from stored_runs import StoredRun, latest_run, read_run
+from stored_runs import StoredRun, latest_run, metadata_store, read_run
 from tideflow import Runner
 from tideflow._cli._manage import runs_main
 from tideflow._config import load_config
-from tideflow._metadata import SQLiteMetadataStore
 from tideflow._runtime._state import mark_crashed_runs
 
 if TYPE_CHECKING:
@@ -78,10 +77,12 @@ async def test_a_segfault_is_a_failed_attempt_with_its_signal(crashes: dict[str,
     assert start.last.exception is not None
     assert start.last.exception.type == "WorkerCrashed"
     assert start.log() == "about to die\n"
-    assert (
+    reason = (
         "Task failed: WorkerCrashed: the task process was killed by SIGSEGV (a segmentation "
-        "fault: a crash in native code)" in crash.stderr
+        "fault: a crash in native code)"
     )
+    assert reason in crash.stderr
+    assert reason in start.log("stderr")  # the stored log says it too, not only the console
     assert "end" not in crash.run.steps
 
 
@@ -152,7 +153,7 @@ def test_a_killed_supervisor_leaves_no_task_and_its_run_reads_as_crashed(
     config = load_config(env)
     run = latest_run(tideflow_root, "FailSleepFlow")
     assert run.status == "running"  # nobody recorded the end
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         while not mark_crashed_runs(store, config, "FailSleepFlow"):
             assert time.monotonic() < deadline + 10, "the lease never expired"
             time.sleep(0.1)
@@ -220,7 +221,7 @@ def test_a_live_supervisor_is_never_taken_for_dead(
         assert line.startswith("blocking "), line
         flow, run_id = line.split()[1].split("/")
         time.sleep(1.5)  # the lease is older than the heartbeat timeout now
-        with SQLiteMetadataStore(tideflow_root) as store:
+        with metadata_store(tideflow_root) as store:
             assert mark_crashed_runs(store, load_config(), flow) == []
             assert store.get_run(flow, run_id).status == "running"
         with pytest.raises(ResumeError, match=r"^Cannot resume FailSleepFlow/\d+: it is still "):
@@ -228,13 +229,13 @@ def test_a_live_supervisor_is_never_taken_for_dead(
         if end == "killed":
             supervisor.kill()
             supervisor.wait(timeout=10)
-            with SQLiteMetadataStore(tideflow_root) as store:
+            with metadata_store(tideflow_root) as store:
                 [marked] = mark_crashed_runs(store, load_config(), flow)  # at once
             assert (marked.run_id, marked.status) == (run_id, "crashed")
             assert not lock_path(tideflow_root, flow, run_id).exists()
             return
         lock_path(tideflow_root, flow, run_id).unlink()  # as if no lock were possible
-        with SQLiteMetadataStore(tideflow_root) as store:
+        with metadata_store(tideflow_root) as store:
             [marked] = mark_crashed_runs(store, load_config(), flow)
         assert marked.status == "crashed"
         unblock.touch()

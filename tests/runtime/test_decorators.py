@@ -20,10 +20,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from stored_runs import StoredRun, read_run
-from tideflow import Runner
-from tideflow._exceptions import DecoratorError
-from tideflow._metadata import SQLiteMetadataStore
+from stored_runs import StoredRun, metadata_store, read_run
+from tideflow import Runner, Task
+from tideflow._exceptions import DecoratorError, TaskException
 from tideflow._runtime._resources import read_machine
 
 if TYPE_CHECKING:
@@ -47,6 +46,7 @@ SCENARIOS = {
     "alone": Scenario("fail_decorators_flow.py", "FailDecoratorsFlow", {}),
     "combined": Scenario("fail_combined_flow.py", "FailCombinedFlow", {}),
     "timeout": Scenario("fail_timeout_flow.py", "FailTimeoutFlow", {}),
+    "timeout_catch": Scenario("fail_timeout_catch_flow.py", "FailTimeoutCatchFlow", {}),
     "retry_with": Scenario(
         "fail_linear_flow.py",
         "FailLinearFlow",
@@ -112,7 +112,7 @@ async def outcomes(
         run = await anyio.to_thread.run_sync(read_run, root, scenario.flow)
         results[key] = Outcome(executing.status, executing.stdout, executing.stderr, run)
 
-    with anyio.fail_after(60):
+    with anyio.fail_after(120):
         async with anyio.create_task_group() as tg:
             for key, scenario in SCENARIOS.items():
                 tg.start_soon(one, key, scenario)
@@ -177,22 +177,38 @@ async def test_environment_sets_variables_in_the_task(outcomes: dict[str, Outcom
 async def test_catch_stores_the_failure_and_the_run_goes_on(
     outcomes: dict[str, Outcome],
 ) -> None:
-    """@catch(var=...): the task fails, the exception is stored, the next steps run."""
+    """@catch(var=...): the task fails, the variable holds the exception's type, message
+    and stack trace, the task keeps what it set before it raised, and the next steps run.
+    The client's task.exception is None: the failure was handled."""
     outcome = outcomes["alone"]
     broken = outcome.run.only("broken")
     assert [a.state for a in broken.attempts] == ["failed"]
     assert broken.metadata["caught"] == "True"
     problem = broken.artifacts["problem"]
-    assert type(problem).__name__ == "TaskFailed"
-    assert "KeyError: 'always broken'" in problem.message
-    assert "partial" not in broken.artifacts  # what the failed attempt set is not kept
-    assert outcome.run.only("end").artifacts["problem_text"] == str(problem)
+    assert isinstance(problem, TaskException)
+    assert (problem.type, problem.exception) == ("builtins.KeyError", "'always broken'")
+    assert problem.stacktrace.startswith("Traceback (most recent call last):")
+    assert 'raise KeyError("always broken")' in problem.stacktrace
+    assert broken.artifacts["partial"] == "set before the failure"
+    end = outcome.run.only("end")
+    assert end.artifacts["problem_text"] == "KeyError: 'always broken'"
+    assert end.artifacts["partial"] == "set before the failure"
     assert "@catch caught the failure" in outcome.stderr
-    assert "Traceback" in outcome.stderr  # print_exception=True
+    broken_lines = [line for line in outcome.stderr.splitlines() if "/broken/" in line]
+    assert sum("Traceback" in line for line in broken_lines) == 1  # printed once
+    task = Task(broken.record.pathspec, _namespace_check=False, _root=str(broken.root))
+    assert task.exception is None
+
+
+async def test_catch_on_a_step_that_did_not_fail(outcomes: dict[str, Outcome]) -> None:
+    """@catch(var='start_error') on a step that succeeds sets self.start_error = None."""
+    run = outcomes["alone"].run
+    assert run.only("start").artifacts["start_error"] is None
+    assert run.only("end").artifacts["start_error_seen"] is None
 
 
 async def test_timeout_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
-    """@timeout(seconds=2): the sleeping task is stopped and counts as a failed attempt."""
+    """@timeout(seconds=8): the sleeping task is stopped and counts as a failed attempt."""
     outcome = outcomes["timeout"]
     assert outcome.status == "failed"
     slow = outcome.run.only("slow")
@@ -201,10 +217,26 @@ async def test_timeout_stops_the_attempt(outcomes: dict[str, Outcome]) -> None:
     assert slow.last.finished_at - slow.last.started_at < 30  # not the minute it sleeps
     assert slow.last.exception is not None
     assert slow.last.exception.type == "TimeoutError"
-    assert slow.last.exception.message == "Step 'slow' timed out after 2 seconds (@timeout)."
+    assert slow.last.exception.message == "Step 'slow' timed out after 8 seconds (@timeout)."
     assert slow.log() == "slow starts\n"
-    assert "Task timed out after 2 seconds: its processes were stopped." in outcome.stderr
+    assert "Task timed out after 8 seconds: its processes were stopped." in outcome.stderr
     assert "end" not in outcome.run.steps
+
+
+async def test_a_caught_timeout_keeps_what_the_step_set(outcomes: dict[str, Outcome]) -> None:
+    """The step is interrupted at its limit (``except Exception`` does not stop that), its
+    artifacts are kept, and @catch passes them on with the TimeoutError."""
+    outcome = outcomes["timeout_catch"]
+    assert outcome.status == "successful"
+    slow = outcome.run.only("slow")
+    assert slow.state == "timeout"
+    assert slow.artifacts["before_sleep"] == "set before the timeout"
+    assert "swallowed" not in slow.artifacts
+    assert slow.artifacts["timed_out"].type == "builtins.TimeoutError"
+    assert outcome.run.only("end").artifacts["seen"] == (
+        "set before the timeout",
+        "builtins.TimeoutError",
+    )
 
 
 # -- together ----------------------------------------------------------------------------
@@ -223,7 +255,7 @@ async def test_retry_with_catch(outcomes: dict[str, Outcome]) -> None:
     assert outcome.status == "successful"
     broken = outcome.run.only("broken")
     assert [a.state for a in broken.attempts] == ["failed", "failed"]
-    assert broken.artifacts["problem"].attempt == 1
+    assert broken.artifacts["problem"].type == "builtins.ValueError"
     assert "broken on attempt 1" in outcome.run.only("end").artifacts["problem_text"]
 
 
@@ -244,7 +276,7 @@ def test_unknown_decorator_fails_before_the_run(tideflow_root: Path) -> None:
     runner = Runner(str(FLOWS / "fail_linear_flow.py"), decospecs=["nope"])
     with pytest.raises(DecoratorError, match=r"^Unknown step decorator 'nope'\. Valid .*retry\("):
         runner.run()
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         assert store.list_runs("FailLinearFlow") == []
 
 

@@ -22,10 +22,9 @@ from executors import (
     wait_for_file,
     wait_no_task_processes,
 )
-from stored_runs import blob_store
+from stored_runs import blob_store, metadata_store
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
-from tideflow._metadata._sqlite import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -50,7 +49,7 @@ def summary(root: Path, pathspec: str) -> dict[str, list[Any]]:
     flow, run_id = pathspec.split("/")
     blobs = blob_store(root)
     result: dict[str, list[Any]] = {}
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         for step in store.list_steps(flow, run_id):
             tasks = []
             for task in store.list_tasks(flow, run_id, step.step):
@@ -136,7 +135,7 @@ def test_same_decorators(tideflow_root: Path, flows_dir: Path) -> None:
     assert _artifacts(summary, "start")[0]["env_value"] == "from-the-decorator"
     assert _artifacts(summary, "flaky")[0]["attempt_seen"] == 1
     assert summary["broken"][0][0] == "failed"
-    assert _artifacts(summary, "end")[0]["caught"] == "TaskFailed"
+    assert _artifacts(summary, "end")[0]["caught"] == "TaskException"
 
 
 def test_environment_and_current(tideflow_root: Path, flows_dir: Path, executor: str) -> None:

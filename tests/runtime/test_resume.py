@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from stored_runs import StoredRun, read_run
+from stored_runs import StoredRun, metadata_store, read_run
 from tideflow import Runner
 from tideflow._exceptions import ResumeError
-from tideflow._metadata import SQLiteMetadataStore
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -205,7 +204,7 @@ async def test_resume_in_a_linear_middle_step(results: dict[str, Resumed]) -> No
 async def test_resumed_artifacts_are_reused_by_reference(results: dict[str, Resumed]) -> None:
     """A cloned task's artifacts point at the origin's blobs: same content hashes."""
     result = results["middle"]
-    with SQLiteMetadataStore(result.resumed.only("start").root) as store:
+    with metadata_store(result.resumed.only("start").root) as store:
         old, new = (
             store.list_artifacts(LINEAR, r.run_id, "start", "1", 0)
             for r in (result.origin, result.resumed)

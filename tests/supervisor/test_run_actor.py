@@ -6,13 +6,14 @@ one whose task never ends, one that breaks.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 import pytest
 
-from tideflow._metadata._sqlite import SQLiteMetadataStore
+from stored_runs import metadata_store
 from tideflow._request import build_request
 from tideflow._runtime._loader import load_flow
 from tideflow._runtime._state import RunState
@@ -67,7 +68,7 @@ def request_for(tideflow_root: Path, flows_dir: Path) -> Any:
 
 def stored(root: Path, actor: RunActor) -> tuple[str, list[str]]:
     """The run's stored status and the states of its start task's attempts."""
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         flow, run_id = actor.pathspec.split("/")
         attempts = store.list_attempts(flow, run_id, "start", "1")
         return store.get_run(flow, run_id).status, [a.state for a in attempts]
@@ -129,7 +130,7 @@ async def test_a_crash_stays_in_its_run(
     stderr = broken.output.text("stderr")
     assert "Workflow crashed: this is a bug in tideflow, please report it." in stderr
     assert "OSError: the disk is gone" in stderr
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         assert store.get_run(*broken.pathspec.split("/")).status == "crashed"
     assert healthy.state is RunState.SUCCEEDED
     assert not supervisor.closed
@@ -170,14 +171,16 @@ async def test_an_internal_error_leaves_no_attempt_running(
 async def test_errors_before_the_run_starts_reach_the_caller(
     request_for: Any, tideflow_root: Path
 ) -> None:
-    """A run id file that cannot be written: start() raises; the run is recorded failed."""
-    request = request_for(run_id_file="no/such/folder/run-id")
+    """A run id file that cannot be written: start() raises; the run is recorded failed.
+
+    (The request refuses such a path before any run exists; here it goes missing after.)"""
+    request = dataclasses.replace(request_for(), run_id_file="no/such/folder/run-id")
     actor = RunActor(request, executor=HangingExecutor(), output=RunOutput())
     with pytest.raises(FileNotFoundError):
         await (await current_supervisor()).start(actor.run)
     assert actor.state is RunState.FAILED
     assert actor.output.closed
-    with SQLiteMetadataStore(tideflow_root) as store:
+    with metadata_store(tideflow_root) as store:
         assert store.get_run(*actor.pathspec.split("/")).status == "failed"
 
 

@@ -22,11 +22,11 @@ from executors import (
     wait_for_file,
     wait_no_task_processes,
 )
+from stored_runs import metadata_store
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
 from tideflow._datastore._cas import LocalBlobStore
 from tideflow._messages import TaskSpec
-from tideflow._metadata._sqlite import SQLiteMetadataStore
 from tideflow._supervisor._blocking import blocking_loop
 from tideflow._supervisor._supervisor import current_supervisor
 from tideflow._worker._fork import ForkExecutor
@@ -58,7 +58,7 @@ async def _run(flow: Path, **params: Any) -> Any:
 
 def _artifact(root: Path, pathspec: str, step: str, name: str) -> Any:
     flow, run_id = pathspec.split("/")
-    with SQLiteMetadataStore(root) as store:
+    with metadata_store(root) as store:
         [task] = store.list_tasks(flow, run_id, step)
         [ref] = [
             a for a in store.list_artifacts(flow, run_id, step, task.task_id, 0) if a.name == name

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from stored_runs import metadata_store
 from tideflow._logs import log_path, read_log, read_text
-from tideflow._metadata import SQLiteMetadataStore
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
@@ -106,7 +106,7 @@ def test_console_shows_every_stdout_line_with_the_task_prefix(ran: Ran) -> None:
     assert texts == ["Task is starting.", *STDOUT_LINES, "Task finished successfully."]
     pids = {pid for pid, _ in lines}
     assert len(pids) == 1
-    with SQLiteMetadataStore(ran.root) as store:
+    with metadata_store(ran.root) as store:
         (task,) = store.list_tasks("OutputFlow", ran.run_id, "start")
         metadata = store.list_metadata("OutputFlow", ran.run_id, "start", task.task_id, 0)
     assert {int(m.value) for m in metadata if m.name == "pid"} == pids
@@ -124,7 +124,7 @@ def test_every_step_has_its_own_prefix(ran: Ran) -> None:
 
 
 def test_logs_hold_every_line_of_each_stream(ran: Ran) -> None:
-    with SQLiteMetadataStore(ran.root) as store:
+    with metadata_store(ran.root) as store:
         (task,) = store.list_tasks("OutputFlow", ran.run_id, "start")
     stdout = log_path(ran.root, "OutputFlow", ran.run_id, "start", task.task_id, 0, "stdout")
     stderr = log_path(ran.root, "OutputFlow", ran.run_id, "start", task.task_id, 0, "stderr")

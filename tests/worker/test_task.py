@@ -6,6 +6,7 @@ step of a flow class of this module against a real blob store in a temporary fol
 
 from __future__ import annotations
 
+import pickle
 import re
 import threading
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,12 @@ from tideflow._datastore._cas import LocalBlobStore
 from tideflow._flow._spec import ForeachFrame
 from tideflow._messages import ArtifactRef, InputTask, TaskDone, TaskSpec
 from tideflow._worker._task import execute
+from tideflow.exception import (
+    MergeArtifactsError,
+    MergeArtifactsException,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -136,6 +143,12 @@ class TaskFlow(FlowSpec):
             self.merge_artifacts(inputs, include=["absent"])
         if self.kind == "include-and-exclude":
             self.merge_artifacts(inputs, include=["got"], exclude=["items"])
+        if self.kind == "conflict-caught":
+            try:
+                self.merge_artifacts(inputs)
+            except UnhandledInMergeArtifactsException as exc:
+                self.conflict = (type(exc).__name__, exc.artifact_names)
+            self.merged_anything = [n for n in ("items", "same") if hasattr(self, n)]
         self.got = [task.got for task in inputs]
         self.merge_artifacts(inputs)
         self.next(self.end)
@@ -361,6 +374,23 @@ def join_inputs(store: Store) -> list[InputTask]:
     ]
 
 
+def test_merge_artifacts_is_all_or_nothing(store: Store) -> None:
+    """A conflict raises UnhandledInMergeArtifactsException (a MergeArtifactsException,
+    and the older MergeArtifactsError) naming the artifacts, and merges nothing."""
+    spec = store.spec("join", inputs=join_inputs(store), parameters={"kind": "conflict-caught"})
+    done = execute(spec, TaskFlow)
+    assert done.ok, done.error
+    values = store.values(done)
+    assert values["conflict"] == ("UnhandledInMergeArtifactsException", ["got"])
+    assert values["merged_anything"] == []
+    assert issubclass(UnhandledInMergeArtifactsException, MergeArtifactsException)
+    assert issubclass(MissingInMergeArtifactsException, MergeArtifactsError)
+    assert MergeArtifactsException is MergeArtifactsError
+    error = UnhandledInMergeArtifactsException("differ: x", ["x"])
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.artifact_names) == ("differ: x", ["x"])
+
+
 def test_join_merges_what_agrees(store: Store) -> None:
     done = execute(store.spec("join", inputs=join_inputs(store)), TaskFlow)
     assert done.ok, done.error
@@ -382,7 +412,10 @@ def test_join_merges_what_agrees(store: Store) -> None:
         ),
         (
             "include-missing",
-            r"^merge_artifacts\(include=\.\.\.\) names artifact\(s\) no input has: absent\.$",
+            (
+                r"^merge_artifacts\(include=\.\.\.\) names artifact\(s\) no input has: absent\. "
+                r"Nothing was merged\.$"
+            ),
         ),
         (
             "include-and-exclude",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import sys
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -22,7 +24,6 @@ from ._parser import (
 from ._show import FORMATS, show_text
 
 if TYPE_CHECKING:
-    import argparse
     from collections.abc import Callable, Sequence
 
     from .._flow._spec import FlowSpec
@@ -34,7 +35,19 @@ EXIT_USAGE = 2
 
 
 #: The commands of ``tideflow`` (``runs`` needs no flow file).
-COMMANDS = ("run", "resume", "show", "check", "logs", "tag", "dump", "card", "runs")
+COMMANDS = (
+    "run",
+    "resume",
+    "show",
+    "check",
+    "logs",
+    "tag",
+    "dump",
+    "card",
+    "runs",
+    "db",
+    "ui",
+)
 
 
 def _flow_parser(
@@ -87,6 +100,15 @@ def _run_options(parser: argparse.ArgumentParser) -> None:
         "--max-num-splits", type=at_least_one, default=None, help="largest foreach allowed (100)"
     )
     parser.add_argument("--tag", dest="tags", action="append", default=[], help="a user tag")
+    parser.set_defaults(tf_no_progress=False)
+    # A flow's own --no-progress (a bool parameter named progress) wins over this one.
+    with contextlib.suppress(argparse.ArgumentError):
+        parser.add_argument(
+            "--no-progress",
+            dest="tf_no_progress",
+            action="store_true",
+            help="no live status block under the lines on a terminal",
+        )
     parser.add_argument("--run-id-file", default=None, help="write the run id to this file")
     parser.add_argument(
         "--namespace",
@@ -156,7 +178,7 @@ def _dispatch(
         if not request.quiet:
             say("Validating your flow...\n    The graph looks good!")
 
-        return anyio.run(run_in_terminal, request)
+        return anyio.run(run_in_terminal, request, not args.tf_no_progress)
     from ._manage import run_management_command
 
     return run_management_command(flow, args, _top_level(args))
@@ -215,6 +237,7 @@ def flow_main(cls: type[FlowSpec], argv: Sequence[str] | None = None) -> int:
 _USAGE = (
     "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, tag, "
     "dump, card)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
+    "       tideflow ui [--root DIR] [--port N] [--open]   the web UI\n"
     "       tideflow --version\n\n"
     "FLOW_FILE is a file (flow.py), a flow of a file of several (flow.py:MyFlow) or a "
     "module\nand class (package.module:MyFlow, found in the working directory too). "
@@ -225,17 +248,25 @@ _USAGE = (
 def main(argv: Sequence[str] | None = None) -> int:
     """The ``tideflow`` command: ``tideflow COMMAND FLOW_FILE ...`` and ``tideflow runs``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    helped = argv[0] != "runs" and argv[1:2] in (["-h"], ["--help"]) if argv else False
+    helped = argv[0] not in ("runs", "ui") and argv[1:2] in (["-h"], ["--help"]) if argv else False
     if not argv or argv[0] in ("-h", "--help") or helped:
         print(_USAGE)
         return 0 if argv else EXIT_USAGE
     if argv[0] == "--version":
         print(f"tideflow {__version__}")
         return 0
+    if argv[0] == "ui":
+        from ._ui import ui_main
+
+        return _guarded(lambda: ui_main(argv[1:]), argv)
     if argv[0] == "runs":
         from ._manage import runs_main
 
         return _guarded(lambda: runs_main(argv[1:]), argv)
+    if argv[0] == "db":
+        from ._db import db_main
+
+        return _guarded(lambda: db_main(argv[1:]), argv)
     if argv[0] not in COMMANDS:
         print(
             f"error: unknown command '{argv[0]}': choose from {', '.join(COMMANDS)}. "

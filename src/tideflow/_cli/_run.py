@@ -15,7 +15,7 @@ import signal
 import anyio
 
 from .._runtime._state import RunState
-from .._supervisor._output import RunOutput
+from .._supervisor._output import RunOutput, echo
 from .._supervisor._run_actor import RunActor, RunRequest
 from .._supervisor._supervisor import current_supervisor
 
@@ -32,7 +32,7 @@ STOP_SIGNALS: tuple[signal.Signals, ...] = (
 def say(text: str) -> None:
     """Print a line of the command's own to stdout; nothing if nobody reads it any more
     (``python flow.py run | head -1``): the run goes on all the same."""
-    RunOutput(echo=True)._print("stdout", f"{text}\n")
+    echo("stdout", f"{text}\n")
 
 
 def _handled_signals() -> list[signal.Signals]:
@@ -55,16 +55,24 @@ async def _stop_on_signal(actor: RunActor, received: list[int]) -> None:
             return
 
 
-async def run_in_terminal(request: RunRequest) -> int:
-    """Run ``request`` with its console on this terminal; return the exit code."""
+async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
+    """Run ``request`` with its console on this terminal; return the exit code.
+
+    On a terminal, a live status block stays under the lines unless ``progress`` is false.
+    """
+    from .._ui._terminal import terminal_display
+
     supervisor = await current_supervisor()
     supervisor.apply_config(request.config)
-    output = RunOutput(echo=True)
+    display = terminal_display(request, progress=progress)
+    output = RunOutput(echo=True, display=display)
     executor = supervisor.executor(request.config.executor, request.config.kill_grace)
     actor = RunActor(request, executor=executor, output=output, shared_limiter=supervisor.limiter)
     received: list[int] = []
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signal, actor, received)
+        if display is not None:
+            tg.start_soon(display.run)
         try:
             await supervisor.start(actor.run)
             await actor.wait()

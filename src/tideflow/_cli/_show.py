@@ -34,16 +34,30 @@ def _plain(flow: LoadedFlow) -> str:
         kind = " (join)" if node.is_join else ""
         lines.append(f"Step {node.name}{kind}")
         lines.extend(f"    {line}" for line in node.doc.splitlines())
-        if node.type == "foreach":
+        if node.type == "foreach" and node.parallel:
+            lines.append(f"    => {node.out_funcs[0]} (num_parallel)")
+        elif node.type == "foreach":
             lines.append(f"    => {node.out_funcs[0]} (foreach over '{node.foreach_param}')")
+        elif node.type == "switch":
+            cases = ", ".join(f"{value!r}: {target}" for value, target in node.switch_cases)
+            lines.append(f"    => one of {{{cases}}} (switch on '{node.condition}')")
         elif node.out_funcs:
             lines.append(f"    => {', '.join(node.out_funcs)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _edge_label(node: StepNode) -> str | None:
-    return f"foreach {node.foreach_param}" if node.type == "foreach" else None
+def _edges(node: StepNode) -> list[tuple[str, str | None]]:
+    """``(target, label)`` for each transition out of ``node``."""
+    if node.type == "switch":
+        labels: dict[str, list[str]] = {}
+        for value, target in node.switch_cases:
+            labels.setdefault(target, []).append(f"{node.condition}={value}")
+        return [(target, " or ".join(labels[target])) for target in node.out_funcs]
+    if node.type == "foreach":
+        label = "num_parallel" if node.parallel else f"foreach {node.foreach_param}"
+        return [(node.out_funcs[0], label)]
+    return [(target, None) for target in node.out_funcs]
 
 
 def _mermaid(graph: FlowGraph) -> str:
@@ -53,9 +67,9 @@ def _mermaid(graph: FlowGraph) -> str:
         shape = '(["{}"])' if node.is_join else '["{}"]'
         lines.append(f"    step_{node.name}{shape.format(node.name)}")
     for node in graph:
-        label = _edge_label(node)
-        arrow = f" -->|{label}| " if label else " --> "
-        lines.extend(f"    step_{node.name}{arrow}step_{target}" for target in node.out_funcs)
+        for target, label in _edges(node):
+            arrow = f" -->|{label}| " if label else " --> "
+            lines.append(f"    step_{node.name}{arrow}step_{target}")
     return "\n".join(lines) + "\n"
 
 
@@ -65,11 +79,8 @@ def _dot(graph: FlowGraph) -> str:
         shape = " [shape=ellipse]" if node.is_join else ""
         lines.append(f"    {json.dumps(node.name)}{shape};")
     for node in graph:
-        label = _edge_label(node)
-        attrs = f" [label={json.dumps(label)}]" if label else ""
-        lines.extend(
-            f"    {json.dumps(node.name)} -> {json.dumps(target)}{attrs};"
-            for target in node.out_funcs
-        )
+        for target, label in _edges(node):
+            attrs = f" [label={json.dumps(label)}]" if label else ""
+            lines.append(f"    {json.dumps(node.name)} -> {json.dumps(target)}{attrs};")
     lines.append("}")
     return "\n".join(lines) + "\n"

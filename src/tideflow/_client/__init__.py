@@ -5,8 +5,9 @@ Public through :mod:`tideflow` and :mod:`tideflow.client`.
 
 from __future__ import annotations
 
+from .._exceptions import TaskException
 from ._async import AsyncDataArtifact, AsyncFlow, AsyncFlows, AsyncRun, AsyncStep, AsyncTask
-from ._data import Metadata, TaskArtifacts, TaskData, TaskException
+from ._data import Metadata, TaskArtifacts, TaskData
 from ._namespace import default_namespace, get_namespace, namespace
 from ._sync import ChildList, DataArtifact, Flow, Flows, Run, Step, Task
 

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import anyio.to_thread
 
-from .._exceptions import NamespaceMismatch, NotFound
+from .._exceptions import NamespaceMismatch, NotFound, TaskException
+from .._metadata._tags import one_tag, some_tags
 from ._common import ClientObject
-from ._data import Metadata, TaskArtifacts, TaskData, TaskException
+from ._data import Metadata, TaskArtifacts, TaskData
 from ._namespace import get_namespace
 from ._nodes import (
     ArtifactNode,
@@ -258,7 +259,7 @@ class AsyncRun(_AsyncParent):
 
     async def add_tag(self, tag: str) -> None:
         """Add a user tag (see :meth:`tideflow.Run.add_tag`)."""
-        await _call(self._run.edit_tags, (), [tag])
+        await _call(self._run.edit_tags, (), [one_tag("add_tag", tag)])
 
     async def add_tags(self, tags: Iterable[str]) -> None:
         """Add user tags (see :meth:`tideflow.Run.add_tags`)."""
@@ -266,7 +267,7 @@ class AsyncRun(_AsyncParent):
 
     async def remove_tag(self, tag: str) -> None:
         """Remove a user tag (see :meth:`tideflow.Run.remove_tag`)."""
-        await _call(self._run.edit_tags, [tag], ())
+        await _call(self._run.edit_tags, [one_tag("remove_tag", tag)], ())
 
     async def remove_tags(self, tags: Iterable[str]) -> None:
         """Remove user tags (see :meth:`tideflow.Run.remove_tags`)."""
@@ -274,13 +275,17 @@ class AsyncRun(_AsyncParent):
 
     async def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
         """Remove a tag, then add one, atomically (see :meth:`tideflow.Run.replace_tag`)."""
-        await _call(self._run.edit_tags, [tag_to_remove], [tag_to_add])
+        await _call(
+            self._run.edit_tags,
+            [one_tag("replace_tag", tag_to_remove)],
+            [one_tag("replace_tag", tag_to_add)],
+        )
 
     async def replace_tags(
         self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]
     ) -> None:
         """Remove tags, then add tags, atomically (see :meth:`tideflow.Run.replace_tags`)."""
-        await _call(self._run.edit_tags, tags_to_remove, tags_to_add)
+        await _call(self._run.edit_tags, *some_tags(tags_to_remove, tags_to_add))
 
 
 class AsyncStep(_AsyncParent):
@@ -321,6 +326,18 @@ class AsyncStep(_AsyncParent):
     async def fetch_environment_info(self) -> dict[str, str]:
         """Where the step's tasks ran (see :attr:`tideflow.Task.environment_info`)."""
         return await _call(self._step.environment_info)
+
+    async def fetch_parent_steps(self) -> list[AsyncStep]:
+        """The steps right before this one in the graph (see
+        :attr:`tideflow.Step.parent_steps`)."""
+        parents, _ = await _call(self._step.neighbours)
+        return [AsyncStep._from_node(node) for node in parents]
+
+    async def fetch_child_steps(self) -> list[AsyncStep]:
+        """The steps right after this one in the graph (see
+        :attr:`tideflow.Step.child_steps`)."""
+        _, children = await _call(self._step.neighbours)
+        return [AsyncStep._from_node(node) for node in children]
 
 
 class AsyncTask(_AsyncParent):

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from .._metadata._records import ArtifactRecord
 
-__all__ = ("Metadata", "TaskArtifacts", "TaskData", "TaskException")
+__all__ = ("Metadata", "TaskArtifacts", "TaskData")
 
 T = TypeVar("T")
 
@@ -148,25 +148,6 @@ class TaskArtifacts(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<TaskArtifacts {self._pathspec}: {', '.join(self._items) or 'no artifacts'}>"
-
-
-class TaskException(Exception):
-    """What a failed task attempt raised, as recorded: ``task.exception``.
-
-    ``type`` is the exception's qualified class name (``ValueError``,
-    ``mymodule.MyError``), ``message`` its text and ``traceback`` the formatted traceback
-    from inside the task. ``str()`` gives ``"type: message"``. The original exception
-    object is not kept: its class may not be importable where the client runs.
-    """
-
-    def __init__(self, type: str, message: str, traceback: str) -> None:
-        super().__init__(type, message, traceback)
-        self.type = type
-        self.message = message
-        self.traceback = traceback
-
-    def __str__(self) -> str:
-        return f"{self.type}: {self.message}" if self.message else self.type
 
 
 class Metadata(NamedTuple):

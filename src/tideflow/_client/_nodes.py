@@ -11,13 +11,14 @@ change while the run is going (status, attempts, artifacts, logs).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from .._exceptions import NamespaceMismatch, NotFound
+from .._exceptions import NamespaceMismatch, NotFound, TaskException
 from .._logs import STREAMS
 from .._metadata._liveness import mark_crashed_runs
-from ._data import TaskData, TaskException
+from ._data import TaskData
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
 from ._pathspec import split_pathspec
 from ._store import StoreHandle, resolve_root, store_for
@@ -216,13 +217,21 @@ class FlowNode(Node):
         """A flow is in a namespace when one of its runs is."""
         return ns is None or bool(self.handle.metadata.list_runs(self.name, (ns,), limit=1))
 
-    def runs(self, tags: Iterable[str] = (), *, namespace_check: bool = True) -> list[RunNode]:
-        """The runs carrying every tag in ``tags``, newest first, in the current namespace."""
+    def runs(
+        self,
+        tags: Iterable[str] = (),
+        *,
+        namespace_check: bool = True,
+        limit: int | None = None,
+    ) -> list[RunNode]:
+        """The runs carrying every tag in ``tags``, newest first, in the current namespace
+        (at most ``limit`` of them)."""
         wanted = list(tags)
         ns = get_namespace() if namespace_check else None
         if ns is not None:
             wanted.append(ns)
-        return [RunNode(self.handle, r) for r in self.handle.metadata.list_runs(self.name, wanted)]
+        records = self.handle.metadata.list_runs(self.name, wanted, limit=limit)
+        return [RunNode(self.handle, r) for r in records]
 
     def latest_run(self, *, successful: bool = False) -> RunNode | None:
         """The newest run in the current namespace (the newest successful one)."""
@@ -441,6 +450,27 @@ class StepNode(Node):
         )
         return [TaskNode(self, record, None) for record in records]
 
+    def neighbours(self) -> tuple[list[StepNode], list[StepNode]]:
+        """The steps before and after this one in the flow's graph that exist in the run
+        (a switch's cases that were not taken, for example, do not)."""
+        try:
+            start = self.run.child("start").tasks()
+        except NotFound:
+            return [], []
+        shape: list[list[Any]] = []
+        for task in start[-1:]:
+            found = next((m.value for m in task.metadata() if m.name == "graph-signature"), None)
+            shape = json.loads(found) if found else []
+        following = {entry[0]: list(entry[2]) for entry in shape}
+        present = {step.name: step for step in self.run.steps()}
+        parents = [
+            present[name]
+            for name, targets in following.items()
+            if self.name in targets and name in present
+        ]
+        children = [present[name] for name in following.get(self.name, ()) if name in present]
+        return parents, children
+
     def any_task(self) -> TaskNode | None:
         """One task of the step (the newest), or ``None``."""
         tasks = self.tasks()
@@ -622,6 +652,12 @@ class TaskNode(Node):
         record = self.attempt_record()
         if record is None or record.exception is None:
             return None
+        r = self._record
+        metadata = self.handle.metadata.list_metadata(
+            r.flow, r.run_id, r.step, r.task_id, record.attempt
+        )
+        if any(m.name == "caught" for m in metadata):
+            return None  # @catch handled the failure
         info = record.exception
         return TaskException(info.type, info.message, info.traceback)
 

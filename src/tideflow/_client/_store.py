@@ -94,9 +94,11 @@ class StoreHandle:
             )
 
     def is_stale(self, record: RunRecord) -> bool:
-        """Whether a running run's supervisor is gone: its lock is free, or, for a run
-        without a lock, its lease expired."""
-        alive = is_alive(self.root, record.flow, record.run_id)
+        """Whether a running run's supervisor is gone: the store's lease (where it has one)
+        or the lock file is free, or, for a run with neither, its heartbeat expired."""
+        alive = self.stores.metadata.is_run_alive(record.flow, record.run_id)
+        if alive is None:
+            alive = is_alive(self.root, record.flow, record.run_id)
         if alive is not None:
             return not alive
         beat = record.heartbeat_at

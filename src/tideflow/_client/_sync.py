@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
-from .._exceptions import NamespaceMismatch, NotFound
+from .._exceptions import NamespaceMismatch, NotFound, TaskException
+from .._metadata._tags import one_tag, some_tags
 from ._common import ClientObject
-from ._data import Metadata, TaskArtifacts, TaskData, TaskException
+from ._data import Metadata, TaskArtifacts, TaskData
 from ._namespace import get_namespace
 from ._nodes import (
     ArtifactNode,
@@ -298,7 +299,7 @@ class Run(_Parent):
         :raises TagError: if the tag is not a non-empty string of at most 500 characters,
             or the run would have more than 50 user tags.
         """
-        self._sync_node.edit_tags((), [tag])
+        self._sync_node.edit_tags((), [one_tag("add_tag", tag)])
 
     def add_tags(self, tags: Iterable[str]) -> None:
         """Add user tags; system tags among them are left out. See :meth:`add_tag`."""
@@ -309,7 +310,7 @@ class Run(_Parent):
 
         :raises TagError: if the tag is a system tag.
         """
-        self._sync_node.edit_tags([tag], ())
+        self._sync_node.edit_tags([one_tag("remove_tag", tag)], ())
 
     def remove_tags(self, tags: Iterable[str]) -> None:
         """Remove user tags. See :meth:`remove_tag`."""
@@ -317,12 +318,17 @@ class Run(_Parent):
 
     def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
         """Remove a tag, then add one, atomically: both happen or neither does."""
-        self._sync_node.edit_tags([tag_to_remove], [tag_to_add])
+        self._sync_node.edit_tags(
+            [one_tag("replace_tag", tag_to_remove)], [one_tag("replace_tag", tag_to_add)]
+        )
 
     def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
         """Remove tags, then add tags, atomically. See :meth:`add_tag` and
-        :meth:`remove_tag` for the rules."""
-        self._sync_node.edit_tags(tags_to_remove, tags_to_add)
+        :meth:`remove_tag` for the rules.
+
+        :raises TagError: if there is no tag to remove and none to add.
+        """
+        self._sync_node.edit_tags(*some_tags(tags_to_remove, tags_to_add))
 
 
 class Step(_Parent):
@@ -373,6 +379,31 @@ class Step(_Parent):
     def environment_info(self) -> dict[str, str]:
         """Where the step's tasks ran (see :attr:`Task.environment_info`)."""
         return self._sync_node.environment_info()
+
+    @property
+    def parent_steps(self) -> Iterator[Step]:
+        """The steps that come right before this one in the flow's graph (those the run
+        has: the cases a switch did not take have no step)."""
+        parents, _ = self._sync_node.neighbours()
+        return iter([Step._from_node(node) for node in parents])
+
+    @property
+    def child_steps(self) -> Iterator[Step]:
+        """The steps that come right after this one in the flow's graph (those the run
+        has)."""
+        _, children = self._sync_node.neighbours()
+        return iter([Step._from_node(node) for node in children])
+
+    def control_tasks(self, *tags: str) -> Iterator[Task]:
+        """The control tasks of a ``@parallel`` step (node 0 of each group); with tags,
+        none unless the run carries every one."""
+        return iter(
+            [
+                Task._from_node(node)
+                for node in self._sync_node.tasks(tags)
+                if node.metadata_dict().get("internal_task_type") == "control"
+            ]
+        )
 
     def __iter__(self) -> Iterator[Task]:
         """Iterate over the tasks, newest first."""

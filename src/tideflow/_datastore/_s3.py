@@ -125,7 +125,8 @@ class S3BlobStore:
                     )
             except (OSError, ObstoreError) as exc:
                 raise failure(self._location, exc, "write", path) from None
-        self._cache.store(sha, data)
+        if len(data) <= _SINGLE_LIMIT:  # a large blob is cached when it is read
+            self._cache.store(sha, data)
         self._remember(sha)
         return sha
 

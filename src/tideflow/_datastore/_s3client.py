@@ -183,11 +183,12 @@ def failure(location: S3Location, exc: BaseException, action: str, path: str) ->
         )
     if any(
         sign in text
-        for sign in ("error sending request", "onnection refused", "timed out", "dns error")
+        for sign in ("error sending request", "onnection refused", "TimedOut", "dns error")
     ):
+        reason = "it did not answer in time" if "TimedOut" in text else "no connection"
         return StoreError(
-            f"Cannot reach the S3 endpoint {location.endpoint_text} to {action} {where}: is "
-            "the server running? Check AWS_ENDPOINT_URL."
+            f"Cannot reach the S3 endpoint {location.endpoint_text} to {action} {where} "
+            f"({reason}): is the server running? Check AWS_ENDPOINT_URL."
         )
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     return StoreError(f"Cannot {action} {where} at {location.endpoint_text}: {first[:300]}")

@@ -111,7 +111,9 @@ class S3LogStore:
         try:
             obstore.copy(self._store, src, dst)
         except FileNotFoundError:
-            pass  # no log, or not uploaded yet: a local copy is all there is
+            # No log, or the source never went up: send the local copy, if there is one.
+            if self._local.path(target).is_file():
+                self.submit(functools.partial(self.upload_final, target, parts=False))
         except (OSError, ObstoreError) as exc:
             raise self._failure(exc, "copy", src) from None
 

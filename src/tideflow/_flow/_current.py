@@ -12,7 +12,18 @@ from typing import Any
 
 import msgspec
 
-__all__ = ("Current", "TaskInfo", "current", "task_info")
+__all__ = ("Current", "ParallelInfo", "TaskInfo", "current", "task_info")
+
+
+class ParallelInfo(msgspec.Struct, frozen=True):
+    """``current.parallel`` in a ``@parallel`` step: which of the ``num_nodes`` tasks
+    this is (``node_index``, 0 for the control task) and the address of the control
+    task's machine (``main_ip``)."""
+
+    main_ip: str = "127.0.0.1"
+    num_nodes: int = 1
+    node_index: int = 0
+    control_task_id: str | None = None
 
 
 class TaskInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +43,9 @@ class TaskInfo(msgspec.Struct, frozen=True, kw_only=True):
     branch_name: str | None = None
     is_production: bool | None = None
     project_flow_name: str | None = None
+    #: The store folder, for the client objects ``current.run`` and ``current.task``.
+    root: str = ""
+    parallel: ParallelInfo | None = None
 
     @property
     def pathspec(self) -> str:
@@ -148,6 +162,46 @@ class Current:
             collector = CardCollector([], None, info.step_name)
             card_collector.set(collector)
         return collector
+
+    @property
+    def run(self) -> Any:
+        """The running run, as a client :class:`~tideflow.Run` (``None`` outside a task)."""
+        info = task_info.get()
+        if info is None:
+            return None
+        from .._client import Run
+
+        pathspec = f"{info.flow_name}/{info.run_id}"
+        return Run(pathspec, _namespace_check=False, _root=info.root or None)
+
+    @property
+    def task(self) -> Any:
+        """The running task, as a client :class:`~tideflow.Task` (``None`` outside a task).
+
+        Its artifacts are those of the tasks before it; its own are stored when the step
+        ends.
+        """
+        info = task_info.get()
+        if info is None:
+            return None
+        from .._client import Task
+
+        return Task(info.pathspec, _namespace_check=False, _root=info.root or None)
+
+    @property
+    def parallel(self) -> ParallelInfo:
+        """In a ``@parallel`` step, ``node_index``, ``num_nodes`` and ``main_ip``; elsewhere
+        a single node (index 0 of 1)."""
+        info = task_info.get()
+        if info is None or info.parallel is None:
+            return ParallelInfo()
+        return info.parallel
+
+    @property
+    def is_parallel(self) -> bool:
+        """Whether this task is one of the tasks of a ``@parallel`` step."""
+        info = task_info.get()
+        return info is not None and info.parallel is not None
 
     def __repr__(self) -> str:
         info = task_info.get()

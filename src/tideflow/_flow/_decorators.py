@@ -24,6 +24,7 @@ __all__ = (
     "catch",
     "decorators_of",
     "environment",
+    "parallel",
     "parse_decospec",
     "resolve_decorator",
     "resources",
@@ -52,6 +53,7 @@ DECORATORS: Mapping[str, Mapping[str, Any]] = {
         "customize": False,
     },
     "secrets": {"sources": [], "role": None},
+    "parallel": {},
 }
 
 #: Decorators a step may carry more than once (told apart by their ``id``).
@@ -241,6 +243,7 @@ environment = _decorator_factory("environment")
 resources = _decorator_factory("resources")
 card = _decorator_factory("card", "cards")
 secrets = _decorator_factory("secrets", "secrets")
+parallel = _decorator_factory("parallel")
 
 
 def _parse_value(text: str) -> Any:

@@ -30,8 +30,11 @@ class StepNode(msgspec.Struct, frozen=True, kw_only=True):
     """One step of a flow.
 
     ``type`` says how the step goes on: ``linear``, ``split`` (static branches),
-    ``foreach`` or ``end``; ``is_join`` says whether it takes ``inputs``. ``split_parents`` lists the open splits around the step,
-    outermost first; a split's ``matching_join`` is the step that closes it.
+    ``foreach`` (also ``num_parallel``, with ``parallel`` set), ``switch`` (one of
+    ``switch_cases``, chosen by the value of the artifact ``condition``) or ``end``;
+    ``is_join`` says whether it takes ``inputs``. ``split_parents`` lists the open splits
+    around the step, outermost first, and ``split_branches`` the branch of each that leads
+    to the step; a split's ``matching_join`` is the step that closes it.
     """
 
     name: str
@@ -46,7 +49,14 @@ class StepNode(msgspec.Struct, frozen=True, kw_only=True):
     next_line: int = 0
     decorators: tuple[StepDecorator, ...] = ()
     split_parents: tuple[str, ...] = ()
+    split_branches: tuple[str, ...] = ()
     matching_join: str | None = None
+    condition: str | None = None
+    #: ``(case value, step)`` pairs of a switch, in the order of the dict.
+    switch_cases: tuple[tuple[Any, str], ...] = ()
+    #: For ``num_parallel``: the literal number of tasks, or 0 when it is an expression.
+    num_parallel: int = 0
+    parallel: bool = False
 
 
 class FlowGraph:
@@ -81,18 +91,54 @@ class FlowGraph:
         }
         return new
 
-    def signature(self) -> list[tuple[str, str, tuple[str, ...], str | None]]:
-        """The shape of the graph, for comparing two versions of a flow (resume)."""
-        return [(n.name, n.type, n.out_funcs, n.foreach_param) for n in self]
+    def signature(self) -> list[tuple[Any, ...]]:
+        """The shape of the graph, for comparing two versions of a flow (resume).
+
+        One ``(name, type, out_funcs, foreach_param)`` entry per step; a switch adds its
+        condition and its cases.
+        """
+        shape: list[tuple[Any, ...]] = []
+        for n in self:
+            if n.type == "switch":
+                cases = [[repr(value), target] for value, target in n.switch_cases]
+                shape.append((n.name, n.type, n.out_funcs, n.condition, cases))
+            else:
+                shape.append((n.name, n.type, n.out_funcs, n.foreach_param))
+        return shape
+
+
+def back_edges(nodes: dict[str, StepNode]) -> set[tuple[str, str]]:
+    """The transitions that go back to an earlier step (a recursive switch), found from
+    ``start`` depth first."""
+    found: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}
+    stack: list[tuple[str, int]] = [("start", 0)] if "start" in nodes else []
+    if stack:
+        state["start"] = 1
+    while stack:
+        name, position = stack.pop()
+        out = [t for t in nodes[name].out_funcs if t in nodes]
+        if position < len(out):
+            stack.append((name, position + 1))
+            target = out[position]
+            if state.get(target) == 1:
+                found.add((name, target))
+            elif target not in state:
+                state[target] = 1
+                stack.append((target, 0))
+        else:
+            state[name] = 2
+    return found
 
 
 def _topological(nodes: dict[str, StepNode]) -> list[str]:
     order: list[str] = []
     seen: set[str] = set()
+    back = back_edges(nodes)
     indegree = dict.fromkeys(nodes, 0)
     for node in nodes.values():
         for out in node.out_funcs:
-            if out in indegree:
+            if out in indegree and (node.name, out) not in back:
                 indegree[out] += 1
     ready = [n for n in ("start",) if n in nodes]
     while ready:
@@ -102,7 +148,7 @@ def _topological(nodes: dict[str, StepNode]) -> list[str]:
         seen.add(name)
         order.append(name)
         for out in nodes[name].out_funcs:
-            if out in indegree:
+            if out in indegree and (name, out) not in back:
                 indegree[out] -= 1
                 if indegree[out] == 0:
                     ready.append(out)
@@ -122,10 +168,17 @@ def step_functions(cls: type) -> dict[str, Any]:
     return steps
 
 
-class _Transition(msgspec.Struct, frozen=True):
+class _Transition(msgspec.Struct, frozen=True, kw_only=True):
     targets: tuple[str, ...]
-    foreach: str | None
+    foreach: str | None = None
     line: int
+    condition: str | None = None
+    cases: tuple[tuple[Any, str], ...] = ()
+    num_parallel: int | None = None
+
+    def shape(self) -> tuple[Any, ...]:
+        parallel = None if self.num_parallel is None else "parallel"
+        return (self.targets, self.foreach, self.condition, self.cases, parallel)
 
 
 def _step_source(cls: type, name: str, func: Any) -> tuple[str, int, ast.FunctionDef]:
@@ -170,20 +223,24 @@ def _parse_step(cls: type, name: str, func: Any) -> StepNode:
     transitions = [
         _read_next(call, name, file, first) for call in ast.walk(fdef) if _is_next_call(call)
     ]
-    if len({(t.targets, t.foreach) for t in transitions}) > 1:
+    if len({t.shape() for t in transitions}) > 1:
         raise FlowDefinitionError(
             f"Step '{name}' calls self.next() with different transitions; a step has exactly "
-            "one transition. Move the choice into the data, or split the step.",
+            "one transition. To choose the next step at run time, use a switch: "
+            "self.next({'a': self.a, 'b': self.b}, condition='choice').",
             step=name,
             file=file,
             line=transitions[1].line,
         )
     transition = transitions[0] if transitions else None
     out = transition.targets if transition else ()
-    foreach = transition.foreach if transition else None
     if name == "end":
         kind = "end"
-    elif foreach is not None:
+    elif transition is not None and transition.condition is not None:
+        kind = "switch"
+    elif transition is not None and (
+        transition.foreach is not None or transition.num_parallel is not None
+    ):
         kind = "foreach"
     elif len(out) > 1:
         kind = "split"
@@ -193,13 +250,17 @@ def _parse_step(cls: type, name: str, func: Any) -> StepNode:
         name=name,
         type=kind,
         out_funcs=out,
-        foreach_param=foreach,
+        foreach_param=transition.foreach if transition else None,
         is_join=len(fdef.args.args) == 2,
         doc=inspect.cleandoc(func.__doc__ or ""),
         file=file,
         line=first + fdef.lineno - 1,
         next_line=transition.line if transition else 0,
         decorators=decorators_of(func),
+        condition=transition.condition if transition else None,
+        switch_cases=transition.cases if transition else (),
+        num_parallel=(transition.num_parallel or 0) if transition else 0,
+        parallel=transition is not None and transition.num_parallel is not None,
     )
 
 
@@ -213,56 +274,128 @@ def _is_next_call(node: ast.AST) -> bool:
     )
 
 
+def _step_name(node: ast.AST) -> str | None:
+    """``x`` for the expression ``self.x``, else ``None``."""
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    ):
+        return node.attr
+    return None
+
+
+class _Where(msgspec.Struct, frozen=True):
+    step: str
+    file: str
+    line: int
+
+    def error(self, message: str) -> FlowDefinitionError:
+        return FlowDefinitionError(message, step=self.step, file=self.file, line=self.line)
+
+
 def _read_next(call: Any, step: str, file: str, first: int) -> _Transition:
-    line = first + call.lineno - 1
+    where = _Where(step, file, first + call.lineno - 1)
+    keywords = {keyword.arg: keyword.value for keyword in call.keywords}
+    unknown = [k for k in call.keywords if k.arg not in ("foreach", "condition", "num_parallel")]
+    if unknown:
+        raise where.error(
+            f"Step '{step}' passes an unsupported argument to self.next(): "
+            f"{ast.unparse(unknown[0])}. self.next() takes foreach='attribute_name', "
+            "num_parallel=N or condition='attribute_name'."
+        )
+    if len(keywords) > 1:
+        raise where.error(
+            f"Step '{step}' passes {' and '.join(sorted(map(str, keywords)))} to self.next(): "
+            "a transition is a foreach, a num_parallel or a switch, not a mix of them."
+        )
+    if "condition" in keywords or (len(call.args) == 1 and isinstance(call.args[0], ast.Dict)):
+        return _read_switch(call, keywords.get("condition"), where)
     targets = []
     for arg in call.args:
-        if not (
-            isinstance(arg, ast.Attribute)
-            and isinstance(arg.value, ast.Name)
-            and arg.value.id == "self"
-        ):
-            raise FlowDefinitionError(
+        target = _step_name(arg)
+        if target is None:
+            raise where.error(
                 f"Step '{step}' passes {ast.unparse(arg)} to self.next(): pass steps as "
-                "self.<step_name>, as in self.next(self.end).",
-                step=step,
-                file=file,
-                line=line,
+                "self.<step_name>, as in self.next(self.end)."
             )
-        targets.append(arg.attr)
-    foreach = None
-    for keyword in call.keywords:
-        if (
-            keyword.arg == "foreach"
-            and isinstance(keyword.value, ast.Constant)
-            and isinstance(keyword.value.value, str)
-        ):
-            foreach = keyword.value.value
-        else:
-            raise FlowDefinitionError(
-                f"Step '{step}' passes an unsupported argument to self.next(): "
-                f"{ast.unparse(keyword)}. Only foreach='attribute_name' is supported.",
-                step=step,
-                file=file,
-                line=line,
-            )
+        targets.append(target)
     if not targets:
-        raise FlowDefinitionError(
+        raise where.error(
             f"Step '{step}' calls self.next() without a step: name the next step, as in "
-            "self.next(self.end).",
-            step=step,
-            file=file,
-            line=line,
+            "self.next(self.end)."
         )
-    if foreach is not None and len(targets) != 1:
-        raise FlowDefinitionError(
-            f"Step '{step}' starts a foreach over '{foreach}' into {len(targets)} steps: a "
-            "foreach goes to exactly one step, as in self.next(self.body, foreach='items').",
-            step=step,
-            file=file,
-            line=line,
+    foreach = None
+    num_parallel = None
+    if "foreach" in keywords:
+        value = keywords["foreach"]
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            raise where.error(
+                f"Step '{step}' passes foreach={ast.unparse(value)} to self.next(): foreach "
+                "takes the name of an attribute as a string, as in foreach='items'."
+            )
+        foreach = value.value
+    if "num_parallel" in keywords:
+        value = keywords["num_parallel"]
+        literal = isinstance(value, ast.Constant) and isinstance(value.value, int)
+        num_parallel = value.value if literal else 0
+    if (foreach is not None or num_parallel is not None) and len(targets) != 1:
+        what = f"a foreach over '{foreach}'" if foreach else "num_parallel tasks"
+        raise where.error(
+            f"Step '{step}' starts {what} into {len(targets)} steps: a foreach goes to "
+            "exactly one step, as in self.next(self.body, foreach='items')."
         )
-    return _Transition(tuple(targets), foreach, line)
+    return _Transition(
+        targets=tuple(targets), foreach=foreach, line=where.line, num_parallel=num_parallel
+    )
+
+
+def _read_switch(call: Any, condition: ast.AST | None, where: _Where) -> _Transition:
+    """``self.next({"a": self.a, "b": self.b}, condition="choice")``."""
+    step = where.step
+    example = "self.next({'a': self.a, 'b': self.b}, condition='choice')"
+    if condition is None:
+        raise where.error(
+            f"Step '{step}' passes a dict to self.next() without condition=: a switch names "
+            f"the attribute whose value picks the step, as in {example}."
+        )
+    if not (isinstance(condition, ast.Constant) and isinstance(condition.value, str)):
+        raise where.error(
+            f"Step '{step}' passes condition={ast.unparse(condition)} to self.next(): "
+            f"condition takes the name of an attribute as a string, as in {example}."
+        )
+    if len(call.args) != 1 or not isinstance(call.args[0], ast.Dict) or not call.args[0].keys:
+        raise where.error(
+            f"Step '{step}' has an invalid switch: with condition=, self.next() takes one "
+            f"non-empty dict mapping each value of self.{condition.value} to a step, as in "
+            f"{example}."
+        )
+    cases: dict[Any, str] = {}
+    for key, value in zip(call.args[0].keys, call.args[0].values, strict=True):
+        if not isinstance(key, ast.Constant) or isinstance(key.value, bytes):
+            shown = "**" + ast.unparse(value) if key is None else ast.unparse(key)
+            raise where.error(
+                f"Step '{step}' uses {shown} as a switch case: the keys of a switch are "
+                "literal strings, numbers or booleans, as in {'yes': self.a, 'no': self.b}."
+            )
+        target = _step_name(value)
+        if target is None:
+            raise where.error(
+                f"Step '{step}' maps the switch case {key.value!r} to {ast.unparse(value)}: "
+                "map each case to a step, as self.<step_name>."
+            )
+        cases[key.value] = target
+    if len(cases) < 2:
+        raise where.error(
+            f"Step '{step}' is a switch with {len(cases)} case: a switch chooses between at "
+            f"least two steps. Use self.next(self.{next(iter(cases.values()))}) instead."
+        )
+    return _Transition(
+        targets=tuple(dict.fromkeys(cases.values())),
+        line=where.line,
+        condition=condition.value,
+        cases=tuple(cases.items()),
+    )
 
 
 def _class_file(cls: type, nodes: dict[str, StepNode]) -> str:

@@ -11,7 +11,7 @@ from ._config import DelayedValue
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ("JSONType", "Parameter", "ParameterContext", "resolve_parameters")
+__all__ = ("JSONType", "Parameter", "ParameterContext", "env_variable", "resolve_parameters")
 
 
 class _JSONTypeClass:
@@ -39,13 +39,15 @@ _TYPE_NAMES: dict[object, str] = {
 
 
 class ParameterContext:
-    """What a callable default receives: the flow name, the user and the other parameters."""
+    """What a callable default receives: the flow name, the user, the flow's parameters
+    and ``parameter_name``, the name of the parameter whose default is asked for."""
 
     def __init__(
         self,
         flow_name: str,
         user_name: str,
         parameter_names: list[str],
+        parameter_name: str | None = None,
         *,
         cwd: str | None = None,
         configs: Mapping[str, Any] | None = None,
@@ -57,9 +59,24 @@ class ParameterContext:
         self.cwd = cwd
         #: The run's configurations, by attribute (empty while they are being read).
         self.configs: Mapping[str, Any] = dict(configs or {})
+        self.parameter_name = parameter_name
+
+    def for_parameter(self, name: str) -> ParameterContext:
+        """The same context, for the default of the parameter ``name``."""
+        return ParameterContext(
+            self.flow_name,
+            self.user_name,
+            self.parameter_names,
+            name,
+            cwd=self.cwd,
+            configs=self.configs,
+        )
 
     def __repr__(self) -> str:
-        return f"ParameterContext(flow_name={self.flow_name!r}, user_name={self.user_name!r})"
+        return (
+            f"ParameterContext(flow_name={self.flow_name!r}, user_name={self.user_name!r}, "
+            f"parameter_name={self.parameter_name!r})"
+        )
 
 
 class Parameter:
@@ -159,6 +176,8 @@ class Parameter:
             # Without a declared type, a default from the configs keeps its own type.
             return self.convert(value, from_text=False) if self._declared else value
         if callable(self.default):
+            if context is not None:
+                context = context.for_parameter(self.name)
             return self.convert(self.default(context), from_text=False)
         if self.default is None:
             return None
@@ -229,22 +248,34 @@ class Parameter:
         return str(value)
 
 
+def env_variable(name: str) -> str:
+    """The environment variable that gives a default to the parameter ``name``."""
+    return "TIDEFLOW_RUN_" + name.upper().replace("-", "_")
+
+
 def resolve_parameters(
     parameters: Mapping[str, Parameter],
     given: Mapping[str, Any],
     *,
     from_text: bool,
     context: ParameterContext | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Resolve every parameter of a flow to its typed value, keyed by attribute name.
 
-    ``given`` is keyed by parameter name (``--name`` / ``run(name=...)``). Missing required
-    parameters raise :class:`ParameterError`; unknown names are the caller's concern.
+    ``given`` is keyed by parameter name (``--name`` / ``run(name=...)``). A parameter not
+    given takes the value of the environment variable ``TIDEFLOW_RUN_<NAME>`` in ``env``
+    (the name upper-cased, ``-`` as ``_``; read as command-line text), else its default.
+    Missing required parameters raise :class:`ParameterError`; unknown names are the
+    caller's concern.
     """
     values: dict[str, Any] = {}
     for attribute, parameter in parameters.items():
+        variable = env_variable(parameter.name)
         if parameter.name in given and given[parameter.name] is not None:
             values[attribute] = parameter.convert(given[parameter.name], from_text=from_text)
+        elif env is not None and variable in env:
+            values[attribute] = parameter.convert(env[variable], from_text=True)
         elif parameter.required:
             raise ParameterError(
                 f"Parameter '{parameter.name}' is required: pass --{parameter.name} VALUE "

@@ -8,17 +8,24 @@ attribute reads load artifacts lazily, attribute writes become the task's new ar
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from .._exceptions import FlowDefinitionError, MergeArtifactsError
+from .._exceptions import (
+    FlowDefinitionError,
+    MissingInMergeArtifactsException,
+    UnhandledInMergeArtifactsException,
+)
+from ._config import Config, DelayedValue
 from ._graph import FlowGraph, build_graph
 from ._parameter import Parameter
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 __all__ = ("ArtifactSource", "FlowSpec", "ForeachFrame", "Inputs", "Transition")
 
@@ -51,11 +58,17 @@ class ForeachFrame(msgspec.Struct, frozen=True, array_like=True):
 
 
 class Transition(msgspec.Struct, frozen=True):
-    """What a step's ``self.next()`` asked for."""
+    """What a step's ``self.next()`` asked for.
+
+    For a switch, ``targets`` holds the one step chosen and ``condition`` the attribute
+    that chose it; for ``num_parallel``, ``parallel`` is set and ``num_splits`` is N.
+    """
 
     targets: tuple[str, ...]
     foreach: str | None = None
     num_splits: int | None = None
+    condition: str | None = None
+    parallel: bool = False
 
 
 #: Names a parameter cannot take: FlowSpec's own methods, and the options of run().
@@ -116,6 +129,28 @@ class FlowSpec:
             for attribute, value in vars(klass).items()
             if isinstance(value, Parameter)
         }
+
+    @classmethod
+    def _tf_constants(cls) -> dict[str, Any]:
+        """The flow's class-level constants (``int_const = 123``): every attribute of the
+        class that is not private, a method, a property, a class, a parameter or a
+        configuration. They are stored as artifacts of every task, and a step cannot assign
+        them."""
+        own = set(dir(FlowSpec))
+        constants = {}
+        for name in dir(cls):
+            if name.startswith("_") or name in own:
+                continue
+            value = inspect.getattr_static(cls, name)
+            if isinstance(
+                value,
+                (Parameter, Config, DelayedValue, property, type, classmethod, staticmethod),
+            ):
+                continue
+            if callable(value):
+                continue
+            constants[name] = value
+        return constants
 
     @classmethod
     def _tf_check_parameters(cls, graph: FlowGraph) -> None:
@@ -195,6 +230,23 @@ class FlowSpec:
             f"Flow {type(self).__name__} has no attribute or artifact '{name}'{where}."
         )
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if not name.startswith("_") and name in type(self)._tf_constant_names():
+            raise AttributeError(
+                f"Cannot assign self.{name} in step '{self.__dict__.get('_tf_step')}': "
+                f"{name} is a constant of {type(self).__name__} (a class attribute), the same "
+                "in every task. Assign the value to an attribute with another name."
+            )
+        object.__setattr__(self, name, value)
+
+    @classmethod
+    def _tf_constant_names(cls) -> frozenset[str]:
+        cached: frozenset[str] | None = cls.__dict__.get("_tf_constant_cache")
+        if cached is None:
+            cached = frozenset(cls._tf_constants())
+            type.__setattr__(cls, "_tf_constant_cache", cached)
+        return cached
+
     def __delattr__(self, name: str) -> None:
         if name in self.__dict__:
             del self.__dict__[name]
@@ -208,11 +260,20 @@ class FlowSpec:
 
     # -- what a step calls ---------------------------------------------------------------
 
-    def next(self, *steps: Callable[..., Any], foreach: str | None = None) -> None:
+    def next(
+        self,
+        *steps: Callable[..., Any] | Mapping[Any, Callable[..., Any]],
+        foreach: str | None = None,
+        num_parallel: int | None = None,
+        condition: str | None = None,
+    ) -> None:
         """Say which step(s) run after this one.
 
         ``self.next(self.b)`` goes on to one step, ``self.next(self.b, self.c)`` branches,
-        and ``self.next(self.body, foreach='items')`` runs ``body`` once per item.
+        ``self.next(self.body, foreach='items')`` runs ``body`` once per item,
+        ``self.next(self.train, num_parallel=4)`` runs the ``@parallel`` step ``train``
+        as four tasks at once, and ``self.next({'a': self.a, 'b': self.b},
+        condition='choice')`` goes on to the step that the value of ``self.choice`` names.
         """
         state = self.__dict__
         step = state.get("_tf_step")
@@ -221,35 +282,76 @@ class FlowSpec:
                 "self.next() was called twice: a step calls it once, as its last line.",
                 step=step,
             )
-        names = []
-        for target in steps:
-            func = getattr(target, "__func__", target)
-            if not getattr(func, "__tf_step__", False):
+        if condition is not None:
+            state["_tf_transition"] = self._tf_switch(steps, condition)
+            return
+        names = [_step_name_of(target, step) for target in steps]
+        num_splits = None
+        if num_parallel is not None:
+            if isinstance(num_parallel, bool) or not isinstance(num_parallel, int):
                 raise FlowDefinitionError(
-                    f"self.next() takes steps, as in self.next(self.end); got {target!r}.",
+                    f"num_parallel must be a whole number of tasks, not {num_parallel!r}.",
                     step=step,
                 )
-            names.append(func.__name__)
-        num_splits = None
+            if num_parallel < 1:
+                raise FlowDefinitionError(
+                    f"num_parallel={num_parallel} starts no task: ask for at least 1.",
+                    step=step,
+                )
+            state["_tf_transition"] = Transition(tuple(names), None, num_parallel, parallel=True)
+            return
         if foreach is not None:
-            try:
-                values = getattr(self, foreach)
-            except AttributeError as exc:
-                raise FlowDefinitionError(
-                    f"foreach='{foreach}' names no attribute: set self.{foreach} to a list "
-                    "before calling self.next().",
-                    step=step,
-                ) from exc
-            try:
-                num_splits = len(values)
-            except TypeError as exc:
-                raise FlowDefinitionError(
-                    f"The foreach variable '{foreach}' holds a value of type "
-                    f"{type(values).__name__}, which has no length: use a list or another "
-                    "sequence.",
-                    step=step,
-                ) from exc
+            num_splits = self._tf_foreach_size(foreach)
         state["_tf_transition"] = Transition(tuple(names), foreach, num_splits)
+
+    def _tf_foreach_size(self, foreach: str) -> int:
+        step = self.__dict__.get("_tf_step")
+        try:
+            values = getattr(self, foreach)
+        except AttributeError as exc:
+            raise FlowDefinitionError(
+                f"foreach='{foreach}' names no attribute: set self.{foreach} to a list "
+                "before calling self.next().",
+                step=step,
+            ) from exc
+        try:
+            return len(values)
+        except TypeError as exc:
+            raise FlowDefinitionError(
+                f"The foreach variable '{foreach}' holds a value of type "
+                f"{type(values).__name__}, which has no length: use a list or another "
+                "sequence.",
+                step=step,
+            ) from exc
+
+    def _tf_switch(self, steps: Sequence[Any], condition: str) -> Transition:
+        """The transition of ``self.next({...}, condition=...)``: the step chosen."""
+        step = self.__dict__.get("_tf_step")
+        if len(steps) != 1 or not isinstance(steps[0], Mapping) or not steps[0]:
+            raise FlowDefinitionError(
+                "With condition=, self.next() takes one dict mapping each value of "
+                f"self.{condition} to a step, as in self.next({{'a': self.a, 'b': self.b}}, "
+                f"condition='{condition}').",
+                step=step,
+            )
+        cases = steps[0]
+        try:
+            value = getattr(self, condition)
+        except AttributeError as exc:
+            raise FlowDefinitionError(
+                f"The switch condition self.{condition} is not set: assign it in step "
+                f"'{step}' (or earlier) before calling self.next().",
+                step=step,
+            ) from exc
+        try:
+            chosen = cases[value]
+        except (KeyError, TypeError):
+            raise FlowDefinitionError(
+                f"The switch condition self.{condition} is {value!r}, which is not one of "
+                f"the cases {list(cases)}: set it to one of them, or add a case for it.",
+                step=step,
+            ) from None
+        return Transition((_step_name_of(chosen, step),), condition=condition)
 
     @property
     def input(self) -> Any:
@@ -282,7 +384,10 @@ class FlowSpec:
         """In a join, carry over the artifacts whose values agree across ``inputs``.
 
         Artifacts already set in the join are left alone. Artifacts whose values differ
-        raise :class:`MergeArtifactsError` unless excluded (or set first).
+        raise :class:`~tideflow.exception.UnhandledInMergeArtifactsException` unless
+        excluded (or set first); ``include`` naming an artifact no input has raises
+        :class:`~tideflow.exception.MissingInMergeArtifactsException`. Either way nothing
+        is merged.
         """
         step = self.__dict__.get("_tf_step")
         if not isinstance(inputs, Inputs):
@@ -304,31 +409,44 @@ class FlowSpec:
                 if name.startswith("_") or name in parameters:
                     continue
                 candidates.setdefault(name, []).append((source.sha(name), source))
-        if include:
-            missing = sorted(set(include) - set(candidates))
-            if missing:
-                raise MergeArtifactsError(
-                    f"merge_artifacts(include=...) names artifact(s) no input has: "
-                    f"{', '.join(missing)}."
-                )
         wanted = set(include) if include else set(candidates) - set(exclude or ())
         conflicts = []
-        for name in sorted(wanted):
+        merged: dict[str, tuple[str, ArtifactSource]] = {}
+        for name in sorted(wanted & set(candidates)):
             if name in self.__dict__:
                 continue
-            shas = {sha for sha, _ in candidates[name]}
-            if len(shas) > 1:
+            if len({sha for sha, _ in candidates[name]}) > 1:
                 conflicts.append(name)
-                continue
-            sha, source = candidates[name][0]
-            self.__dict__["_tf_merged"][name] = sha
-            self.__dict__["_tf_merge_sources"][name] = source
+            else:
+                merged[name] = candidates[name][0]
         if conflicts:
-            raise MergeArtifactsError(
+            raise UnhandledInMergeArtifactsException(
                 f"Step '{step}' cannot merge artifact(s) whose values differ between inputs: "
                 f"{', '.join(conflicts)}. Set them in the join (self.x = ...) before calling "
-                "merge_artifacts(), or leave them out with exclude=[...]."
+                "merge_artifacts(), or leave them out with exclude=[...]. Nothing was merged.",
+                conflicts,
             )
+        missing = sorted(n for n in set(include or ()) - set(candidates) if n not in self.__dict__)
+        if missing:
+            raise MissingInMergeArtifactsException(
+                f"merge_artifacts(include=...) names artifact(s) no input has: "
+                f"{', '.join(missing)}. Nothing was merged.",
+                missing,
+            )
+        # All or nothing: the artifacts are merged only once every check passed.
+        for name, (sha, source) in merged.items():
+            self.__dict__["_tf_merged"][name] = sha
+            self.__dict__["_tf_merge_sources"][name] = source
+
+
+def _step_name_of(target: Any, step: str | None) -> str:
+    func = getattr(target, "__func__", target)
+    if not getattr(func, "__tf_step__", False):
+        raise FlowDefinitionError(
+            f"self.next() takes steps, as in self.next(self.end); got {target!r}.",
+            step=step,
+        )
+    return str(func.__name__)
 
 
 class Inputs:

@@ -29,8 +29,8 @@ def validate(cls: type, file: str, nodes: dict[str, StepNode]) -> dict[str, Step
     check_unknown_targets(nodes)
     check_acyclic(nodes)
     check_reachable(nodes)
+    check_parallel(nodes)
     nodes = _with_in_funcs(nodes)
-    check_joins_take_inputs(nodes)
     return assign_splits(nodes)
 
 
@@ -102,25 +102,23 @@ def check_unknown_targets(nodes: dict[str, StepNode]) -> None:
 
 
 def check_acyclic(nodes: dict[str, StepNode]) -> None:
-    """The graph has no cycle."""
+    """The graph has no cycle, except through a switch (a step that loops back)."""
     state: dict[str, int] = {}
 
     def visit(name: str, path: list[str]) -> None:
         state[name] = 1
-        for target in nodes[name].out_funcs:
+        node = nodes[name]
+        for target in node.out_funcs:
+            if node.type == "switch":
+                continue  # a switch may go back: the loop ends when the condition says so
             if state.get(target) == 1:
-                cycle = (
-                    path[path.index(target) :] + [name, target]
-                    if target in path
-                    else [
-                        name,
-                        target,
-                    ]
-                )
-                node = nodes[name]
+                cycle = path[path.index(target) :] if target in path else []
+                shown = " -> ".join(dict.fromkeys([*cycle, name, target])) + f" -> {target}"
                 raise FlowDefinitionError(
-                    f"Step '{name}' closes a cycle ({' -> '.join(dict.fromkeys(cycle))} -> "
-                    f"{target}): flows must be acyclic. Use a foreach to repeat work.",
+                    f"Step '{name}' closes a cycle ({shown}): flows must be acyclic. Use a "
+                    "foreach to repeat work, or a switch to loop until a condition holds: "
+                    f"self.next({{'again': self.{target}, 'done': self.end}}, "
+                    "condition='status').",
                     step=name,
                     file=node.file,
                     line=node.next_line,
@@ -166,75 +164,129 @@ def _replace(node: StepNode, **changes: object) -> StepNode:
     return msgspec.structs.replace(node, **changes)
 
 
-def check_joins_take_inputs(nodes: dict[str, StepNode]) -> None:
-    """A step with several incoming transitions is a join and takes ``inputs``."""
+def check_parallel(nodes: dict[str, StepNode]) -> None:
+    """``num_parallel`` goes to a ``@parallel`` step, and that step is followed by a join."""
     for node in nodes.values():
-        if len(node.in_funcs) > 1 and not node.is_join:
+        targets = [nodes[t] for t in node.out_funcs]
+        for target in targets:
+            has_decorator = any(d.name == "parallel" for d in target.decorators)
+            if node.parallel and not has_decorator:
+                raise FlowDefinitionError(
+                    f"Step '{target.name}' is started with num_parallel by step '{node.name}' "
+                    f"but has no @parallel decorator: add @parallel above @step.",
+                    step=target.name,
+                    file=target.file,
+                    line=target.line,
+                )
+            if has_decorator and not node.parallel:
+                raise FlowDefinitionError(
+                    f"Step '{target.name}' has @parallel but step '{node.name}' does not start "
+                    f"it with num_parallel: write self.next(self.{target.name}, num_parallel=N).",
+                    step=node.name,
+                    file=node.file,
+                    line=node.next_line,
+                )
+        if any(d.name == "parallel" for d in node.decorators) and (
+            len(targets) != 1 or not targets[0].is_join
+        ):
             raise FlowDefinitionError(
-                f"Step '{node.name}' is reached from {len(node.in_funcs)} steps "
-                f"({', '.join(node.in_funcs)}) but does not take inputs. Join the branches "
-                f"with `def {node.name}(self, inputs):`.",
+                f"Step '{node.name}' has @parallel, so the step after it must be a join "
+                f"that takes its tasks: `def {node.out_funcs[0]}(self, inputs):`.",
                 step=node.name,
                 file=node.file,
-                line=node.line,
+                line=node.next_line,
             )
 
 
+class _Place(msgspec.Struct, frozen=True):
+    """Where a step sits: the open splits around it and the branch taken in each."""
+
+    stack: tuple[str, ...]
+    branches: tuple[str, ...]
+
+
 def assign_splits(nodes: dict[str, StepNode]) -> dict[str, StepNode]:
-    """Pair every split with its join and record the open splits around each step."""
-    parents: dict[str, tuple[str, ...]] = {}
+    """Pair every split with its join and record the open splits around each step.
+
+    A step reached from several steps must be a join (it takes ``inputs``), unless every
+    way in comes from the same branch: those are the alternatives of a switch.
+    """
+    places: dict[str, _Place] = {}
     matching: dict[str, str] = {}
 
-    def walk(name: str, stack: tuple[str, ...], came_from: str | None) -> None:
+    def walk(name: str, place: _Place, came_from: str | None) -> None:
         node = nodes[name]
+        arriving = place
         if node.is_join:
-            if not stack:
-                raise FlowDefinitionError(
-                    f"Step '{name}' takes inputs but joins no split: no foreach or branch "
-                    f"is open when it runs. Write `def {name}(self):` instead.",
-                    step=name,
-                    file=node.file,
-                    line=node.line,
-                )
-            split = stack[-1]
-            if matching.setdefault(split, name) != name:
-                _mismatched_join(nodes, split, matching[split], name)
-            stack = stack[:-1]
-            if nodes[split].type == "foreach" and len(node.in_funcs) != 1:
-                raise FlowDefinitionError(
-                    f"Step '{name}' joins the foreach of step '{split}' but is reached from "
-                    f"{len(node.in_funcs)} steps ({', '.join(node.in_funcs)}); a foreach "
-                    "join is reached from the last step of the foreach body only.",
-                    step=name,
-                    file=node.file,
-                    line=node.line,
-                )
-        known = parents.get(name)
+            place = _close(nodes, node, place, matching)
+        known = places.get(name)
         if known is not None:
-            if known != stack:
-                raise FlowDefinitionError(
-                    f"Step '{name}' is reached from inside different splits ({came_from} "
-                    "and another branch). Join each split before its branches meet.",
-                    step=name,
-                    file=node.file,
-                    line=node.line,
-                )
+            if known != place:
+                _bad_meeting(nodes, node, came_from, arriving)
             return
-        parents[name] = stack
-        if node.type == "end" and stack:
-            _unjoined(nodes, stack[-1])
-        inner = (*stack, name) if node.type in ("split", "foreach") else stack
+        places[name] = place
         for target in node.out_funcs:
+            inner = place
+            if node.type in ("split", "foreach"):
+                inner = _Place((*place.stack, name), (*place.branches, target))
             walk(target, inner, name)
 
-    walk("start", (), None)
+    walk("start", _Place((), ()), None)
+    if places["end"].stack:
+        _unjoined(nodes, places["end"].stack[-1])
     for split in (n for n in nodes.values() if n.type in ("split", "foreach")):
         if split.name not in matching:
             _unjoined(nodes, split.name)
     return {
-        name: _replace(node, split_parents=parents[name], matching_join=matching.get(name))
+        name: _replace(
+            node,
+            split_parents=places[name].stack,
+            split_branches=places[name].branches,
+            matching_join=matching.get(name),
+        )
         for name, node in nodes.items()
     }
+
+
+def _close(
+    nodes: dict[str, StepNode], node: StepNode, place: _Place, matching: dict[str, str]
+) -> _Place:
+    """The place after the join ``node``, which closes the innermost open split."""
+    name = node.name
+    if not place.stack:
+        raise FlowDefinitionError(
+            f"Step '{name}' takes inputs but joins no split: no foreach or branch is open "
+            f"when it runs. Write `def {name}(self):` instead.",
+            step=name,
+            file=node.file,
+            line=node.line,
+        )
+    split = place.stack[-1]
+    if matching.setdefault(split, name) != name:
+        _mismatched_join(nodes, split, matching[split], name)
+    return _Place(place.stack[:-1], place.branches[:-1])
+
+
+def _bad_meeting(
+    nodes: dict[str, StepNode], node: StepNode, came_from: str | None, place: _Place
+) -> None:
+    name = node.name
+    if not node.is_join and len(node.in_funcs) > 1:
+        raise FlowDefinitionError(
+            f"Step '{name}' is reached from {len(node.in_funcs)} steps "
+            f"({', '.join(node.in_funcs)}) but does not take inputs. Join the branches "
+            f"with `def {name}(self, inputs):`.",
+            step=name,
+            file=node.file,
+            line=node.line,
+        )
+    raise FlowDefinitionError(
+        f"Step '{name}' is reached from inside different splits ({came_from} and another "
+        "branch). Join each split before its branches meet.",
+        step=name,
+        file=node.file,
+        line=node.line,
+    )
 
 
 def _unjoined(nodes: dict[str, StepNode], split: str) -> None:

@@ -139,6 +139,7 @@ def mark_crashed_runs(
     now = time.time()
 
     def dead(run: RunRecord) -> bool:
+        # A store with server-side leases judges leased runs itself; this is for the rest.
         alive = is_alive(root, run.flow, run.run_id)
         if alive is not None:
             return not alive

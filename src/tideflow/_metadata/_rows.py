@@ -27,6 +27,7 @@ __all__ = (
     "RUN_COLUMNS",
     "TASK_COLUMNS",
     "artifact_record",
+    "artifact_rows",
     "attempt_record",
     "attempt_row",
     "check_state",
@@ -35,6 +36,7 @@ __all__ = (
     "insert_artifacts",
     "insert_metadata",
     "metadata_record",
+    "metadata_rows",
     "require_run",
     "require_task",
     "run_not_found",
@@ -225,43 +227,53 @@ def metadata_record(row: tuple[Any, ...]) -> MetadataRecord:
     )
 
 
+def artifact_rows(records: Iterable[ArtifactRecord]) -> list[tuple[object, ...]]:
+    """The rows of ``records`` in the order of :data:`ARTIFACT_COLUMNS`."""
+    return [
+        (
+            r.flow,
+            run_number(r.flow, r.run_id),
+            r.step,
+            r.task_id,
+            r.attempt,
+            r.name,
+            r.sha,
+            r.size,
+            r.created_at,
+        )
+        for r in records
+    ]
+
+
+def metadata_rows(records: Iterable[MetadataRecord]) -> list[tuple[object, ...]]:
+    """The rows of ``records`` in the order of :data:`METADATA_COLUMNS`."""
+    return [
+        (
+            r.flow,
+            run_number(r.flow, r.run_id),
+            r.step,
+            r.task_id,
+            r.attempt,
+            r.name,
+            r.value,
+            r.type,
+            r.created_at,
+            _JSON.encode(r.tags).decode(),
+        )
+        for r in records
+    ]
+
+
 def insert_artifacts(conn: sqlite3.Connection, records: Iterable[ArtifactRecord]) -> None:
     conn.executemany(
         f"INSERT OR REPLACE INTO artifacts ({ARTIFACT_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                r.flow,
-                run_number(r.flow, r.run_id),
-                r.step,
-                r.task_id,
-                r.attempt,
-                r.name,
-                r.sha,
-                r.size,
-                r.created_at,
-            )
-            for r in records
-        ],
+        artifact_rows(records),
     )
 
 
 def insert_metadata(conn: sqlite3.Connection, records: Iterable[MetadataRecord]) -> None:
     conn.executemany(
         f"INSERT INTO metadata ({METADATA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                r.flow,
-                run_number(r.flow, r.run_id),
-                r.step,
-                r.task_id,
-                r.attempt,
-                r.name,
-                r.value,
-                r.type,
-                r.created_at,
-                _JSON.encode(r.tags).decode(),
-            )
-            for r in records
-        ],
+        metadata_rows(records),
     )

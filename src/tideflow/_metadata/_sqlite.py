@@ -327,6 +327,18 @@ class SQLiteMetadataStore:
             )
             return [self._fetch_run(conn, name, number) for name, number, _ in stale]
 
+    def hold_run_lease(self, flow: str, run_id: str) -> bool:
+        """SQLite has no server to hold a lease: the supervisor's lock file does that job
+        (see :mod:`tideflow._metadata._liveness`). Returns ``False``."""
+        return False
+
+    def release_run_lease(self, flow: str, run_id: str) -> None:
+        """Nothing to release (see :meth:`hold_run_lease`)."""
+
+    def is_run_alive(self, flow: str, run_id: str) -> bool | None:
+        """``None``: the lock file in the store root tells (see :meth:`hold_run_lease`)."""
+        return None
+
     def mark_runs_crashed(
         self, flow: str | None, dead: Callable[[RunRecord], bool]
     ) -> list[RunRecord]:

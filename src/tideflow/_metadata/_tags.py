@@ -13,7 +13,14 @@ from .._exceptions import TagError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-__all__ = ("MAX_TAG_LENGTH", "MAX_USER_TAGS", "check_tags", "edit_user_tags")
+__all__ = (
+    "MAX_TAG_LENGTH",
+    "MAX_USER_TAGS",
+    "check_tags",
+    "edit_user_tags",
+    "one_tag",
+    "some_tags",
+)
 
 MAX_TAG_LENGTH: Final = 500
 MAX_USER_TAGS: Final = 50
@@ -48,6 +55,35 @@ def check_tags(tags: Iterable[str]) -> tuple[str, ...]:
                 f"strings of at most {MAX_TAG_LENGTH} characters."
             )
     return tuple(dict.fromkeys(tags))
+
+
+def one_tag(method: str, tag: object) -> str:
+    """The argument of a single-tag method (``add_tag``, ``remove_tag``, ``replace_tag``).
+
+    :raises TagError: if it is not a string (a list, for example: the plural method takes
+        those).
+    """
+    if not isinstance(tag, str):
+        plural = method.replace("_tag", "_tags")
+        raise TagError(
+            f"{method}() takes one tag, as a string, not {type(tag).__name__} {tag!r}. "
+            f"To pass several tags, call {plural}([...])."
+        )
+    return tag
+
+
+def some_tags(remove: Iterable[str], add: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The arguments of ``replace_tags``, read once.
+
+    :raises TagError: if there is no tag to remove and none to add.
+    """
+    removed = list(check_tags(remove))
+    added = list(check_tags(add))
+    if not removed and not added:
+        raise TagError(
+            "replace_tags() was given no tag to remove and no tag to add: pass at least one."
+        )
+    return removed, added
 
 
 def edit_user_tags(

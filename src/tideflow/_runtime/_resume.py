@@ -50,6 +50,8 @@ from ._scheduler import TaskPlan
 from ._state import mark_crashed_runs
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .._flow._graph import FlowGraph
     from .._stores._bundle import Stores
     from .._stores._interfaces import BlobStore, MetadataStore
@@ -67,11 +69,14 @@ __all__ = (
 )
 
 _StackKey = tuple[tuple[str, int], ...]
+#: A task by its step, its foreach position and its parent tasks' ids: a step that a
+#: switch runs again (a loop) has one task per pass, told apart by the task before it.
+_TaskKey = tuple[str, _StackKey, tuple[str, ...]]
 _frames = msgspec.msgpack.Decoder(list[ForeachFrame])
 
 #: Metadata of an origin attempt that a clone does not copy (it records its own).
 _NOT_COPIED = frozenset(
-    {"attempt", "attempt-ok", "graph-signature", "origin-run-id", "origin-task-id", "pid"}
+    {"attempt", "attempt-ok", "graph-signature", "origin-run-id", "origin-task-id"}
 )
 
 
@@ -100,8 +105,8 @@ class ResumeOrigin:
 
     run: RunRecord
     parameters: dict[str, Any]
-    #: Finished tasks by (step, foreach position), for the steps that may be cloned.
-    tasks: dict[tuple[str, _StackKey], OriginTask]
+    #: Finished tasks by (step, foreach position, parents), for the steps that may be cloned.
+    tasks: dict[_TaskKey, OriginTask]
     #: The largest task id of the origin run: new tasks are numbered after it.
     max_task_id: int
     #: Steps that run again even where the origin finished them.
@@ -123,6 +128,11 @@ def descendants(graph: FlowGraph, step: str) -> frozenset[str]:
                 seen.add(target)
                 todo.append(target)
     return frozenset(seen)
+
+
+def _ids(pathspecs: Sequence[str]) -> tuple[str, ...]:
+    """The ``step/task_id`` ends of task pathspecs (the same in a run and its resume)."""
+    return tuple(pathspec.split("/", 2)[-1] for pathspec in pathspecs)
 
 
 def _stack_key(stack: bytes | tuple[ForeachFrame, ...]) -> _StackKey:
@@ -150,7 +160,7 @@ def load_origin(request: RunRequest, stores: Stores) -> ResumeOrigin:
             f"Its steps are: {', '.join(node.name for node in flow.graph)}."
         )
     rerun = descendants(flow.graph, step) if step is not None else frozenset()
-    tasks: dict[tuple[str, _StackKey], OriginTask] = {}
+    tasks: dict[_TaskKey, OriginTask] = {}
     max_task_id = 0
     parameter_shas: dict[str, str] | None = None
     signature: list[Any] | None = None
@@ -162,9 +172,10 @@ def load_origin(request: RunRequest, stores: Stores) -> ResumeOrigin:
             if task.step == "start":
                 parameter_shas, signature = _start_facts(store, task, origin)
             if origin is not None and task.step not in rerun and task.step in flow.graph:
-                tasks[(task.step, _stack_key(task.foreach_stack))] = origin
+                key = (task.step, _stack_key(task.foreach_stack), _ids(task.parent_pathspecs))
+                tasks[key] = origin
     if tasks and signature is not None:
-        _check_graph(run, flow.graph, signature, {s for s, _ in tasks})
+        _check_graph(run, flow.graph, signature, {key[0] for key in tasks})
     parameters = _parameters(request, run, parameter_shas, stores.blobs)
     return ResumeOrigin(run, parameters, tasks, max_task_id, rerun)
 
@@ -243,9 +254,9 @@ def _start_facts(
     return shas, signature
 
 
-def _shape(entry: Any) -> tuple[str, str, tuple[str, ...], str | None]:
-    name, kind, out_funcs, foreach = entry
-    return (name, kind, tuple(out_funcs), foreach)
+def _shape(entry: Any) -> tuple[Any, ...]:
+    name, kind, out_funcs, foreach, *cases = entry
+    return (name, kind, tuple(out_funcs), foreach, *(json.dumps(c) for c in cases))
 
 
 def _check_graph(run: RunRecord, graph: FlowGraph, signature: list[Any], cloned: set[str]) -> None:
@@ -258,17 +269,21 @@ def _check_graph(run: RunRecord, graph: FlowGraph, signature: list[Any], cloned:
         if old is None:
             change = f"step '{step}' is new"
         else:
-            change = (
-                f"step '{step}' was a {old[1]} step going to {', '.join(old[2]) or 'nothing'}"
-                f"{f' (foreach over {old[3]})' if old[3] else ''}; now it is a {new[1]} step "
-                f"going to {', '.join(new[2]) or 'nothing'}"
-                f"{f' (foreach over {new[3]})' if new[3] else ''}"
-            )
+            change = f"step '{step}' was {_describe(old)}; now it is {_describe(new)}"
         raise ResumeError(
             f"Cannot resume {run.pathspec}: the flow's graph changed before the rerun point "
             f"({change}). Resume works when every step it reuses is unchanged: resume from "
             f"an earlier step (python <flow file> resume {step}), or start a new run."
         )
+
+
+def _describe(shape: tuple[Any, ...]) -> str:
+    """``a foreach step going to body (foreach over items)``, for a graph change."""
+    kind, targets, var = shape[1], ", ".join(shape[2]) or "nothing", shape[3]
+    extra = ""
+    if var:
+        extra = f" (switch on {var})" if kind == "switch" else f" (foreach over {var})"
+    return f"a {kind} step going to {targets}{extra}"
 
 
 def _parameters(
@@ -337,13 +352,15 @@ async def plan_resume(
         ready.append(TaskPlan(step="start", inputs=[]))
         while ready:
             plan = ready.pop(0)
-            found = origin.tasks.get((plan.step, _stack_key(plan.stack)))
+            parents = _ids([task.pathspec for task in plan.inputs])
+            found = origin.tasks.get((plan.step, _stack_key(plan.stack), parents))
             if found is None:
                 first.append(plan)
                 continue
             clones.append(_Clone(plan, found))
             splits = await _num_splits(scheduler, found)
-            scheduler.clone(plan, found.record.task_id, found.refs, splits)
+            chosen = found.meta("switch-step")
+            scheduler.clone(plan, found.record.task_id, found.refs, splits, chosen)
     writer = _CloneWriter(scheduler, origin)
     await anyio.to_thread.run_sync(writer.write_all, clones)
     await _announce(scheduler, output, origin, clones, first)
@@ -356,8 +373,8 @@ async def _num_splits(scheduler: Scheduler, task: OriginTask) -> int | None:
     if node.type != "foreach":
         return None
     recorded = task.meta("foreach-num-splits")
-    if recorded is not None:
-        return int(recorded)
+    if recorded is not None or node.parallel:
+        return int(recorded or 0)
     sha = next(a.sha for a in task.artifacts if a.name == node.foreach_param)
     blobs = scheduler.stores.blobs
     value = await anyio.to_thread.run_sync(lambda: loads(blobs.get(sha), node.foreach_param))

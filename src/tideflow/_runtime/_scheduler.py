@@ -27,7 +27,7 @@ import anyio
 import msgspec
 
 from .._datastore._artifacts import dumps
-from .._exceptions import TaskFailed
+from .._exceptions import TaskException, TaskFailed
 from .._flow._decorators import StepDecorator
 from .._flow._spec import ForeachFrame, Transition
 from .._messages import ArtifactRef, ErrorInfo, InputTask, TaskSpec
@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 __all__ = ("RunPlan", "Scheduler", "TaskPlan")
 
 _frames = msgspec.msgpack.Encoder()
+#: Seconds a task past its ``@timeout`` has to stop itself before its processes are stopped.
+_TIMEOUT_GRACE = 5.0
 
 
 class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -123,6 +125,8 @@ class Scheduler:
         self._join_of = {
             node.matching_join: node.name for node in graph if node.matching_join is not None
         }
+        #: The control task (node 0) of each group of @parallel tasks.
+        self._controls: dict[tuple[Any, ...], str] = {}
         self._tg: anyio.abc.TaskGroup | None = None
         self._collected: list[TaskPlan] | None = None
         #: Tasks ready to run, in order, and how many are admitted (see :meth:`_admit`).
@@ -164,6 +168,8 @@ class Scheduler:
             self._collected.append(plan)
             return
         self._task_ids += 1
+        if _is_parallel(plan) and plan.stack[-1].index == 0:
+            self._controls[_group_key(plan)] = str(self._task_ids)
         self._queue.append((plan, str(self._task_ids)))
         self._admit()
 
@@ -208,11 +214,13 @@ class Scheduler:
         task_id: str,
         artifacts: Sequence[ArtifactRef],
         num_splits: int | None = None,
+        chosen: str | None = None,
     ) -> None:
         """Go on from a task of ``plan`` that was copied from another run instead of run.
 
         The task's successors become ready as if it had just succeeded (joins count it as
-        arrived); ``num_splits`` is the size of the foreach a cloned foreach step started.
+        arrived); ``num_splits`` is the size of the foreach a cloned foreach step started,
+        ``chosen`` the step a cloned switch step went on to.
         """
         node = self.graph[plan.step]
         self._steps_seen.add(plan.step)
@@ -220,7 +228,11 @@ class Scheduler:
             self.reserve_task_ids(int(task_id))
         transition = None
         if node.type == "foreach":
-            transition = Transition(node.out_funcs, node.foreach_param, num_splits)
+            transition = Transition(
+                node.out_funcs, node.foreach_param, num_splits, parallel=node.parallel
+            )
+        elif node.type == "switch" and chosen is not None:
+            transition = Transition((chosen,), condition=node.condition)
         self._continue(plan, node, task_id, artifacts, transition)
 
     # -- one task --------------------------------------------------------------------
@@ -264,8 +276,8 @@ class Scheduler:
             exit_code=error.returncode,
             traceback=error.info.traceback or None,
         )
-        if "catch" in decorators and node.type != "foreach":
-            await self._caught(plan, node, task_id, times, decorators["catch"], failure)
+        if "catch" in decorators and node.type not in ("foreach", "switch"):
+            await self._caught(plan, task_id, times, decorators["catch"], failure, error)
         else:
             self._fail(failure)
 
@@ -358,6 +370,12 @@ class Scheduler:
             meta["resources"] = json.dumps(
                 {"cpu": request.cpu, "memory": request.memory, "gpu": request.gpu}
             )
+        if _is_parallel(plan):
+            frame = plan.stack[-1]
+            meta["parallel-world-size"] = str(frame.num_splits)
+            meta["parallel-node-index"] = str(frame.index)
+            if frame.index == 0:
+                meta["internal_task_type"] = "control"
         if plan.step == "start":
             # What a resume of this run checks and reuses, even when the start task fails.
             meta["graph-signature"] = json.dumps(self.graph.signature())
@@ -424,7 +442,14 @@ class Scheduler:
             started_at=time.time(),
         )
 
-    def _task_spec(self, plan: TaskPlan, task_id: str, attempt: int) -> TaskSpec:
+    def _task_spec(
+        self,
+        plan: TaskPlan,
+        task_id: str,
+        attempt: int,
+        catch: StepDecorator | None = None,
+        timeout: float | None = None,
+    ) -> TaskSpec:
         return TaskSpec(
             flow_name=self.plan.flow_name,
             flow_source=self.plan.flow_source,
@@ -446,6 +471,9 @@ class Scheduler:
             max_num_splits=self.plan.max_num_splits,
             sys_path=self.plan.sys_path,
             decospecs=[d.spec for d in self.plan.decospecs],
+            catch_var=catch.attributes["var"] if catch is not None else None,
+            timeout=timeout,
+            parallel_control=self._controls.get(_group_key(plan)) if _is_parallel(plan) else None,
         )
 
     async def _attempt(
@@ -458,16 +486,19 @@ class Scheduler:
         meta: dict[str, str],
     ) -> tuple[str, _Failure | None]:
         """Run one attempt; return its final state and, unless it succeeded, why not."""
-        spec = self._task_spec(plan, task_id, attempt)
+        limit = timeout_seconds(decorators)
+        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"), limit)
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])
         sink = _TaskSink(self, plan, task_id, attempt)
         record = self._attempt_record(plan, task_id, attempt)
         await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
-        limit = timeout_seconds(decorators)
+        # The task stops itself at the limit (keeping what it set); past a grace period
+        # the scheduler stops its processes.
+        hard = limit + _TIMEOUT_GRACE if limit is not None else math.inf
         try:
-            with anyio.move_on_after(limit if limit is not None else math.inf) as scope:
+            with anyio.move_on_after(hard) as scope:
                 outcome = await self._executor.run_task(spec, sink, env=env, cwd=self.plan.cwd)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
@@ -477,22 +508,25 @@ class Scheduler:
                 )
             raise
         sink.close()
-        if scope.cancelled_caught:
+        done = None if scope.cancelled_caught else outcome.done
+        if limit is not None and (
+            scope.cancelled_caught or (done is not None and done.error and done.error.timed_out)
+        ):
             error = ErrorInfo(
                 type="TimeoutError",
                 message=f"Step '{plan.step}' timed out after {limit:g} seconds (@timeout).",
+                traceback=done.error.traceback if done is not None and done.error else "",
             )
+            kept = done.artifacts if done is not None else []
             await sink.say(
                 f"Task timed out after {limit:g} seconds: its processes were stopped.", "stderr"
             )
             await self._finish_attempt(
-                plan, task_id, attempt, "timeout", error, [], sink.pid, None, meta
+                plan, task_id, attempt, "timeout", error, kept, sink.pid, None, meta
             )
-            return "timeout", _Failure(error, None)
-        done = outcome.done
+            return "timeout", _Failure(error, None, kept)
         if done is not None and done.ok:
-            if done.transition is not None and done.transition.num_splits is not None:
-                meta = {**meta, "foreach-num-splits": str(done.transition.num_splits)}
+            meta = {**meta, **_transition_metadata(done.transition)}
             await self._finish_attempt(
                 plan, task_id, attempt, "succeeded", None, done.artifacts, sink.pid, outcome, meta
             )
@@ -501,11 +535,15 @@ class Scheduler:
             return "succeeded", None
         reported = done.error if done is not None else None
         error = reported or ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
+        if reported is None:
+            # The process died (a signal, an exit): say why in its stored stderr too.
+            sink.record(f"Task failed: {error.type}: {error.message}", "stderr")
+        kept = done.artifacts if done is not None else []
         await sink.say(f"Task failed: {error.type}: {error.message}", "stderr")
         await self._finish_attempt(
-            plan, task_id, attempt, "failed", error, [], sink.pid, outcome, meta
+            plan, task_id, attempt, "failed", error, kept, sink.pid, outcome, meta
         )
-        return "failed", _Failure(error, outcome.returncode)
+        return "failed", _Failure(error, outcome.returncode, kept)
 
     async def _finish_attempt(
         self,
@@ -565,19 +603,29 @@ class Scheduler:
     async def _caught(
         self,
         plan: TaskPlan,
-        node: StepNode,
         task_id: str,
         attempt: int,
         catch: StepDecorator,
         failure: TaskFailed,
+        error: _Failure,
     ) -> None:
+        """Go on after the last attempt failed under ``@catch``.
+
+        The task keeps what its failed attempt stored (its inputs' artifacts when it
+        stored nothing, as a crashed or timed-out process does), plus ``var``: a
+        :class:`~tideflow.exception.TaskException` with the failure's type, message and
+        traceback. The traceback was printed once already, with the task's output.
+        """
+        node = self.graph[plan.step]
         refs: dict[str, ArtifactRef] = {}
         if not node.is_join and plan.inputs:
             refs.update((ref.name, ref) for ref in plan.inputs[0].artifacts)
+        refs.update((ref.name, ref) for ref in error.artifacts)
         refs.update((ref.name, ref) for ref in self.plan.parameters_refs)
         var = catch.attributes["var"]
         if var:
-            data = dumps(failure, var)
+            info = error.info
+            data = dumps(TaskException(info.type, info.message, info.traceback), var)
             sha = await anyio.to_thread.run_sync(self._blobs.put, data)
             refs[var] = ArtifactRef(var, sha, len(data))
         artifacts = list(refs.values())
@@ -596,10 +644,10 @@ class Scheduler:
 
         await anyio.to_thread.run_sync(write)
         sink = _TaskSink(self, plan, task_id, attempt)
-        text = f"@catch caught the failure ({failure.message}); the run goes on."
-        if catch.attributes["print_exception"] and failure.traceback:
-            await sink.say_many(failure.traceback.rstrip("\n").split("\n"), "stderr")
-        await sink.say(text, "stderr")
+        # The traceback was printed once already, with the task's own output.
+        await sink.say(
+            f"@catch caught the failure ({failure.message}); the run goes on.", "stderr"
+        )
         self._continue(plan, node, task_id, artifacts, None)
 
     # -- what comes next ---------------------------------------------------------------
@@ -621,18 +669,35 @@ class Scheduler:
             pathspec=self._pathspec(plan.step, task_id), step=plan.step, artifacts=list(artifacts)
         )
         if node.type == "foreach":
-            assert node.foreach_param is not None and transition is not None
+            assert transition is not None
+            self._split(plan, node, done, artifacts, int(transition.num_splits))
+            return
+        targets = node.out_funcs
+        if node.type == "switch":
+            assert transition is not None
+            targets = transition.targets
+        for target in targets:
+            self._forward(target, done, plan.stack)
+
+    def _split(
+        self,
+        plan: TaskPlan,
+        node: StepNode,
+        done: InputTask,
+        artifacts: Sequence[ArtifactRef],
+        count: int,
+    ) -> None:
+        """Start the ``count`` tasks of a foreach (or of ``num_parallel``)."""
+        var, sha = "", ""
+        if not node.parallel:
+            assert node.foreach_param is not None
             var = node.foreach_param
             sha = next(ref.sha for ref in artifacts if ref.name == var)
-            count = int(transition.num_splits)
-            for index in range(count):
-                frame = ForeachFrame(node.name, var, index, count, sha)
-                self.submit(
-                    TaskPlan(step=node.out_funcs[0], inputs=[done], stack=(*plan.stack, frame))
-                )
-            return
-        for target in node.out_funcs:
-            self._forward(target, done, plan.stack)
+        for index in range(count):
+            frame = ForeachFrame(node.name, var, index, count, sha)
+            self.submit(
+                TaskPlan(step=node.out_funcs[0], inputs=[done], stack=(*plan.stack, frame))
+            )
 
     def _forward(self, target: str, done: InputTask, stack: tuple[ForeachFrame, ...]) -> None:
         node = self.graph[target]
@@ -645,14 +710,38 @@ class Scheduler:
             outer, slot, expected = stack[:-1], stack[-1].index, stack[-1].num_splits
             order: list[Any] = list(range(expected))
         else:
-            outer, slot, expected = stack, done.step, len(node.in_funcs)
-            order = list(node.in_funcs)
+            # One input per branch of the split; a switch inside a branch sends one of its
+            # cases, so the slot is the branch the input came down, not its step.
+            outer, order = stack, list(split.out_funcs)
+            branch = target if done.step == split.name else None
+            slot = branch or self.graph[done.step].split_branches[-1]
+            expected = len(order)
         key = (target, _stack_key(outer))
         waiting = self._joins.setdefault(key, {})
         waiting[slot] = done
         if len(waiting) == expected:
             del self._joins[key]
             self.submit(TaskPlan(step=target, inputs=[waiting[s] for s in order], stack=outer))
+
+
+def _is_parallel(plan: TaskPlan) -> bool:
+    """Whether ``plan`` is one of the tasks of ``num_parallel`` (its frame has no variable)."""
+    return bool(plan.stack) and not plan.stack[-1].var
+
+
+def _group_key(plan: TaskPlan) -> tuple[Any, ...]:
+    return (plan.step, _stack_key(plan.stack[:-1]))
+
+
+def _transition_metadata(transition: Transition | None) -> dict[str, str]:
+    """What a finished attempt records of its transition, for resume and the client."""
+    if transition is None:
+        return {}
+    if transition.condition is not None:
+        return {"switch-step": transition.targets[0]}
+    if transition.num_splits is not None:
+        return {"foreach-num-splits": str(transition.num_splits)}
+    return {}
 
 
 class _AttemptKey(TypedDict):
@@ -668,6 +757,8 @@ class _Failure(msgspec.Struct, frozen=True):
 
     info: ErrorInfo
     returncode: int | None
+    #: The artifacts the failed attempt set before it raised.
+    artifacts: list[ArtifactRef] = []
 
 
 def _crash_text(outcome: TaskOutcome) -> str:
@@ -731,6 +822,13 @@ class _TaskSink:
         prefix = self._prefix()
         now = stamp()
         await self._scheduler._console.write(stream, [f"{now} {prefix} {t}" for t in texts])
+
+    def record(self, text: str, stream: str) -> None:
+        """Append one line that tideflow says (not the task) to the attempt's log."""
+        writer = self._writer(stream)
+        writer.write_lines([(time.time(), text.encode())])
+        writer.close()
+        self._writers.pop(stream, None)
 
     def close(self) -> None:
         for writer in self._writers.values():

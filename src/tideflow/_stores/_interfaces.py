@@ -142,6 +142,26 @@ class MetadataStore(Protocol):
         the runs marked (see :mod:`tideflow._metadata._liveness`)."""
         ...
 
+    # -- liveness ------------------------------------------------------------------------
+
+    def hold_run_lease(self, flow: str, run_id: str) -> bool:
+        """Hold a lease on the run that the store's server lets go of when this process
+        dies (PostgreSQL: a session advisory lock); return whether one is held now.
+
+        A store without such leases returns ``False``: the supervisor's lock file in the
+        store root (:mod:`tideflow._metadata._liveness`) and the heartbeat tell instead.
+        """
+        ...
+
+    def release_run_lease(self, flow: str, run_id: str) -> None:
+        """Let go of a lease :meth:`hold_run_lease` took (nothing happens otherwise)."""
+        ...
+
+    def is_run_alive(self, flow: str, run_id: str) -> bool | None:
+        """Whether the supervisor of a running run holds its lease; ``None`` when the
+        store cannot tell (no lease was taken, or the store has none)."""
+        ...
+
     # -- tags ----------------------------------------------------------------------------
 
     def add_tags(self, flow: str, run_id: str, tags: Iterable[str]) -> RunRecord:

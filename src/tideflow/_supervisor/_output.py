@@ -15,22 +15,40 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import TextIO, final
+from typing import Protocol, TextIO, final
 
 import anyio
 from anyio.lowlevel import checkpoint
 
-__all__ = ("STREAMS", "LogFollower", "RunOutput")
+__all__ = ("STREAMS", "Display", "LogFollower", "RunOutput", "echo")
 
 STREAMS = ("stdout", "stderr")
+
+
+class Display(Protocol):
+    """Prints echoed console lines its own way (a live status block on a terminal)."""
+
+    async def echo(self, stream: str, text: str) -> None:
+        """Print ``text``, complete lines, to ``stream``."""
+        ...
+
+    async def run(self) -> None:
+        """Keep the display fresh (a clock, ...) until cancelled."""
+        ...
+
+    def close(self) -> None:
+        """The run's console has ended: leave the terminal clean."""
+        ...
 
 
 class RunOutput:
     """The stdout and stderr of a run's console, kept in memory and optionally echoed."""
 
-    def __init__(self, *, echo: bool = False) -> None:
+    def __init__(self, *, echo: bool = False, display: Display | None = None) -> None:
         self._buffers = {name: bytearray() for name in STREAMS}
         self._echo = echo
+        #: Prints the echoed lines instead of plain writes, when given.
+        self.display = display
         #: Echoed streams whose reader went away.
         self._gone: set[str] = set()
         self._changed: anyio.Event | None = None
@@ -55,20 +73,17 @@ class RunOutput:
             raise RuntimeError("This run's console is closed: the run has ended.")
         text = "".join(f"{line}\n" for line in lines)
         self._buffers[stream] += text.encode("utf-8", "replace")
-        if self._echo and stream not in self._gone:
+        if self._echo and self.display is not None:
+            await self.display.echo(stream, text)
+        elif self._echo and stream not in self._gone:
             self._print(stream, text)
         self._notify()
 
     def _print(self, stream: str, text: str) -> None:
         """Echo ``text``; if the console went away (``python flow.py run | head -1``), stop
         echoing that stream: the run goes on, and its output stays in the task logs."""
-        out = sys.stdout if stream == "stdout" else sys.stderr
-        try:
-            out.write(text)
-            out.flush()
-        except (BrokenPipeError, ValueError):  # a closed pipe, or a closed file object
+        if not echo(stream, text):
             self._gone.add(stream)
-            _silence(out)
 
     def _notify(self) -> None:
         event, self._changed = self._changed, None
@@ -83,6 +98,8 @@ class RunOutput:
 
     def close(self) -> None:
         """No more lines will come: readers end after the last one."""
+        if self.display is not None:
+            self.display.close()
         self.closed = True
         self._notify()
 
@@ -105,6 +122,20 @@ class RunOutput:
     def follow(self, stream: str, position: int | None = None) -> LogFollower:
         """Iterate over ``(position, line)`` from ``position`` on, until the output closes."""
         return LogFollower(self, self.check_stream(stream), max(0, position or 0))
+
+
+def echo(stream: str, text: str) -> bool:
+    """Write ``text`` to this process's ``stream`` (stdout or stderr) and flush it; False
+    when nobody reads it any more: a closed pipe (EPIPE), a terminal gone (EIO), a closed
+    file object. The stream then points at the null device (see :func:`_silence`)."""
+    out = sys.stdout if stream == "stdout" else sys.stderr
+    try:
+        out.write(text)
+        out.flush()
+    except (OSError, ValueError):
+        _silence(out)
+        return False
+    return True
 
 
 def _silence(out: TextIO) -> None:

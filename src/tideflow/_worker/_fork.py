@@ -226,6 +226,8 @@ class ForkExecutor:
             self._watchers = None
 
     async def _watch(self, host: _Host) -> None:
+        """Wait until ``host`` is unused for ``idle_timeout`` seconds, or exits; then stop
+        it and forget it. When the supervisor ends, the host is left to :meth:`aclose`."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._wait_exit, host)
             while host.alive:
@@ -237,11 +239,11 @@ class ForkExecutor:
                     await changed.wait()
                 if idle.cancelled_caught and not host.in_use:
                     break
-            # No new task may pick the host from now on.
-            if self._hosts.get(host.key) is host:
-                del self._hosts[host.key]
             tg.cancel_scope.cancel()
-        await host.aclose(self._grace)
+        with anyio.CancelScope(shield=True):
+            if self._hosts.get(host.key) is host:
+                del self._hosts[host.key]  # no new task may pick it from now on
+            await host.aclose(self._grace)
 
     @staticmethod
     async def _wait_exit(host: _Host) -> None:

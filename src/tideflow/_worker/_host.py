@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import gc
+import importlib
 import os
 import selectors
 import signal
@@ -64,8 +65,23 @@ def _pdeathsig_setter() -> object | None:
         return None
 
 
+def _preload_datastore() -> None:
+    """Import the datastore backend the host's environment selects (``TIDEFLOW_DATASTORE_URL``),
+    so that its children do not each import it (an object-store client takes a while).
+    """
+    from urllib.parse import urlsplit
+
+    from .._stores._bundle import DATASTORE_SCHEMES
+
+    backend = DATASTORE_SCHEMES.get(urlsplit(os.environ.get("TIDEFLOW_DATASTORE_URL", "")).scheme)
+    if backend is not None:
+        with contextlib.suppress(ImportError):  # each task reports a missing extra
+            importlib.import_module(backend.module)
+
+
 def _preload(hello: HostHello) -> tuple[type[FlowSpec] | None, str]:
     """Import the flow once; on failure each task imports it again and reports the error."""
+    _preload_datastore()
     try:
         cls = load_flow_class(hello.flow_source, hello.flow_class, hello.sys_path)
         cls._tf_graph()

@@ -6,21 +6,26 @@ can call :func:`execute`.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import linecache
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from .._cards._context import card_collector
 from .._datastore._artifacts import dumps, loads
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._config import config_scope, configs_of
-from .._flow._current import TaskInfo, task_info
+from .._flow._current import ParallelInfo, TaskInfo, task_info
 from .._flow._decorators import (
     StepDecorator,
     parse_decospec,
@@ -162,33 +167,40 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
 
     func = getattr(cls, spec.step)
     decorators = _task_decorators(cls, node, spec)
+    flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
     cards = _open_cards(spec, decorators, cls, lambda: flow)
-    flow: FlowSpec | None = None
-    token = task_info.set(_task_info(cls, spec))
+    token = task_info.set(_task_info(cls, spec, node))
     card_token = card_collector.set(cards.collector if cards is not None else None)
     ok = False
     try:
         _apply_secrets(decorators)
-        if node.is_join:
-            flow = bind(spec.step, None)
-            inputs = Inputs([bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)])
-            func(flow, inputs)
-        else:
-            flow = bind(spec.step, sources[0] if sources else None)
-            func(flow)
+        with _deadline(spec.timeout):
+            if node.is_join:
+                flows = [bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)]
+                func(flow, Inputs(flows))
+            else:
+                func(flow)
         ok = True
+    except (Exception, SystemExit, StepTimedOut) as exc:  # noqa: BLE001 (all are reported)
+        error = _error(exc)
+        if isinstance(exc, StepTimedOut):
+            error = msgspec.structs.replace(error, timed_out=True)
+        sys.stderr.write(error.traceback)
+        sys.stderr.flush()
+        return TaskDone(ok=False, error=error, artifacts=_persist_failed(flow, node, spec, blobs))
     finally:
         if cards is not None:
             cards.finish(ok)
         card_collector.reset(card_token)
         task_info.reset(token)
-    assert flow is not None
     transition = _check_transition(flow, node, spec)
+    if spec.catch_var and spec.catch_var not in flow.__dict__:
+        flow.__dict__[spec.catch_var] = None  # @catch(var=...): no failure to hold
     artifacts = _persist(flow, node, spec, blobs)
     return TaskDone(ok=True, artifacts=artifacts, transition=transition)
 
 
-def _task_info(cls: type[FlowSpec], spec: TaskSpec) -> TaskInfo:
+def _task_info(cls: type[FlowSpec], spec: TaskSpec, node: StepNode) -> TaskInfo:
     configs = configs_of(cls)
     project = project_from_tags(spec.flow_name, tuple(spec.tags))
     return TaskInfo(
@@ -206,6 +218,8 @@ def _task_info(cls: type[FlowSpec], spec: TaskSpec) -> TaskInfo:
         branch_name=project.branch_name if project else None,
         is_production=project.is_production if project else None,
         project_flow_name=project.project_flow_name if project else None,
+        root=spec.root,
+        parallel=_parallel_info(spec, node),
     )
 
 
@@ -260,6 +274,54 @@ def _open_cards(
     return TaskCards(Path(spec.root), pathspec, spec.attempt, cards, summary)
 
 
+def _persist_failed(
+    flow: FlowSpec, node: StepNode, spec: TaskSpec, blobs: BlobStore
+) -> list[ArtifactRef]:
+    """The artifacts a failed step set before it raised (kept for ``@catch``)."""
+    try:
+        return _persist(flow, node, spec, blobs)
+    except Exception as exc:  # noqa: BLE001 (the step's own failure is what is reported)
+        sys.stderr.write(f"The artifacts of the failed step could not be stored: {exc}\n")
+        return []
+
+
+class StepTimedOut(BaseException):
+    """Raised in a step when its ``@timeout`` is reached (a ``BaseException``, so that
+    ``except Exception`` in the step does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt the step after ``seconds`` with :class:`StepTimedOut` (main thread only;
+    elsewhere the scheduler's own limit stops the process)."""
+    on_main = threading.current_thread() is threading.main_thread()
+    if not seconds or not on_main or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise StepTimedOut(f"the step ran for more than {seconds:g} seconds (@timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _parallel_info(spec: TaskSpec, node: StepNode) -> ParallelInfo | None:
+    """``current.parallel`` for one of the tasks of ``num_parallel``."""
+    if not spec.stack or spec.stack[-1].var:
+        return None
+    frame = spec.stack[-1]
+    control = spec.parallel_control or (spec.task_id if frame.index == 0 else None)
+    return ParallelInfo(
+        num_nodes=frame.num_splits, node_index=frame.index, control_task_id=control
+    )
+
+
 def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
     """``get(level)``: the item this task handles of the foreach at that level of its stack."""
     cache: dict[int, Any] = {}
@@ -267,6 +329,8 @@ def _item_getter(blobs: BlobStore, spec: TaskSpec) -> Callable[[int], Any]:
     def get(level: int) -> Any:
         if level not in cache:
             frame = spec.stack[level]
+            if not frame.var:  # num_parallel: the item is the node index
+                return frame.index
             cache[level] = _item(loads(blobs.get(frame.value_sha)), frame.index)
         return cache[level]
 
@@ -300,7 +364,15 @@ def _check_transition(flow: FlowSpec, node: StepNode, spec: TaskSpec) -> Any:
             node,
             node.line,
         )
-    if transition.targets != node.out_funcs or transition.foreach != node.foreach_param:
+    if node.type == "switch":
+        ok = transition.condition == node.condition and transition.targets[0] in node.out_funcs
+    else:
+        ok = (
+            transition.targets == node.out_funcs
+            and transition.foreach == node.foreach_param
+            and transition.parallel == node.parallel
+        )
+    if not ok:
         raise _at_step(
             FlowDefinitionError(
                 f"Step '{node.name}' called self.next() with a transition that differs from "
@@ -350,6 +422,9 @@ def _persist(
         source = state["_tf_merge_sources"][name]
         refs[name] = source._artifacts[name]
     refs.update((ref.name, ref) for ref in spec.parameters_refs)
+    for name, value in type(flow)._tf_constants().items():
+        data = dumps(value, name)
+        refs[name] = ArtifactRef(name, blobs.put(data), len(data))
     loaded: dict[str, str] = state["_tf_loaded"]
     batch: list[tuple[str, bytes]] = []
 
