@@ -160,10 +160,25 @@ def test_task_limit_from_the_environment(
     monkeypatch.setenv("TIDEFLOW_TASK_LIMIT", "many")
     with pytest.raises(TideflowError, match=r"^TIDEFLOW_TASK_LIMIT must be an integer"):
         _runner(flows_dir).run()
+    # The cap is set by the first run of an event loop, and blocking calls share one loop
+    # per process: start a fresh process, as a user's script is.
+    import subprocess
+    import sys
+
     monkeypatch.setenv("TIDEFLOW_TASK_LIMIT", "1")
-    run = _runner(flows_dir).run(n=3, pause=0.05)
-    assert run.status == "successful"
-    assert not _overlaps(run.run.data.spans)
+    script = (
+        "import sys; from tideflow import Runner; "
+        "run = Runner(sys.argv[1], show_output=False).run(n=3, pause=0.05); "
+        "assert run.status == 'successful', run.status"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script, str(flows_dir / "exec_overlap.py")],
+        check=True,
+        capture_output=True,
+    )
+    run = tideflow.Flow("ExecOverlapFlow").latest_run
+    assert run is not None and run.successful
+    assert not _overlaps(run.data.spans)
 
 
 def test_sweep_is_exported() -> None:

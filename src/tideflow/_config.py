@@ -50,7 +50,8 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     #: Grace period between SIGTERM and SIGKILL when stopping a task, in seconds.
     kill_grace: float = 2.0
     #: Most task processes running at once across all runs of one event loop's supervisor;
-    #: ``None``: from the machine's cores. The latest run that sets it changes it for all.
+    #: ``None``: from the machine's cores. The loop's first run sets it; a later run that
+    #: asks for another value is refused.
     task_limit: int | None = None
     #: Seconds a fork host stays warm once no run uses it (0: it exits at once). The
     #: latest run that sets it changes it for every host of the supervisor.

@@ -20,6 +20,7 @@ from ._flow._includefile import IncludeFile
 from ._flow._parameter import ParameterContext, resolve_parameters
 from ._flow._project import check_project_options, project_info, project_tags
 from ._metadata._tags import edit_user_tags
+from ._stores._bundle import check_config_urls, check_url
 from ._supervisor._run_actor import RunRequest
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "task_limit": int,
     "host_idle_timeout": (int, float),
     "root": (str, os.PathLike),
+    "metadata_url": str,
+    "datastore_url": str,
     "username": str,
     "config": (dict, list, tuple),
     "config_value": (dict, list, tuple),
@@ -111,6 +114,8 @@ def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"Runner(): executor must be 'spawn' or 'fork', not {options['executor']!r}."
         )
+    for kind in ("metadata", "datastore"):
+        check_url(kind, options.get(f"{kind}_url"), f"Runner(): {kind}_url")
     return dict(options)
 
 
@@ -204,6 +209,7 @@ def build_request(
     full_env = {**os.environ, **(env or {})}
     workdir = str(Path(cwd or os.getcwd()).resolve())
     config = _load_config(full_env, top_level)
+    check_config_urls(config)
     username = resolve_username(config, full_env)
     context = ParameterContext(
         flow.name, username, [p.name for p in parameters.values()], cwd=workdir
@@ -251,6 +257,8 @@ def _load_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config
         username=top_level.get("username"),
         executor=top_level.get("executor"),
         task_limit=top_level.get("task_limit"),
+        metadata_url=top_level.get("metadata_url"),
+        datastore_url=top_level.get("datastore_url"),
         host_idle_timeout=top_level.get("host_idle_timeout"),
     )
 

@@ -24,6 +24,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, final
 
+import msgspec
+
 from ._flow._spec import FlowSpec
 from ._runtime._state import RunState
 
@@ -122,7 +124,9 @@ class ExecutingRun(metaclass=_NoPublicConstructor):
         """The client :class:`Run` of this run (it sees the run while it executes too)."""
         from ._client import Run
 
-        return Run(self._actor.pathspec, _namespace_check=False, _root=self._actor.request.root)
+        request = self._actor.request
+        config = msgspec.structs.replace(request.config, root=str(request.root))
+        return Run(self._actor.pathspec, _namespace_check=False, _root=config)
 
     @property
     def pathspec(self) -> str:
@@ -439,7 +443,7 @@ class Runner:
             request = await anyio.to_thread.run_sync(
                 self._prepare, options, resume, abandon_on_cancel=True
             )
-            supervisor = await current_supervisor()
+            supervisor = await current_supervisor(request.config)
             supervisor.apply_config(request.config)
             executor = supervisor.executor(request.config.executor, request.config.kill_grace)
             display = None

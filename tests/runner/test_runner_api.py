@@ -80,8 +80,9 @@ async def test_unknown_arguments(workdir: Path) -> None:
     with pytest.raises(
         ValueError,
         match=r"^Unknown option 'pylnt' for Runner\(\): valid options are branch, config, "
-        r"config_value, datastore, decospecs, environment, executor, host_idle_timeout, "
-        r"metadata, production, progress, pylint, quiet, root, task_limit, username\.$",
+        r"config_value, datastore, datastore_url, decospecs, environment, executor, "
+        r"host_idle_timeout, metadata, metadata_url, production, progress, pylint, quiet, "
+        r"root, task_limit, username\.$",
     ):
         Runner("slowflow.py", pylnt=False)
     with pytest.raises(

@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
+import tideflow
 from executors import host_processes
 from tideflow import Runner
 from tideflow._supervisor._supervisor import (
     Supervisor,
     SupervisorStatistics,
     current_supervisor,
+    default_task_cap,
 )
 
 if TYPE_CHECKING:
@@ -73,3 +75,33 @@ def test_the_loop_end_closes_the_executors(
     supervisor = anyio.run(main, backend=anyio_backend)
     assert supervisor.closed
     assert host_processes(before) == []
+
+
+async def test_the_first_run_sets_the_task_cap_and_later_runs_keep_it(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """The cap belongs to the loop: a later run never changes it for the others."""
+    flow = str(flows_dir / "hello_flow.py")
+    async with await Runner(flow, show_output=False, task_limit=2).async_run() as running:
+        await running.wait()
+    supervisor = await current_supervisor()
+    assert supervisor.statistics().task_cap == 2
+    with pytest.raises(
+        ValueError,
+        match=r"^task_limit=3 is not the cap of 2 running tasks that every run of this event "
+        r"loop shares \(blocking calls share one loop per process\); the cap is set by the "
+        r"loop's first run\. Leave task_limit out, or give it \(or TIDEFLOW_TASK_LIMIT\) to "
+        r"the first run\.$",
+    ):
+        await Runner(flow, show_output=False, task_limit=3).async_run()
+    for options in ({}, {"task_limit": 2}):
+        async with await Runner(flow, show_output=False, **options).async_run() as running:
+            await running.wait()
+            assert running.status == "successful"
+    assert supervisor.statistics().task_cap == 2
+    assert len(list(tideflow.Flow("HelloFlow").runs())) == 3
+
+
+async def test_without_a_task_limit_the_cap_comes_from_the_cores() -> None:
+    supervisor = await current_supervisor()
+    assert supervisor.statistics().task_cap == default_task_cap()

@@ -128,6 +128,8 @@ def _top_level(args: argparse.Namespace) -> dict[str, Any]:
         "config_value": [tuple(pair) for pair in args.config_value] or None,
         "branch": args.branch,
         "production": args.production or None,
+        "metadata_url": args.metadata_url,
+        "datastore_url": args.datastore_url,
     }
 
 
@@ -184,6 +186,11 @@ def _dispatch(
     return run_management_command(flow, args, _top_level(args))
 
 
+def _print_error(exc: BaseException) -> None:
+    # Text from the command line may hold lone surrogates (undecodable bytes): escape them.
+    print(f"error: {exc}".encode("utf-8", "backslashreplace").decode(), file=sys.stderr)
+
+
 def _unwrapped(call: Any) -> int:
     """Call ``call``; an exception group holding one error (a task group around the run)
     is raised as that error, so it reads as one line like any other."""
@@ -210,12 +217,12 @@ def _guarded(call: Any, argv: Sequence[str]) -> int:
     except (CommandError, ParameterError) as exc:
         if show_traceback:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_USAGE
     except (TideflowError, ValueError, TypeError) as exc:
         if show_traceback or not isinstance(exc, (TideflowError, ValueError)):
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        _print_error(exc)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
@@ -306,6 +313,8 @@ _TOP_LEVEL_VALUES = {
     "--executor",
     "--root",
     "--branch",
+    "--metadata-url",
+    "--datastore-url",
 }
 
 

@@ -13,13 +13,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._config import Config, find_root, load_config, resolve_username
-from .._datastore._artifacts import loads
+from .._datastore._artifacts import load
 from .._exceptions import CommandError, NotFound, TideflowError
 from .._logs._writer import STREAMS
 from .._runtime._state import mark_crashed_runs
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
-from ._parser import FlowParser, at_least_one
+from ._parser import FlowParser, add_store_urls, at_least_one
 
 if TYPE_CHECKING:
     import argparse
@@ -95,7 +95,11 @@ def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict
     :raises CommandError: for a malformed pathspec or an unknown command.
     :raises NotFound: for an unknown run, step, task or attempt.
     """
-    config = load_config(root=str(top["root"]) if top.get("root") else None)
+    config = load_config(
+        root=str(top["root"]) if top.get("root") else None,
+        metadata_url=top.get("metadata_url"),
+        datastore_url=top.get("datastore_url"),
+    )
     from ._cards import card_command
 
     commands = {"logs": _logs, "tag": _tag, "dump": _dump, "card": card_command}
@@ -296,7 +300,7 @@ def _value_text(blobs: BlobStore, sha: str, size: int, name: str, limit: int) ->
     if size > DUMP_LOAD_LIMIT:
         return f"<{size} bytes stored; too large to print here>"
     try:
-        value = loads(blobs.get(sha), name)
+        value = load(blobs, sha, name)
     except TideflowError as exc:
         return f"<cannot load: {exc}>"
     text = pprint.pformat(value, width=88, compact=True, sort_dicts=False)
@@ -332,13 +336,16 @@ def _runs_parser() -> FlowParser:
     parser.add_argument(
         "--root", default=None, help="the store folder (default: .tideflow, or TIDEFLOW_ROOT)"
     )
+    add_store_urls(parser)
     return parser
 
 
 def runs_main(argv: Sequence[str]) -> int:
     """``tideflow runs [FLOW] [--limit N]``: recent runs with their state and duration."""
     args = _runs_parser().parse_args(list(argv))
-    config = load_config(root=args.root)
+    config = load_config(
+        root=args.root, metadata_url=args.metadata_url, datastore_url=args.datastore_url
+    )
     root = find_root(config)
     with open_stores(config, root=root) as stores:
         store = stores.metadata

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import CommandError
+from .._exceptions import CommandError, StoreError
+from .._stores._bundle import check_url
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = (
     "FlowParser",
     "add_parameters",
+    "add_store_urls",
     "add_top_level",
     "at_least_one",
     "refuse_parameters",
@@ -125,6 +127,7 @@ def add_top_level(parser: argparse.ArgumentParser) -> None:
         "warm host (fork)",
     )
     parser.add_argument("--root", default=None, help="the store folder (default: .tideflow)")
+    add_store_urls(parser)
     parser.add_argument(
         "--config",
         dest="config",
@@ -151,6 +154,38 @@ def add_top_level(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--traceback", action="store_true", help="show full tracebacks of tideflow errors"
+    )
+
+
+def _url_type(kind: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        try:
+            check_url(kind, text, "the URL")
+        except StoreError as exc:
+            raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+        return text
+
+    check.__name__ = f"{kind} URL"
+    return check
+
+
+def add_store_urls(parser: argparse.ArgumentParser) -> None:
+    """``--metadata-url`` and ``--datastore-url``: where runs and artifacts are stored."""
+    parser.add_argument(
+        "--metadata-url",
+        type=_url_type("metadata"),
+        default=None,
+        metavar="URL",
+        help="where run metadata is stored: sqlite:///path/metadata.db or postgresql://... "
+        "(default: TIDEFLOW_METADATA_URL, else the SQLite database in the store folder)",
+    )
+    parser.add_argument(
+        "--datastore-url",
+        type=_url_type("datastore"),
+        default=None,
+        metavar="URL",
+        help="where artifacts and logs are stored: file:///path or s3://bucket/prefix "
+        "(default: TIDEFLOW_DATASTORE_URL, else the store folder)",
     )
 
 

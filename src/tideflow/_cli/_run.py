@@ -62,7 +62,7 @@ async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
     """
     from .._ui._terminal import terminal_display
 
-    supervisor = await current_supervisor()
+    supervisor = await current_supervisor(request.config)
     supervisor.apply_config(request.config)
     display = terminal_display(request, progress=progress)
     output = RunOutput(echo=True, display=display)

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Generator, Iterable
     from datetime import datetime
 
+    from .._config import Config
+
 __all__ = (
     "AsyncDataArtifact",
     "AsyncFlow",
@@ -65,7 +67,7 @@ class _AsyncObject(ClientObject):
     """
 
     __slots__ = ("_args", "_async_node")
-    _args: tuple[object, int | None, bool, str | os.PathLike[str] | None]
+    _args: tuple[object, int | None, bool, str | os.PathLike[str] | Config | None]
     _async_node: Node | None
 
     def __init__(
@@ -74,7 +76,7 @@ class _AsyncObject(ClientObject):
         attempt: int | None = None,
         *,
         _namespace_check: bool = True,
-        _root: str | os.PathLike[str] | None = None,
+        _root: str | os.PathLike[str] | Config | None = None,
     ) -> None:
         split_pathspec(self._NODE.KIND, pathspec)
         self._args = (pathspec, attempt, _namespace_check, _root)
@@ -504,7 +506,7 @@ class AsyncFlows:
         self,
         *,
         _namespace_check: bool = True,
-        _root: str | os.PathLike[str] | None = None,
+        _root: str | os.PathLike[str] | Config | None = None,
     ) -> None:
         self._namespace_check = _namespace_check
         self._root = _root

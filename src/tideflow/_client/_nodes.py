@@ -21,12 +21,13 @@ from .._metadata._liveness import mark_crashed_runs
 from ._data import TaskData
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
 from ._pathspec import split_pathspec
-from ._store import StoreHandle, resolve_root, store_for
+from ._store import StoreHandle, open_location
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Iterable, Iterator
 
+    from .._config import Config
     from .._metadata._records import (
         ArtifactRecord,
         AttemptRecord,
@@ -65,7 +66,7 @@ def open_node(
     attempt: int | None = None,
     *,
     namespace_check: bool = True,
-    root: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] | Config | None = None,
 ) -> Node:
     """Find the object ``pathspec`` names and return its node.
 
@@ -79,7 +80,7 @@ def open_node(
         isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 0
     ):
         raise ValueError(f"attempt must be None or an integer >= 0; got {attempt!r}.")
-    handle = store_for(resolve_root(root))
+    handle = open_location(root)
     handle.require(f"{kind.KIND} '{pathspec}'")
     node = kind.open(handle, parts, attempt)
     if namespace_check and isinstance(node, FlowNode):
@@ -91,10 +92,12 @@ def open_node(
     return node
 
 
-def list_flows(root: str | os.PathLike[str] | None, namespace_check: bool) -> list[FlowNode]:
+def list_flows(
+    root: str | os.PathLike[str] | Config | None, namespace_check: bool
+) -> list[FlowNode]:
     """Return every flow of the store, by name; with ``namespace_check``, only the flows
     that have a run in the current namespace."""
-    handle = store_for(resolve_root(root))
+    handle = open_location(root)
     if not handle.exists():
         return []
     flows = [FlowNode.open(handle, (name,), None) for name in handle.metadata.list_flows()]

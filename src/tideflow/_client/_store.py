@@ -7,8 +7,8 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, final
 
-from .._config import find_root, load_config
-from .._datastore._artifacts import loads
+from .._config import Config, find_root, load_config
+from .._datastore._artifacts import load
 from .._exceptions import NotFound
 from .._metadata._liveness import is_alive
 from .._stores._bundle import open_stores
@@ -18,12 +18,11 @@ from ._state import client_state
 if TYPE_CHECKING:
     import os
 
-    from .._config import Config
     from .._metadata._records import RunRecord
     from .._stores._bundle import Stores
     from .._stores._interfaces import MetadataStore
 
-__all__ = ("StoreHandle", "resolve_root", "store_for")
+__all__ = ("StoreHandle", "open_location", "resolve_root", "store_for")
 
 
 def resolve_root(root: str | os.PathLike[str] | None) -> Path:
@@ -31,6 +30,16 @@ def resolve_root(root: str | os.PathLike[str] | None) -> Path:
     if root is None:
         return find_root(load_config())
     return Path(root).expanduser().absolute()
+
+
+def open_location(location: str | os.PathLike[str] | Config | None) -> StoreHandle:
+    """Return the handle of the stores ``location`` names: a store folder, a whole
+    configuration (the stores a Runner wrote to), or ``None`` for the configuration the
+    environment gives.
+    """
+    if isinstance(location, Config):
+        return store_for(find_root(location), location)
+    return store_for(resolve_root(location))
 
 
 def store_for(root: Path, config: Config | None = None) -> StoreHandle:
@@ -106,7 +115,7 @@ class StoreHandle:
 
     def load(self, sha: str, name: str) -> object:
         """Return the value of the artifact ``name`` stored under ``sha``."""
-        return loads(self.stores.blobs.get(sha), name)
+        return load(self.stores.blobs, sha, name)
 
     @staticmethod
     def log_key(

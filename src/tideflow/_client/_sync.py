@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from datetime import datetime
 
+    from .._config import Config
+
 __all__ = ("ChildList", "DataArtifact", "Flow", "Flows", "Run", "Step", "Task", "wrap")
 
 T = TypeVar("T")
@@ -105,7 +107,7 @@ class _Object(ClientObject):
         attempt: int | None = None,
         *,
         _namespace_check: bool = True,
-        _root: str | os.PathLike[str] | None = None,
+        _root: str | os.PathLike[str] | Config | None = None,
     ) -> None:
         self._sync_node = open_node(
             self._NODE, pathspec, attempt, namespace_check=_namespace_check, root=_root
@@ -630,7 +632,7 @@ class Flows:
         self,
         *,
         _namespace_check: bool = True,
-        _root: str | os.PathLike[str] | None = None,
+        _root: str | os.PathLike[str] | Config | None = None,
     ) -> None:
         self._namespace_check = _namespace_check
         self._root = _root

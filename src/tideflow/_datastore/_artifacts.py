@@ -7,11 +7,14 @@ Everything else that crosses a boundary is a msgspec Struct.
 from __future__ import annotations
 
 import pickle
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .._exceptions import ArtifactError
 
-__all__ = ("PICKLE_PROTOCOL", "dumps", "loads")
+if TYPE_CHECKING:
+    from .._stores._interfaces import BlobStore
+
+__all__ = ("PICKLE_PROTOCOL", "dumps", "load", "loads")
 
 PICKLE_PROTOCOL: Final = 5
 
@@ -46,3 +49,16 @@ def loads(data: bytes, name: str | None = None) -> object:
             f"{what} cannot be unpickled: {type(exc).__name__}: {exc}. Make sure the "
             "modules that define its value's classes can be imported here."
         ) from exc
+
+
+def load(blobs: BlobStore, sha: str, name: str) -> object:
+    """Return the value of the artifact ``name``, stored under ``sha`` in ``blobs``.
+
+    :raises ArtifactError: naming the artifact, if its blob is missing or damaged (the
+        blob store's message names the file) or cannot be unpickled.
+    """
+    try:
+        data = blobs.get(sha)
+    except ArtifactError as exc:
+        raise ArtifactError(f"Artifact '{name}' cannot be loaded: {exc}") from exc
+    return loads(data, name)

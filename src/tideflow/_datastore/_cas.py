@@ -7,7 +7,9 @@ digest of its uncompressed bytes. A stored file starts with a 9-byte header::
     bytes 1..8  size of the uncompressed bytes, unsigned 64-bit little-endian
 
 followed by the (maybe compressed) bytes. The header lets :meth:`LocalBlobStore.size` answer
-from 9 bytes and :meth:`LocalBlobStore.get` know how to decode.
+from 9 bytes and :meth:`LocalBlobStore.get` know how to decode. Every read checks the
+decoded bytes against their digest, and storing a blob again checks the file that is
+already there, so a damaged file is reported (naming it) or replaced, never used.
 
 The store is synchronous and safe to use from many threads and many processes at once:
 a blob is written to a temporary file in its final folder and moved into place with
@@ -71,14 +73,16 @@ class LocalBlobStore:
     def put(self, data: bytes) -> str:
         """Store ``data`` and return its key, the SHA-256 hex digest of ``data``.
 
-        A blob that is already stored is not written again. Blobs larger than 4096 bytes
-        are compressed with zlib (level 1) when that saves more than 10%.
+        A blob that is already stored is not written again, once its file is checked: a
+        file that is damaged (or not this blob at all) is replaced, so a later run never
+        reuses a damaged copy. Blobs larger than 4096 bytes are compressed with zlib
+        (level 1) when that saves more than 10%.
 
         :raises ArtifactError: if the blob cannot be written.
         """
         sha = hashlib.sha256(data).hexdigest()
         path = self._path(sha)
-        if path.is_file():
+        if self._holds(path, data):
             return sha
         try:
             self._write(path, _encode(data))
@@ -105,7 +109,10 @@ class LocalBlobStore:
             raise self._missing(sha) from None
         except OSError as exc:
             raise ArtifactError(f"Cannot read blob {sha} from {path}: {exc}") from exc
-        return _decode(stored, sha, path)
+        data = _decode(stored, sha, path)
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise _corrupt(sha, path, "its bytes do not match their SHA-256 digest")
+        return data
 
     def exists(self, sha: str) -> bool:
         """Return whether a blob is stored under ``sha`` (``False`` for a malformed key)."""
@@ -127,6 +134,18 @@ class LocalBlobStore:
         except OSError as exc:
             raise ArtifactError(f"Cannot read blob {sha} from {path}: {exc}") from exc
         return _parse_header(header, sha, path)[1]
+
+    @staticmethod
+    def _holds(path: Path, data: bytes) -> bool:
+        """Whether the file ``path`` exists and holds ``data`` (read, never trusted)."""
+        try:
+            stored = path.read_bytes()
+        except OSError:
+            return False
+        try:
+            return _decode(stored, "", path) == data
+        except ArtifactError:
+            return False
 
     def _path(self, sha: str) -> Path:
         return self._blobs / sha[:2] / sha[2:]

@@ -8,6 +8,7 @@ while the task still runs.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import warnings
@@ -23,6 +24,9 @@ __all__ = ("STREAMS", "LogWriter", "log_path")
 
 #: The streams a task attempt has a log for.
 STREAMS: Final = ("stdout", "stderr")
+#: Longest folder name a log path uses, in bytes; longer names are shortened.
+MAX_NAME_BYTES: Final = 200
+_DIGEST_CHARS: Final = 24
 
 
 def log_path(
@@ -36,6 +40,10 @@ def log_path(
 ) -> Path:
     """Return ``<root>/logs/<flow>/<run_id>/<step>/<task_id>/<attempt>.<stream>.log``.
 
+    A name longer than :data:`MAX_NAME_BYTES` bytes in UTF-8 (file systems allow 255) is
+    shortened to its start, a ``~`` and a digest of the whole name, so it stays readable
+    and two long names never share a folder.
+
     :raises ValueError: if ``stream`` is not ``stdout`` or ``stderr``, or a name cannot be
         a folder name (empty, ``.``, ``..``, or holding a slash or a NUL).
     """
@@ -44,7 +52,17 @@ def log_path(
     for what, name in (("flow", flow), ("run id", run_id), ("step", step), ("task id", task_id)):
         if name in ("", ".", "..") or any(char in name for char in "/\\\0"):
             raise ValueError(f"The {what} {name!r} cannot be used as a folder name.")
-    return Path(root, "logs", flow, run_id, step, task_id, f"{int(attempt)}.{stream}.log")
+    folders = (_folder_name(name) for name in (flow, run_id, step, task_id))
+    return Path(root, "logs", *folders, f"{int(attempt)}.{stream}.log")
+
+
+def _folder_name(name: str) -> str:
+    encoded = name.encode("utf-8", errors="surrogatepass")
+    if len(encoded) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:_DIGEST_CHARS]
+    keep = encoded[: MAX_NAME_BYTES - _DIGEST_CHARS - 1].decode("utf-8", errors="ignore")
+    return f"{keep}~{digest}"
 
 
 @final

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import enum
 import os
+import sqlite3
 import threading
 import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, final
 
-from ._schema import open_connection
+from .._exceptions import NotFound, StoreError, TideflowError
+from ._schema import READ_ONLY_FIX, empty_connection, open_connection
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Iterator
     from pathlib import Path
 
@@ -31,13 +32,18 @@ class Database:
 
     :meth:`read` and :meth:`write` hold the lock for the length of their block; a write
     block is one ``BEGIN IMMEDIATE`` transaction, committed when the block ends and rolled
-    back when it raises. A process forked from the owner opens a connection of its own.
+    back when it raises. Reading a database that does not exist reads an empty one and
+    creates nothing; the first write creates it. SQLite's errors leave the block as
+    :exc:`~tideflow.exception.StoreError` naming the file. A process forked from the owner
+    opens a connection of its own.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        self._empty: sqlite3.Connection | None = None
+        self._read_only = False
         self._state = _State.UNOPENED
         self._pid = os.getpid()
 
@@ -46,6 +52,8 @@ class Database:
 
     def __del__(self) -> None:
         conn = getattr(self, "_conn", None)
+        if getattr(self, "_empty", None) is not None and self._pid == os.getpid():
+            self._empty.close()  # type: ignore[union-attr]
         if conn is not None and self._pid == os.getpid():
             conn.close()
             warnings.warn(
@@ -59,24 +67,33 @@ class Database:
     def close(self) -> None:
         """Close the connection; later use raises :exc:`RuntimeError`. Idempotent."""
         with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
+            if self._pid == os.getpid():
+                for conn in (self._conn, self._empty):
+                    if conn is not None:
+                        conn.close()
+            self._conn = self._empty = None
             self._state = _State.CLOSED
+
+    def writable(self) -> bool:
+        """Whether the database exists and can be written (opens it to find out)."""
+        if not self.path.exists():
+            return False
+        with self.read():
+            return not self._read_only
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """Hold the lock and give the connection, for statements that only read."""
         self._check_process()
-        with self._lock:
-            yield self._connection()
+        with self._lock, self._errors(writing=False):
+            yield self._connection(create=False)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """Hold the lock and run the block in one ``BEGIN IMMEDIATE`` transaction."""
         self._check_process()
-        with self._lock:
-            conn = self._connection()
+        with self._lock, self._errors(writing=True):
+            conn = self._connection(create=True)
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -86,15 +103,59 @@ class Database:
                     conn.execute("ROLLBACK")
                 raise
 
-    def _connection(self) -> sqlite3.Connection:
+    @contextmanager
+    def _errors(self, *, writing: bool) -> Iterator[None]:
+        """Turn SQLite's errors, and names SQLite cannot store, into tideflow errors."""
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise  # a broken invariant: the store reports it itself
+        except sqlite3.DatabaseError as exc:
+            raise self._store_error(exc) from exc
+        except UnicodeEncodeError as exc:
+            name = exc.object if isinstance(exc.object, str) else repr(exc.object)
+            message = f"{name!r} is not valid text (it holds a lone surrogate)"
+            if writing:
+                raise ValueError(f"{message}: names must be valid Unicode text.") from None
+            raise NotFound(f"Nothing named {name!r} is stored: {message}.") from None
+
+    def _store_error(self, exc: sqlite3.DatabaseError) -> TideflowError:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        where = f"The metadata database {self.path}"
+        if code == sqlite3.SQLITE_READONLY:
+            return StoreError(
+                f"{where} is read-only: runs cannot be recorded there; {READ_ONLY_FIX}."
+            )
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            return StoreError(
+                f"{where} is damaged ({exc}). Restore it from a backup, or move it away to "
+                "start a new store."
+            )
+        if code == sqlite3.SQLITE_FULL:
+            return StoreError(f"{where} cannot grow: the disk is full. Free some space.")
+        if code == sqlite3.SQLITE_BUSY:
+            return StoreError(
+                f"{where} stayed locked by another process for 30 seconds ({exc}). Try again "
+                "when that process is done."
+            )
+        return StoreError(f"{where} cannot be used: {exc}.")
+
+    def _connection(self, *, create: bool) -> sqlite3.Connection:
         if self._state is _State.CLOSED:
             raise RuntimeError(
                 f"The metadata store {str(self.path)!r} is closed. Create a new "
                 "MetadataStore to use the database again."
             )
         if self._conn is None:
-            self._conn = open_connection(self.path)
+            if not create and not self.path.exists():
+                if self._empty is None:
+                    self._empty = empty_connection()
+                return self._empty
+            self._conn, self._read_only = open_connection(self.path)
             self._state = _State.OPENED
+            if self._empty is not None:
+                self._empty.close()
+                self._empty = None
         return self._conn
 
     def _check_process(self) -> None:
@@ -102,6 +163,6 @@ class Database:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._lock = threading.Lock()
-            self._conn = None
+            self._conn = self._empty = None
             if self._state is _State.OPENED:
                 self._state = _State.UNOPENED

@@ -59,6 +59,8 @@ ARTIFACT_COLUMNS: Final = "flow, run_id, step, task_id, attempt, name, sha, size
 METADATA_COLUMNS: Final = """flow, run_id, step, task_id, attempt, name, value, type,
     created_at, tags"""
 
+_MAX_RUN_ID: Final = 2**63 - 1
+_MAX_RUN_ID_DIGITS: Final = len(str(_MAX_RUN_ID))
 _TAG_PAIRS: Final = msgspec.json.Decoder(list[tuple[str, int]])
 _STRINGS: Final = msgspec.json.Decoder(tuple[str, ...])
 _JSON: Final = msgspec.json.Encoder()
@@ -67,12 +69,35 @@ _JSON: Final = msgspec.json.Encoder()
 def run_number(flow: str, run_id: str, *rest: str) -> int:
     """Return the integer a run id is stored as.
 
-    :raises NotFound: if ``run_id`` is not a run id, so no such run (or object in it) exists.
+    Run ids are at most 2**63 - 1, the largest integer a database column holds.
+
+    :raises NotFound: if ``run_id`` is not a run id, or a name holds a lone surrogate (no
+        such name can be stored), so no such run (or object in it) exists.
     """
-    if run_id.isascii() and run_id.isdigit() and str(int(run_id)) == run_id:
-        return int(run_id)
+    if (
+        all(_is_text(name) for name in (flow, *rest))
+        and run_id.isascii()
+        and run_id.isdigit()
+        and len(run_id) <= _MAX_RUN_ID_DIGITS
+        and str(number := int(run_id)) == run_id
+        and number <= _MAX_RUN_ID
+    ):
+        return number
     kind = ("Run", "Step", "Task")[len(rest)]
-    raise NotFound(f"{kind} '{'/'.join((flow, run_id, *rest))}' does not exist")
+    # A lone surrogate is shown escaped, so that the message itself can be printed.
+    pathspec = "/".join((flow, run_id, *rest)).encode("utf-8", "backslashreplace").decode()
+    raise NotFound(f"{kind} '{pathspec}' does not exist")
+
+
+def _is_text(name: str) -> bool:
+    """Whether ``name`` can be stored: text without lone surrogates (which an undecodable
+    byte of a command line becomes).
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def run_not_found(flow: str, run_id: str) -> NotFound:

@@ -1,24 +1,32 @@
 """The SQLite schema of the metadata store, and how a connection to it is opened.
 
-The schema version is kept in SQLite's ``user_version`` pragma. Version 0 means a new,
-empty database; opening one creates every table.
+The schema version is kept in SQLite's ``user_version`` pragma. A new database is built
+complete (every table, write-ahead log on) in a temporary file and linked into place, so
+no process ever sees a half-made one: a database file of zero bytes is always damage.
+A database that cannot be written (read-only media, no permission) is opened read-only.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Final
+from pathlib import Path
+from typing import Final
+from urllib.request import pathname2url
 
-from .._exceptions import TideflowError
+from .._exceptions import StoreError
 
-if TYPE_CHECKING:
-    from pathlib import Path
-
-__all__ = ("SCHEMA_VERSION", "open_connection")
+__all__ = ("READ_ONLY_FIX", "SCHEMA_VERSION", "empty_connection", "open_connection")
 
 SCHEMA_VERSION: Final = 1
 BUSY_TIMEOUT: Final = 30.0
+#: How to record runs when the store cannot be written, for error messages.
+READ_ONLY_FIX: Final = (
+    "choose another store root with TIDEFLOW_ROOT or --root (or a database with "
+    "TIDEFLOW_METADATA_URL or --metadata-url)"
+)
 
 # Run ids are decimal strings in the API and integers here, so that "newest first" is the
 # order of the primary key. Every index below serves a query in _sqlite.py:
@@ -128,36 +136,129 @@ CREATE INDEX IF NOT EXISTS metadata_by_task ON metadata (flow, run_id, step, tas
 """
 
 
-def open_connection(path: Path) -> sqlite3.Connection:
-    """Open the database at ``path``, creating it and its schema when needed.
+def open_connection(path: Path) -> tuple[sqlite3.Connection, bool]:
+    """Open the database at ``path``, creating it and its schema when it does not exist.
 
-    The connection is in autocommit mode (the store issues ``BEGIN IMMEDIATE`` itself),
-    may be used from any thread (the store serializes its use with a lock), waits up to
-    30 seconds for another writer, and uses the write-ahead log so readers never wait for
-    writers.
+    Returns the connection and whether it is read-only. The connection is in autocommit
+    mode (the store issues ``BEGIN IMMEDIATE`` itself), may be used from any thread (the
+    store serializes its use with a lock), waits up to 30 seconds for another writer, and
+    uses the write-ahead log so readers never wait for writers. A database that cannot be
+    written is opened read-only (and as immutable when SQLite cannot even share its
+    write-ahead log index there).
 
-    :raises TideflowError: if the database was written by a newer version of tideflow.
+    :raises StoreError: if the store cannot be created, the file is empty or is not a
+        database, or the database was written by a newer version of tideflow.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
-    )
+    if not path.exists():
+        _create(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise StoreError(
+            f"The metadata database {path} is empty (0 bytes), so it holds no runs: it was "
+            "truncated. Restore it from a backup, or delete it to start a new store."
+        )
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        return _open_read_only(path), True
     try:
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
-        _enable_wal(conn)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        _ensure_schema(conn, path)
-    except BaseException:
-        conn.close()
-        raise
+        conn = _connect(f"file:{pathname2url(str(path))}?mode=rw")
+        try:
+            _enable_wal(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+            _ensure_schema(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode & 0xFF not in _NOT_WRITABLE:
+            raise
+        return _open_read_only(path), True
+    return conn, False
+
+
+#: SQLite's (primary) answers when a database or its folder cannot be written.
+_NOT_WRITABLE: Final = frozenset(
+    {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM}
+)
+
+
+def _connect(uri: str) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        uri, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False, uri=True
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
     return conn
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open a database that cannot be written: shared read-only access when SQLite can
+    use the write-ahead log's index there, else as an immutable file.
+    """
+    base = f"file:{pathname2url(str(path))}"
+    for query in ("mode=ro", "immutable=1"):
+        conn = _connect(f"{base}?{query}")
+        try:
+            _check_version(conn, path)
+        except sqlite3.OperationalError:
+            conn.close()
+            continue
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+    raise StoreError(f"The metadata database {path} cannot be opened, even to read it.")
+
+
+def empty_connection() -> sqlite3.Connection:
+    """An in-memory database with the schema and no rows: what reading a store that does
+    not exist yet sees (reading never creates one).
+    """
+    conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+def _create(path: Path) -> None:
+    """Build a new database in a temporary file and link it into place (atomically: when
+    another process creates it first, its database is kept).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the store folder {path.parent}: {exc.strerror}. To record runs, "
+            f"{READ_ONLY_FIX}."
+        ) from None
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    try:
+        try:
+            conn = _connect(f"file:{pathname2url(str(temp))}?mode=rwc")
+        except sqlite3.OperationalError:
+            raise StoreError(
+                f"Cannot create the metadata database in {path.parent}: the folder cannot "
+                f"be written. To record runs, {READ_ONLY_FIX}."
+            ) from None
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            _ensure_schema(conn, temp)
+        finally:
+            conn.close()
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        except OSError:
+            # No hard links on this file system: create in place, as SQLite does.
+            if not path.exists():
+                os.replace(temp, path)
+    finally:
+        for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm")):
+            leftover.unlink(missing_ok=True)
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
     # WAL mode is stored in the database file, so this only changes something the first
-    # time. Switching needs an exclusive lock, and SQLite reports SQLITE_BUSY at once,
-    # without waiting, when another process holds any lock then: that happens when several
-    # processes open a new database together. Retry for up to the busy timeout.
+    # time (databases of older versions were created without it). Switching needs an
+    # exclusive lock, and SQLite reports SQLITE_BUSY at once, without waiting, when
+    # another process holds any lock then. Retry for up to the busy timeout.
     deadline = time.monotonic() + BUSY_TIMEOUT
     while True:
         try:
@@ -170,21 +271,35 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             return
 
 
-def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+def _check_version(conn: sqlite3.Connection, path: Path) -> int:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version == SCHEMA_VERSION:
-        return
     if version > SCHEMA_VERSION:
-        raise TideflowError(
+        raise StoreError(
             f"The metadata database {path} has schema version {version}, but this version "
-            f"of tideflow reads version {SCHEMA_VERSION}. Upgrade tideflow to read it."
+            f"of tideflow reads version {SCHEMA_VERSION}: it was written by a newer "
+            "tideflow. Upgrade tideflow to read it."
         )
+    if (
+        version < SCHEMA_VERSION
+        and conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    ):
+        raise StoreError(
+            f"The metadata database {path} is not a tideflow database (it holds other "
+            "tables). Choose another store root with TIDEFLOW_ROOT or --root."
+        )
+    return int(version)
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    if _check_version(conn, path) == SCHEMA_VERSION:
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        if _check_version(conn, path) < SCHEMA_VERSION:  # no other process made it meanwhile
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -64,7 +64,9 @@ __all__ = ("SQLiteMetadataStore", "open_sqlite")
 class SQLiteMetadataStore:
     """Runs, steps, tasks, attempts, tags, artifacts and metadata in ``<root>/metadata.db``.
 
-    The database (and ``root``) is created on first use. Close the store with
+    The database (and ``root``) is created on the first write; reading a store that does
+    not exist finds nothing and creates nothing, and a database that cannot be written is
+    read all the same. Close the store with
     :meth:`close`, or use it as a context manager.
 
     :param root: the store folder (the ``.tideflow`` folder).
@@ -300,9 +302,14 @@ class SQLiteMetadataStore:
         Its ``running`` attempts become ``crashed`` too. The time of the last heartbeat is
         recorded as the time they finished (for an attempt started later: its start).
 
+        A store that does not exist, or cannot be written (read-only media), is left as
+        it is: nothing is marked, and readers tell a stale run by its old heartbeat.
+
         :param flow: only look at the runs of this flow (default: every flow).
         :return: the runs marked, as they are now.
         """
+        if not self._db.writable():
+            return []
         now = time.time() if now is None else now
         sql = (
             "SELECT flow, run_id, heartbeat_at FROM runs "

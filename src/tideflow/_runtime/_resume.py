@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import msgspec
 
-from .._datastore._artifacts import loads
+from .._datastore._artifacts import load, loads
 from .._exceptions import NotFound, ParameterError, ResumeError, TideflowError
 from .._flow._config import Config, configs_of, resolve_configs
 from .._flow._parameter import ParameterContext, resolve_parameters
@@ -302,7 +302,7 @@ def _parameters(
             missing[attribute] = parameter
             continue
         try:
-            values[attribute] = loads(blobs.get(sha), attribute)
+            values[attribute] = load(blobs, sha, attribute)
         except TideflowError as exc:
             raise ResumeError(
                 f"Cannot resume {run.pathspec}: the value of its parameter '{parameter.name}' "

@@ -27,6 +27,8 @@ __all__ = (
     "DATASTORE_SCHEMES",
     "METADATA_SCHEMES",
     "Stores",
+    "check_config_urls",
+    "check_url",
     "open_datastore",
     "open_metadata",
     "open_stores",
@@ -57,8 +59,8 @@ DATASTORE_SCHEMES: dict[str, _Backend] = {
 }
 
 
-def _factory(url: str, schemes: dict[str, _Backend], setting: str) -> Any:
-    scheme = urlsplit(url).scheme.lower()
+def _backend(url: str, schemes: dict[str, _Backend], setting: str) -> tuple[str, _Backend]:
+    scheme = urlsplit(url).scheme.lower() if isinstance(url, str) else ""
     backend = schemes.get(scheme)
     if backend is None:
         known = ", ".join(f"{name}://" for name in schemes)
@@ -66,6 +68,31 @@ def _factory(url: str, schemes: dict[str, _Backend], setting: str) -> Any:
             f"{setting} {url!r} has an unknown scheme {scheme + '://' if scheme else '(none)'}: "
             f"use one of {known}."
         )
+    return scheme, backend
+
+
+def check_url(kind: str, url: str | None, setting: str | None = None) -> None:
+    """Check that a metadata or datastore URL has a known scheme, without opening it.
+
+    :param kind: ``"metadata"`` or ``"datastore"``.
+    :param setting: how the user gave the URL, for the message (default: the
+        environment variable of that kind).
+    :raises StoreError: naming the setting, the URL and the known schemes.
+    """
+    if url is None:
+        return
+    schemes = METADATA_SCHEMES if kind == "metadata" else DATASTORE_SCHEMES
+    _backend(url, schemes, setting or f"TIDEFLOW_{kind.upper()}_URL")
+
+
+def check_config_urls(config: Config) -> None:
+    """Check the schemes of both URLs of ``config`` (see :func:`check_url`)."""
+    check_url("metadata", config.metadata_url)
+    check_url("datastore", config.datastore_url)
+
+
+def _factory(url: str, schemes: dict[str, _Backend], setting: str) -> Any:
+    scheme, backend = _backend(url, schemes, setting)
     try:
         module = importlib.import_module(backend.module)
     except ModuleNotFoundError as exc:

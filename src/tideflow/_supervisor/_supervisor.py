@@ -7,7 +7,8 @@ task of the loop under asyncio). When the loop ends, the supervisor is cancelled
 actor stops its processes and records its final state before the loop closes.
 
 The supervisor also holds what all runs of the loop share: the cap on task processes
-running at once, and the executors (a fork host serves every run of its flow).
+running at once (set by the first run's configuration, then fixed), and the executors (a
+fork host serves every run of its flow).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ _supervisor: RunVar[Supervisor] = RunVar("tideflow_supervisor")
 def default_task_cap() -> int:
     """Default cap on task processes running at once across all runs of a supervisor.
 
-    Configurable with ``task_limit`` (``Runner(..., task_limit=n)``, ``TIDEFLOW_TASK_LIMIT``).
+    Configurable with ``task_limit`` (``Runner(..., task_limit=n)``, ``TIDEFLOW_TASK_LIMIT``)
+    of the first run of the event loop.
     """
     return max(4, 4 * (os.cpu_count() or 1))
 
@@ -92,13 +94,24 @@ class Supervisor:
         )
 
     def apply_config(self, config: Config) -> None:
-        """Apply the limits a run's configuration sets for every run of the supervisor.
+        """Apply what a run's configuration sets for the runs of the supervisor.
 
-        ``task_limit`` changes the cap on running task processes; tasks already running
-        go on, and a lower cap is reached as they end.
+        The cap on running tasks is not among it: it is shared by every run of the event
+        loop and fixed when the supervisor starts, so a run never changes it for the
+        others. How long an idle fork host stays warm (``host_idle_timeout``) follows
+        the latest run.
+
+        :raises ValueError: if the run asks for another task cap, naming both values and
+            the fix.
         """
-        if config.task_limit is not None and config.task_limit != self.limiter.total_tokens:
-            self.limiter.total_tokens = config.task_limit
+        cap = int(self.limiter.total_tokens)
+        if config.task_limit is not None and config.task_limit != cap:
+            raise ValueError(
+                f"task_limit={config.task_limit} is not the cap of {cap} running tasks "
+                "that every run of this event loop shares (blocking calls share one loop "
+                "per process); the cap is set by the loop's first run. Leave task_limit "
+                "out, or give it (or TIDEFLOW_TASK_LIMIT) to the first run."
+            )
         self._host_idle = config.host_idle_timeout
         fork = self._executors.get("fork")
         if fork is not None:
@@ -185,9 +198,12 @@ def _spawn_system_task(supervisor: Supervisor) -> None:
         supervisor._system_task = loop.create_task(supervisor.serve(), name="tideflow supervisor")
 
 
-async def current_supervisor() -> Supervisor:
+async def current_supervisor(config: Config | None = None) -> Supervisor:
     """The supervisor of the running event loop, started on first use.
 
+    :param config: the configuration of the run about to start: when it starts the
+        supervisor, it sets the supervisor's cap on running tasks (its ``task_limit``,
+        else :func:`default_task_cap`); then call :meth:`Supervisor.apply_config`.
     :raises RuntimeError: if the event loop is ending (its supervisor has closed).
     """
     try:
@@ -198,7 +214,7 @@ async def current_supervisor() -> Supervisor:
         if supervisor.closed:
             raise RuntimeError("Cannot start a run: its event loop is shutting down.")
         return supervisor
-    supervisor = Supervisor()
+    supervisor = Supervisor(task_cap=None if config is None else config.task_limit)
     _supervisor.set(supervisor)
     _spawn_system_task(supervisor)
     return supervisor

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .._cards._context import card_collector
-from .._datastore._artifacts import dumps, loads
+from .._datastore._artifacts import dumps, load, loads
 from .._exceptions import FlowDefinitionError, TideflowError
 from .._flow._config import config_scope, configs_of
 from .._flow._current import ParallelInfo, TaskInfo, task_info
@@ -90,7 +90,7 @@ class _TaskArtifacts:
         return self._artifacts[name].sha
 
     def load(self, name: str) -> Any:
-        return loads(self._blobs.get(self._artifacts[name].sha))
+        return load(self._blobs, self._artifacts[name].sha, name)
 
 
 _PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
