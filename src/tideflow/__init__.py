@@ -2,15 +2,21 @@
 
 import typing as _typing
 
+from ._flow._config import Config as Config
+from ._flow._config import config_expr as config_expr
 from ._flow._current import current as current
+from ._flow._decorators import card as card
 from ._flow._decorators import catch as catch
 from ._flow._decorators import environment as environment
 from ._flow._decorators import parallel as parallel
 from ._flow._decorators import resources as resources
 from ._flow._decorators import retry as retry
+from ._flow._decorators import secrets as secrets
 from ._flow._decorators import timeout as timeout
+from ._flow._includefile import IncludeFile as IncludeFile
 from ._flow._parameter import JSONType as JSONType
 from ._flow._parameter import Parameter as Parameter
+from ._flow._project import project as project
 from ._flow._spec import FlowSpec as FlowSpec
 from ._flow._step import step as step
 from ._version import __version__ as __version__
@@ -44,11 +50,13 @@ __all__ = (
     "AsyncRun",
     "AsyncStep",
     "AsyncTask",
+    "Config",
     "DataArtifact",
     "ExecutingRun",
     "Flow",
     "FlowSpec",
     "Flows",
+    "IncludeFile",
     "JSONType",
     "Metaflow",
     "NBRunner",
@@ -58,15 +66,19 @@ __all__ = (
     "Step",
     "Task",
     "__version__",
+    "card",
     "catch",
+    "config_expr",
     "current",
     "default_namespace",
     "environment",
     "get_namespace",
     "namespace",
     "parallel",
+    "project",
     "resources",
     "retry",
+    "secrets",
     "step",
     "sweep",
     "timeout",

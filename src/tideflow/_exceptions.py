@@ -15,6 +15,7 @@ Every exception derives from :class:`TideflowError`::
     ├── TaskFailed                 a task attempt raised (pathspec, attempt, traceback text)
     ├── WorkerCrashed              a task process died or broke the protocol
     ├── ResumeError                a run cannot be resumed as asked
+    ├── SecretsError               a @secrets source cannot be read
     ├── StoreError                 a store cannot be opened or reached (bad URL, server down)
     ├── CommandError               a command-line usage error
     ├── NotFound (LookupError)     a flow, run, step, task or artifact does not exist
@@ -43,6 +44,7 @@ __all__ = (
     "ParameterError",
     "ResumeError",
     "RunFailed",
+    "SecretsError",
     "StoreError",
     "TagError",
     "TaskException",
@@ -264,6 +266,10 @@ class InvalidPathspec(TideflowError, ValueError):
 
 class NamespaceMismatch(TideflowError):
     """An object exists but is outside the current namespace."""
+
+
+class SecretsError(TideflowError):
+    """A ``@secrets`` source cannot be read, or gives a malformed secret."""
 
 
 class TagError(TideflowError):

@@ -72,6 +72,8 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     tags: list[str] = []
     max_num_splits: int = 100
     sys_path: list[str] = []
+    #: ``--with`` specs of the run, for the decorators that act in the task (@card, @secrets).
+    decospecs: list[str] = []
     #: Where artifacts are stored (``None``: the blob folder of ``root``).
     datastore_url: str | None = None
     #: ``@catch(var=...)``: the artifact set to ``None`` when the step succeeds.

@@ -6,13 +6,19 @@ type, a missing required parameter, an unknown decorator, a resume that cannot b
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from ._config import find_root, load_config, resolve_username
-from ._flow._decorators import StepDecorator, parse_decospec
+from ._flow._config import config_scope, configs_of, resolve_configs
+from ._flow._decorators import StepDecorator, parse_decospec, resolve_decorator
+from ._flow._includefile import IncludeFile
 from ._flow._parameter import ParameterContext, resolve_parameters
+from ._flow._project import check_project_options, project_info, project_tags
 from ._metadata._tags import edit_user_tags
 from ._stores._bundle import check_config_urls, check_url
 from ._supervisor._run_actor import RunRequest
@@ -20,6 +26,7 @@ from ._supervisor._run_actor import RunRequest
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from ._config import Config
     from ._flow._parameter import Parameter
     from ._runtime._loader import LoadedFlow
 
@@ -47,6 +54,10 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "metadata_url": str,
     "datastore_url": str,
     "username": str,
+    "config": (dict, list, tuple),
+    "config_value": (dict, list, tuple),
+    "branch": str,
+    "production": bool,
 }
 
 #: Options of run(...) besides the flow's parameters.
@@ -197,25 +208,16 @@ def build_request(
     given, run_options = _split_options(what, options, parameters, resume=resume)
     full_env = {**os.environ, **(env or {})}
     workdir = str(Path(cwd or os.getcwd()).resolve())
-    config = load_config(
-        full_env,
-        root=str(top_level["root"]) if top_level.get("root") else None,
-        username=top_level.get("username"),
-        executor=top_level.get("executor"),
-        task_limit=top_level.get("task_limit"),
-        metadata_url=top_level.get("metadata_url"),
-        datastore_url=top_level.get("datastore_url"),
-        host_idle_timeout=top_level.get("host_idle_timeout"),
-    )
+    config = _load_config(full_env, top_level)
     check_config_urls(config)
     username = resolve_username(config, full_env)
-    context = ParameterContext(flow.name, username, [p.name for p in parameters.values()])
+    context = ParameterContext(
+        flow.name, username, [p.name for p in parameters.values()], cwd=workdir
+    )
+    branch, production = top_level.get("branch"), bool(top_level.get("production"))
+    check_project_options(flow.cls, branch, production)
     values = (
-        {}
-        if resume
-        else resolve_parameters(
-            parameters, given, from_text=from_text, context=context, env=full_env
-        )
+        {} if resume else _values(flow, parameters, given, top_level, context, from_text, full_env)
     )
     max_workers = _at_least_one(what, "max_workers", run_options, config.max_workers)
     max_splits = _at_least_one(what, "max_num_splits", run_options, config.max_num_splits)
@@ -245,4 +247,59 @@ def build_request(
         from ._runtime._resume import resolve_resume
 
         request = resolve_resume(request)
-    return request
+    return _finish(request, branch, production)
+
+
+def _load_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config:
+    return load_config(
+        env,
+        root=str(top_level["root"]) if top_level.get("root") else None,
+        username=top_level.get("username"),
+        executor=top_level.get("executor"),
+        task_limit=top_level.get("task_limit"),
+        metadata_url=top_level.get("metadata_url"),
+        datastore_url=top_level.get("datastore_url"),
+        host_idle_timeout=top_level.get("host_idle_timeout"),
+    )
+
+
+def _values(
+    flow: LoadedFlow,
+    parameters: Mapping[str, Parameter],
+    given: dict[str, Any],
+    top_level: Mapping[str, Any],
+    context: ParameterContext,
+    from_text: bool,
+    env: Mapping[str, str],
+) -> dict[str, Any]:
+    """The run's values: its configurations first (parameter defaults may use them), then
+    its parameters (an IncludeFile's path is read relative to the run's folder)."""
+    configs = configs_of(flow.cls)
+    config_values = resolve_configs(
+        configs,
+        files=top_level.get("config"),
+        values=top_level.get("config_value"),
+        context=context,
+        cwd=context.cwd or ".",
+        flow_dir=str(Path(flow.source).parent) if flow.source.endswith(".py") else None,
+    )
+    context.configs = config_scope(configs, config_values)
+    for parameter in parameters.values():
+        path = given.get(parameter.name)
+        if isinstance(parameter, IncludeFile) and isinstance(path, (str, os.PathLike)):
+            given[parameter.name] = os.path.join(context.cwd or ".", os.fspath(path))
+    values = resolve_parameters(parameters, given, from_text=from_text, context=context, env=env)
+    return {**values, **config_values}
+
+
+def _finish(request: RunRequest, branch: str | None, production: bool) -> RunRequest:
+    """The request with what its configurations decide: the decorator arguments of its
+    graph, and its project (and so its project tags)."""
+    configs = configs_of(request.flow.cls)
+    scope = config_scope(configs, request.parameters)
+    project = project_info(request.flow.cls, request.username, branch, production, scope)
+    changes: dict[str, Any] = {"system_tags": project_tags(project)}
+    if configs:
+        graph = request.flow.graph.with_decorators(lambda d: resolve_decorator(d, scope))
+        changes["flow"] = msgspec.structs.replace(request.flow, graph=graph)
+    return dataclasses.replace(request, **changes)

@@ -26,6 +26,7 @@ from ._exceptions import NotFound as NotFound
 from ._exceptions import ParameterError as ParameterError
 from ._exceptions import ResumeError as ResumeError
 from ._exceptions import RunFailed as RunFailed
+from ._exceptions import SecretsError as SecretsError
 from ._exceptions import StoreError as StoreError
 from ._exceptions import TagError as TagError
 from ._exceptions import TaskException as TaskException
@@ -71,6 +72,7 @@ __all__ = (
     "ParameterError",
     "ResumeError",
     "RunFailed",
+    "SecretsError",
     "StoreError",
     "TagError",
     "TaskException",

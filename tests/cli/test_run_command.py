@@ -655,7 +655,7 @@ def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bogus", str(FLOWS / "flow_params.py")]) == 2
     assert capsys.readouterr().err == (
         "error: unknown command 'bogus': choose from run, resume, show, check, logs, tag, "
-        "dump, runs, db, ui. See tideflow --help.\n"
+        "dump, card, runs, db, ui. See tideflow --help.\n"
     )
 
 

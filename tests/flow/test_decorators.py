@@ -6,7 +6,17 @@ from typing import Any
 
 import pytest
 
-from tideflow import catch, environment, parallel, resources, retry, step, timeout
+from tideflow import (
+    card,
+    catch,
+    environment,
+    parallel,
+    resources,
+    retry,
+    secrets,
+    step,
+    timeout,
+)
 from tideflow._exceptions import DecoratorError, FlowDefinitionError
 from tideflow._flow._decorators import (
     DECORATORS,
@@ -20,7 +30,9 @@ from tideflow._flow._decorators import (
 VALID_LIST = (
     r"Valid decorators are: retry\(times=3, minutes_between_retries=None\), "
     r"catch\(var=None, print_exception=True\), timeout\(seconds=0, minutes=0, hours=0\), "
-    r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\), parallel\(\)\.$"
+    r"environment\(vars=\{\}\), resources\(cpu=1, memory=4096, gpu=0\), "
+    r"card\(type='default', id=None, options=\{\}, timeout=45, save_errors=True, "
+    r"refresh_interval=5, customize=False\), secrets\(sources=\[\], role=None\), parallel\(\)\.$"
 )
 
 
@@ -82,12 +94,14 @@ def test_every_decorator_is_exported() -> None:
     @timeout(seconds=1)
     @environment(vars={"A": "1"})
     @resources(cpu=2, memory=512)
+    @card
+    @secrets(sources=["env:DB_"])
     @parallel
     @step
     def start(self: Any) -> None: ...
 
     assert names(start) == list(DECORATORS)
-    assert decorators_of(start)[-2].attributes == {"cpu": 2, "memory": 512, "gpu": 0}
+    assert decorators_of(start)[4].attributes == {"cpu": 2, "memory": 512, "gpu": 0}
     assert decorators_of(start)[-1].attributes == {}
 
 

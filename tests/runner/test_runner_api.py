@@ -79,9 +79,10 @@ async def test_broken_flow_fails_at_once(workdir: Path, tideflow_root: Path, kin
 async def test_unknown_arguments(workdir: Path) -> None:
     with pytest.raises(
         ValueError,
-        match=r"^Unknown option 'pylnt' for Runner\(\): valid options are datastore, "
-        r"datastore_url, decospecs, environment, executor, host_idle_timeout, metadata, "
-        r"metadata_url, progress, pylint, quiet, root, task_limit, username\.$",
+        match=r"^Unknown option 'pylnt' for Runner\(\): valid options are branch, config, "
+        r"config_value, datastore, datastore_url, decospecs, environment, executor, "
+        r"host_idle_timeout, metadata, metadata_url, production, progress, pylint, quiet, "
+        r"root, task_limit, username\.$",
     ):
         Runner("slowflow.py", pylnt=False)
     with pytest.raises(

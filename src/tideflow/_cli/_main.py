@@ -35,7 +35,19 @@ EXIT_USAGE = 2
 
 
 #: The commands of ``tideflow`` (``runs`` needs no flow file).
-COMMANDS = ("run", "resume", "show", "check", "logs", "tag", "dump", "runs", "db", "ui")
+COMMANDS = (
+    "run",
+    "resume",
+    "show",
+    "check",
+    "logs",
+    "tag",
+    "dump",
+    "card",
+    "runs",
+    "db",
+    "ui",
+)
 
 
 def _flow_parser(
@@ -112,6 +124,10 @@ def _top_level(args: argparse.Namespace) -> dict[str, Any]:
         "quiet": args.quiet,
         "executor": args.executor,
         "root": args.root,
+        "config": [tuple(pair) for pair in args.config] or None,
+        "config_value": [tuple(pair) for pair in args.config_value] or None,
+        "branch": args.branch,
+        "production": args.production or None,
         "metadata_url": args.metadata_url,
         "datastore_url": args.datastore_url,
     }
@@ -227,7 +243,7 @@ def flow_main(cls: type[FlowSpec], argv: Sequence[str] | None = None) -> int:
 
 _USAGE = (
     "usage: tideflow COMMAND FLOW_FILE [OPTIONS]   (run, resume, show, check, logs, tag, "
-    "dump)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
+    "dump, card)\n       tideflow runs [FLOW] [--limit N]   list recent runs\n"
     "       tideflow ui [--root DIR] [--port N] [--open]   the web UI\n"
     "       tideflow --version\n\n"
     "FLOW_FILE is a file (flow.py), a flow of a file of several (flow.py:MyFlow) or a "
@@ -286,7 +302,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guarded(call, argv)
 
 
-_TOP_LEVEL_FLAGS = {"--quiet", "--no-pylint", "--pylint", "--traceback"}
+_TOP_LEVEL_FLAGS = {"--quiet", "--no-pylint", "--pylint", "--traceback", "--production"}
+#: Top-level options that take two values (NAME and PATH or JSON).
+_TOP_LEVEL_PAIRS = {"--config", "--config-value"}
 _TOP_LEVEL_VALUES = {
     "--with",
     "--metadata",
@@ -294,6 +312,7 @@ _TOP_LEVEL_VALUES = {
     "--environment",
     "--executor",
     "--root",
+    "--branch",
     "--metadata-url",
     "--datastore-url",
 }
@@ -308,6 +327,9 @@ def _split(rest: Sequence[str]) -> tuple[list[str], list[str]]:
         item = items[i]
         if item in _TOP_LEVEL_FLAGS:
             leading.append(item)
+        elif item in _TOP_LEVEL_PAIRS and i + 2 < len(items):
+            leading.extend(items[i : i + 3])
+            i += 2
         elif item in _TOP_LEVEL_VALUES and i + 1 < len(items):
             leading.extend(items[i : i + 2])
             i += 1

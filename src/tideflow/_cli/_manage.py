@@ -37,7 +37,7 @@ DUMP_LOAD_LIMIT = 64 * 1024 * 1024
 
 
 def add_management_commands(add: Callable[..., argparse.ArgumentParser]) -> None:
-    """Add the ``logs``, ``tag`` and ``dump`` sub-commands to a flow's parser.
+    """Add the ``logs``, ``tag``, ``dump`` and ``card`` sub-commands to a flow's parser.
 
     :param add: adds a sub-command's parser, as ``add_subparsers().add_parser`` does.
     """
@@ -84,6 +84,9 @@ def add_management_commands(add: Callable[..., argparse.ArgumentParser]) -> None
         metavar="CHARS",
         help="print at most this many characters of each value (1000)",
     )
+    from ._cards import add_card_command
+
+    add_card_command(add)
 
 
 def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict[str, Any]) -> int:
@@ -97,7 +100,9 @@ def run_management_command(flow: LoadedFlow, args: argparse.Namespace, top: dict
         metadata_url=top.get("metadata_url"),
         datastore_url=top.get("datastore_url"),
     )
-    commands = {"logs": _logs, "tag": _tag, "dump": _dump}
+    from ._cards import card_command
+
+    commands = {"logs": _logs, "tag": _tag, "dump": _dump, "card": card_command}
     command = commands.get(args.command)
     if command is None:
         raise CommandError(f"Unknown command '{args.command}'.")

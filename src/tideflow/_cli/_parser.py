@@ -129,6 +129,30 @@ def add_top_level(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", default=None, help="the store folder (default: .tideflow)")
     add_store_urls(parser)
     parser.add_argument(
+        "--config",
+        dest="config",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "PATH"),
+        help="read the flow's Config NAME from the file PATH",
+    )
+    parser.add_argument(
+        "--config-value",
+        dest="config_value",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "JSON"),
+        help="give the flow's Config NAME the value JSON",
+    )
+    parser.add_argument(
+        "--branch", default=None, help="with @project: run on the branch test.BRANCH"
+    )
+    parser.add_argument(
+        "--production", action="store_true", default=False, help="with @project: run on prod"
+    )
+    parser.add_argument(
         "--traceback", action="store_true", help="show full tracebacks of tideflow errors"
     )
 

@@ -39,6 +39,10 @@ class TaskInfo(msgspec.Struct, frozen=True, kw_only=True):
     namespace: str | None = None
     tags: tuple[str, ...] = ()
     parameter_names: tuple[str, ...] = ()
+    project_name: str | None = None
+    branch_name: str | None = None
+    is_production: bool | None = None
+    project_flow_name: str | None = None
     #: The store folder, for the client objects ``current.run`` and ``current.task``.
     root: str = ""
     parallel: ParallelInfo | None = None
@@ -120,6 +124,44 @@ class Current:
     def parameter_names(self) -> tuple[str, ...]:
         """The attribute names of the flow's parameters."""
         return self._get("parameter_names") or ()
+
+    @property
+    def project_name(self) -> str | None:
+        """With ``@project``: the project's name; else ``None``."""
+        return self._get("project_name")  # type: ignore[no-any-return]
+
+    @property
+    def branch_name(self) -> str | None:
+        """With ``@project``: the run's branch (``user.<name>``, ``test.<b>``, ``prod``)."""
+        return self._get("branch_name")  # type: ignore[no-any-return]
+
+    @property
+    def is_production(self) -> bool | None:
+        """With ``@project``: whether the run was started with ``--production``."""
+        return self._get("is_production")  # type: ignore[no-any-return]
+
+    @property
+    def project_flow_name(self) -> str | None:
+        """With ``@project``: ``<project>.<branch>.<FlowName>``."""
+        return self._get("project_flow_name")  # type: ignore[no-any-return]
+
+    @property
+    def card(self) -> Any:
+        """The running step's cards: ``current.card.append(Markdown("# Hello"))``.
+
+        ``None`` outside a running step; see the cards guide.
+        """
+        from .._cards._context import card_collector
+
+        collector = card_collector.get()
+        info = task_info.get()
+        if collector is None and info is not None:
+            # A step without @card: what it appends is dropped (with one note on stderr).
+            from .._cards._collector import CardCollector
+
+            collector = CardCollector([], None, info.step_name)
+            card_collector.set(collector)
+        return collector
 
     @property
     def run(self) -> Any:

@@ -1,4 +1,5 @@
-"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@environment``, ``@resources``.
+"""Step decorators: ``@retry``, ``@catch``, ``@timeout``, ``@environment``, ``@resources``,
+``@card`` and ``@secrets``.
 
 A decorator here only records what was asked, as a :class:`StepDecorator` on the step
 function; the runtime gives it meaning. The same records come from ``--with NAME:k=v``
@@ -13,18 +14,22 @@ from typing import Any, TypeVar, overload
 
 import msgspec
 
-from .._exceptions import DecoratorError
+from .._exceptions import DecoratorError, ParameterError
+from ._config import has_delayed, resolve_delayed
 
 __all__ = (
     "DECORATORS",
     "StepDecorator",
+    "card",
     "catch",
     "decorators_of",
     "environment",
     "parallel",
     "parse_decospec",
+    "resolve_decorator",
     "resources",
     "retry",
+    "secrets",
     "timeout",
     "with_decospecs",
 )
@@ -38,8 +43,21 @@ DECORATORS: Mapping[str, Mapping[str, Any]] = {
     "timeout": {"seconds": 0, "minutes": 0, "hours": 0},
     "environment": {"vars": {}},
     "resources": {"cpu": 1, "memory": 4096, "gpu": 0},
+    "card": {
+        "type": "default",
+        "id": None,
+        "options": {},
+        "timeout": 45,
+        "save_errors": True,
+        "refresh_interval": 5,
+        "customize": False,
+    },
+    "secrets": {"sources": [], "role": None},
     "parallel": {},
 }
+
+#: Decorators a step may carry more than once (told apart by their ``id``).
+_REPEATABLE = frozenset({"card"})
 
 _ATTR = "__tf_decorators__"
 
@@ -84,8 +102,25 @@ def make_decorator(name: str, attributes: Mapping[str, Any]) -> StepDecorator:
             f"{', '.join(f'{k} (default {v!r})' for k, v in defaults.items())}."
         )
     values = {**defaults, **attributes}
-    _check(name, values)
+    if not has_delayed(values):
+        # Values from a Config are checked once the run's configurations are known.
+        _check(name, values)
     return StepDecorator(name, dict(values))
+
+
+def resolve_decorator(decorator: StepDecorator, scope: Mapping[str, Any]) -> StepDecorator:
+    """``decorator`` with its Config-derived arguments evaluated (``scope``: the configs).
+
+    :raises DecoratorError: if an evaluated argument is invalid, or cannot be evaluated.
+    """
+    if not has_delayed(decorator.attributes):
+        return decorator
+    try:
+        values = resolve_delayed(decorator.attributes, scope)
+    except ParameterError as exc:
+        raise DecoratorError(f"@{decorator.name}: {exc}") from exc
+    _check(decorator.name, values)
+    return StepDecorator(decorator.name, values)
 
 
 def _number(name: str, key: str, value: Any, *, integer: bool = False) -> None:
@@ -119,6 +154,40 @@ def _check(name: str, values: Mapping[str, Any]) -> None:
         _number(name, "cpu", values["cpu"])
         _number(name, "memory", values["memory"])
         _number(name, "gpu", values["gpu"])
+    elif name == "card":
+        _check_card(values)
+    elif name == "secrets":
+        _check_secrets(values)
+
+
+def _check_card(values: Mapping[str, Any]) -> None:
+    if not isinstance(values["type"], str) or not values["type"]:
+        raise DecoratorError(f"@card: type must be a card type name, got {values['type']!r}.")
+    card_id = values["id"]
+    if card_id is not None and (not isinstance(card_id, str) or not card_id.isidentifier()):
+        raise DecoratorError(
+            f"@card: id must be a name made of letters, digits and _, got {card_id!r}."
+        )
+    if not isinstance(values["options"], dict):
+        raise DecoratorError("@card: options must be a dict.")
+    _number("card", "timeout", values["timeout"])
+    _number("card", "refresh_interval", values["refresh_interval"])
+
+
+def _check_secrets(values: Mapping[str, Any]) -> None:
+    sources = values["sources"]
+    if not isinstance(sources, (list, tuple)) or not all(
+        isinstance(s, (str, dict)) for s in sources
+    ):
+        raise DecoratorError(
+            "@secrets: sources must be a list of secret ids or {'type': ..., 'id': ...} "
+            "dicts, as in sources=['env:DB_'] or sources=[{'type': 'file', 'id': 'db.json'}]."
+        )
+    for source in sources:
+        if isinstance(source, dict) and not {"type", "id"} <= set(source):
+            raise DecoratorError(
+                f"@secrets: the source {source!r} needs both 'type' and 'id' keys."
+            )
 
 
 def decorators_of(func: Callable[..., Any]) -> tuple[StepDecorator, ...]:
@@ -128,7 +197,14 @@ def decorators_of(func: Callable[..., Any]) -> tuple[StepDecorator, ...]:
 
 def _attach(func: F, decorator: StepDecorator) -> F:
     existing = list(getattr(func, _ATTR, ()))
-    if any(d.name == decorator.name for d in existing):
+    if decorator.name in _REPEATABLE:
+        same = [d for d in existing if d.name == decorator.name]
+        if any(d.attributes.get("id") == decorator.attributes.get("id") for d in same):
+            raise DecoratorError(
+                f"@{decorator.name} is applied twice to step '{func.__name__}' with the same "
+                f"id ({decorator.attributes.get('id')!r}): give each one its own id=..."
+            )
+    elif any(d.name == decorator.name for d in existing):
         raise DecoratorError(
             f"@{decorator.name} is applied twice to step '{func.__name__}': keep one."
         )
@@ -139,7 +215,7 @@ def _attach(func: F, decorator: StepDecorator) -> F:
     return func
 
 
-def _decorator_factory(name: str) -> Any:
+def _decorator_factory(name: str, guide: str = "failures") -> Any:
     @overload
     def factory(func: F, /) -> F: ...
     @overload
@@ -156,7 +232,7 @@ def _decorator_factory(name: str) -> Any:
 
     factory.__name__ = factory.__qualname__ = name
     args = ", ".join(f"{k}={v!r}" for k, v in DECORATORS[name].items())
-    factory.__doc__ = f"Step decorator ``@{name}({args})``; see the failures guide."
+    factory.__doc__ = f"Step decorator ``@{name}({args})``; see the {guide} guide."
     return factory
 
 
@@ -165,6 +241,8 @@ catch = _decorator_factory("catch")
 timeout = _decorator_factory("timeout")
 environment = _decorator_factory("environment")
 resources = _decorator_factory("resources")
+card = _decorator_factory("card", "cards")
+secrets = _decorator_factory("secrets", "secrets")
 parallel = _decorator_factory("parallel")
 
 

@@ -9,6 +9,7 @@ and fix.
 from __future__ import annotations
 
 import ast
+import copy
 import inspect
 import textwrap
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from ._decorators import StepDecorator, decorators_of
 from ._step import is_step
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
 __all__ = ("FlowGraph", "StepNode", "build_graph", "step_functions")
 
@@ -78,6 +79,17 @@ class FlowGraph:
 
     def __repr__(self) -> str:
         return f"<FlowGraph {self.flow_name}: {' '.join(self.sorted_nodes)}>"
+
+    def with_decorators(self, change: Callable[[StepDecorator], StepDecorator]) -> FlowGraph:
+        """A copy of the graph with ``change`` applied to every decorator of every step."""
+        new = copy.copy(self)
+        new.nodes = {
+            name: msgspec.structs.replace(
+                node, decorators=tuple(change(d) for d in node.decorators)
+            )
+            for name, node in self.nodes.items()
+        }
+        return new
 
     def signature(self) -> list[tuple[Any, ...]]:
         """The shape of the graph, for comparing two versions of a flow (resume).

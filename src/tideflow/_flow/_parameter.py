@@ -6,6 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ParameterError
+from ._config import DelayedValue
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -47,15 +48,29 @@ class ParameterContext:
         user_name: str,
         parameter_names: list[str],
         parameter_name: str | None = None,
+        *,
+        cwd: str | None = None,
+        configs: Mapping[str, Any] | None = None,
     ) -> None:
         self.flow_name = flow_name
         self.user_name = user_name
         self.parameter_names = parameter_names
+        #: The folder relative paths (IncludeFile, Config files) are read from.
+        self.cwd = cwd
+        #: The run's configurations, by attribute (empty while they are being read).
+        self.configs: Mapping[str, Any] = dict(configs or {})
         self.parameter_name = parameter_name
 
     def for_parameter(self, name: str) -> ParameterContext:
         """The same context, for the default of the parameter ``name``."""
-        return ParameterContext(self.flow_name, self.user_name, self.parameter_names, name)
+        return ParameterContext(
+            self.flow_name,
+            self.user_name,
+            self.parameter_names,
+            name,
+            cwd=self.cwd,
+            configs=self.configs,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -99,6 +114,7 @@ class Parameter:
         self.separator = separator
         self.show_default = show_default
         self.type = self._infer_type(type, default)
+        self._declared = type is not None
         if separator is not None and self.type is not str:
             raise ParameterError(
                 f"Parameter '{name}' has a separator, which needs type=str (the value is split "
@@ -115,7 +131,7 @@ class Parameter:
                     f"Parameter '{self.name}' has unsupported type {declared!r}: use one of {valid}."
                 )
             return declared
-        if callable(default) or default is None:
+        if callable(default) or default is None or isinstance(default, DelayedValue):
             return str
         for kind in (bool, int, float, str):
             if type(default) is kind:
@@ -154,6 +170,11 @@ class Parameter:
 
     def default_value(self, context: ParameterContext | None = None) -> Any:
         """The default, with a callable default called (with ``context``)."""
+        if isinstance(self.default, DelayedValue):
+            scope = context.configs if context is not None else {}
+            value = self.default.evaluate(scope)
+            # Without a declared type, a default from the configs keeps its own type.
+            return self.convert(value, from_text=False) if self._declared else value
         if callable(self.default):
             if context is not None:
                 context = context.for_parameter(self.name)

@@ -20,6 +20,7 @@ from .._exceptions import (
     MissingInMergeArtifactsException,
     UnhandledInMergeArtifactsException,
 )
+from ._config import Config, DelayedValue
 from ._graph import FlowGraph, build_graph
 from ._parameter import Parameter
 
@@ -132,15 +133,19 @@ class FlowSpec:
     @classmethod
     def _tf_constants(cls) -> dict[str, Any]:
         """The flow's class-level constants (``int_const = 123``): every attribute of the
-        class that is not private, a method, a property, a class or a parameter. They are
-        stored as artifacts of every task, and a step cannot assign them."""
+        class that is not private, a method, a property, a class, a parameter or a
+        configuration. They are stored as artifacts of every task, and a step cannot assign
+        them."""
         own = set(dir(FlowSpec))
         constants = {}
         for name in dir(cls):
             if name.startswith("_") or name in own:
                 continue
             value = inspect.getattr_static(cls, name)
-            if isinstance(value, (Parameter, property, type, classmethod, staticmethod)):
+            if isinstance(
+                value,
+                (Parameter, Config, DelayedValue, property, type, classmethod, staticmethod),
+            ):
                 continue
             if callable(value):
                 continue

@@ -31,6 +31,7 @@ import msgspec
 
 from .._datastore._artifacts import load, loads
 from .._exceptions import NotFound, ParameterError, ResumeError, TideflowError
+from .._flow._config import Config, configs_of, resolve_configs
 from .._flow._parameter import ParameterContext, resolve_parameters
 from .._flow._spec import ForeachFrame
 from .._logs._writer import STREAMS
@@ -289,7 +290,10 @@ def _parameters(
     request: RunRequest, run: RunRecord, shas: dict[str, str] | None, blobs: BlobStore
 ) -> dict[str, Any]:
     """The origin run's parameter values; parameters it did not have get their default."""
-    parameters = request.flow.cls._tf_parameters()
+    parameters: dict[str, Any] = {
+        **request.flow.cls._tf_parameters(),
+        **configs_of(request.flow.cls),
+    }
     values: dict[str, Any] = {}
     missing = {}
     for attribute, parameter in parameters.items():
@@ -306,8 +310,11 @@ def _parameters(
             ) from exc
     if missing:
         context = ParameterContext(request.flow.name, request.username, list(parameters))
+        configs = {a: c for a, c in missing.items() if isinstance(c, Config)}
+        plain = {a: p for a, p in missing.items() if a not in configs}
         try:
-            values.update(resolve_parameters(missing, {}, from_text=False, context=context))
+            values.update(resolve_configs(configs, context=context, cwd=request.cwd))
+            values.update(resolve_parameters(plain, {}, from_text=False, context=context))
         except ParameterError as exc:
             raise ResumeError(
                 f"Cannot resume {run.pathspec}: it has no value for a parameter the flow now "

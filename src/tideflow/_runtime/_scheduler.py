@@ -470,6 +470,7 @@ class Scheduler:
             tags=list(self.plan.tags),
             max_num_splits=self.plan.max_num_splits,
             sys_path=self.plan.sys_path,
+            decospecs=[d.spec for d in self.plan.decospecs],
             catch_var=catch.attributes["var"] if catch is not None else None,
             timeout=timeout,
             parallel_control=self._controls.get(_group_key(plan)) if _is_parallel(plan) else None,

@@ -74,6 +74,8 @@ class RunRequest:
     #: Set for a resume: the run it resumes and the step to re-run from.
     origin_run_id: str | None = None
     step_to_rerun: str | None = None
+    #: System tags the run gets besides the usual ones (``project:...`` of ``@project``).
+    system_tags: tuple[str, ...] = ()
 
 
 def system_tags(username: str) -> tuple[str, ...]:
@@ -160,7 +162,7 @@ class RunActor:
                 lambda: self.metadata.create_run(
                     request.flow.name,
                     user=request.username,
-                    system_tags=system_tags(request.username),
+                    system_tags=system_tags(request.username) + request.system_tags,
                     user_tags=request.tags,
                     origin_run_id=request.origin_run_id,
                 )

@@ -10,6 +10,7 @@ import contextlib
 import importlib
 import importlib.util
 import linecache
+import os
 import signal
 import sys
 import threading
@@ -20,14 +21,24 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._cards._context import card_collector
 from .._datastore._artifacts import dumps, load, loads
 from .._exceptions import FlowDefinitionError, TideflowError
+from .._flow._config import config_scope, configs_of
 from .._flow._current import ParallelInfo, TaskInfo, task_info
+from .._flow._decorators import (
+    StepDecorator,
+    parse_decospec,
+    resolve_decorator,
+    with_decospecs,
+)
+from .._flow._project import project_from_tags
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
 from .._stores._bundle import open_datastore
 
 if TYPE_CHECKING:
+    from .._cards._task import TaskCards
     from .._flow._graph import StepNode
     from .._stores._interfaces import BlobStore
 
@@ -155,7 +166,44 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
         )
 
     func = getattr(cls, spec.step)
-    info = TaskInfo(
+    decorators = _task_decorators(cls, node, spec)
+    flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
+    cards = _open_cards(spec, decorators, cls, lambda: flow)
+    token = task_info.set(_task_info(cls, spec, node))
+    card_token = card_collector.set(cards.collector if cards is not None else None)
+    ok = False
+    try:
+        _apply_secrets(decorators)
+        with _deadline(spec.timeout):
+            if node.is_join:
+                flows = [bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)]
+                func(flow, Inputs(flows))
+            else:
+                func(flow)
+        ok = True
+    except (Exception, SystemExit, StepTimedOut) as exc:  # noqa: BLE001 (all are reported)
+        error = _error(exc)
+        if isinstance(exc, StepTimedOut):
+            error = msgspec.structs.replace(error, timed_out=True)
+        sys.stderr.write(error.traceback)
+        sys.stderr.flush()
+        return TaskDone(ok=False, error=error, artifacts=_persist_failed(flow, node, spec, blobs))
+    finally:
+        if cards is not None:
+            cards.finish(ok)
+        card_collector.reset(card_token)
+        task_info.reset(token)
+    transition = _check_transition(flow, node, spec)
+    if spec.catch_var and spec.catch_var not in flow.__dict__:
+        flow.__dict__[spec.catch_var] = None  # @catch(var=...): no failure to hold
+    artifacts = _persist(flow, node, spec, blobs)
+    return TaskDone(ok=True, artifacts=artifacts, transition=transition)
+
+
+def _task_info(cls: type[FlowSpec], spec: TaskSpec, node: StepNode) -> TaskInfo:
+    configs = configs_of(cls)
+    project = project_from_tags(spec.flow_name, tuple(spec.tags))
+    return TaskInfo(
         flow_name=spec.flow_name,
         run_id=spec.run_id,
         step_name=spec.step,
@@ -165,33 +213,65 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
         username=spec.username,
         namespace=spec.namespace,
         tags=tuple(spec.tags),
-        parameter_names=tuple(spec.parameters),
+        parameter_names=tuple(name for name in spec.parameters if name not in configs),
+        project_name=project.project_name if project else None,
+        branch_name=project.branch_name if project else None,
+        is_production=project.is_production if project else None,
+        project_flow_name=project.project_flow_name if project else None,
         root=spec.root,
         parallel=_parallel_info(spec, node),
     )
-    flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
-    token = task_info.set(info)
-    try:
-        with _deadline(spec.timeout):
-            if node.is_join:
-                flows = [bind(t.step, s) for t, s in zip(spec.inputs, sources, strict=True)]
-                func(flow, Inputs(flows))
-            else:
-                func(flow)
-    except (Exception, SystemExit, StepTimedOut) as exc:  # noqa: BLE001 (all are reported)
-        error = _error(exc)
-        if isinstance(exc, StepTimedOut):
-            error = msgspec.structs.replace(error, timed_out=True)
-        sys.stderr.write(error.traceback)
-        sys.stderr.flush()
-        return TaskDone(ok=False, error=error, artifacts=_persist_failed(flow, node, spec, blobs))
-    finally:
-        task_info.reset(token)
-    transition = _check_transition(flow, node, spec)
-    if spec.catch_var and spec.catch_var not in flow.__dict__:
-        flow.__dict__[spec.catch_var] = None  # @catch(var=...): no failure to hold
-    artifacts = _persist(flow, node, spec, blobs)
-    return TaskDone(ok=True, artifacts=artifacts, transition=transition)
+
+
+def _task_decorators(
+    cls: type[FlowSpec], node: StepNode, spec: TaskSpec
+) -> tuple[StepDecorator, ...]:
+    """The step's decorators with ``--with`` ones, their Config values evaluated."""
+    scope = config_scope(configs_of(cls), spec.parameters)
+    specs = [parse_decospec(text) for text in spec.decospecs]
+    return tuple(resolve_decorator(d, scope) for d in with_decospecs(node.decorators, specs))
+
+
+def _apply_secrets(decorators: Sequence[StepDecorator]) -> None:
+    """Fetch the secrets of ``@secrets`` into this task process's environment."""
+    for decorator in decorators:
+        if decorator.name == "secrets":
+            from .._flow._secrets import fetch_secrets
+
+            sources = decorator.attributes["sources"]
+            os.environ.update(fetch_secrets(sources, decorator.attributes["role"]))
+
+
+def _open_cards(
+    spec: TaskSpec,
+    decorators: Sequence[StepDecorator],
+    cls: type[FlowSpec],
+    get_flow: Callable[[], FlowSpec | None],
+) -> TaskCards | None:
+    cards = [d.attributes for d in decorators if d.name == "card"]
+    if not cards:
+        return None
+    # Imported here: a task without @card does not load the card machinery.
+    from .._cards._render import TaskSummary
+    from .._cards._task import TaskCards
+
+    pathspec = f"{spec.flow_name}/{spec.run_id}/{spec.step}/{spec.task_id}"
+    steps = [node.name for node in cls._tf_graph()]
+
+    def summary(ok: bool | None) -> TaskSummary:
+        flow = get_flow()
+        state = flow.__dict__ if flow is not None else {}
+        return TaskSummary(
+            pathspec=pathspec,
+            attempt=spec.attempt,
+            parameters=spec.parameters,
+            artifacts={k: v for k, v in state.items() if not k.startswith("_")},
+            steps=steps,
+            ok=ok,
+            username=spec.username,
+        )
+
+    return TaskCards(Path(spec.root), pathspec, spec.attempt, cards, summary)
 
 
 def _persist_failed(
