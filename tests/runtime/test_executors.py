@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -201,14 +202,21 @@ def _pids(path: Path) -> list[int]:
     return [int(p) for p in path.read_text().split()]
 
 
-def _gone(pids: list[int]) -> bool:
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            pass
-    return True
+def _gone(pids: list[int], within: float = 10.0) -> bool:
+    """Whether every process is gone (or a zombie), waiting up to ``within`` seconds for a
+    killed process to be torn down: on a loaded machine that takes a moment after SIGKILL."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return not alive
+        time.sleep(0.05)
 
 
 def test_timeout_kills_the_task_tree(
