@@ -445,7 +445,11 @@ class Runner:
             )
             supervisor = await current_supervisor(request.config)
             supervisor.apply_config(request.config)
-            executor = supervisor.executor(request.config.executor, request.config.kill_grace)
+            executor = supervisor.executor(
+                request.config.executor,
+                request.config.kill_grace,
+                dask_address=request.config.dask_address,
+            )
             display = None
             if echo:
                 from ._ui._terminal import terminal_display

@@ -121,7 +121,11 @@ async def test_wrong_types_fail_before_anything_starts(
         ({"env": {"X": 1}}, TypeError, r"^Runner\(env=\.\.\.\) takes a dict of str to str"),
         ({"cwd": "no/such/dir"}, ValueError, r"^Runner\(cwd=\.\.\.\): 'no/such/dir' is not a"),
         ({"file_read_timeout": 0}, ValueError, r"^Runner\(file_read_timeout=\.\.\.\) must be"),
-        ({"executor": "thread"}, ValueError, r"^Runner\(\): executor must be 'spawn' or 'fork'"),
+        (
+            {"executor": "thread"},
+            ValueError,
+            r"^Runner\(\): executor must be 'spawn', 'fork' or 'dask'",
+        ),
         ({"metadata": "service"}, ValueError, r"^Runner\(\): metadata='service' is not"),
     ],
 )

@@ -66,7 +66,11 @@ async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
     supervisor.apply_config(request.config)
     display = terminal_display(request, progress=progress)
     output = RunOutput(echo=True, display=display)
-    executor = supervisor.executor(request.config.executor, request.config.kill_grace)
+    executor = supervisor.executor(
+        request.config.executor,
+        request.config.kill_grace,
+        dask_address=request.config.dask_address,
+    )
     actor = RunActor(request, executor=executor, output=output, shared_limiter=supervisor.limiter)
     received: list[int] = []
     async with anyio.create_task_group() as tg:

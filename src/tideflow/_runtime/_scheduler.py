@@ -449,6 +449,7 @@ class Scheduler:
         attempt: int,
         catch: StepDecorator | None = None,
         timeout: float | None = None,
+        resources: Request | None = None,
     ) -> TaskSpec:
         return TaskSpec(
             flow_name=self.plan.flow_name,
@@ -473,6 +474,7 @@ class Scheduler:
             decospecs=[d.spec for d in self.plan.decospecs],
             catch_var=catch.attributes["var"] if catch is not None else None,
             timeout=timeout,
+            resources=msgspec.structs.asdict(resources) if resources is not None else {},
             parallel_control=self._controls.get(_group_key(plan)) if _is_parallel(plan) else None,
         )
 
@@ -487,7 +489,9 @@ class Scheduler:
     ) -> tuple[str, _Failure | None]:
         """Run one attempt; return its final state and, unless it succeeded, why not."""
         limit = timeout_seconds(decorators)
-        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"), limit)
+        resources = decorators.get("resources")
+        request = request_of(resources.attributes if resources is not None else None)
+        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"), limit, request)
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])

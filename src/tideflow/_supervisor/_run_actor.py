@@ -237,6 +237,7 @@ class RunActor:
             executor=self._executor,
             console=self.output,
             shared_limiter=self._shared,
+            resource_pool=getattr(self._executor, "resource_pool", None),
         )
         first = await self._first_tasks(scheduler)
         async with anyio.create_task_group() as tg:

@@ -117,11 +117,21 @@ class Supervisor:
         if fork is not None:
             fork.idle_timeout = config.host_idle_timeout  # type: ignore[attr-defined]
 
-    def executor(self, name: str, kill_grace: float) -> Executor:
-        """The executor of that name, shared by the runs of this supervisor."""
-        executor = self._executors.get(name)
+    def executor(
+        self, name: str, kill_grace: float, *, dask_address: str | None = None
+    ) -> Executor:
+        """The executor of that name, shared by the runs of this supervisor.
+
+        The ``dask`` executor is one per scheduler address (``None``: a local cluster).
+        """
+        key = f"dask {dask_address}" if name == "dask" and dask_address else name
+        executor = self._executors.get(key)
         if executor is None:
-            if name == "spawn":
+            if name == "dask":
+                from .._worker._dask import DaskExecutor
+
+                executor = DaskExecutor(address=dask_address, kill_grace=kill_grace)
+            elif name == "spawn":
                 executor = SpawnExecutor(kill_grace=kill_grace)
             elif name == "fork":
                 from .._worker._fork import ForkExecutor
@@ -129,8 +139,8 @@ class Supervisor:
                 executor = fork = ForkExecutor(kill_grace=kill_grace, idle_timeout=self._host_idle)
                 self._services.append(fork.watch_hosts)
             else:
-                raise ValueError(f"Unknown executor {name!r}: use 'spawn' or 'fork'.")
-            self._executors[name] = executor
+                raise ValueError(f"Unknown executor {name!r}: use 'spawn', 'fork' or 'dask'.")
+            self._executors[key] = executor
             self._start_services()
         return executor
 

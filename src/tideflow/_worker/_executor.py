@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from anyio.abc import Process
 
 __all__ = (
+    "EXECUTOR_NAMES",
     "Executor",
     "TaskOutcome",
     "TaskSink",
@@ -28,6 +29,13 @@ __all__ = (
     "describe_exit",
     "kill_group",
 )
+
+
+#: The executors there are: ``spawn`` (:mod:`._spawn`), ``fork`` (:mod:`._fork`) and
+#: ``dask`` (:mod:`._dask`). Another one (Kubernetes, a batch queue) is one more class with
+#: :class:`Executor`'s methods, and one more name here and in the supervisor's
+#: :meth:`~tideflow._supervisor._supervisor.Supervisor.executor`.
+EXECUTOR_NAMES = ("spawn", "fork", "dask")
 
 
 class TaskSink(Protocol):
@@ -51,7 +59,12 @@ class TaskOutcome(msgspec.Struct, kw_only=True):
 
 
 class Executor(Protocol):
-    """Starts task processes."""
+    """Starts task processes.
+
+    An executor that places tasks on other machines may also have a ``resource_pool``
+    attribute (a :class:`~tideflow._runtime._resources.ResourcePool`): the scheduler then
+    holds tasks back for ``@resources`` by that pool instead of this machine's.
+    """
 
     name: str
 
