@@ -255,7 +255,7 @@ def report(rows: Sequence[Row], *, as_json: bool) -> None:
         for row in rows:
             print(json.dumps(asdict(row)), flush=True)
         return
-    order = [*EXECUTORS, "any"]
+    order = [*EXECUTORS, "dask", "any"]
     executors = sorted({e for row in rows for e in row.values}, key=order.index)
     for row in rows:
         target = "" if row.target is None else f" (target {row.target:g} {row.unit})"

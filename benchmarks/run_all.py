@@ -44,6 +44,7 @@ SCRIPTS: tuple[tuple[str, int, int], ...] = (
     ("bench_s3_foreach.py", 3, 1),
     ("bench_s3_blob.py", 3, 1),
     ("bench_postgres.py", 3, 1),
+    ("bench_dask_foreach.py", 3, 1),
 )
 
 
@@ -81,7 +82,7 @@ def _ratio(row: Row) -> str:
 
 
 def _met(row: Row) -> str:
-    for executor in ("fork", "any", "spawn"):
+    for executor in ("fork", "any", "spawn", "dask"):
         met = row.met(executor)
         if met is not None:
             return "yes" if met else "**no**"
