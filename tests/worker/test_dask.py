@@ -311,3 +311,26 @@ def test_version_mismatch_is_refused() -> None:
     _check_versions({"tcp://a": versions()})
     with pytest.raises(TideflowError, match=r"runs tideflow 0\.0\.1 on Python 2\.7"):
         _check_versions({"tcp://a": {"tideflow": "0.0.1", "python": "2.7"}})
+
+
+def test_killed_supervisor_leaves_nothing_on_the_workers(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, cluster: Any
+) -> None:
+    """``run --executor dask`` killed with SIGKILL mid-step: the scheduler drops its tasks
+    and the worker stops the remote task and the process it started."""
+    pid_file = tmp_path / "pids.txt"
+    command = [sys.executable, str(flows_dir / "exec_slow.py"), "--executor", "dask", "run"]
+    supervisor = subprocess.Popen(
+        [*command, "--pid_file", str(pid_file), "--go_file", str(tmp_path / "never")],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_file(pid_file, deadline=90)
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    assert _gone(_pids(pid_file), within=30)
+    assert worker_children(cluster) == []
