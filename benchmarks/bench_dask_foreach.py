@@ -19,6 +19,7 @@ from _common import Row, report, scratch
 from bench_stream_log import TICK, TICKS, percentile
 
 from tideflow import Runner
+from tideflow._worker._dask import local_cluster_options
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -75,12 +76,9 @@ async def _measure(folder: Path, options: argparse.Namespace, rows: dict[str, Ro
 
     cluster: Any = await anyio.to_thread.run_sync(
         lambda: LocalCluster(
-            n_workers=2,
-            threads_per_worker=CONCURRENCY // 2,
-            processes=True,
-            host="127.0.0.1",
-            dashboard_address=None,
-            silence_logs=40,
+            **local_cluster_options(
+                n_workers=2, threads_per_worker=CONCURRENCY // 2, silence_logs=40
+            )
         )
     )
     try:

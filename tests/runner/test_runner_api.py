@@ -80,8 +80,9 @@ async def test_unknown_arguments(workdir: Path) -> None:
     with pytest.raises(
         ValueError,
         match=r"^Unknown option 'pylnt' for Runner\(\): valid options are branch, config, "
-        r"config_value, datastore, datastore_url, decospecs, environment, executor, "
-        r"host_idle_timeout, metadata, metadata_url, production, progress, pylint, quiet, "
+        r"config_value, dask_address, datastore, datastore_url, decospecs, environment, "
+        r"executor, host_idle_timeout, metadata, metadata_url, production, progress, pylint, "
+        r"quiet, "
         r"root, task_limit, username\.$",
     ):
         Runner("slowflow.py", pylnt=False)

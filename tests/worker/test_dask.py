@@ -27,6 +27,7 @@ from stored_runs import blob_store, metadata_store
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
 from tideflow._exceptions import TideflowError
+from tideflow._worker._dask import dask_address, local_cluster_options
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -40,13 +41,12 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="the dask executor's 
 def cluster() -> Iterator[Any]:
     """Two Dask worker processes with two threads each and declared resources."""
     with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=2,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-        resources={"CPU": 2, "MEMORY": 2000},
-        silence_logs=40,
+        **local_cluster_options(
+            n_workers=2,
+            threads_per_worker=2,
+            resources={"CPU": 2, "MEMORY": 2000},
+            silence_logs=40,
+        )
     ) as local:
         yield local
 
@@ -134,6 +134,24 @@ def test_dag_shapes(
     run = _run(flows_dir / flow, **params)
     assert run.status == "successful", run.stderr
     assert check(artifacts(tideflow_root, run._actor.pathspec, step))
+
+
+def test_cluster_object_from_python(
+    tideflow_root: Path, flows_dir: Path, cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runner(executor="dask", dask_address=<cluster>) runs there, with no variable set."""
+    monkeypatch.delenv("TIDEFLOW_EXECUTOR")
+    monkeypatch.delenv("TIDEFLOW_DASK_ADDRESS")
+    runner = Runner(
+        str(flows_dir / "exec_linear.py"), show_output=False, executor="dask", dask_address=cluster
+    )
+    run = runner.run()
+    assert run.status == "successful", run.stderr
+    assert artifacts(tideflow_root, run._actor.pathspec, "end")[0]["final"] == "start-a-b"
+    with distributed.Client(cluster, set_as_default=False) as client:
+        assert dask_address(client) == cluster.scheduler_address
+    with pytest.raises(TypeError, match="dask_address must be a scheduler address"):
+        Runner(str(flows_dir / "exec_linear.py"), dask_address=3)
 
 
 def test_decorators(tideflow_root: Path, flows_dir: Path) -> None:
@@ -334,3 +352,31 @@ def test_killed_supervisor_leaves_nothing_on_the_workers(
         supervisor.wait()
     assert _gone(_pids(pid_file), within=30)
     assert worker_children(cluster) == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a cluster of its own: once
+async def test_scheduler_stopped_mid_run(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler that goes away mid-step fails the attempt, saying so; its worker's
+    task process does not stay behind."""
+    own: Any = await anyio.to_thread.run_sync(
+        lambda: distributed.LocalCluster(
+            **local_cluster_options(n_workers=1, threads_per_worker=1, silence_logs=50)
+        )
+    )
+    try:
+        monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", own.scheduler_address)
+        pid_file = tmp_path / "pids.txt"
+        runner = Runner(str(flows_dir / "exec_slow.py"), show_output=False)
+        go = str(tmp_path / "never")
+        async with await runner.async_run(pid_file=str(pid_file), go_file=go) as running:
+            await anyio.to_thread.run_sync(wait_for_file, pid_file)
+            await anyio.to_thread.run_sync(lambda: own.sync(own.scheduler.close))
+            await running.wait(timeout=60)
+        assert running.status == "failed"
+        assert "the Dask task was cancelled" in running.stderr
+        assert "lost the connection to the scheduler" in running.stderr, running.stderr
+        assert _gone(_pids(pid_file), within=60)
+    finally:
+        await anyio.to_thread.run_sync(own.close)

@@ -39,7 +39,13 @@ if TYPE_CHECKING:
 
     from .._messages import TaskSpec
 
-__all__ = ("DaskExecutor", "dask_address", "dask_resources", "import_distributed")
+__all__ = (
+    "DaskExecutor",
+    "dask_address",
+    "dask_resources",
+    "import_distributed",
+    "local_cluster_options",
+)
 
 #: Seconds to wait for the first worker of a cluster.
 WORKER_TIMEOUT = 60.0
@@ -59,6 +65,18 @@ def import_distributed() -> Any:
             "pip install 'tideflow[dask]'."
         ) from None
     return distributed
+
+
+def local_cluster_options(**overrides: Any) -> dict[str, Any]:
+    """``LocalCluster`` settings of a cluster on this machine only: worker processes on
+    127.0.0.1, no dashboard, the scheduler's HTTP endpoints on a free loopback port."""
+    return {
+        "processes": True,
+        "host": "127.0.0.1",
+        "dashboard_address": None,
+        "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        **overrides,
+    }
 
 
 def dask_address(target: object) -> str:
@@ -156,6 +174,9 @@ class DaskExecutor:
     async def client(self) -> Any:
         """The Dask client, connected (and the versions checked) on first use."""
         async with self._lock:
+            if self._client is not None and self._client.status in ("closing", "closed"):
+                # The scheduler went away and the client gave up: connect again.
+                await self.aclose()
             if self._client is None:
                 self._token = current_token()
                 self._client = await anyio.to_thread.run_sync(self._connect)
@@ -164,9 +185,7 @@ class DaskExecutor:
     def _connect(self) -> Any:
         distributed = self._distributed
         if self.address is None:
-            self._cluster = distributed.LocalCluster(
-                processes=True, host="127.0.0.1", dashboard_address=None
-            )
+            self._cluster = distributed.LocalCluster(**local_cluster_options())
             client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
@@ -371,7 +390,11 @@ def _result_message(future: Any) -> dict[str, Any]:
         error = future.exception()
         name = type(error).__name__
         return {"k": "result", "error": f"the Dask task failed: {name}: {error}"}
-    return {"k": "result", "error": f"the Dask task was {future.status}"}
+    try:
+        future.result(timeout=5)
+    except Exception as exc:  # noqa: BLE001 (its message says why: a lost scheduler, ...)
+        return {"k": "result", "error": f"the Dask task was {future.status}: {exc}"}
+    return {"k": "result", "error": f"the Dask task was {future.status}"}  # pragma: no cover
 
 
 def _pack(spec: TaskSpec) -> CodePackage | None:

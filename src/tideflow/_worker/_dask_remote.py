@@ -234,6 +234,10 @@ def run_attempt(payload: bytes) -> bytes:
             return outcome(problem=f"the Dask worker {address} could not get the code: {exc}")
 
         def wanted() -> bool:
+            # A worker that closes (it lost its scheduler, or is told to) has nobody to
+            # report to: its tasks stop rather than hold the close up.
+            if str(worker.status.name) not in ("running", "paused", "closing_gracefully"):
+                return False
             state = worker.state.tasks.get(key)
             return state is not None and state.state == "executing"
 
