@@ -13,6 +13,7 @@ from ._flow._decorators import resources as resources
 from ._flow._decorators import retry as retry
 from ._flow._decorators import secrets as secrets
 from ._flow._decorators import timeout as timeout
+from ._flow._hooks import install as _install_hooks
 from ._flow._includefile import IncludeFile as IncludeFile
 from ._flow._parameter import JSONType as JSONType
 from ._flow._parameter import Parameter as Parameter
@@ -110,6 +111,24 @@ _LAZY = {
     "Runner": "._runner",
     "sweep": "._sweep",
 }
+
+
+def _command_line(flow: type[FlowSpec]) -> int:
+    """``MyFlow()`` at ``__main__``: the command line (installed in the definition layer)."""
+    from ._cli import flow_main
+
+    return flow_main(flow)
+
+
+def _client_object(kind: str, pathspec: str, root: str | None) -> object:
+    """``current.run`` / ``current.task``: a client object (installed in the definition layer)."""
+    from . import _client
+
+    cls = _client.Run if kind == "run" else _client.Task
+    return cls(pathspec, _namespace_check=False, _root=root)
+
+
+_install_hooks(command_line=_command_line, client_object=_client_object)
 
 
 def __getattr__(name: str) -> object:

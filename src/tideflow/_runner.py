@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
     from ._client import Run
     from ._runtime._loader import LoadedFlow
-    from ._supervisor._run_actor import RunActor, RunRequest
+    from ._runtime._request import RunRequest
+    from ._supervisor._run_actor import RunActor
 
 __all__ = ("ExecutingRun", "NBRunner", "Runner")
 
@@ -351,7 +352,7 @@ class Runner:
         file_read_timeout: float = 3600,
         **kwargs: Any,
     ) -> None:
-        from ._request import check_top_level
+        from ._runtime._request import check_top_level
 
         if isinstance(flow_file, type):
             if not issubclass(flow_file, FlowSpec):
@@ -413,7 +414,7 @@ class Runner:
 
     def _prepare(self, options: Mapping[str, Any], resume: bool) -> RunRequest:
         """Load the flow and check everything; runs in a worker thread."""
-        from ._request import build_request
+        from ._runtime._request import build_request
 
         env = dict(self.env)
         if self.profile is not None:
@@ -434,8 +435,6 @@ class Runner:
         import anyio
         from anyio.lowlevel import current_token
 
-        from ._supervisor._output import RunOutput
-        from ._supervisor._run_actor import RunActor
         from ._supervisor._supervisor import current_supervisor
 
         options = dict(options)
@@ -444,20 +443,8 @@ class Runner:
                 self._prepare, options, resume, abandon_on_cancel=True
             )
             supervisor = await current_supervisor(request.config)
-            supervisor.apply_config(request.config)
-            executor = supervisor.executor(request.config.executor, request.config.kill_grace)
-            display = None
-            if echo:
-                from ._ui._terminal import terminal_display
-
-                display = terminal_display(request, progress=self.top_level.get("progress", True))
-            actor = RunActor(
-                request,
-                executor=executor,
-                output=RunOutput(echo=echo, display=display),
-                shared_limiter=supervisor.limiter,
-            )
-            await supervisor.start(actor.run)
+            progress = self.top_level.get("progress", True)
+            actor = await supervisor.start_run(request, echo=echo, progress=progress)
             return ExecutingRun._create(self, actor, current_token())
         raise TimeoutError(
             f"The run of {self!r} did not start within file_read_timeout="

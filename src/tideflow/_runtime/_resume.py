@@ -33,9 +33,8 @@ from .._datastore._artifacts import load, loads
 from .._exceptions import NotFound, ParameterError, ResumeError, TideflowError
 from .._flow._config import Config, configs_of, resolve_configs
 from .._flow._parameter import ParameterContext, resolve_parameters
-from .._flow._spec import ForeachFrame
 from .._logs._writer import STREAMS
-from .._messages import ArtifactRef
+from .._messages import ArtifactRef, ForeachFrame
 from .._metadata._records import (
     ArtifactRecord,
     AttemptRecord,
@@ -55,8 +54,8 @@ if TYPE_CHECKING:
     from .._flow._graph import FlowGraph
     from .._stores._bundle import Stores
     from .._stores._interfaces import BlobStore, MetadataStore
-    from .._supervisor._run_actor import RunRequest
     from ._console import Console
+    from ._request import RunRequest
     from ._scheduler import Scheduler
 
 __all__ = (
