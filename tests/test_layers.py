@@ -20,7 +20,10 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "tideflow"
 #: listed (``tideflow._flow`` covers ``tideflow._flow._spec``). A module may import one of
 #: its own layer or of a layer below, never one above.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("tideflow._exceptions", "tideflow._version", "tideflow._config")),
+    (
+        "foundation",
+        ("tideflow._exceptions", "tideflow._version", "tideflow._config", "tideflow._states"),
+    ),
     (
         "definition",
         (
@@ -33,7 +36,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tideflow._cards._context",
         ),
     ),
-    ("messages", ("tideflow._messages", "tideflow._states")),
+    ("messages", ("tideflow._messages",)),
     (
         "stores",
         (

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .._runtime._state import RunState
+from .._states import RunState
 from .._supervisor._output import echo
 from .._supervisor._supervisor import current_supervisor
 
