@@ -83,11 +83,11 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _ORDER = {name: index for index, (name, _) in enumerate(LAYERS)}
 
 
-def module_names() -> dict[str, Path]:
-    """Every module of the package, by dotted name."""
+def module_names(src: Path = SRC) -> dict[str, Path]:
+    """Every module of the package in ``src``, by dotted name."""
     found = {}
-    for path in sorted(SRC.rglob("*.py")):
-        parts = ("tideflow", *path.relative_to(SRC).with_suffix("").parts)
+    for path in sorted(src.rglob("*.py")):
+        parts = ("tideflow", *path.relative_to(src).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts = parts[:-1]
         found[".".join(parts)] = path
@@ -145,9 +145,9 @@ def imports_of(module: str, path: Path, known: set[str]) -> set[tuple[str, int]]
     return found
 
 
-def import_graph() -> dict[str, set[tuple[str, int]]]:
+def import_graph(src: Path = SRC) -> dict[str, set[tuple[str, int]]]:
     """Every module and the package modules it imports (lazy imports included)."""
-    modules = module_names()
+    modules = module_names(src)
     known = set(modules)
     return {name: imports_of(name, path, known) for name, path in modules.items()}
 
@@ -192,33 +192,29 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_every_module_has_a_layer() -> None:
-    for module in module_names():
-        layer_of(module)
-
-
-def test_no_import_goes_up_a_layer() -> None:
-    graph = import_graph()
-    paths = module_names()
+def upward_imports(src: Path = SRC) -> list[str]:
+    """One line per import that goes up a layer: file, line, both modules and layers."""
+    graph = import_graph(src)
+    paths = module_names(src)
     upward = []
     for module, targets in sorted(graph.items()):
         here = layer_of(module)
         for target, line in sorted(targets):
             there = layer_of(target)
             if _ORDER[there] > _ORDER[here]:
-                where = paths[module].relative_to(SRC.parent.parent)
+                where = paths[module].relative_to(src.parent)
                 upward.append(
                     f"{where}:{line}: {module} ({here}) imports {target} ({there}), "
                     "a layer above it"
                 )
-    assert not upward, "Imports that go up a layer:\n" + "\n".join(upward)
+    return upward
 
 
-def test_no_import_cycle() -> None:
-    graph = {module: {t for t, _ in targets} for module, targets in import_graph().items()}
-    cycles = _cycles(graph)
+def import_cycles(src: Path = SRC) -> list[str]:
+    """One description per import cycle, with the imports that make it."""
+    graph = {module: {t for t, _ in targets} for module, targets in import_graph(src).items()}
     described = []
-    for component in cycles:
+    for component in _cycles(graph):
         members = set(component)
         edges = [
             f"    {module} -> {target}"
@@ -226,7 +222,50 @@ def test_no_import_cycle() -> None:
             for target in sorted(graph[module] & members)
         ]
         described.append(f"a cycle of {len(component)} modules:\n" + "\n".join(edges))
-    assert not cycles, "Import cycles (lazy imports included):\n" + "\n".join(described)
+    return described
+
+
+def test_every_module_has_a_layer() -> None:
+    for module in module_names():
+        layer_of(module)
+
+
+def test_no_import_goes_up_a_layer() -> None:
+    upward = upward_imports()
+    assert not upward, "Imports that go up a layer:\n" + "\n".join(upward)
+
+
+def test_no_import_cycle() -> None:
+    cycles = import_cycles()
+    assert not cycles, "Import cycles (lazy imports included):\n" + "\n".join(cycles)
+
+
+def test_a_lazy_upward_import_is_named(tmp_path: Path) -> None:
+    """The checks see an import inside a function, and say which import is at fault."""
+    package = tmp_path / "tideflow"
+    for folder in (package / "_flow", package / "_cli"):
+        folder.mkdir(parents=True)
+        (folder / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "_flow" / "_spec.py").write_text(
+        "def main():\n    from .._cli import _main\n\n    return _main.run()\n"
+    )
+    (package / "_cli" / "_main.py").write_text(
+        "import typing\n\nif typing.TYPE_CHECKING:\n    from .. import client\n"
+        "from .._flow._spec import main\n"
+    )
+    (package / "client.py").write_text("")
+    fault = "tideflow/_flow/_spec.py:2: tideflow._flow._spec (definition) imports"
+    assert upward_imports(package) == [
+        f"{fault} tideflow._cli (CLI), a layer above it",
+        f"{fault} tideflow._cli._main (CLI), a layer above it",
+    ]
+    cycle = (
+        "a cycle of 2 modules:\n"
+        "    tideflow._cli._main -> tideflow._flow._spec\n"
+        "    tideflow._flow._spec -> tideflow._cli._main"
+    )
+    assert import_cycles(package) == [cycle]
 
 
 @pytest.mark.parametrize(
