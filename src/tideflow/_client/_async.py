@@ -17,17 +17,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import anyio.to_thread
 
 from .._exceptions import NamespaceMismatch, NotFound
-from ._common import ClientObject, FlowListing
+from ._common import ClientObject, FlowListing, LookUp
 from ._nodes import Node, open_node
 from ._pathspec import split_pathspec
 from ._queries import Query, build_async
 from ._sync import DataArtifact, Flow, Run, Step, Task
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import AsyncIterator, Coroutine, Generator
 
-    from .._config import Config
 
 __all__ = (
     "AsyncDataArtifact",
@@ -48,7 +46,7 @@ class _AsyncObject(ClientObject):
     """
 
     __slots__ = ("_args", "_async_node")
-    _args: tuple[object, int | None, bool, str | os.PathLike[str] | Config | None]
+    _args: LookUp
     _async_node: Node | None
     #: The async class of each kind of node, and the queries of each class's twin.
     _FACES: ClassVar[dict[type[Node], type[_AsyncObject]]] = {}
@@ -61,16 +59,9 @@ class _AsyncObject(ClientObject):
             build_async(cls, twin)
             _AsyncObject._FACES.setdefault(cls._NODE, cls)
 
-    def __init__(
-        self,
-        pathspec: str | None = None,
-        attempt: int | None = None,
-        *,
-        _namespace_check: bool = True,
-        _root: str | os.PathLike[str] | Config | None = None,
-    ) -> None:
-        split_pathspec(self._NODE.KIND, pathspec)
-        self._args = (pathspec, attempt, _namespace_check, _root)
+    def _look_up(self, args: LookUp) -> None:
+        split_pathspec(self._NODE.KIND, args[0])  # a malformed one fails at once
+        self._args = args
         self._async_node = None
 
     @classmethod

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
 
     from .._config import Config
 
-__all__ = ("ClientObject", "FlowListing")
+__all__ = ("ClientObject", "FlowListing", "LookUp")
+
+#: What names an object: its pathspec, attempt, whether to check the namespace, and root.
+LookUp = tuple[object, "int | None", bool, "str | os.PathLike[str] | Config | None"]
 
 
 def _rebuild(cls: type[ClientObject], pathspec: str, attempt: int | None, root: str | None) -> Any:
@@ -32,6 +35,20 @@ class ClientObject:
 
     __slots__ = ()
     _NODE: ClassVar[type[Node]]
+
+    def __init__(
+        self,
+        pathspec: str | None = None,
+        attempt: int | None = None,
+        *,
+        _namespace_check: bool = True,
+        _root: str | os.PathLike[str] | Config | None = None,
+    ) -> None:
+        self._look_up((pathspec, attempt, _namespace_check, _root))
+
+    def _look_up(self, args: LookUp) -> None:
+        """Find the object (blocking face) or check and keep what names it (async face)."""
+        raise NotImplementedError
 
     @property
     def _node(self) -> Node:

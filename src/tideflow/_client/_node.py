@@ -61,11 +61,15 @@ class Node:
 
     @property
     def user_tags(self) -> frozenset[str]:
-        return NO_TAGS
+        """The user tags of the run the node belongs to: its parent's (none for a flow)."""
+        parent = self.parent
+        return NO_TAGS if parent is None else parent.user_tags
 
     @property
     def system_tags(self) -> frozenset[str]:
-        return NO_TAGS
+        """The system tags of the run the node belongs to: its parent's (none for a flow)."""
+        parent = self.parent
+        return NO_TAGS if parent is None else parent.system_tags
 
     @property
     def tags(self) -> frozenset[str]:

@@ -374,14 +374,6 @@ class StepNode(Node):
         return self.run
 
     @property
-    def user_tags(self) -> frozenset[str]:
-        return self.run.user_tags
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        return self.run.system_tags
-
-    @property
     def origin_pathspec(self) -> str | None:
         """The step of the origin run, when this step's tasks were cloned from it.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Self, TypeVar
 
 from .._exceptions import NamespaceMismatch, NotFound, TaskException
-from ._common import ClientObject, FlowListing
+from ._common import ClientObject, FlowListing, LookUp
 from ._data import ChildList, Metadata, TaskArtifacts, TaskData
 from ._nodes import FlowNode, Node, RunNode, StepNode, TaskNode, open_node, to_datetime
 from ._queries import (
@@ -38,11 +38,9 @@ from ._queries import (
 from ._task_nodes import ArtifactNode
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Iterator
     from datetime import datetime
 
-    from .._config import Config
 
 __all__ = ("ChildList", "DataArtifact", "Flow", "Flows", "Run", "Step", "Task", "wrap")
 
@@ -63,17 +61,9 @@ class _Object(ClientObject):
         if "_NODE" in vars(cls):  # a subclass adding queries keeps the node's class
             _Object._FACES.setdefault(cls._NODE, cls)
 
-    def __init__(
-        self,
-        pathspec: str | None = None,
-        attempt: int | None = None,
-        *,
-        _namespace_check: bool = True,
-        _root: str | os.PathLike[str] | Config | None = None,
-    ) -> None:
-        self._node = open_node(
-            self._NODE, pathspec, attempt, namespace_check=_namespace_check, root=_root
-        )
+    def _look_up(self, args: LookUp) -> None:
+        pathspec, attempt, check, root = args
+        self._node = open_node(self._NODE, pathspec, attempt, namespace_check=check, root=root)
 
     @classmethod
     def _from_node(cls, node: Node) -> Self:

@@ -80,14 +80,6 @@ class TaskNode(Node):
         return self.step
 
     @property
-    def user_tags(self) -> frozenset[str]:
-        return self.step.user_tags
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        return self.step.system_tags
-
-    @property
     def origin_pathspec(self) -> str | None:
         return self._record.origin_pathspec
 
@@ -320,14 +312,6 @@ class ArtifactNode(Node):
     @property
     def parent(self) -> TaskNode:
         return self.task
-
-    @property
-    def user_tags(self) -> frozenset[str]:
-        return self.task.user_tags
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        return self.task.system_tags
 
     @property
     def origin_pathspec(self) -> str | None:
