@@ -96,7 +96,11 @@ def _same(obj: ClientObject, answer: Any) -> Any:
 
 class Query(Generic[T]):
     """One declared query. The blocking class reads it as a ``T``; once the class is
-    built, the declaration is replaced by the attribute of its face."""
+    built, the declaration is replaced by the attribute of its face.
+
+    The functions that :meth:`blocking` and :meth:`asynchronous` build become methods
+    and property getters of the client classes: their ``self`` is the client object.
+    """
 
     __slots__ = ("answer", "convert", "doc", "name")
 
@@ -138,24 +142,38 @@ class Query(Generic[T]):
         """The async class's attribute."""
         raise NotImplementedError
 
+    def _returns(self) -> Any:
+        """The type the face gives, where it is the answer's own (no conversion)."""
+        if self.convert is not None:
+            return inspect.Signature.empty
+        try:
+            return inspect.signature(self.answer).return_annotation
+        except (TypeError, ValueError):  # pragma: no cover - builtins without one
+            return inspect.Signature.empty
+
     def _named(self, func: Callable[..., Any], name: str) -> Callable[..., Any]:
+        """``func`` named ``name``, with the declaration's docstring, and annotated with
+        the answer's return type (or nothing) rather than the generic ``Any`` it has."""
         func.__name__ = func.__qualname__ = name
         func.__doc__ = self.doc
+        returns = self._returns()
+        func.__annotations__ = {} if returns is inspect.Signature.empty else {"return": returns}
         return func
 
+    def _property(self, get: Callable[[Any], Any]) -> property:
+        """A read-only property of ``get``, documented and annotated as :meth:`_named`."""
+        return property(self._named(get, self.name), doc=self.doc)
+
     def _signature(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        """``func`` with the answer's parameters, its node parameter shown as ``self`` (and
-        the answer's return type only where the face returns that answer as it is)."""
+        """``func`` with the answer's parameters, its node parameter shown as ``self``."""
         try:
             signature = inspect.signature(self.answer)
         except (TypeError, ValueError):  # pragma: no cover - builtins without one
             return func
         params = list(signature.parameters.values())
         self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        same = isinstance(self, Method) and self.convert is None
         func.__signature__ = signature.replace(  # type: ignore[attr-defined]
-            parameters=[self_param, *params[1:]],
-            return_annotation=signature.return_annotation if same else signature.empty,
+            parameters=[self_param, *params[1:]], return_annotation=self._returns()
         )
         return func
 
@@ -167,7 +185,7 @@ class Held(Query[T]):
 
     def blocking(self) -> object:
         answer, convert = self.answer, self.convert or _same
-        return property(lambda obj: convert(obj, answer(obj._node)), doc=self.doc)
+        return self._property(lambda obj: convert(obj, answer(obj._node)))
 
     def asynchronous(self) -> object:
         return self.blocking()
@@ -185,15 +203,15 @@ class Read(Query[T]):
     def blocking(self) -> object:
         answer = self.answer
         if self.convert is None:
-            return property(lambda obj: answer(obj._node), doc=self.doc)
+            return self._property(lambda obj: answer(obj._node))
         convert = self.convert
-        return property(lambda obj: convert(obj, answer(obj._node)), doc=self.doc)
+        return self._property(lambda obj: convert(obj, answer(obj._node)))
 
     def asynchronous(self) -> object:
         answer, convert = self.answer, self.convert or _same
 
-        async def fetch(obj: ClientObject) -> Any:
-            return convert(obj, await anyio.to_thread.run_sync(answer, obj._node))
+        async def fetch(self: ClientObject) -> Any:
+            return convert(self, await anyio.to_thread.run_sync(answer, self._node))
 
         return self._named(fetch, self.async_name())
 
@@ -207,8 +225,8 @@ class Values(Read[T]):
     def asynchronous(self) -> object:
         answer = self.answer
 
-        async def fetch(obj: ClientObject, *names: str) -> Any:
-            return await anyio.to_thread.run_sync(answer, obj._node, names)
+        async def fetch(self: ClientObject, *names: str) -> Any:
+            return await anyio.to_thread.run_sync(answer, self._node, names)
 
         return self._named(fetch, self.async_name())
 
@@ -219,25 +237,28 @@ class Children(Query[ChildList[T]]):
 
     __slots__ = ()
 
+    def _returns(self) -> Any:
+        return inspect.Signature.empty  # the face's own container, not the answer's list
+
     def blocking(self) -> object:
         answer = self.answer
 
-        def get(obj: Any) -> ChildList[Any]:
-            node, wrap = obj._node, obj._wrap
+        def get(self: Any) -> ChildList[Any]:
+            node, wrap = self._node, self._wrap
             return ChildList(
-                obj.pathspec,
+                self.pathspec,
                 lambda tags: [wrap(child) for child in answer(node, tags)],
-                obj.__getitem__,
+                self.__getitem__,
             )
 
-        return property(get, doc=self.doc)
+        return self._property(get)
 
     def asynchronous(self) -> object:
         answer = self.answer
 
-        async def list_children(obj: ClientObject, *tags: str) -> AsyncIterator[Any]:
-            for node in await anyio.to_thread.run_sync(answer, obj._node, tags):
-                yield obj._wrap(node)
+        async def list_children(self: ClientObject, *tags: str) -> AsyncIterator[Any]:
+            for node in await anyio.to_thread.run_sync(answer, self._node, tags):
+                yield self._wrap(node)
 
         return self._named(list_children, self.name)
 
@@ -248,22 +269,25 @@ class Listing(Query["Callable[P, Iterator[T]]"], Generic[P, T]):
 
     __slots__ = ()
 
+    def _returns(self) -> Any:
+        return inspect.Signature.empty  # the face's own container, not the answer's list
+
     def blocking(self) -> object:
         answer, convert = self.answer, self.convert or _same
 
-        def call(obj: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            return iter(convert(obj, answer(obj._node, *args, **kwargs)))
+        def call(self: Any, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            return iter(convert(self, answer(self._node, *args, **kwargs)))
 
         return self._signature(self._named(call, self.name))
 
     def asynchronous(self) -> object:
         answer, convert = self.answer, self.convert or _same
 
-        async def call(obj: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        async def call(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
             found = await anyio.to_thread.run_sync(
-                functools.partial(answer, obj._node, *args, **kwargs)
+                functools.partial(answer, self._node, *args, **kwargs)
             )
-            for item in convert(obj, found):
+            for item in convert(self, found):
                 yield item
 
         return self._signature(self._named(call, self.name))
@@ -278,19 +302,19 @@ class Method(Query["Callable[P, R]"], Generic[P, R]):
     def blocking(self) -> object:
         answer, convert = self.answer, self.convert or _same
 
-        def call(obj: Any, *args: Any, **kwargs: Any) -> Any:
-            return convert(obj, answer(obj._node, *args, **kwargs))
+        def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+            return convert(self, answer(self._node, *args, **kwargs))
 
         return self._signature(self._named(call, self.name))
 
     def asynchronous(self) -> object:
         answer, convert = self.answer, self.convert or _same
 
-        async def call(obj: Any, *args: Any, **kwargs: Any) -> Any:
+        async def call(self: Any, *args: Any, **kwargs: Any) -> Any:
             found = await anyio.to_thread.run_sync(
-                functools.partial(answer, obj._node, *args, **kwargs)
+                functools.partial(answer, self._node, *args, **kwargs)
             )
-            return convert(obj, found)
+            return convert(self, found)
 
         return self._signature(self._named(call, self.name))
 
