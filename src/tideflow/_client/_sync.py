@@ -80,14 +80,14 @@ class _Object(ClientObject):
     if not TYPE_CHECKING:  # a hint at run time; type checkers report the name themselves
 
         def __getattr__(self, name: str) -> Any:
-            query = declared(type(self)).get(name.removeprefix("fetch_"))
-            if name.startswith("fetch_") and isinstance(query, Read):
-                raise AttributeError(
-                    f"{type(self).__name__!r} object has no attribute {name!r}: "
-                    f"{name}() is the async client's name; this blocking object reads "
+            query = name.startswith("fetch_") and declared(type(self)).get(name[6:])
+            hint = ""
+            if isinstance(query, Read):
+                hint = (
+                    f": {name}() is the async client's name; this blocking object reads "
                     f".{query.name}, or use Async{type(self).__name__}."
                 )
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{hint}")
 
 
 class _Parent(_Object, Generic[C]):
