@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 import anyio.to_thread
@@ -146,8 +147,9 @@ class Query(Generic[T]):
         """The type the face gives, where it is the answer's own (no conversion)."""
         if self.convert is not None:
             return inspect.Signature.empty
+        answer = self.answer.fget if isinstance(self.answer, property) else self.answer
         try:
-            return inspect.signature(self.answer).return_annotation
+            return inspect.signature(answer).return_annotation
         except (TypeError, ValueError):  # pragma: no cover - builtins without one
             return inspect.Signature.empty
 
@@ -179,12 +181,20 @@ class Query(Generic[T]):
 
 
 class Held(Query[T]):
-    """Answered from what the object holds: the same property on both faces."""
+    """Answered from what the object holds: the same property on both faces.
+
+    Declared with a property of the node (``held(TaskNode.index, ...)``), it reads that
+    property through :func:`operator.attrgetter`, without a Python call of its own.
+    """
 
     __slots__ = ()
 
     def blocking(self) -> object:
-        answer, convert = self.answer, self.convert or _same
+        answer, convert = self.answer, self.convert
+        if isinstance(answer, property) and convert is None:
+            get = attrgetter(f"_node.{answer.fget.__name__}")
+            return property(get, doc=self.doc)
+        convert = convert or _same
         return self._property(lambda obj: convert(obj, answer(obj._node)))
 
     def asynchronous(self) -> object:

@@ -243,7 +243,7 @@ class Step(_Parent["Task"]):
     __slots__ = ()
     _NODE = StepNode
 
-    name: Held[str] = held(lambda node: node.name, "The step's name.")
+    name: Held[str] = held(StepNode.name, "The step's name.")
     task: Read[Task | None] = read(
         StepNode.any_task,
         "A task of the step: its only one, or the newest of a foreach body.",
@@ -338,7 +338,7 @@ class Task(_Parent["DataArtifact"]):
         "What the attempt raised, if it failed: ``.type``, ``.message``, ``.traceback``.",
     )
     runtime_name: Held[str | None] = held(
-        lambda node: node.runtime_name, "The runtime the task ran on: ``'dev'`` for local runs."
+        TaskNode.runtime_name, "The runtime the task ran on: ``'dev'`` for local runs."
     )
     stdout: Read[str] = read(
         lambda node: node.log_text("stdout"),
@@ -369,7 +369,7 @@ class Task(_Parent["DataArtifact"]):
         "``platform`` when recorded).",
     )
     index: Held[int | None] = held(
-        lambda node: node.index,
+        TaskNode.index,
         "The task's index in the innermost foreach around it; ``None`` outside one.",
     )
     parent_tasks: Read[Iterator[Task]] = read(
@@ -406,10 +406,10 @@ class DataArtifact(_Object):
     _NODE = ArtifactNode
 
     data: Read[Any] = read(ArtifactNode.value, "The artifact's value, read from the datastore.")
-    sha: Held[str] = held(lambda node: node.sha, "The SHA-256 key of the stored value.")
-    size: Held[int] = held(lambda node: node.size, "The size of the stored value, in bytes.")
+    sha: Held[str] = held(ArtifactNode.sha, "The SHA-256 key of the stored value.")
+    size: Held[int] = held(ArtifactNode.size, "The size of the stored value, in bytes.")
     finished_at: Held[datetime] = held(
-        lambda node: node.finished_at, "When the artifact was stored (UTC)."
+        ArtifactNode.finished_at, "When the artifact was stored (UTC)."
     )
 
 
