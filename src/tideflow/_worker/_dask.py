@@ -27,7 +27,6 @@ import msgspec
 from anyio.lowlevel import EventLoopToken, current_token
 
 from .._exceptions import TideflowError
-from .._runtime._resources import Machine, ResourcePool
 from ._codepack import CodePackage, pack_directory
 from ._dask_remote import DaskTask, RemoteOutcome, python_version, run_attempt, versions
 from ._executor import TaskOutcome, TaskSink
@@ -163,8 +162,9 @@ class DaskExecutor:
         self._by_key: dict[str, _Attempt] = {}
         self._packages: dict[tuple[str, str], CodePackage | None] = {}
         self._packing: dict[tuple[str, str], anyio.Lock] = {}
-        #: The scheduler never holds tasks back for @resources: Dask's worker resources do.
-        self.resource_pool = ResourcePool(Machine(cpu=math.inf, memory=math.inf, gpu=math.inf))
+        #: Tasks run on other machines: the scheduler does not hold them back for this
+        #: machine's resources (Dask's worker resources place them).
+        self.remote = True
 
     def __repr__(self) -> str:
         return f"<DaskExecutor {self.address or 'local cluster'} running={len(self._attempts)}>"

@@ -61,9 +61,9 @@ class TaskOutcome(msgspec.Struct, kw_only=True):
 class Executor(Protocol):
     """Starts task processes.
 
-    An executor that places tasks on other machines may also have a ``resource_pool``
-    attribute (a :class:`~tideflow._runtime._resources.ResourcePool`): the scheduler then
-    holds tasks back for ``@resources`` by that pool instead of this machine's.
+    An executor that runs tasks on other machines also has ``remote = True``: the run is
+    then not held to this machine's resources for ``@resources`` (the executor places
+    the tasks where there is room).
     """
 
     name: str
