@@ -51,6 +51,22 @@ def cluster() -> Iterator[Any]:
         yield local
 
 
+@pytest.fixture
+async def own_cluster(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A cluster of two one-thread workers for one test that breaks it (kills a worker,
+    stops the scheduler); the test's runs use it."""
+    own: Any = await anyio.to_thread.run_sync(
+        lambda: distributed.LocalCluster(
+            **local_cluster_options(n_workers=2, threads_per_worker=1, silence_logs=50)
+        )
+    )
+    monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", own.scheduler_address)
+    try:
+        yield own
+    finally:
+        await anyio.to_thread.run_sync(own.close)
+
+
 @pytest.fixture(autouse=True)
 def on_dask(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     """Every Runner of the test uses the dask executor on the module's cluster."""
@@ -253,8 +269,9 @@ async def test_stopped_run_leaves_nothing_on_the_workers(
     assert await anyio.to_thread.run_sync(worker_children, cluster) == []
 
 
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a cluster of its own: once
 async def test_worker_killed_mid_task_is_a_failed_attempt(
-    tideflow_root: Path, flows_dir: Path, tmp_path: Path, cluster: Any
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, own_cluster: Any
 ) -> None:
     """kill -9 of the worker running a task fails that attempt with the reason; @retry
     runs it again elsewhere, from the shipped code."""
@@ -356,27 +373,18 @@ def test_killed_supervisor_leaves_nothing_on_the_workers(
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a cluster of its own: once
 async def test_scheduler_stopped_mid_run(
-    tideflow_root: Path, flows_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, own_cluster: Any
 ) -> None:
     """A scheduler that goes away mid-step fails the attempt, saying so; its worker's
     task process does not stay behind."""
-    own: Any = await anyio.to_thread.run_sync(
-        lambda: distributed.LocalCluster(
-            **local_cluster_options(n_workers=1, threads_per_worker=1, silence_logs=50)
-        )
-    )
-    try:
-        monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", own.scheduler_address)
-        pid_file = tmp_path / "pids.txt"
-        runner = Runner(str(flows_dir / "exec_slow.py"), show_output=False)
-        go = str(tmp_path / "never")
-        async with await runner.async_run(pid_file=str(pid_file), go_file=go) as running:
-            await anyio.to_thread.run_sync(wait_for_file, pid_file)
-            await anyio.to_thread.run_sync(lambda: own.sync(own.scheduler.close))
-            await running.wait(timeout=60)
-        assert running.status == "failed"
-        assert "the Dask task was cancelled" in running.stderr
-        assert "lost the connection to the scheduler" in running.stderr, running.stderr
-        assert _gone(_pids(pid_file), within=60)
-    finally:
-        await anyio.to_thread.run_sync(own.close)
+    pid_file = tmp_path / "pids.txt"
+    runner = Runner(str(flows_dir / "exec_slow.py"), show_output=False)
+    go = str(tmp_path / "never")
+    async with await runner.async_run(pid_file=str(pid_file), go_file=go) as running:
+        await anyio.to_thread.run_sync(wait_for_file, pid_file)
+        await anyio.to_thread.run_sync(lambda: own_cluster.sync(own_cluster.scheduler.close))
+        await running.wait(timeout=60)
+    assert running.status == "failed"
+    assert "the Dask task was cancelled" in running.stderr
+    assert "lost the connection to the scheduler" in running.stderr, running.stderr
+    assert _gone(_pids(pid_file), within=60)
