@@ -434,9 +434,7 @@ class Runner:
         import anyio
         from anyio.lowlevel import current_token
 
-        from ._supervisor._output import RunOutput
-        from ._supervisor._run_actor import RunActor
-        from ._supervisor._supervisor import current_supervisor
+        from ._supervisor._supervisor import current_supervisor, warm_up
 
         options = dict(options)
         with anyio.move_on_after(self.file_read_timeout):
@@ -446,6 +444,12 @@ class Runner:
             supervisor = await current_supervisor(request.config)
             supervisor.apply_config(request.config)
             executor = supervisor.executor(request.config.executor, request.config.kill_grace)
+            warm_up(executor, request)
+            # Imported once the executor warms up: on a first run, a fork host starts
+            # while these modules load.
+            from ._supervisor._output import RunOutput
+            from ._supervisor._run_actor import RunActor
+
             display = None
             if echo:
                 from ._ui._terminal import terminal_display

@@ -21,6 +21,7 @@ import anyio
 import msgspec
 from anyio.lowlevel import RunVar
 
+from .._worker._executor import WarmsUp
 from .._worker._spawn import SpawnExecutor
 
 if TYPE_CHECKING:
@@ -30,8 +31,9 @@ if TYPE_CHECKING:
 
     from .._config import Config
     from .._worker._executor import Executor
+    from ._run_actor import RunRequest
 
-__all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor")
+__all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor", "warm_up")
 
 #: Seconds the executors may take to close when the supervisor ends.
 CLOSE_TIMEOUT = 10.0
@@ -227,3 +229,25 @@ async def current_supervisor(config: Config | None = None) -> Supervisor:
     _supervisor.set(supervisor)
     _spawn_system_task(supervisor)
     return supervisor
+
+
+def warm_up(executor: Executor, request: RunRequest) -> None:
+    """Let ``executor`` prepare the processes of the run ``request`` asks for, in the
+    background (a fork host starts and imports the flow while the run is created).
+
+    Nothing happens for an executor without warm-up, or when the ``start`` step sets
+    its own environment (its host would be another one).
+    """
+    if not isinstance(executor, WarmsUp):
+        return
+    start = request.flow.graph["start"]
+    names = {d.name for d in start.decorators} | {d.name for d in request.decospecs}
+    if "environment" in names:
+        return
+    executor.warm_up(
+        flow_source=request.flow.source,
+        flow_class=request.flow.cls.__name__,
+        sys_path=request.flow.sys_path,
+        env=request.env,
+        cwd=request.cwd,
+    )
