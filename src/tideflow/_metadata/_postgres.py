@@ -15,7 +15,9 @@ import time
 from typing import TYPE_CHECKING, TypeVar, final
 
 from .._exceptions import NotFound
+from ._clone import clone_rows, snapshots
 from ._pg_base import PostgresBase
+from ._pg_clone import insert_clones_pg, snapshot_rows
 from ._pg_lease import LEASE_HELD_SQL
 from ._pg_queries import (
     RUN_COLUMNS,
@@ -62,7 +64,14 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from ._pg_connect import Conn
-    from ._records import ArtifactRecord, AttemptRecord, ExceptionInfo, MetadataRecord, TaskRecord
+    from ._records import (
+        ArtifactRecord,
+        AttemptRecord,
+        ExceptionInfo,
+        MetadataRecord,
+        TaskRecord,
+        TaskSnapshot,
+    )
 
 __all__ = ("PostgresMetadataStore", "open_postgres")
 
@@ -589,6 +598,27 @@ class PostgresMetadataStore(PostgresBase):
         sql += " ORDER BY attempt, id"
         rows = self._read(lambda conn: conn.execute(sql, params).fetchall())
         return [metadata_record(row) for row in rows]
+
+    def list_task_snapshots(self, flow: str, run_id: str) -> list[TaskSnapshot]:
+        """Return every task of a run that has an attempt, with its latest attempt and that
+        attempt's artifacts and metadata: a whole run in one query per table.
+
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+        rows = self._read(lambda conn: snapshot_rows(conn, flow, number))
+        return snapshots(*rows)
+
+    def clone_tasks(self, clones: Iterable[TaskSnapshot]) -> None:
+        """Record finished tasks copied from another run, in one transaction: each task
+        (and its step, if new), its one attempt, its artifacts and its metadata.
+
+        :raises ValueError: if an attempt's state is not final.
+        :raises NotFound: if a run does not exist; nothing is recorded then.
+        :raises TideflowInternalError: if a task or an attempt is already recorded.
+        """
+        rows = clone_rows(clones)
+        self._write(lambda conn: insert_clones_pg(conn, rows))
 
 
 def open_postgres(url: str, *, root: Path) -> PostgresMetadataStore:

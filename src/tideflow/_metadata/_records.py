@@ -21,6 +21,7 @@ __all__ = (
     "RunRecord",
     "StepRecord",
     "TaskRecord",
+    "TaskSnapshot",
 )
 
 #: The states a run can be in. Every one but ``running`` is final.
@@ -156,3 +157,17 @@ class MetadataRecord(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     created_at: float
     tags: tuple[str, ...] = ()
+
+
+class TaskSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A task with one of its attempts and what that attempt recorded.
+
+    ``list_task_snapshots`` reads them (each task with its latest attempt) and
+    ``clone_tasks`` records them (finished tasks a resume copies into its new run).
+    ``artifacts`` and ``metadata`` belong to ``attempt``.
+    """
+
+    task: TaskRecord
+    attempt: AttemptRecord
+    artifacts: tuple[ArtifactRecord, ...] = ()
+    metadata: tuple[MetadataRecord, ...] = ()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Self, final
 from urllib.parse import unquote, urlsplit
 
 from .._exceptions import NotFound, StoreError
+from ._clone import SNAPSHOT_QUERIES, clone_rows, insert_clones, snapshots
 from ._connection import Database
 from ._lookups import child_tasks, latest_attempts, latest_tagged_run
 from ._records import ATTEMPT_STATES, RUN_STATUSES, RunRecord, StepRecord
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         ExceptionInfo,
         MetadataRecord,
         TaskRecord,
+        TaskSnapshot,
     )
 
 __all__ = ("SQLiteMetadataStore", "open_sqlite")
@@ -725,6 +727,33 @@ class SQLiteMetadataStore:
                 )
             insert_artifacts(conn, artifacts)
             insert_metadata(conn, metadata)
+
+    def list_task_snapshots(self, flow: str, run_id: str) -> list[TaskSnapshot]:
+        """Return every task of a run that has an attempt, with its latest attempt and that
+        attempt's artifacts and metadata: a whole run in one query per table.
+
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+        with self._read() as conn:
+            rows = [conn.execute(sql, (flow, number)).fetchall() for sql in SNAPSHOT_QUERIES]
+            if not rows[0]:
+                require_run(conn, flow, number)
+        return snapshots(*rows)
+
+    def clone_tasks(self, clones: Iterable[TaskSnapshot]) -> None:
+        """Record finished tasks copied from another run, in one transaction: each task
+        (and its step, if new), its one attempt, its artifacts and its metadata.
+
+        Readers see the whole batch or none of it.
+
+        :raises ValueError: if an attempt's state is not final.
+        :raises NotFound: if a run does not exist; nothing is recorded then.
+        :raises TideflowInternalError: if a task or an attempt is already recorded.
+        """
+        rows = clone_rows(clones)
+        with self._write() as conn:
+            insert_clones(conn, rows)
 
     # -- helpers ---------------------------------------------------------------------------
 

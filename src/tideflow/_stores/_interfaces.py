@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         RunRecord,
         StepRecord,
         TaskRecord,
+        TaskSnapshot,
     )
 
 __all__ = ("BlobStore", "LogKey", "LogLine", "LogStore", "LogWriter", "MetadataStore")
@@ -261,6 +262,16 @@ class MetadataStore(Protocol):
         pid: int | None = None,
     ) -> None:
         """Finish an attempt and record its artifacts and metadata, in one transaction."""
+        ...
+
+    def list_task_snapshots(self, flow: str, run_id: str) -> list[TaskSnapshot]:
+        """Return every task of a run that has an attempt, with its latest attempt and that
+        attempt's artifacts and metadata (a whole run at once, for a resume)."""
+        ...
+
+    def clone_tasks(self, clones: Iterable[TaskSnapshot]) -> None:
+        """Record finished tasks copied from another run (a resume), in one transaction:
+        each task and its step, its one final attempt, its artifacts and metadata."""
         ...
 
     # -- artifacts and metadata ----------------------------------------------------------
