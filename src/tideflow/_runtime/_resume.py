@@ -33,9 +33,8 @@ from .._datastore._artifacts import load, loads
 from .._exceptions import NotFound, ParameterError, ResumeError, TideflowError
 from .._flow._config import Config, configs_of, resolve_configs
 from .._flow._parameter import ParameterContext, resolve_parameters
-from .._flow._spec import ForeachFrame
 from .._logs._writer import STREAMS
-from .._messages import ArtifactRef
+from .._messages import ArtifactRef, ForeachFrame
 from .._metadata._records import (
     ArtifactRecord,
     AttemptRecord,
@@ -44,6 +43,7 @@ from .._metadata._records import (
     TaskRecord,
     TaskSnapshot,
 )
+from .._states import AttemptState, RunState
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
 from ._console import stamp, task_prefix
@@ -56,8 +56,8 @@ if TYPE_CHECKING:
     from .._flow._graph import FlowGraph
     from .._stores._bundle import Stores
     from .._stores._interfaces import BlobStore, MetadataStore
-    from .._supervisor._run_actor import RunRequest
     from ._console import Console
+    from ._request import RunRequest
     from ._scheduler import Scheduler
 
 __all__ = (
@@ -225,7 +225,7 @@ def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
                 f"Cannot resume run '{name}/{wanted}': it does not exist in {request.root}. "
                 f"See the runs of the flow with: tideflow runs {name}"
             ) from None
-    if run.status == "running":
+    if run.status == RunState.RUNNING:
         who = f"process {run.pid}" if run.pid else "its supervisor"
         raise ResumeError(
             f"Cannot resume {run.pathspec}: it is still running ({who} supervises it and is "
@@ -237,10 +237,10 @@ def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
 def _finished(snapshot: TaskSnapshot) -> OriginTask | None:
     """The task with its final attempt, if that attempt succeeded or its failure was caught."""
     attempt = snapshot.attempt
-    if attempt.state not in ("succeeded", "failed"):
+    if attempt.state not in (AttemptState.SUCCEEDED, AttemptState.FAILED):
         return None
     metadata = list(snapshot.metadata)
-    if attempt.state == "failed" and not any(m.name == "caught" for m in metadata):
+    if attempt.state == AttemptState.FAILED and not any(m.name == "caught" for m in metadata):
         return None
     return OriginTask(snapshot.task, attempt, list(snapshot.artifacts), metadata)
 
@@ -452,7 +452,7 @@ class _CloneWriter:
         ]
         own = {
             "attempt": "0",
-            "attempt-ok": str(origin.attempt.state == "succeeded"),
+            "attempt-ok": str(origin.attempt.state == AttemptState.SUCCEEDED),
             "origin-run-id": self._origin.run_id,
             "origin-task-id": origin.record.task_id,
             "origin-pathspec": origin.record.pathspec,
