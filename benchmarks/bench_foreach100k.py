@@ -46,11 +46,12 @@ anyio.run(main)
 """
 
 
-def _peaks(process: psutil.Process) -> tuple[float, float | None]:
-    """Sample ``process`` until it exits; the peak RSS and PSS in MiB."""
+def _peaks(child: subprocess.Popen[bytes]) -> tuple[float, float | None]:
+    """Sample ``child`` until it exits; its peak RSS and PSS in MiB."""
+    process = psutil.Process(child.pid)
     rss = pss = 0.0
     has_pss = True
-    while True:
+    while child.poll() is None:  # poll() reaps it: a zombie would report no memory
         try:
             if has_pss:
                 info = process.memory_full_info()
@@ -78,7 +79,7 @@ def _measure(folder: Path, executor: str, items: int) -> tuple[float, float | No
         str(items),
     ]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as child:
-        rss, pss = _peaks(psutil.Process(child.pid))
+        rss, pss = _peaks(child)
         out, err = child.communicate()
     lines = out.decode().strip().splitlines()
     result = json.loads(lines[-1]) if lines else {"status": "no result"}
