@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import NotFound
 from .._metadata._liveness import mark_crashed_runs
 from .._metadata._tags import one_tag, some_tags
+from .._states import AttemptState, RunState
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
 from ._node import UNKNOWN, Node, to_datetime
 from ._pathspec import split_pathspec
@@ -247,10 +248,10 @@ class RunNode(Node):
         A run still marked running whose supervisor is gone is recorded as crashed first,
         so that no run reads as running forever.
         """
-        if self._record.status == "running":
+        if self._record.status == RunState.RUNNING:
             flow, run_id = self._record.flow, self._record.run_id
             record = self.handle.metadata.get_run(flow, run_id)
-            if record.status == "running" and self.handle.is_stale(record):
+            if record.status == RunState.RUNNING and self.handle.is_stale(record):
                 mark_crashed_runs(
                     self.handle.metadata, self.handle.root, self.handle.heartbeat_timeout, flow
                 )
@@ -260,10 +261,10 @@ class RunNode(Node):
 
     def settled(self) -> bool:
         """Whether the run has ended: nothing in it changes any more."""
-        return self.current().status != "running"
+        return self.current().status != RunState.RUNNING
 
     def successful(self) -> bool:
-        return self.current().status == "succeeded"
+        return self.current().status == RunState.SUCCEEDED
 
     def status(self) -> str:
         return self.current().status
@@ -448,7 +449,7 @@ class StepNode(Node):
     def finished_at(self) -> datetime | None:
         """When the last task ended, once every task has ended; else ``None``."""
         count, attempts = self._last_attempts()
-        ended = [a.finished_at for a in attempts if a.state != "running"]
+        ended = [a.finished_at for a in attempts if a.state != AttemptState.RUNNING]
         if count == 0 or len(ended) < count or None in ended:
             return None
         return to_datetime(max(ts for ts in ended if ts is not None))
@@ -457,7 +458,9 @@ class StepNode(Node):
         """Whether every task of the step succeeded (at its last attempt)."""
         count, attempts = self._last_attempts()
         return (
-            count > 0 and len(attempts) == count and all(a.state == "succeeded" for a in attempts)
+            count > 0
+            and len(attempts) == count
+            and all(a.state == AttemptState.SUCCEEDED for a in attempts)
         )
 
     def environment_info(self) -> dict[str, str]:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import NotFound, TaskException
 from .._logs import STREAMS
+from .._states import AttemptState
 from ._data import TaskData
 from ._node import Node, to_datetime
 
@@ -52,7 +53,7 @@ class TaskNode(Node):
             if record.attempt == attempt:
                 node = TaskNode(self.step, r, attempt)
                 node._attempt = record
-                node._final = record.state != "running"
+                node._final = record.state != AttemptState.RUNNING
                 return node
         started = f"attempts 0 to {attempts[-1].attempt}" if attempts else "no attempt yet"
         raise NotFound(
@@ -113,8 +114,8 @@ class TaskNode(Node):
         self._final = settled or (
             record is not None
             and (
-                record.state == "succeeded"
-                or (self._fixed is not None and record.state != "running")
+                record.state == AttemptState.SUCCEEDED
+                or (self._fixed is not None and record.state != AttemptState.RUNNING)
             )
         )
         return record
@@ -127,7 +128,7 @@ class TaskNode(Node):
 
     def successful(self) -> bool:
         record = self.attempt_record()
-        return record is not None and record.state == "succeeded"
+        return record is not None and record.state == AttemptState.SUCCEEDED
 
     def status(self) -> str | None:
         record = self.attempt_record()
@@ -135,11 +136,11 @@ class TaskNode(Node):
 
     def finished(self) -> bool:
         record = self.attempt_record()
-        return record is not None and record.state != "running"
+        return record is not None and record.state != AttemptState.RUNNING
 
     def finished_at(self) -> datetime | None:
         record = self.attempt_record()
-        if record is None or record.state == "running" or record.finished_at is None:
+        if record is None or record.state == AttemptState.RUNNING or record.finished_at is None:
             return None
         return to_datetime(record.finished_at)
 
