@@ -13,7 +13,7 @@ from .._metadata._liveness import mark_crashed_runs
 from .._metadata._tags import one_tag, some_tags
 from .._states import AttemptState, RunState
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
-from ._node import UNKNOWN, Node, to_datetime
+from ._node import UNKNOWN, Node, RecordNode, to_datetime
 from ._pathspec import split_pathspec
 from ._store import StoreHandle, open_location
 from ._task_nodes import ArtifactNode, TaskNode
@@ -182,11 +182,12 @@ class FlowNode(Node):
         return run
 
 
-class RunNode(Node):
+class RunNode(RecordNode):
     """A run. Its record is asked for again only while the run is still running."""
 
     KIND = "Run"
     __slots__ = ("_record",)
+    _record: RunRecord
 
     def __init__(self, handle: StoreHandle, record: RunRecord) -> None:
         self.handle = handle
@@ -208,14 +209,6 @@ class RunNode(Node):
     def record(self) -> RunRecord:
         """The run's record as last read (its tags are those of that moment)."""
         return self._record
-
-    @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
 
     @property
     def parent(self) -> FlowNode:
@@ -346,11 +339,12 @@ class RunNode(Node):
 # -- steps -------------------------------------------------------------------------------
 
 
-class StepNode(Node):
+class StepNode(RecordNode):
     """A step of a run: the tasks that ran its function."""
 
     KIND = "Step"
     __slots__ = ("_origin", "_record", "run")
+    _record: StepRecord
 
     def __init__(self, run: RunNode, record: StepRecord) -> None:
         self.handle = run.handle
@@ -361,14 +355,6 @@ class StepNode(Node):
     @property
     def name(self) -> str:
         return self._record.step
-
-    @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
 
     @property
     def parent(self) -> RunNode:

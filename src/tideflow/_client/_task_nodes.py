@@ -12,7 +12,7 @@ from .._exceptions import NotFound, TaskException
 from .._logs import STREAMS
 from .._states import AttemptState
 from ._data import TaskData
-from ._node import Node, to_datetime
+from ._node import Node, RecordNode, to_datetime
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ("ArtifactNode", "TaskNode")
 
 
-class TaskNode(Node):
+class TaskNode(RecordNode):
     """A task, at a given attempt or at its latest one.
 
     Without a given attempt, the latest attempt is asked for again on every call until it
@@ -33,6 +33,7 @@ class TaskNode(Node):
 
     KIND = "Task"
     __slots__ = ("_attempt", "_final", "_fixed", "_record", "step")
+    _record: TaskRecord
 
     def __init__(self, step: StepNode, record: TaskRecord, attempt: int | None) -> None:
         self.handle = step.handle
@@ -65,16 +66,8 @@ class TaskNode(Node):
         return self._record
 
     @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
     def attempt(self) -> int | None:
         return self._fixed
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
 
     @property
     def parent(self) -> StepNode:
