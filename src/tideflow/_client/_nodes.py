@@ -367,10 +367,15 @@ class RunNode(Node):
 
     def end_task(self) -> TaskNode | None:
         """The task of the ``end`` step, or ``None`` if it has not started."""
-        try:
-            return self.child("end").any_task()
-        except NotFound:
+        settled = self.settled()  # asked first: an attempt read after that is final
+        r = self._record
+        view = self.handle.metadata.newest_task(r.flow, r.run_id, "end")  # one query
+        if view is None:
             return None
+        task = TaskNode(StepNode(self, view.step), view.task, None)
+        if view.attempt is not None and (settled or view.attempt.state == "succeeded"):
+            task._attempt, task._final, task._artifacts = view.attempt, True, view.artifacts
+        return task
 
     def data(self, preload: tuple[str, ...] | None = None) -> TaskData | None:
         end = self.end_task()
@@ -524,7 +529,7 @@ class TaskNode(Node):
     """
 
     KIND = "Task"
-    __slots__ = ("_attempt", "_final", "_fixed", "_record", "step")
+    __slots__ = ("_artifacts", "_attempt", "_final", "_fixed", "_record", "step")
 
     def __init__(self, step: StepNode, record: TaskRecord, attempt: int | None) -> None:
         self.handle = step.handle
@@ -533,6 +538,8 @@ class TaskNode(Node):
         self._fixed = attempt
         self._attempt: AttemptRecord | None = None
         self._final = False
+        #: The final attempt's artifacts, when read with it (see RunNode.end_task).
+        self._artifacts: tuple[ArtifactRecord, ...] | None = None
 
     @classmethod
     def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> TaskNode:
@@ -669,7 +676,11 @@ class TaskNode(Node):
     def _artifact_records(self) -> list[ArtifactRecord]:
         r = self._record
         attempt = self.current_attempt()
-        records = self.handle.metadata.list_artifacts(r.flow, r.run_id, r.step, r.task_id, attempt)
+        records: Iterable[ArtifactRecord] | None = self._artifacts
+        if records is None:
+            records = self.handle.metadata.list_artifacts(
+                r.flow, r.run_id, r.step, r.task_id, attempt
+            )
         return [a for a in records if not a.name.startswith("_")]
 
     def artifacts(self) -> list[ArtifactNode]:

@@ -21,6 +21,7 @@ __all__ = (
     "RunRecord",
     "StepRecord",
     "TaskRecord",
+    "TaskView",
 )
 
 #: The states a run can be in. Every one but ``running`` is final.
@@ -156,3 +157,16 @@ class MetadataRecord(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     created_at: float
     tags: tuple[str, ...] = ()
+
+
+class TaskView(msgspec.Struct, frozen=True, kw_only=True):
+    """A task with its step, its latest attempt and that attempt's artifacts: what the
+    client needs to read ``run.data``, in one query
+    (:meth:`~tideflow._stores._interfaces.MetadataStore.newest_task`)."""
+
+    step: StepRecord
+    task: TaskRecord
+    #: The task's latest attempt, ``None`` before it started one.
+    attempt: AttemptRecord | None
+    #: The artifacts of that attempt, by name.
+    artifacts: tuple[ArtifactRecord, ...] = ()
