@@ -11,6 +11,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from .._states import AttemptState, RunState
 from ._records import RUN_STATUSES, RunRecord
 from ._rows import check_state, run_not_found, run_number, run_record
 from ._sql import Session, StoreFamily, fetch_run
@@ -41,7 +42,7 @@ def _crash(s: Session, flow: str, number: int, beat: float) -> bool:
         (beat, flow, number),
     )
     if changed:
-        end_running_attempts(s, flow, number, "crashed", beat)
+        end_running_attempts(s, flow, number, AttemptState.CRASHED, beat)
     return bool(changed)
 
 
@@ -151,13 +152,14 @@ class RunsFamily(StoreFamily):
             row = s.one(sql, (flow, number))
             if row is None:
                 raise run_not_found(flow, run_id)
-            if row[0] != "running":
+            if row[0] != RunState.RUNNING:
                 return False
             s.run(
                 "UPDATE runs SET status = ?, finished_at = ? WHERE flow = ? AND run_id = ?",
                 (status, at, flow, number),
             )
-            attempts = "crashed" if status == "crashed" else "cancelled"
+            crashed = status == RunState.CRASHED
+            attempts = AttemptState.CRASHED if crashed else AttemptState.CANCELLED
             end_running_attempts(s, flow, number, attempts, at)
             return True
 
