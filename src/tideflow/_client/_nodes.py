@@ -291,10 +291,15 @@ class RunNode(RecordNode):
 
     def end_task(self) -> TaskNode | None:
         """The task of the ``end`` step, or ``None`` if it has not started."""
-        try:
-            return self.child("end").any_task()
-        except NotFound:
+        settled = self.settled()  # asked first: an attempt read after that is final
+        r = self._record
+        view = self.handle.metadata.newest_task(r.flow, r.run_id, "end")  # one query
+        if view is None:
             return None
+        task = TaskNode(StepNode(self, view.step), view.task, None)
+        if view.attempt is not None and (settled or view.attempt.state == AttemptState.SUCCEEDED):
+            task._attempt, task._final, task._artifacts = view.attempt, True, view.artifacts
+        return task
 
     def data(self, preload: tuple[str, ...] | None = None) -> TaskData | None:
         end = self.end_task()

@@ -15,6 +15,7 @@ from ._data import TaskData
 from ._node import Node, RecordNode, to_datetime
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
     from .._metadata._records import ArtifactRecord, AttemptRecord, MetadataRecord, TaskRecord
@@ -32,7 +33,7 @@ class TaskNode(RecordNode):
     """
 
     KIND = "Task"
-    __slots__ = ("_attempt", "_final", "_fixed", "_record", "step")
+    __slots__ = ("_artifacts", "_attempt", "_final", "_fixed", "_record", "step")
     _record: TaskRecord
 
     def __init__(self, step: StepNode, record: TaskRecord, attempt: int | None) -> None:
@@ -42,6 +43,8 @@ class TaskNode(RecordNode):
         self._fixed = attempt
         self._attempt: AttemptRecord | None = None
         self._final = False
+        #: The final attempt's artifacts, when read with it (see RunNode.end_task).
+        self._artifacts: tuple[ArtifactRecord, ...] | None = None
 
     def at_attempt(self, attempt: int) -> TaskNode:
         """This task at ``attempt``.
@@ -155,7 +158,11 @@ class TaskNode(RecordNode):
     def _artifact_records(self) -> list[ArtifactRecord]:
         r = self._record
         attempt = self.current_attempt()
-        records = self.handle.metadata.list_artifacts(r.flow, r.run_id, r.step, r.task_id, attempt)
+        records: Iterable[ArtifactRecord] | None = self._artifacts
+        if records is None:
+            records = self.handle.metadata.list_artifacts(
+                r.flow, r.run_id, r.step, r.task_id, attempt
+            )
         return [a for a in records if not a.name.startswith("_")]
 
     def artifacts(self) -> list[ArtifactNode]:

@@ -4,17 +4,18 @@ A resume reads every task its origin run finished and copies it into the new run
 at a time, that is three reads and three write transactions per task. These helpers read a
 whole run in one query per table and build its :class:`~._records.TaskSnapshot` s, and
 turn a batch of snapshots into the rows of each table, so that a store writes the batch in
-one transaction with one ``executemany`` per table. The SQL here is SQLite's; the
-PostgreSQL store runs the same statements with its own placeholders (:mod:`._pg_clone`).
+one transaction with one ``executemany`` per table. :class:`ClonesFamily` is the table
+family both stores take these methods from; its SQL runs through a :class:`~._sql.Session`.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TYPE_CHECKING, Final, NamedTuple
 
 import msgspec
 
+from ._artifacts import insert_artifacts
+from ._events import insert_metadata
 from ._records import ATTEMPT_STATES, TaskSnapshot
 from ._rows import (
     ARTIFACT_COLUMNS,
@@ -27,18 +28,18 @@ from ._rows import (
     check_state,
     duplicate,
     metadata_record,
-    require_run,
     run_number,
     task_record,
     task_row,
 )
+from ._sql import Session, StoreFamily, require_run
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from ._records import ArtifactRecord, MetadataRecord
 
-__all__ = ("SNAPSHOT_QUERIES", "CloneRows", "clone_rows", "insert_clones", "snapshots")
+__all__ = ("SNAPSHOT_QUERIES", "CloneRows", "ClonesFamily", "clone_rows", "snapshots")
 
 _JSON: Final = msgspec.json.Encoder()
 _RUN = "WHERE flow = ? AND run_id = ?"
@@ -142,30 +143,60 @@ def clone_rows(clones: Iterable[TaskSnapshot]) -> CloneRows:
     return rows
 
 
-def insert_clones(conn: sqlite3.Connection, rows: CloneRows) -> None:
-    """Write ``rows`` with ``conn`` (SQLite), inside the caller's transaction.
+def _insert_clones(s: Session, rows: CloneRows) -> None:
+    """Write ``rows`` inside the session's transaction.
 
     :raises NotFound: if a run does not exist.
     :raises TideflowInternalError: if a task or an attempt is already recorded.
     """
     for flow, number in rows.runs:
-        require_run(conn, flow, number)
-    conn.executemany("INSERT OR IGNORE INTO steps VALUES (?, ?, ?, ?)", rows.steps)
+        require_run(s, flow, number)
+    head, tail = s.sql.insert_ignore
+    s.many(
+        f"{head} INTO steps (flow, run_id, step, created_at) VALUES (?, ?, ?, ?){tail}", rows.steps
+    )
     try:
-        conn.executemany(
-            f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 9)})", rows.tasks
-        )
-        conn.executemany(
+        s.many(f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join('?' * 9)})", rows.tasks)
+        s.many(
             f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
             rows.attempts,
         )
-    except sqlite3.IntegrityError as exc:
+    except s.sql.duplicate_error as exc:
         raise duplicate("A cloned task or its attempt") from exc
-    conn.executemany(
-        f"INSERT OR REPLACE INTO artifacts ({ARTIFACT_COLUMNS}) VALUES ({', '.join('?' * 9)})",
-        rows.artifacts,
-    )
-    conn.executemany(
-        f"INSERT INTO metadata ({METADATA_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-        rows.metadata,
-    )
+    insert_artifacts(s, rows.artifacts)
+    insert_metadata(s, rows.metadata)
+
+
+class ClonesFamily(StoreFamily):
+    """A run's tasks read whole, and tasks a resume clones, written in batches."""
+
+    __slots__ = ()
+
+    def list_task_snapshots(self, flow: str, run_id: str) -> list[TaskSnapshot]:
+        """Return every task of a run that has an attempt, with its latest attempt and that
+        attempt's artifacts and metadata: a whole run in one query per table.
+
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+
+        def select(s: Session) -> list[list[tuple[object, ...]]]:
+            rows = [s.all(sql, (flow, number)) for sql in SNAPSHOT_QUERIES]
+            if not rows[0]:
+                require_run(s, flow, number)
+            return rows
+
+        return snapshots(*self._read(select))
+
+    def clone_tasks(self, clones: Iterable[TaskSnapshot]) -> None:
+        """Record finished tasks copied from another run, in one transaction: each task
+        (and its step, if new), its one attempt, its artifacts and its metadata.
+
+        Readers see the whole batch or none of it.
+
+        :raises ValueError: if an attempt's state is not final.
+        :raises NotFound: if a run does not exist; nothing is recorded then.
+        :raises TideflowInternalError: if a task or an attempt is already recorded.
+        """
+        rows = clone_rows(clones)
+        self._write(lambda s: _insert_clones(s, rows))

@@ -24,6 +24,7 @@ __all__ = (
     "StepRecord",
     "TaskRecord",
     "TaskSnapshot",
+    "TaskView",
 )
 
 #: The states a run can be in (:class:`RunState`). Every one but ``running`` is final.
@@ -174,3 +175,16 @@ class TaskSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     attempt: AttemptRecord
     artifacts: tuple[ArtifactRecord, ...] = ()
     metadata: tuple[MetadataRecord, ...] = ()
+
+
+class TaskView(msgspec.Struct, frozen=True, kw_only=True):
+    """A task with its step, its latest attempt and that attempt's artifacts: what the
+    client needs to read ``run.data``, in one query
+    (:meth:`~tideflow._stores._interfaces.MetadataStore.newest_task`)."""
+
+    step: StepRecord
+    task: TaskRecord
+    #: The task's latest attempt, ``None`` before it started one.
+    attempt: AttemptRecord | None
+    #: The artifacts of that attempt, by name.
+    artifacts: tuple[ArtifactRecord, ...] = ()

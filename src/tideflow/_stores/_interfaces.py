@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         StepRecord,
         TaskRecord,
         TaskSnapshot,
+        TaskView,
     )
 
 __all__ = ("BlobStore", "LogKey", "LogLine", "LogStore", "LogWriter", "MetadataStore")
@@ -242,6 +243,12 @@ class MetadataStore(Protocol):
 
     def latest_attempts(self, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
         """Return the last attempt of every task of a step that has started one."""
+        ...
+
+    def newest_task(self, flow: str, run_id: str, step: str) -> TaskView | None:
+        """Return the newest task of a step with its latest attempt and that attempt's
+        artifacts, in one query (what ``run.data`` reads), or ``None`` if the step has no
+        task or does not exist."""
         ...
 
     def record_task_end(
