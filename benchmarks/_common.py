@@ -131,6 +131,8 @@ class Row:
     better: str = "lower"
     values: dict[str, list[float]] = field(default_factory=dict)
     note: str = ""
+    #: The figure before the work of issue 16 (its "now" column), in ``unit``, if known.
+    previous: float | None = None
 
     def add(self, executor: str, value: float) -> None:
         self.values.setdefault(executor, []).append(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import anyio
 import msgspec
@@ -16,7 +16,7 @@ import msgspec
 from .._messages import TaskDone, TaskSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from anyio.abc import Process
 
@@ -25,6 +25,7 @@ __all__ = (
     "Executor",
     "TaskOutcome",
     "TaskSink",
+    "WarmsUp",
     "close_process",
     "describe_exit",
     "kill_group",
@@ -46,6 +47,23 @@ class TaskSink(Protocol):
 
     async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
         """Complete lines written to ``stream`` (stdout or stderr), with their UTC times."""
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """An executor that can get a flow's processes ready before its first task."""
+
+    def warm_up(
+        self,
+        *,
+        flow_source: str,
+        flow_class: str,
+        sys_path: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+    ) -> None:
+        """Start preparing in the background and return at once."""
+        ...
 
 
 class TaskOutcome(msgspec.Struct, kw_only=True):
