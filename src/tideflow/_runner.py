@@ -456,6 +456,7 @@ class Runner:
                 executor=executor,
                 output=RunOutput(echo=echo, display=display),
                 shared_limiter=supervisor.limiter,
+                stores=supervisor.stores(request.config, request.root),
             )
             await supervisor.start(actor.run)
             return ExecutingRun._create(self, actor, current_token())

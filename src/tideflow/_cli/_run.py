@@ -67,7 +67,13 @@ async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
     display = terminal_display(request, progress=progress)
     output = RunOutput(echo=True, display=display)
     executor = supervisor.executor(request.config.executor, request.config.kill_grace)
-    actor = RunActor(request, executor=executor, output=output, shared_limiter=supervisor.limiter)
+    actor = RunActor(
+        request,
+        executor=executor,
+        output=output,
+        shared_limiter=supervisor.limiter,
+        stores=supervisor.stores(request.config, request.root),
+    )
     received: list[int] = []
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signal, actor, received)

@@ -11,17 +11,20 @@ from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import psycopg
 
+from ._pg_batch import apply_writes
 from ._pg_connect import PgDatabase, connect, parse_url, store_error
 from ._pg_lease import LEASE_HELD_SQL, Leases, lease_key
 from ._pg_queries import one
 from ._pg_schema import ensure_schema, schema_version
 from ._rows import run_not_found, run_number
+from ._writes import check_writes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from ._pg_connect import Conn
+    from ._writes import Write
 
 __all__ = ("PostgresBase",)
 
@@ -124,6 +127,19 @@ class PostgresBase:
                 lambda conn: ensure_schema(conn, self._schema, self.url, upgrade=False)
             )
             self._ready = True
+
+    def write_batch(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` in order, in one transaction (see :mod:`._writes`).
+
+        :raises ValueError: if a write has a state that is not allowed.
+        :raises NotFound: if a write names a run, task or attempt that does not exist;
+            nothing of the batch is recorded then.
+        :raises StoreError: if talking to the server fails.
+        """
+        if not writes:
+            return
+        check_writes(writes)
+        self._write(lambda conn: apply_writes(conn, writes))
 
     # -- liveness ---------------------------------------------------------------------------
 

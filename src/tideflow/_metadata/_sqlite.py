@@ -43,10 +43,12 @@ from ._rows import (
     task_record,
     task_row,
 )
+from ._sqlite_batch import apply_writes
 from ._tags import check_tags, edit_user_tags
+from ._writes import check_writes
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from types import TracebackType
 
     from ._records import (
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
         MetadataRecord,
         TaskRecord,
     )
+    from ._writes import Write
 
 __all__ = ("SQLiteMetadataStore", "open_sqlite")
 
@@ -725,6 +728,19 @@ class SQLiteMetadataStore:
                 )
             insert_artifacts(conn, artifacts)
             insert_metadata(conn, metadata)
+
+    def write_batch(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` in order, in one transaction (see :mod:`._writes`).
+
+        :raises ValueError: if a write has a state that is not allowed.
+        :raises NotFound: if a write names a run, task or attempt that does not exist;
+            nothing of the batch is recorded then.
+        """
+        if not writes:
+            return
+        check_writes(writes)
+        with self._write() as conn:
+            apply_writes(conn, writes)
 
     # -- helpers ---------------------------------------------------------------------------
 

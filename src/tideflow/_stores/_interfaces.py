@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
 
     from .._metadata._records import (
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         StepRecord,
         TaskRecord,
     )
+    from .._metadata._writes import Write
 
 __all__ = ("BlobStore", "LogKey", "LogLine", "LogStore", "LogWriter", "MetadataStore")
 
@@ -261,6 +262,15 @@ class MetadataStore(Protocol):
         pid: int | None = None,
     ) -> None:
         """Finish an attempt and record its artifacts and metadata, in one transaction."""
+        ...
+
+    def write_batch(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` (:mod:`tideflow._metadata._writes`) in order, in one transaction.
+
+        Each write does what the method of the same name does and checks what it checks;
+        when one fails, nothing of the batch is recorded. The recorder of a run writes
+        through this method only, many events per commit.
+        """
         ...
 
     # -- artifacts and metadata ----------------------------------------------------------

@@ -7,8 +7,10 @@ task of the loop under asyncio). When the loop ends, the supervisor is cancelled
 actor stops its processes and records its final state before the loop closes.
 
 The supervisor also holds what all runs of the loop share: the cap on task processes
-running at once (set by the first run's configuration, then fixed), and the executors (a
-fork host serves every run of its flow).
+running at once (set by the first run's configuration, then fixed), the executors (a
+fork host serves every run of its flow), and the stores (one :class:`Stores` bundle per
+store configuration, so that runs share one connection pool and one lease connection of a
+PostgreSQL database, however many run at once).
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ import anyio
 import msgspec
 from anyio.lowlevel import RunVar
 
+from .._stores._bundle import open_stores
 from .._worker._spawn import SpawnExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
+    from pathlib import Path
 
     from anyio.abc import TaskGroup, TaskStatus
 
     from .._config import Config
+    from .._stores._bundle import Stores
     from .._worker._executor import Executor
 
 __all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor")
@@ -74,6 +79,7 @@ class Supervisor:
         #: Seconds a fork host stays warm once no run uses it (``host_idle_timeout``).
         self._host_idle: float | None = None
         self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._stores: dict[tuple[str, str | None, str | None], Stores] = {}
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -134,6 +140,22 @@ class Supervisor:
             self._start_services()
         return executor
 
+    def stores(self, config: Config, root: Path) -> Stores:
+        """The stores of ``config`` in ``root``, opened by the first run that uses them
+        and shared by the runs of this supervisor until it ends.
+
+        :raises StoreError: for an unknown URL scheme, a missing extra, or a store that
+            cannot be opened.
+        :raises RuntimeError: if the supervisor has ended.
+        """
+        if self._closed:
+            raise RuntimeError("Cannot start a run: its event loop is shutting down.")
+        key = (str(root), config.metadata_url, config.datastore_url)
+        stores = self._stores.get(key)
+        if stores is None:
+            stores = self._stores[key] = open_stores(config, root=root)
+        return stores
+
     def _start_services(self) -> None:
         """Start what the executors run beside their tasks (a fork host's idle timer)."""
         if self._tg is None:
@@ -165,8 +187,19 @@ class Supervisor:
                         # through the shield: the executor closed its processes all the
                         # same; close the others too.
                         interrupted = exc
+            self._close_stores()
             if interrupted is not None:
                 raise interrupted
+
+    def _close_stores(self) -> None:
+        """Close the stores of the runs (every run has ended: their actors were in the
+        task group). Closing is quick: connections are closed, nothing is written."""
+        stores, self._stores = list(self._stores.values()), {}
+        for bundle in stores:
+            try:
+                bundle.close()
+            except Exception:  # noqa: BLE001, S110 - one store that fails to close must not keep the others open
+                pass
 
     async def start(self, actor_run: Callable[..., Awaitable[Any]]) -> Any:
         """Start an actor's ``run(task_status=...)`` in the supervisor; return what it reports.
