@@ -42,9 +42,11 @@ class TaskStarted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 
 
 class AttemptStarted(msgspec.Struct, frozen=True, kw_only=True, tag=True):
-    """An attempt of a task starts (state ``running``)."""
+    """An attempt of a task starts (state ``running``), with the metadata that must be
+    recorded whatever becomes of it."""
 
     record: AttemptRecord
+    metadata: list[MetadataRecord] = []
 
 
 class AttemptFinished(msgspec.Struct, frozen=True, kw_only=True, tag=True):

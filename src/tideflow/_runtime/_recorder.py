@@ -188,8 +188,10 @@ class Recorder:
             match event:
                 case TaskStarted(record=record):
                     writes.append(AddTask(record=record))
-                case AttemptStarted(record=record):
+                case AttemptStarted(record=record, metadata=metadata):
                     writes.append(StartAttempt(record=record))
+                    if metadata:
+                        writes.append(AddMetadata(records=metadata))
                 case AttemptFinished(end=end):
                     writes.append(end)
                     ended.append((end.flow, end.run_id, end.step, end.task_id, end.attempt))

@@ -41,6 +41,7 @@ __all__ = (
     "attempt_record",
     "end_attempt",
     "metadata_records",
+    "start_facts",
     "static_metadata",
     "task_record",
     "task_spec",
@@ -160,8 +161,6 @@ def end_attempt(
 
 
 def static_metadata(
-    run: RunPlan,
-    graph: FlowGraph,
     plan: TaskPlan,
     decorators: dict[str, StepDecorator],
     request: Request,
@@ -180,11 +179,22 @@ def static_metadata(
         meta["parallel-node-index"] = str(frame.index)
         if frame.index == 0:
             meta["internal_task_type"] = "control"
-    if plan.step == "start":
-        # What a resume of this run checks and reuses, even when the start task fails.
-        meta["graph-signature"] = json.dumps(graph.signature())
-        meta["parameters"] = json.dumps({r.name: r.sha for r in run.parameters_refs})
     return meta
+
+
+def start_facts(
+    run: RunPlan, graph: FlowGraph, step: str, task_id: str, attempt: int
+) -> list[MetadataRecord]:
+    """What a resume of the run checks and reuses, recorded when each attempt of the start
+    task starts: so it is there whatever becomes of the attempt, a killed supervisor
+    included."""
+    if step != "start":
+        return []
+    facts = {
+        "graph-signature": json.dumps(graph.signature()),
+        "parameters": json.dumps({r.name: r.sha for r in run.parameters_refs}),
+    }
+    return metadata_records(run, step, task_id, attempt, facts, time.time())
 
 
 def transition_metadata(transition: Transition | None) -> dict[str, str]:

@@ -38,6 +38,7 @@ from ._records import (
     attempt_record,
     end_attempt,
     metadata_records,
+    start_facts,
     static_metadata,
     task_record,
     task_spec,
@@ -210,7 +211,7 @@ class Scheduler:
         decorators = effective_decorators(node.decorators, self.plan.decospecs)
         resources = decorators.get("resources")
         request = request_of(resources.attributes if resources is not None else None)
-        meta = static_metadata(self.plan, self.graph, plan, decorators, request)
+        meta = static_metadata(plan, decorators, request)
         assert self._pool is not None
         if (problem := self._pool.check(request, plan.step)) is not None:
             await self._record_task(plan, task_id)
@@ -327,7 +328,10 @@ class Scheduler:
     ) -> None:
         """Fail a task at once: it asks for more than the machine has (no retry, no catch)."""
         await self._events.record(
-            AttemptStarted(record=attempt_record(self.plan, plan.step, task_id, 0))
+            AttemptStarted(
+                record=attempt_record(self.plan, plan.step, task_id, 0),
+                metadata=start_facts(self.plan, self.graph, plan.step, task_id, 0),
+            )
         )
         error = ErrorInfo(type="InsufficientResources", message=problem)
         await self._sink(plan, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
@@ -360,7 +364,10 @@ class Scheduler:
             env.update(decorators["environment"].attributes["vars"])
         sink = self._sink(plan, task_id, attempt)
         await self._events.record(
-            AttemptStarted(record=attempt_record(self.plan, plan.step, task_id, attempt))
+            AttemptStarted(
+                record=attempt_record(self.plan, plan.step, task_id, attempt),
+                metadata=start_facts(self.plan, self.graph, plan.step, task_id, attempt),
+            )
         )
         # The task stops itself at the limit (keeping what it set); past a grace period
         # the scheduler stops its processes.
