@@ -7,6 +7,7 @@ keeps the leases of the runs this process supervises (see :mod:`~._pg_lease`).
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import psycopg
@@ -43,6 +44,7 @@ class PostgresBase:
         self._leases = Leases(self._settings)
         self._schema = self._settings.schema
         self._ready = False
+        self._preparing = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -122,11 +124,16 @@ class PostgresBase:
         return self._db.write(work)
 
     def _prepare(self) -> None:
-        if not self._ready:
-            self._on_own_connection(
-                lambda conn: ensure_schema(conn, self._schema, self.url, upgrade=False)
-            )
-            self._ready = True
+        if self._ready:
+            return
+        # One thread checks the schema; the others (many runs start at once) wait for it
+        # rather than each opening a connection of its own.
+        with self._preparing:
+            if not self._ready:
+                self._on_own_connection(
+                    lambda conn: ensure_schema(conn, self._schema, self.url, upgrade=False)
+                )
+                self._ready = True
 
     def write_batch(self, writes: Sequence[Write]) -> None:
         """Apply ``writes`` in order, in one transaction (see :mod:`._writes`).
