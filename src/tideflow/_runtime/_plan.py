@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .._flow._decorators import StepDecorator
-from .._flow._spec import ForeachFrame
-from .._messages import ArtifactRef, InputTask
+from .._messages import ArtifactRef, ForeachFrame, InputTask
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 
     from .._flow._decorators import StepDecorator
     from .._flow._graph import FlowGraph
-    from .._flow._spec import Transition
-    from .._messages import ArtifactRef, ErrorInfo
+    from .._messages import ArtifactRef, ErrorInfo, Transition
     from ._plan import RunPlan, TaskPlan
     from ._resources import Request
 

@@ -28,8 +28,7 @@ import msgspec
 
 from .._datastore._artifacts import dumps
 from .._exceptions import TaskException, TaskFailed
-from .._flow._spec import ForeachFrame, Transition
-from .._messages import ArtifactRef, ErrorInfo, InputTask
+from .._messages import ArtifactRef, ErrorInfo, ForeachFrame, InputTask, Transition
 from .._worker._executor import Executor, TaskOutcome, describe_exit
 from ._events import AttemptFinished, AttemptStarted, TaskCaught, TaskStarted
 from ._plan import RunPlan, TaskPlan, group_key, is_parallel, stack_key
