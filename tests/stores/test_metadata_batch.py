@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -166,4 +165,3 @@ def test_batches_from_threads_do_not_mix(metadata: MetadataStore) -> None:
         list(pool.map(metadata.write_batch, batches))
     for b in range(8):
         assert len(metadata.latest_attempts("F", run.run_id, f"s{b}")) == 10
-    assert time.time() > T0

@@ -77,9 +77,8 @@ class Recorder:
         self._stores = stores
         self._console = console
         self._on_error = on_error
-        #: The event stream, made when :meth:`run` starts.
+        #: The send end of the event stream, made when :meth:`run` starts.
         self._send: MemoryObjectSendStream[RunEvent] | None = None
-        self._receive: MemoryObjectReceiveStream[RunEvent] | None = None
         self._writers: dict[LogKey, LogWriter] = {}
         self._by_attempt: dict[_AttemptKey, list[LogKey]] = {}
         self._sent = 0
@@ -135,7 +134,7 @@ class Recorder:
         send while they stop are written too. :meth:`aclose` ends it.
         """
         send, receive = anyio.create_memory_object_stream[RunEvent](BUFFER)
-        self._send, self._receive = send, receive
+        self._send = send
         try:
             with anyio.CancelScope(shield=True) as self._scope:
                 task_status.started()
