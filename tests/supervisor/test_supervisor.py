@@ -234,3 +234,22 @@ async def test_start_run_refuses_a_conflicting_task_cap(
     with pytest.raises(ValueError, match=f"task_limit={cap + 1} is not the cap"):
         await supervisor.start_run(request)
     assert supervisor.statistics().runs == 0
+
+
+async def test_a_store_removed_between_runs_is_created_again(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """The shared bundle of a store whose folder was removed (a notebook starting afresh)
+    is replaced, so the next run is recorded in the new database, not in the old file."""
+    import shutil
+
+    if os.environ.get("TIDEFLOW_METADATA_URL"):
+        pytest.skip("the metadata is on a server: nothing local to remove")
+    runner = Runner(str(flows_dir / "hello_flow.py"), show_output=False)
+    first = await runner.async_run()
+    await first.wait()
+    shutil.rmtree(tideflow_root)
+    second = await runner.async_run()
+    await second.wait()
+    assert second.status == "successful"
+    assert [run.id for run in tideflow.Flow("HelloFlow").runs()] == [second.run.id]

@@ -83,6 +83,9 @@ class Supervisor:
         self._host_idle: float | None = None
         self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._stores: dict[tuple[str, str | None, str | None], Stores] = {}
+        self._retired: list[Stores] = []
+        #: The bundles that have recorded a run (so their database existed).
+        self._existed: set[tuple[str, str | None, str | None]] = set()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -153,8 +156,19 @@ class Supervisor:
         """
         if self._closed:
             raise RuntimeError("Cannot start a run: its event loop is shutting down.")
-        key = (str(root), config.metadata_url, config.datastore_url)
+        key = _stores_key(config, root)
         stores = self._stores.get(key)
+        if (
+            stores is not None
+            and key in self._existed
+            and _local_database(config, stores) is False
+        ):
+            # The database was removed since a run used it (a notebook starting
+            # afresh): a new bundle creates it again. Runs still using the old one
+            # keep it until the supervisor ends.
+            self._retired.append(stores)
+            self._existed.discard(key)
+            stores = None
         if stores is None:
             stores = self._stores[key] = open_stores(config, root=root)
         return stores
@@ -197,7 +211,8 @@ class Supervisor:
     def _close_stores(self) -> None:
         """Close the stores of the runs (every run has ended: their actors were in the
         task group). Closing is quick: connections are closed, nothing is written."""
-        stores, self._stores = list(self._stores.values()), {}
+        stores, self._stores = [*self._stores.values(), *self._retired], {}
+        self._retired = []
         for bundle in stores:
             try:
                 bundle.close()
@@ -235,6 +250,8 @@ class Supervisor:
             stores=self.stores(request.config, request.root),
         )
         await self.start(actor.run)
+        # The run is recorded: its database exists now (see :meth:`stores`).
+        self._existed.add(_stores_key(request.config, request.root))
         return actor
 
     async def start(self, actor_run: Callable[..., Awaitable[Any]]) -> Any:
@@ -255,6 +272,19 @@ class Supervisor:
             await actor_run(task_status=task_status)
         finally:
             self._runs -= 1
+
+
+def _stores_key(config: Config, root: Path) -> tuple[str, str | None, str | None]:
+    return (str(root), config.metadata_url, config.datastore_url)
+
+
+def _local_database(config: Config, stores: Stores) -> bool | None:
+    """Whether the SQLite database of a bundle exists (a stat); ``None`` for a server's
+    database, which is never asked: that would take a connection per run."""
+    url = config.metadata_url
+    if url is not None and not url.lower().startswith("sqlite:"):
+        return None
+    return stores.metadata.exists()
 
 
 def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
