@@ -96,14 +96,20 @@ class Recorder:
     async def record(self, event: RunEvent) -> None:
         """Send ``event``; wait only while the stream is full (backpressure).
 
-        :raises anyio.ClosedResourceError: after :meth:`aclose`.
+        An event sent once the recorder has closed is dropped: that happens only while
+        the event loop shuts down (its native cancellation gets through shields), after the
+        run's end is being recorded, and recording the end gives every attempt still
+        running a final state.
         """
         if self._send is None:
             raise RuntimeError("The recorder has not started: start Recorder.run first.")
         try:
-            self._send.send_nowait(event)
-        except anyio.WouldBlock:
-            await self._send.send(event)
+            try:
+                self._send.send_nowait(event)
+            except anyio.WouldBlock:
+                await self._send.send(event)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return
         self._sent += 1
 
     async def flush(self) -> None:
