@@ -137,15 +137,17 @@ async def test_a_sender_waits_while_the_recorder_is_behind(stores: Stores) -> No
 
     async with anyio.create_task_group() as tg:
         await tg.start(recorder.run)
-        tg.start_soon(send_all)
-        await wait_all_tasks_blocked()
-        assert BUFFER <= sent <= BUFFER + BATCH
-        console.gate.set()
-        console.gate = None
-        await wait_all_tasks_blocked()
-        await recorder.flush()
-        assert sent == BUFFER + BATCH + 10
-        await recorder.aclose()
+        try:
+            async with anyio.create_task_group() as senders:
+                senders.start_soon(send_all)
+                await wait_all_tasks_blocked()
+                # The sender is blocked: the stream is full, the recorder holds one batch.
+                assert BUFFER <= sent <= BUFFER + BATCH
+                console.gate.set()
+                console.gate = None
+            assert sent == BUFFER + BATCH + 10
+        finally:
+            await recorder.aclose()
     assert [line for _, line in console.lines] == [str(n) for n in range(BUFFER + BATCH + 10)]
 
 
