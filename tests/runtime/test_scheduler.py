@@ -27,6 +27,7 @@ from tideflow._flow._parameter import ParameterContext, resolve_parameters
 from tideflow._messages import ArtifactRef
 from tideflow._metadata import AttemptRecord
 from tideflow._runtime._loader import load_flow
+from tideflow._runtime._recorder import Recorder
 from tideflow._runtime._scheduler import RunPlan, Scheduler
 from tideflow._stores._bundle import open_stores
 from tideflow._worker._spawn import SpawnExecutor
@@ -155,10 +156,14 @@ async def run_flow(
             cwd=str(root.parent),
             sys_path=loaded.sys_path,
         )
+        recorder = Recorder(stores, console)
         scheduler = Scheduler(
-            plan, loaded.graph, stores=stores, executor=SpawnExecutor(), console=console
+            plan, loaded.graph, stores=stores, executor=SpawnExecutor(), events=recorder
         )
-        ok = await scheduler.run()
+        async with anyio.create_task_group() as tg:
+            await tg.start(recorder.run)
+            ok = await scheduler.run()
+            await recorder.aclose()
     finally:
         stores.close()
     steps = read_run(root, loaded.name, record.run_id)

@@ -113,6 +113,92 @@ async def test_without_a_task_limit_the_cap_comes_from_the_cores() -> None:
     assert supervisor.statistics().task_cap == default_task_cap()
 
 
+async def test_runs_share_the_supervisors_stores(tideflow_root: Path, flows_dir: Path) -> None:
+    """One bundle per store configuration, opened by the first run and kept for the next."""
+    supervisor = await current_supervisor()
+    runner = Runner(str(flows_dir / "hello_flow.py"), show_output=False)
+    first = await runner.async_run()
+    second = await runner.async_run()
+    await first.wait()
+    await second.wait()
+    assert first._actor.stores is second._actor.stores
+    from tideflow._config import load_config
+
+    config = load_config()
+    assert supervisor.stores(config, tideflow_root) is first._actor.stores
+
+
+def _connections(url: str) -> int:
+    import psycopg
+
+    from tideflow._metadata._pg_connect import parse_url
+
+    with psycopg.connect(parse_url(url).conninfo, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.timeout(600)
+async def test_200_runs_at_once_use_a_few_database_connections(
+    tideflow_root: Path, flows_dir: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant: the runs of a supervisor share one pool and one lease connection, so 200
+    concurrent runs with their metadata in PostgreSQL hold a few connections, not 400."""
+    from tideflow._metadata._pg_connect import POOL_SIZE
+
+    url = f"{postgres_url}&schema=shared_pool"
+    monkeypatch.setenv("TIDEFLOW_METADATA_URL", url)
+    runner = Runner(str(flows_dir / "hello_flow.py"), show_output=False)
+    statuses: list[str] = []
+    peak = 0
+
+    async def one() -> None:
+        running = await runner.async_run()
+        await running.wait()
+        statuses.append(running.status)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(200):
+            tg.start_soon(one)
+        while len(statuses) < 200:
+            peak = max(peak, await anyio.to_thread.run_sync(_connections, url))
+            await anyio.sleep(0.05)
+    assert statuses == ["successful"] * 200
+    # The pool, the lease connection, and the one that checks the schema on first use.
+    assert 1 <= peak <= POOL_SIZE + 2, peak
+
+
+async def test_a_postgres_run_holds_its_lease_while_it_runs(
+    tideflow_root: Path, flows_dir: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run actor takes the store's lease (an advisory lock) instead of a lock file,
+    and lets it go once the run's end is recorded."""
+    from tideflow._metadata._liveness import lock_path
+    from tideflow._metadata._postgres import PostgresMetadataStore
+
+    url = f"{postgres_url}&schema=leases"
+    monkeypatch.setenv("TIDEFLOW_METADATA_URL", url)
+    runner = Runner(
+        str(flows_dir / "fail_sleep_flow.py"), show_output=False, env={"NAP_SECONDS": "30"}
+    )
+    running = await runner.async_run()
+    async with running:
+        async for _, line in running.stream_log("stdout"):
+            if "nap 0 starts" in line:
+                break
+        with PostgresMetadataStore(url) as store:
+            assert store.is_run_alive("FailSleepFlow", running.run.id) is True
+        assert not lock_path(tideflow_root, "FailSleepFlow", running.run.id).exists()
+    assert running.status in ("failed", "cancelled")
+    with PostgresMetadataStore(url) as store:
+        assert store.is_run_alive("FailSleepFlow", running.run.id) is False
+        assert store.get_run("FailSleepFlow", running.run.id).status == "cancelled"
+
+
 async def test_start_run_returns_once_the_run_exists(tideflow_root: Path, flows_dir: Path) -> None:
     """Invariant: start_run() gives the actor of a run that is in the store, using the
     supervisor's shared executor and cap; the run then goes on to its end."""
@@ -150,3 +236,22 @@ async def test_start_run_refuses_a_conflicting_task_cap(
     with pytest.raises(ValueError, match=f"task_limit={cap + 1} is not the cap"):
         await supervisor.start_run(request)
     assert supervisor.statistics().runs == 0
+
+
+async def test_a_store_removed_between_runs_is_created_again(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """The shared bundle of a store whose folder was removed (a notebook starting afresh)
+    is replaced, so the next run is recorded in the new database, not in the old file."""
+    import shutil
+
+    if os.environ.get("TIDEFLOW_METADATA_URL"):
+        pytest.skip("the metadata is on a server: nothing local to remove")
+    runner = Runner(str(flows_dir / "hello_flow.py"), show_output=False)
+    first = await runner.async_run()
+    await first.wait()
+    shutil.rmtree(tideflow_root)
+    second = await runner.async_run()
+    await second.wait()
+    assert second.status == "successful"
+    assert [run.id for run in tideflow.Flow("HelloFlow").runs()] == [second.run.id]

@@ -9,6 +9,7 @@ and keeps the leases of the runs this process supervises (see :mod:`~._pg_lease`
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Final, TypeVar
 
 import psycopg
@@ -68,6 +69,7 @@ class PostgresBase(StoreFamily):
         self._leases = Leases(self._settings)
         self._schema = self._settings.schema
         self._ready = False
+        self._preparing = threading.Lock()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
@@ -154,11 +156,16 @@ class PostgresBase(StoreFamily):
         return self._ready or self._has_tables()
 
     def _prepare(self) -> None:
-        if not self._ready:
-            self._on_own_connection(
-                lambda conn: ensure_schema(conn, self._schema, self.url, upgrade=False)
-            )
-            self._ready = True
+        if self._ready:
+            return
+        # One thread checks the schema; the others (many runs start at once) wait for it
+        # rather than each opening a connection of its own.
+        with self._preparing:
+            if not self._ready:
+                self._on_own_connection(
+                    lambda conn: ensure_schema(conn, self._schema, self.url, upgrade=False)
+                )
+                self._ready = True
 
     # -- liveness ---------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, final
 
 from ._artifacts import ArtifactsFamily
+from ._batch import BatchFamily
 from ._clone import ClonesFamily
 from ._events import EventsFamily
 from ._lookups import LookupsFamily
@@ -40,6 +41,7 @@ class PostgresMetadataStore(
     EventsFamily,
     LookupsFamily,
     ClonesFamily,
+    BatchFamily,
 ):
     """Runs, steps, tasks, attempts, tags, artifacts and metadata in a PostgreSQL database.
 

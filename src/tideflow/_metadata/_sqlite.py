@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from .._exceptions import StoreError
 from ._artifacts import ArtifactsFamily
+from ._batch import BatchFamily
 from ._clone import ClonesFamily
 from ._connection import Database
 from ._events import EventsFamily
@@ -71,6 +72,7 @@ class SQLiteMetadataStore(
     EventsFamily,
     LookupsFamily,
     ClonesFamily,
+    BatchFamily,
 ):
     """Runs, steps, tasks, attempts, tags, artifacts and metadata in ``<root>/metadata.db``.
 

@@ -39,20 +39,20 @@ if TYPE_CHECKING:
         TaskRecord,
     )
 
-__all__ = ("TasksFamily",)
+__all__ = ("END_ATTEMPT", "INSERT_ATTEMPT", "INSERT_TASK", "TasksFamily", "insert_step")
 
-_INSERT_TASK: Final = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join(['?'] * 9)})"
-_INSERT_ATTEMPT: Final = (
+INSERT_TASK: Final = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join(['?'] * 9)})"
+INSERT_ATTEMPT: Final = (
     f"INSERT INTO attempts ({ATTEMPT_COLUMNS}) VALUES ({', '.join(['?'] * 14)})"
 )
-_END_ATTEMPT: Final = (
+END_ATTEMPT: Final = (
     "UPDATE attempts SET state = ?, finished_at = ?, exit_code = ?, signal = ?, "
     "exc_type = ?, exc_message = ?, exc_traceback = ?, pid = coalesce(?, pid) "
     "WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ? AND attempt = ?"
 )
 
 
-def _insert_step(s: Session, record: StepRecord | TaskRecord, number: int) -> None:
+def insert_step(s: Session, record: StepRecord | TaskRecord, number: int) -> None:
     """Record the step of ``record`` (its run exists), unless it is recorded already."""
     head, tail = s.sql.insert_ignore
     s.run(
@@ -77,7 +77,7 @@ class TasksFamily(StoreFamily):
 
         def insert(s: Session) -> None:
             require_run(s, record.flow, number)
-            _insert_step(s, record, number)
+            insert_step(s, record, number)
 
         self._write(insert)
 
@@ -91,8 +91,8 @@ class TasksFamily(StoreFamily):
 
         def insert(s: Session) -> None:
             require_run(s, record.flow, number)
-            _insert_step(s, record, number)
-            s.insert_new(_INSERT_TASK, task_row(record, number), f"Task '{record.pathspec}'")
+            insert_step(s, record, number)
+            s.insert_new(INSERT_TASK, task_row(record, number), f"Task '{record.pathspec}'")
 
         self._write(insert)
 
@@ -166,7 +166,7 @@ class TasksFamily(StoreFamily):
 
         def insert(s: Session) -> None:
             require_task(s, record.flow, number, record.step, record.task_id)
-            s.insert_new(_INSERT_ATTEMPT, attempt_row(record, number), what)
+            s.insert_new(INSERT_ATTEMPT, attempt_row(record, number), what)
 
         self._write(insert)
 
@@ -276,7 +276,7 @@ class TasksFamily(StoreFamily):
         artifact_values, metadata_values = artifact_rows(artifacts), metadata_rows(metadata)
 
         def finish(s: Session) -> None:
-            if s.run(_END_ATTEMPT, (*values, flow, number, step, task_id, attempt)) == 0:
+            if s.run(END_ATTEMPT, (*values, flow, number, step, task_id, attempt)) == 0:
                 raise NotFound(
                     f"Attempt {attempt} of task '{flow}/{run_id}/{step}/{task_id}' does not exist"
                 )

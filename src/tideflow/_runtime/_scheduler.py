@@ -2,9 +2,10 @@
 
 It lives in an anyio task group; each task attempt runs in a process started by an
 :class:`Executor`, at most ``max_workers`` at once, and with ``@resources`` only while the
-machine has room (:mod:`._resources`). Every state change is written to the metadata
-store, every output line to the task's log and the run's console. A failed task stops the
-scheduling of new tasks; the running ones finish, then :meth:`Scheduler.run` returns.
+machine has room (:mod:`._resources`). It decides and does not write: every state change
+is an event (:mod:`._events`) sent to the run's recorder (:mod:`._recorder`), which writes
+the stores, the logs and the console. A failed task stops the scheduling of new tasks;
+the running ones finish, then :meth:`Scheduler.run` returns.
 
 The step decorators act here: ``@retry`` runs a failed attempt again, ``@timeout`` stops
 an attempt that runs too long (a failed attempt, so ``@retry`` and ``@catch`` apply),
@@ -15,83 +16,50 @@ from the origin run through :meth:`Scheduler.clone` while :meth:`Scheduler.colle
 
 from __future__ import annotations
 
-import json
+import hashlib
 import math
-import platform
 import time
 from collections import deque
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import msgspec
 
 from .._datastore._artifacts import dumps
 from .._exceptions import TaskException, TaskFailed
-from .._flow._decorators import StepDecorator
-from .._messages import ArtifactRef, ErrorInfo, ForeachFrame, InputTask, TaskSpec, Transition
-from .._metadata._records import (
-    ArtifactRecord,
-    AttemptRecord,
-    ExceptionInfo,
-    MetadataRecord,
-    StepRecord,
-    TaskRecord,
-)
-from .._stores._interfaces import LogKey
+from .._messages import ArtifactRef, ErrorInfo, ForeachFrame, InputTask, Transition
 from .._worker._executor import Executor, TaskOutcome, describe_exit
-from ._console import Console, stamp, task_prefix
+from ._events import AttemptFinished, AttemptStarted, TaskCaught, TaskStarted
+from ._plan import RunPlan, TaskPlan, group_key, is_parallel, stack_key
+from ._records import (
+    artifact_records,
+    attempt_record,
+    end_attempt,
+    metadata_records,
+    start_facts,
+    static_metadata,
+    task_record,
+    task_spec,
+    transition_metadata,
+)
 from ._resources import Request, ResourcePool, machine_pool, request_of
 from ._retry import describe_retry, effective_decorators, retries, retry_delay, timeout_seconds
+from ._sink import AttemptSink
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
+    from .._flow._decorators import StepDecorator
     from .._flow._graph import FlowGraph, StepNode
     from .._stores._bundle import Stores
-    from .._stores._interfaces import LogWriter, MetadataStore
+    from .._stores._interfaces import MetadataStore
+    from ._sink import EventSink
 
 __all__ = ("RunPlan", "Scheduler", "TaskPlan")
 
-_frames = msgspec.msgpack.Encoder()
 #: Seconds a task past its ``@timeout`` has to stop itself before its processes are stopped.
 _TIMEOUT_GRACE = 5.0
-
-
-class RunPlan(msgspec.Struct, frozen=True, kw_only=True):
-    """Everything fixed about a run before its first task starts."""
-
-    flow_name: str
-    flow_source: str
-    flow_class: str
-    run_id: str
-    root: str
-    username: str
-    namespace: str | None
-    tags: tuple[str, ...]
-    parameters: dict[str, Any]
-    parameters_refs: list[ArtifactRef]
-    max_workers: int = 16
-    max_num_splits: int = 100
-    decospecs: tuple[StepDecorator, ...] = ()
-    env: dict[str, str] = {}
-    cwd: str = "."
-    sys_path: list[str] = []
-    origin_run_id: str | None = None
-    #: Where task processes store artifacts (``None``: the blob folder of ``root``).
-    datastore_url: str | None = None
-
-
-class TaskPlan(msgspec.Struct, frozen=True, kw_only=True):
-    """A task ready to run: its step, its input tasks and the foreach frames around it."""
-
-    step: str
-    inputs: list[InputTask]
-    stack: tuple[ForeachFrame, ...] = ()
-
-
-def _stack_key(stack: Sequence[ForeachFrame]) -> tuple[tuple[str, int], ...]:
-    return tuple((frame.step, frame.index) for frame in stack)
 
 
 class Scheduler:
@@ -104,22 +72,19 @@ class Scheduler:
         *,
         stores: Stores,
         executor: Executor,
-        console: Console,
+        events: EventSink,
         shared_limiter: anyio.CapacityLimiter | None = None,
         resource_pool: ResourcePool | None = None,
     ) -> None:
         self.plan = plan
         self.graph = graph
         self._stores = stores
-        self._metadata = stores.metadata
         self._executor = executor
-        self._console = console
+        self._events = events
         self._limiter = anyio.CapacityLimiter(max(1, plan.max_workers))
         self._shared = shared_limiter
         self._pool = resource_pool
-        self._blobs = stores.blobs
         self._task_ids = 0
-        self._steps_seen: set[str] = set()
         self._joins: dict[tuple[Any, ...], dict[Any, InputTask]] = {}
         self._join_of = {
             node.matching_join: node.name for node in graph if node.matching_join is not None
@@ -143,12 +108,12 @@ class Scheduler:
 
     @property
     def metadata(self) -> MetadataStore:
-        """The metadata store the run is recorded in."""
-        return self._metadata
+        """The metadata store the run is recorded in (to read: the recorder writes)."""
+        return self._stores.metadata
 
     @property
     def stores(self) -> Stores:
-        """The stores the run is recorded in."""
+        """The stores the run is recorded in (to read: the recorder writes)."""
         return self._stores
 
     async def run(self, first: Sequence[TaskPlan] | None = None) -> bool:
@@ -167,8 +132,8 @@ class Scheduler:
             self._collected.append(plan)
             return
         self._task_ids += 1
-        if _is_parallel(plan) and plan.stack[-1].index == 0:
-            self._controls[_group_key(plan)] = str(self._task_ids)
+        if is_parallel(plan) and plan.stack[-1].index == 0:
+            self._controls[group_key(plan)] = str(self._task_ids)
         self._queue.append((plan, str(self._task_ids)))
         self._admit()
 
@@ -222,7 +187,6 @@ class Scheduler:
         ``chosen`` the step a cloned switch step went on to.
         """
         node = self.graph[plan.step]
-        self._steps_seen.add(plan.step)
         if task_id.isdigit():
             self.reserve_task_ids(int(task_id))
         transition = None
@@ -246,7 +210,7 @@ class Scheduler:
         decorators = effective_decorators(node.decorators, self.plan.decospecs)
         resources = decorators.get("resources")
         request = request_of(resources.attributes if resources is not None else None)
-        meta = self._static_metadata(plan, decorators, request)
+        meta = static_metadata(plan, decorators, request)
         assert self._pool is not None
         if (problem := self._pool.check(request, plan.step)) is not None:
             await self._record_task(plan, task_id)
@@ -299,7 +263,7 @@ class Scheduler:
         if self.failures:
             return False
         delay = retry_delay(decorators)
-        sink = _TaskSink(self, plan, task_id, attempt - 1)
+        sink = self._sink(plan, task_id, attempt - 1)
         await sink.say(f"Task failed; {describe_retry(delay, attempt + 1, times + 1)}.", "stderr")
         # A task waiting for its retry lets another one in meanwhile.
         self._admitted -= 1
@@ -358,124 +322,26 @@ class Scheduler:
             else:
                 held.release()
 
-    def _static_metadata(
-        self, plan: TaskPlan, decorators: dict[str, StepDecorator], request: Request
-    ) -> dict[str, str]:
-        """Metadata every attempt of the task records: its decorators, resources, graph."""
-        meta = {}
-        if decorators:
-            meta["step-decorators"] = json.dumps([d.spec for d in decorators.values()])
-        if "resources" in decorators:
-            meta["resources"] = json.dumps(
-                {"cpu": request.cpu, "memory": request.memory, "gpu": request.gpu}
-            )
-        if _is_parallel(plan):
-            frame = plan.stack[-1]
-            meta["parallel-world-size"] = str(frame.num_splits)
-            meta["parallel-node-index"] = str(frame.index)
-            if frame.index == 0:
-                meta["internal_task_type"] = "control"
-        if plan.step == "start":
-            # What a resume of this run checks and reuses, even when the start task fails.
-            meta["graph-signature"] = json.dumps(self.graph.signature())
-            meta["parameters"] = json.dumps({r.name: r.sha for r in self.plan.parameters_refs})
-        return meta
-
     async def _refuse(
         self, plan: TaskPlan, task_id: str, problem: str, meta: dict[str, str]
     ) -> None:
         """Fail a task at once: it asks for more than the machine has (no retry, no catch)."""
-        record = self._attempt_record(plan, task_id, 0)
-        await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
+        await self._events.record(
+            AttemptStarted(
+                record=attempt_record(self.plan, plan.step, task_id, 0),
+                metadata=start_facts(self.plan, self.graph, plan.step, task_id, 0),
+            )
+        )
         error = ErrorInfo(type="InsufficientResources", message=problem)
-        await _TaskSink(self, plan, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
+        await self._sink(plan, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
         await self._finish_attempt(plan, task_id, 0, "failed", error, [], None, None, meta)
         self._fail(TaskFailed(self._pathspec(plan.step, task_id), 0, f"{error.type}: {problem}"))
 
     async def _record_task(self, plan: TaskPlan, task_id: str) -> None:
-        now = time.time()
-        new_step = plan.step not in self._steps_seen
-        self._steps_seen.add(plan.step)
-        record = TaskRecord(
-            flow=self.plan.flow_name,
-            run_id=self.plan.run_id,
-            step=plan.step,
-            task_id=task_id,
-            created_at=now,
-            index=plan.stack[-1].index if plan.stack else None,
-            foreach_stack=_frames.encode(list(plan.stack)) if plan.stack else b"",
-            parent_pathspecs=tuple(task.pathspec for task in plan.inputs),
-        )
+        await self._events.record(TaskStarted(record=task_record(self.plan, plan, task_id)))
 
-        def write() -> None:
-            if new_step:
-                self._metadata.add_step(
-                    StepRecord(
-                        flow=self.plan.flow_name,
-                        run_id=self.plan.run_id,
-                        step=plan.step,
-                        created_at=now,
-                    )
-                )
-            self._metadata.add_task(record)
-
-        await anyio.to_thread.run_sync(write)
-
-    def _key(self, step: str, task_id: str, attempt: int) -> _AttemptKey:
-        return {
-            "flow": self.plan.flow_name,
-            "run_id": self.plan.run_id,
-            "step": step,
-            "task_id": task_id,
-            "attempt": attempt,
-        }
-
-    def _attempt_record(self, plan: TaskPlan, task_id: str, attempt: int) -> AttemptRecord:
-        return AttemptRecord(
-            flow=self.plan.flow_name,
-            run_id=self.plan.run_id,
-            step=plan.step,
-            task_id=task_id,
-            attempt=attempt,
-            state="running",
-            started_at=time.time(),
-        )
-
-    def _task_spec(
-        self,
-        plan: TaskPlan,
-        task_id: str,
-        attempt: int,
-        catch: StepDecorator | None = None,
-        timeout: float | None = None,
-        resources: Request | None = None,
-    ) -> TaskSpec:
-        return TaskSpec(
-            flow_name=self.plan.flow_name,
-            flow_source=self.plan.flow_source,
-            flow_class=self.plan.flow_class,
-            root=self.plan.root,
-            datastore_url=self.plan.datastore_url,
-            run_id=self.plan.run_id,
-            step=plan.step,
-            task_id=task_id,
-            attempt=attempt,
-            parameters=self.plan.parameters,
-            parameters_refs=self.plan.parameters_refs,
-            inputs=plan.inputs,
-            stack=list(plan.stack),
-            username=self.plan.username,
-            namespace=self.plan.namespace,
-            origin_run_id=self.plan.origin_run_id,
-            tags=list(self.plan.tags),
-            max_num_splits=self.plan.max_num_splits,
-            sys_path=self.plan.sys_path,
-            decospecs=[d.spec for d in self.plan.decospecs],
-            catch_var=catch.attributes["var"] if catch is not None else None,
-            timeout=timeout,
-            resources=msgspec.structs.asdict(resources) if resources is not None else {},
-            parallel_control=self._controls.get(_group_key(plan)) if _is_parallel(plan) else None,
-        )
+    def _sink(self, plan: TaskPlan, task_id: str, attempt: int) -> AttemptSink:
+        return AttemptSink(self.plan, plan, task_id, attempt, self._events)
 
     async def _attempt(
         self,
@@ -490,13 +356,20 @@ class Scheduler:
         limit = timeout_seconds(decorators)
         resources = decorators.get("resources")
         request = request_of(resources.attributes if resources is not None else None)
-        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"), limit, request)
+        control = self._controls.get(group_key(plan)) if is_parallel(plan) else None
+        spec = task_spec(
+            self.plan, plan, task_id, attempt, decorators.get("catch"), limit, control, request
+        )
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])
-        sink = _TaskSink(self, plan, task_id, attempt)
-        record = self._attempt_record(plan, task_id, attempt)
-        await anyio.to_thread.run_sync(self._metadata.start_attempt, record)
+        sink = self._sink(plan, task_id, attempt)
+        await self._events.record(
+            AttemptStarted(
+                record=attempt_record(self.plan, plan.step, task_id, attempt),
+                metadata=start_facts(self.plan, self.graph, plan.step, task_id, attempt),
+            )
+        )
         # The task stops itself at the limit (keeping what it set); past a grace period
         # the scheduler stops its processes.
         hard = limit + _TIMEOUT_GRACE if limit is not None else math.inf
@@ -505,12 +378,10 @@ class Scheduler:
                 outcome = await self._executor.run_task(spec, sink, env=env, cwd=self.plan.cwd)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
-                sink.close()
                 await self._finish_attempt(
                     plan, task_id, attempt, "cancelled", None, [], sink.pid, None, meta
                 )
             raise
-        sink.close()
         done = None if scope.cancelled_caught else outcome.done
         if limit is not None and (
             scope.cancelled_caught or (done is not None and done.error and done.error.timed_out)
@@ -529,7 +400,7 @@ class Scheduler:
             )
             return "timeout", _Failure(error, None, kept)
         if done is not None and done.ok:
-            meta = {**meta, **_transition_metadata(done.transition)}
+            meta = {**meta, **transition_metadata(done.transition)}
             await self._finish_attempt(
                 plan, task_id, attempt, "succeeded", None, done.artifacts, sink.pid, outcome, meta
             )
@@ -540,7 +411,7 @@ class Scheduler:
         error = reported or ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
         if reported is None:
             # The process died (a signal, an exit): say why in its stored stderr too.
-            sink.record(f"Task failed: {error.type}: {error.message}", "stderr")
+            await sink.record(f"Task failed: {error.type}: {error.message}", "stderr")
         kept = done.artifacts if done is not None else []
         await sink.say(f"Task failed: {error.type}: {error.message}", "stderr")
         await self._finish_attempt(
@@ -560,48 +431,20 @@ class Scheduler:
         outcome: TaskOutcome | None,
         extra: dict[str, str] | None = None,
     ) -> None:
-        now = time.time()
-        key = self._key(plan.step, task_id, attempt)
-        records = [
-            ArtifactRecord(**key, name=a.name, sha=a.sha, size=a.size, created_at=now)
-            for a in artifacts
-        ]
-        meta = {
-            "attempt": str(attempt),
-            "attempt-ok": str(state == "succeeded"),
-            "ds-root": self.plan.root,
-            "runtime": "dev",
-            "python-version": platform.python_version(),
-            "executor": self._executor.name,
-            "pid": str(pid),
-            **(extra or {}),
-        }
-        if self.plan.origin_run_id:
-            meta["origin-run-id"] = self.plan.origin_run_id
-        metadata = [
-            MetadataRecord(**key, name=name, value=value, type=name, created_at=now)
-            for name, value in meta.items()
-        ]
-        returncode = outcome.returncode if outcome is not None else None
-        await anyio.to_thread.run_sync(
-            lambda: self._metadata.record_task_end(
-                **key,
-                state=state,
-                finished_at=now,
-                exit_code=returncode if returncode is not None and returncode >= 0 else None,
-                signal=-returncode if returncode is not None and returncode < 0 else None,
-                exception=(
-                    ExceptionInfo(
-                        type=error.type, message=error.message, traceback=error.traceback
-                    )
-                    if error is not None
-                    else None
-                ),
-                artifacts=records,
-                metadata=metadata,
-                pid=pid,
-            )
+        end = end_attempt(
+            self.plan,
+            plan.step,
+            task_id,
+            attempt,
+            state=state,
+            error=error,
+            artifacts=artifacts,
+            pid=pid,
+            returncode=outcome.returncode if outcome is not None else None,
+            executor=self._executor.name,
+            meta=extra or {},
         )
+        await self._events.record(AttemptFinished(end=end))
 
     async def _caught(
         self,
@@ -626,27 +469,26 @@ class Scheduler:
         refs.update((ref.name, ref) for ref in error.artifacts)
         refs.update((ref.name, ref) for ref in self.plan.parameters_refs)
         var = catch.attributes["var"]
+        blobs = []
         if var:
             info = error.info
             data = dumps(TaskException(info.type, info.message, info.traceback), var)
-            sha = await anyio.to_thread.run_sync(self._blobs.put, data)
-            refs[var] = ArtifactRef(var, sha, len(data))
+            blobs.append(data)
+            refs[var] = ArtifactRef(var, hashlib.sha256(data).hexdigest(), len(data))
         artifacts = list(refs.values())
         now = time.time()
-        key = self._key(plan.step, task_id, attempt)
-        records = [
-            ArtifactRecord(**key, name=ref.name, sha=ref.sha, size=ref.size, created_at=now)
-            for ref in artifacts
-        ]
         # Resume clones a caught task: the run went on from it.
-        caught = MetadataRecord(**key, name="caught", value="True", type="caught", created_at=now)
-
-        def write() -> None:
-            self._metadata.add_artifacts(records)
-            self._metadata.add_metadata([caught])
-
-        await anyio.to_thread.run_sync(write)
-        sink = _TaskSink(self, plan, task_id, attempt)
+        caught = {"caught": "True"}
+        await self._events.record(
+            TaskCaught(
+                artifacts=artifact_records(self.plan, plan.step, task_id, attempt, artifacts, now),
+                metadata=metadata_records(self.plan, plan.step, task_id, attempt, caught, now),
+                blobs=blobs,
+            )
+        )
+        # The next task reads ``var``: its blob must be stored before the task starts.
+        await self._events.flush()
+        sink = self._sink(plan, task_id, attempt)
         # The traceback was printed once already, with the task's own output.
         await sink.say(
             f"@catch caught the failure ({failure.message}); the run goes on.", "stderr"
@@ -717,7 +559,7 @@ class Scheduler:
             outer, expected = stack, len(split.out_funcs)
             branch = target if done.step == split.name else None
             slot = branch or self.graph[done.step].split_branches[-1]
-        key = (target, _stack_key(outer))
+        key = (target, stack_key(outer))
         waiting = self._joins.setdefault(key, {})
         waiting[slot] = done
         if len(waiting) == expected:
@@ -726,34 +568,6 @@ class Scheduler:
             # for every arrival costs a foreach of n items n * n steps.
             order: Sequence[Any] = range(expected) if split.type == "foreach" else split.out_funcs
             self.submit(TaskPlan(step=target, inputs=[waiting[s] for s in order], stack=outer))
-
-
-def _is_parallel(plan: TaskPlan) -> bool:
-    """Whether ``plan`` is one of the tasks of ``num_parallel`` (its frame has no variable)."""
-    return bool(plan.stack) and not plan.stack[-1].var
-
-
-def _group_key(plan: TaskPlan) -> tuple[Any, ...]:
-    return (plan.step, _stack_key(plan.stack[:-1]))
-
-
-def _transition_metadata(transition: Transition | None) -> dict[str, str]:
-    """What a finished attempt records of its transition, for resume and the client."""
-    if transition is None:
-        return {}
-    if transition.condition is not None:
-        return {"switch-step": transition.targets[0]}
-    if transition.num_splits is not None:
-        return {"foreach-num-splits": str(transition.num_splits)}
-    return {}
-
-
-class _AttemptKey(TypedDict):
-    flow: str
-    run_id: str
-    step: str
-    task_id: str
-    attempt: int
 
 
 class _Failure(msgspec.Struct, frozen=True):
@@ -769,72 +583,3 @@ def _crash_text(outcome: TaskOutcome) -> str:
     if outcome.problem:
         return f"{outcome.problem}; {describe_exit(outcome.returncode)}"
     return describe_exit(outcome.returncode)
-
-
-class _TaskSink:
-    """Writes a task attempt's output to its log files and to the run's console."""
-
-    def __init__(self, scheduler: Scheduler, plan: TaskPlan, task_id: str, attempt: int) -> None:
-        self._scheduler = scheduler
-        self._step = plan.step
-        #: The foreach item indices of the task, outermost first (none outside a foreach).
-        self._items = tuple(frame.index for frame in plan.stack)
-        self._task_id = task_id
-        self._attempt = attempt
-        self._writers: dict[str, LogWriter] = {}
-        self.pid: int | None = None
-
-    async def started(self, pid: int) -> None:
-        self.pid = pid
-        retry = f" (retry {self._attempt})" if self._attempt else ""
-        await self.say(f"Task is starting{retry}.")
-
-    def _prefix(self) -> str:
-        plan = self._scheduler.plan
-        return task_prefix(plan.run_id, self._step, self._task_id, self.pid, self._items)
-
-    def _writer(self, stream: str) -> LogWriter:
-        writer = self._writers.get(stream)
-        if writer is None:
-            plan = self._scheduler.plan
-            key = LogKey(
-                flow=plan.flow_name,
-                run_id=plan.run_id,
-                step=self._step,
-                task_id=self._task_id,
-                attempt=self._attempt,
-                stream=stream,
-            )
-            writer = self._writers[stream] = self._scheduler.stores.logs.open_writer(key)
-        return writer
-
-    async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
-        self._writer(stream).write_lines(lines)
-        prefix = self._prefix()
-        await self._scheduler._console.write(
-            stream,
-            [
-                f"{stamp(ts)} {prefix} {line.decode('utf-8', 'replace').rstrip(chr(13))}"
-                for ts, line in lines
-            ],
-        )
-
-    async def say(self, text: str, stream: str = "stdout") -> None:
-        await self.say_many([text], stream)
-
-    async def say_many(self, texts: list[str], stream: str = "stdout") -> None:
-        prefix = self._prefix()
-        now = stamp()
-        await self._scheduler._console.write(stream, [f"{now} {prefix} {t}" for t in texts])
-
-    def record(self, text: str, stream: str) -> None:
-        """Append one line that tideflow says (not the task) to the attempt's log."""
-        writer = self._writer(stream)
-        writer.write_lines([(time.time(), text.encode())])
-        writer.close()
-        self._writers.pop(stream, None)
-
-    def close(self) -> None:
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()

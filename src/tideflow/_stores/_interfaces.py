@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 import msgspec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
 
     from .._metadata._records import (
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         TaskSnapshot,
         TaskView,
     )
+    from .._metadata._writes import Write
 
 __all__ = ("BlobStore", "LogKey", "LogLine", "LogStore", "LogWriter", "MetadataStore")
 
@@ -279,6 +280,15 @@ class MetadataStore(Protocol):
     def clone_tasks(self, clones: Iterable[TaskSnapshot]) -> None:
         """Record finished tasks copied from another run (a resume), in one transaction:
         each task and its step, its one final attempt, its artifacts and metadata."""
+        ...
+
+    def write_batch(self, writes: Sequence[Write]) -> None:
+        """Apply ``writes`` (:mod:`tideflow._metadata._writes`) in order, in one transaction.
+
+        Each write does what the method of the same name does and checks what it checks;
+        when one fails, nothing of the batch is recorded. The recorder of a run writes
+        through this method only, many events per commit.
+        """
         ...
 
     # -- artifacts and metadata ----------------------------------------------------------

@@ -1,9 +1,14 @@
 """The run actor: owns one run from its creation in the store to its final state.
 
 It creates the run record (so the run exists as soon as :meth:`RunActor.run` reports
-``started``), runs the scheduler, renews the run's lease while it runs, and records how
-the run ended, including when it is cancelled (a timeout, the caller gone, Ctrl-C): then
-its task processes are stopped first, in shielded, bounded cleanup.
+``started``) and takes the run's lease, starts the run's recorder, runs the scheduler,
+renews the lease while it runs, and records how the run ended, including when it is
+cancelled (a timeout, the caller gone, Ctrl-C): then its task processes are stopped
+first, in shielded, bounded cleanup.
+
+The actor writes the run's start and its end itself; everything between goes through the
+recorder (:mod:`tideflow._runtime._recorder`), and the end is written only once the
+recorder has written every event: the store never holds an end before what led to it.
 
 Once started, the actor never raises anything but cancellation: an unexpected error
 becomes the state ``crashed`` (with its traceback on the run's stderr), so one broken run
@@ -26,9 +31,11 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._datastore._artifacts import dumps
+from .._exceptions import TideflowError
 from .._messages import ArtifactRef
 from .._metadata._liveness import RunLock
 from .._runtime._console import stamp
+from .._runtime._recorder import Recorder
 from .._runtime._resources import Machine, ResourcePool
 from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
 from .._runtime._state import RunState
@@ -38,7 +45,9 @@ from .._version import __version__
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
+    from .._metadata._records import RunRecord
     from .._runtime._request import RunRequest
+    from .._stores._bundle import Stores
     from .._worker._executor import Executor
     from ._output import RunOutput
 
@@ -69,6 +78,7 @@ class RunActor:
         executor: Executor,
         output: RunOutput,
         shared_limiter: anyio.CapacityLimiter | None = None,
+        stores: Stores | None = None,
     ) -> None:
         self.request = request
         self.output = output
@@ -82,11 +92,16 @@ class RunActor:
         self._scope: anyio.CancelScope | None = None
         self._stop_reason = RunState.CANCELLED
         self._finished = anyio.Event()
-        #: The run's stores, built from its configuration; closed when the run has ended.
-        self.stores = open_stores(request.config, root=request.root)
+        #: The run's stores: the supervisor's (shared by its runs), else built from the
+        #: run's configuration and closed when the run has ended.
+        self._own_stores = stores is None
+        self.stores = open_stores(request.config, root=request.root) if stores is None else stores
         self.metadata = self.stores.metadata
-        #: Held while the run runs: readers test it to tell a live supervisor from a dead one.
+        #: Held while the run runs: readers test it to tell a live supervisor from a dead
+        #: one (the store's lease where it has them, else a lock file).
         self._lock: RunLock | None = None
+        self._leased = False
+        self._recorder = Recorder(self.stores, output, on_error=self._recording_failed)
 
     def __repr__(self) -> str:
         return f"<RunActor {self.request.flow.name}/{self.run_id} state={self.state.name}>"
@@ -124,52 +139,80 @@ class RunActor:
         Errors before ``started`` (the store cannot be written, ...) propagate to the
         caller of ``start``; after it, only cancellation propagates.
         """
-        request = self.request
         final: RunState | None = None
-        started = False
         try:
-            record = await anyio.to_thread.run_sync(
-                lambda: self.metadata.create_run(
-                    request.flow.name,
-                    user=request.username,
-                    system_tags=system_tags(request.username) + request.system_tags,
-                    user_tags=request.tags,
-                    origin_run_id=request.origin_run_id,
-                )
-            )
-            self.run_id = record.run_id
-            self._lock = await anyio.to_thread.run_sync(
-                RunLock.acquire, request.root, request.flow.name, record.run_id
-            )
-            if request.run_id_file:
-                await anyio.Path(request.cwd, request.run_id_file).write_text(record.run_id)
-            with anyio.CancelScope() as scope:
-                self._scope = scope
-                task_status.started(self)
-                started = True
-                ok = await self._execute(record.system_tags + record.user_tags)
-            if scope.cancelled_caught:
-                final = self._stop_reason
-            else:
-                final = RunState.SUCCEEDED if ok else RunState.FAILED
-        except Exception as exc:
-            if not started:  # the caller of start() gets the error; the run failed
-                final = RunState.FAILED
+            try:
+                record = await self._create()
+            except Exception:
+                final = RunState.FAILED  # the caller of start() gets the error
                 raise
-            # A bug below the actor: keep it to this run.
-            final = RunState.CRASHED
-            self.error = exc
+            async with anyio.create_task_group() as tg:
+                await tg.start(self._recorder.run)
+                try:
+                    final = await self._supervise(record, task_status)
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        with anyio.move_on_after(END_TIMEOUT):
+                            await self._recorder.aclose()
+                        self._recorder.abort()
         finally:
             # ``final`` stays None when the run was cancelled from outside (the event loop
             # ends): under trio that cancellation may arrive wrapped in an exception group.
             if final is None:
                 final = self._stop_reason
+            if final is RunState.SUCCEEDED and self._recorder.error is not None:
+                final = RunState.CRASHED
             with anyio.CancelScope(shield=True):
                 with anyio.move_on_after(END_TIMEOUT):
                     await self._record_end(final)
                 if self.run_id is not None:
-                    self._executor.run_ended(request.flow.name, self.run_id)
+                    self._executor.run_ended(self.request.flow.name, self.run_id)
                 self._finalize(final)
+
+    async def _create(self) -> RunRecord:
+        """Create the run record and take the run's lease (or lock)."""
+        request = self.request
+        record = await anyio.to_thread.run_sync(
+            lambda: self.metadata.create_run(
+                request.flow.name,
+                user=request.username,
+                system_tags=system_tags(request.username) + request.system_tags,
+                user_tags=request.tags,
+                origin_run_id=request.origin_run_id,
+            )
+        )
+        self.run_id = record.run_id
+        self._leased = await anyio.to_thread.run_sync(
+            self.metadata.hold_run_lease, request.flow.name, record.run_id
+        )
+        if not self._leased:
+            self._lock = await anyio.to_thread.run_sync(
+                RunLock.acquire, request.root, request.flow.name, record.run_id
+            )
+        if request.run_id_file:
+            await anyio.Path(request.cwd, request.run_id_file).write_text(record.run_id)
+        return record
+
+    async def _supervise(self, record: RunRecord, task_status: TaskStatus[RunActor]) -> RunState:
+        """Report ``started`` and run the run; return how it ended (never raises but
+        cancellation: an unexpected error is the state ``crashed``)."""
+        try:
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                task_status.started(self)
+                ok = await self._execute(record.system_tags + record.user_tags)
+        except Exception as exc:  # noqa: BLE001 - a bug below the actor: kept to this run
+            self.error = exc
+            return RunState.CRASHED
+        if scope.cancelled_caught:
+            return self._stop_reason
+        return RunState.SUCCEEDED if ok else RunState.FAILED
+
+    def _recording_failed(self, exc: BaseException) -> None:
+        """The recorder could not write: the run stops, as crashed."""
+        if self.error is None:
+            self.error = exc
+        self.cancel(RunState.CRASHED)
 
     async def _execute(self, tags: tuple[str, ...]) -> bool:
         request = self.request
@@ -205,7 +248,7 @@ class RunActor:
             request.flow.graph,
             stores=self.stores,
             executor=self._executor,
-            console=self.output,
+            events=self._recorder,
             shared_limiter=self._shared,
             resource_pool=_unlimited_pool() if getattr(self._executor, "remote", False) else None,
         )
@@ -213,6 +256,8 @@ class RunActor:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._heartbeat)
             ok = await scheduler.run(first)
+            # The run's state follows from what is recorded: wait until it all is.
+            await self._recorder.flush()
             tg.cancel_scope.cancel()
         self.failures = list(scheduler.failures)
         return ok
@@ -277,9 +322,21 @@ class RunActor:
                 await self._footer(final)
         finally:
             # Only now may readers take the run for dead: its end is recorded.
+            await self._release()
+
+    async def _release(self) -> None:
+        """Let go of the run's lease or lock, and of the stores the actor opened."""
+        try:
+            if self._leased and self.run_id is not None:
+                with contextlib.suppress(TideflowError):
+                    await anyio.to_thread.run_sync(
+                        self.metadata.release_run_lease, self.request.flow.name, self.run_id
+                    )
             if self._lock is not None:
                 self._lock.release()
-            await anyio.to_thread.run_sync(self.stores.close)
+        finally:
+            if self._own_stores:
+                await anyio.to_thread.run_sync(self.stores.close)
 
     def _overruled(self, final: RunState) -> str:
         """What to say when the store already holds an end (a reader found the run's
@@ -311,6 +368,8 @@ class RunActor:
             lines.append(f"    Fix the step and resume with: {hint}")
         elif state is RunState.TIMEOUT:
             lines.append(f"{stamp()} Workflow timed out: its tasks were stopped.")
+        elif state is RunState.CRASHED and isinstance(self.error, TideflowError):
+            lines.append(f"{stamp()} Workflow crashed: {self.error}")
         elif state is RunState.CRASHED:
             lines.append(
                 f"{stamp()} Workflow crashed: this is a bug in tideflow, please report it."

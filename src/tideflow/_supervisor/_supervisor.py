@@ -7,8 +7,10 @@ task of the loop under asyncio). When the loop ends, the supervisor is cancelled
 actor stops its processes and records its final state before the loop closes.
 
 The supervisor also holds what all runs of the loop share: the cap on task processes
-running at once (set by the first run's configuration, then fixed), and the executors (a
-fork host serves every run of its flow).
+running at once (set by the first run's configuration, then fixed), the executors (a
+fork host serves every run of its flow), and the stores (one :class:`Stores` bundle per
+store configuration, so that runs share one connection pool and one lease connection of a
+PostgreSQL database, however many run at once).
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ import anyio
 import msgspec
 from anyio.lowlevel import RunVar
 
+from .._stores._bundle import open_stores
 from .._worker._executor import WarmsUp
 from .._worker._spawn import SpawnExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
+    from pathlib import Path
 
     from anyio.abc import TaskGroup, TaskStatus
 
     from .._config import Config
     from .._runtime._request import RunRequest
+    from .._stores._bundle import Stores
     from .._worker._executor import Executor
     from ._run_actor import RunActor
 
@@ -77,6 +82,10 @@ class Supervisor:
         #: Seconds a fork host stays warm once no run uses it (``host_idle_timeout``).
         self._host_idle: float | None = None
         self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._stores: dict[tuple[str, str | None, str | None], Stores] = {}
+        self._retired: list[Stores] = []
+        #: The bundles that have recorded a run (so their database existed).
+        self._existed: set[tuple[str, str | None, str | None]] = set()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
@@ -147,6 +156,33 @@ class Supervisor:
             self._start_services()
         return executor
 
+    def stores(self, config: Config, root: Path) -> Stores:
+        """The stores of ``config`` in ``root``, opened by the first run that uses them
+        and shared by the runs of this supervisor until it ends.
+
+        :raises StoreError: for an unknown URL scheme, a missing extra, or a store that
+            cannot be opened.
+        :raises RuntimeError: if the supervisor has ended.
+        """
+        if self._closed:
+            raise RuntimeError("Cannot start a run: its event loop is shutting down.")
+        key = _stores_key(config, root)
+        stores = self._stores.get(key)
+        if (
+            stores is not None
+            and key in self._existed
+            and _local_database(config, stores) is False
+        ):
+            # The database was removed since a run used it (a notebook starting
+            # afresh): a new bundle creates it again. Runs still using the old one
+            # keep it until the supervisor ends.
+            self._retired.append(stores)
+            self._existed.discard(key)
+            stores = None
+        if stores is None:
+            stores = self._stores[key] = open_stores(config, root=root)
+        return stores
+
     def _start_services(self) -> None:
         """Start what the executors run beside their tasks (a fork host's idle timer)."""
         if self._tg is None:
@@ -178,8 +214,20 @@ class Supervisor:
                         # through the shield: the executor closed its processes all the
                         # same; close the others too.
                         interrupted = exc
+            self._close_stores()
             if interrupted is not None:
                 raise interrupted
+
+    def _close_stores(self) -> None:
+        """Close the stores of the runs (every run has ended: their actors were in the
+        task group). Closing is quick: connections are closed, nothing is written."""
+        stores, self._stores = [*self._stores.values(), *self._retired], {}
+        self._retired = []
+        for bundle in stores:
+            try:
+                bundle.close()
+            except Exception:  # noqa: BLE001, S110 - one store that fails to close must not keep the others open
+                pass
 
     async def start_run(
         self, request: RunRequest, *, echo: bool = False, progress: bool = True
@@ -219,8 +267,11 @@ class Supervisor:
             executor=executor,
             output=RunOutput(echo=echo, display=display),
             shared_limiter=self.limiter,
+            stores=self.stores(request.config, request.root),
         )
         await self.start(actor.run)
+        # The run is recorded: its database exists now (see :meth:`stores`).
+        self._existed.add(_stores_key(request.config, request.root))
         return actor
 
     async def start(self, actor_run: Callable[..., Awaitable[Any]]) -> Any:
@@ -241,6 +292,19 @@ class Supervisor:
             await actor_run(task_status=task_status)
         finally:
             self._runs -= 1
+
+
+def _stores_key(config: Config, root: Path) -> tuple[str, str | None, str | None]:
+    return (str(root), config.metadata_url, config.datastore_url)
+
+
+def _local_database(config: Config, stores: Stores) -> bool | None:
+    """Whether the SQLite database of a bundle exists (a stat); ``None`` for a server's
+    database, which is never asked: that would take a connection per run."""
+    url = config.metadata_url
+    if url is not None and not url.lower().startswith("sqlite:"):
+        return None
+    return stores.metadata.exists()
 
 
 def _asyncio_loop() -> asyncio.AbstractEventLoop | None:
