@@ -568,7 +568,7 @@ class Scheduler:
             "attempt-ok": str(state == "succeeded"),
             "ds-root": self.plan.root,
             "runtime": "dev",
-            "python-version": platform.python_version(),
+            "python_version": platform.python_version(),
             "executor": self._executor.name,
             "pid": str(pid),
             **(extra or {}),
