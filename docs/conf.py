@@ -21,7 +21,12 @@ release = _match.group(1)
 version = ".".join(release.split(".")[:2])
 
 # No intersphinx: the build must not need the network.
-extensions = ["myst_parser"]
+extensions = ["myst_parser", "sphinx.ext.autodoc"]
+# The API reference page documents members in the order the source declares them.
+autodoc_member_order = "bysource"
+# A builtin name in a signature (``type[...]``) would otherwise be reported as ambiguous,
+# since both ``Metadata`` and ``Card`` have an attribute named ``type``.
+suppress_warnings = ["ref.python"]
 source_suffix = {
     ".rst": "restructuredtext",
     ".md": "markdown",
