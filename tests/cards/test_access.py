@@ -148,16 +148,30 @@ def _copy_metadata(root: Path, other: Path) -> None:
         target.close()
 
 
+@pytest.mark.parametrize("datastore", ["suite", "s3"])
 def test_cards_are_read_from_the_datastore_on_another_machine(
-    tideflow_root: Path, monkeypatch: pytest.MonkeyPatch
+    tideflow_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    datastore: str,
 ) -> None:
     """Another machine shares the datastore (S3, or this store folder by a file:// URL) and
     the run records, not the local folder of the machine that ran the flow: it lists, reads
-    and saves the cards with get_cards and the card command."""
+    and saves the cards with get_cards and the card command. ``suite``: the suite's
+    datastore; ``s3``: a bucket of the suite's S3 server in any case."""
+    if datastore == "s3":
+        server = request.getfixturevalue("s3_server")
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(
+            "TIDEFLOW_DATASTORE_URL", f"s3://{request.getfixturevalue('s3_bucket')}"
+        )
     folder = tideflow_root.parent
     path = copy_flow(folder, "card_flow.py")
     subprocess.run([sys.executable, str(path), "run"], cwd=folder, check=True, capture_output=True)
     datastore = os.environ.get("TIDEFLOW_DATASTORE_URL") or tideflow_root.as_uri()
+    if datastore.startswith("s3://"):
+        assert not (tideflow_root / "cards").exists(), "the cards went to the bucket"
     if os.environ.get("TIDEFLOW_METADATA_URL") is None:
         _copy_metadata(tideflow_root, folder / "other" / ".tideflow")
     elsewhere = folder / "other"
