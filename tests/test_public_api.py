@@ -39,11 +39,13 @@ def test_all_lists_every_public_name(module_name: str) -> None:
 
 
 def test_classes_show_the_public_module() -> None:
-    """Public classes and functions name ``tideflow``, not a private module."""
+    """Public classes and functions name ``tideflow``, not a private module; exceptions
+    name ``tideflow.exception``, where they are documented and which tracebacks print."""
     for name in tideflow.__all__:
         value = getattr(tideflow, name)
         if isinstance(value, type):
-            assert value.__module__ == "tideflow", name
+            home = "tideflow.exception" if issubclass(value, BaseException) else "tideflow"
+            assert value.__module__ == home, name
 
 
 def test_public_classes_pickle_by_their_public_name() -> None:

@@ -2,6 +2,18 @@
 
 import typing as _typing
 
+from ._exceptions import ArtifactError as ArtifactError
+from ._exceptions import ClientLookupError as ClientLookupError
+from ._exceptions import FlowDefinitionError as FlowDefinitionError
+from ._exceptions import NamespaceMismatch as NamespaceMismatch
+from ._exceptions import NotFound as NotFound
+from ._exceptions import ParameterError as ParameterError
+from ._exceptions import RunError as RunError
+from ._exceptions import StoreError as StoreError
+from ._exceptions import TaskException as TaskException
+from ._exceptions import TaskFailed as TaskFailed
+from ._exceptions import TideflowError as TideflowError
+from ._exceptions import UsageError as UsageError
 from ._flow._config import Config as Config
 from ._flow._config import config_expr as config_expr
 from ._flow._current import current as current
@@ -13,6 +25,7 @@ from ._flow._decorators import resources as resources
 from ._flow._decorators import retry as retry
 from ._flow._decorators import secrets as secrets
 from ._flow._decorators import timeout as timeout
+from ._flow._hooks import install as _install_hooks
 from ._flow._includefile import IncludeFile as IncludeFile
 from ._flow._parameter import JSONType as JSONType
 from ._flow._parameter import Parameter as Parameter
@@ -44,27 +57,39 @@ if _typing.TYPE_CHECKING:
     from ._sweep import sweep as sweep
 
 __all__ = (
+    "ArtifactError",
     "AsyncDataArtifact",
     "AsyncFlow",
     "AsyncFlows",
     "AsyncRun",
     "AsyncStep",
     "AsyncTask",
+    "ClientLookupError",
     "Config",
     "DataArtifact",
     "ExecutingRun",
     "Flow",
+    "FlowDefinitionError",
     "FlowSpec",
     "Flows",
     "IncludeFile",
     "JSONType",
     "Metaflow",
     "NBRunner",
+    "NamespaceMismatch",
+    "NotFound",
     "Parameter",
+    "ParameterError",
     "Run",
+    "RunError",
     "Runner",
     "Step",
+    "StoreError",
     "Task",
+    "TaskException",
+    "TaskFailed",
+    "TideflowError",
+    "UsageError",
     "__version__",
     "card",
     "catch",
@@ -112,6 +137,24 @@ _LAZY = {
 }
 
 
+def _command_line(flow: type[FlowSpec]) -> int:
+    """``MyFlow()`` at ``__main__``: the command line (installed in the definition layer)."""
+    from ._cli import flow_main
+
+    return flow_main(flow)
+
+
+def _client_object(kind: str, pathspec: str, root: str | None) -> object:
+    """``current.run`` / ``current.task``: a client object (installed in the definition layer)."""
+    from . import _client
+
+    cls = _client.Run if kind == "run" else _client.Task
+    return cls(pathspec, _namespace_check=False, _root=root)
+
+
+_install_hooks(command_line=_command_line, client_object=_client_object)
+
+
 def __getattr__(name: str) -> object:
     """Load a name of :data:`_LAZY` on first use (PEP 562)."""
     module = _LAZY.get(name)
@@ -135,6 +178,8 @@ def _show_public(value: object) -> None:
     Tracebacks, reprs and documentation then name the path users import from.
     """
     module = getattr(value, "__module__", "")
+    if isinstance(value, type) and issubclass(value, BaseException):
+        return  # exceptions keep the name tracebacks print: tideflow.exception.X
     named = isinstance(value, type) or callable(value) and hasattr(value, "__qualname__")
     if named and isinstance(module, str) and module.startswith(f"{__name__}."):
         try:

@@ -1,29 +1,32 @@
-"""The exceptions tideflow raises.
+"""The exceptions tideflow raises, grouped by what a user does about them.
 
-Every exception derives from :class:`TideflowError`::
+Every exception derives from :class:`TideflowError`; its families say what to fix::
 
     TideflowError
-    ├── FlowDefinitionError        the flow class or its graph is invalid (step, file, line, fix)
-    │   └── FlowFileNotFound       the flow file does not exist (also a FileNotFoundError)
-    ├── ParameterError             a parameter value is missing or has the wrong form
-    ├── DecoratorError             an unknown step decorator or a bad decorator argument
-    ├── ArtifactError              an artifact cannot be stored or loaded
-    ├── MergeArtifactsError        merge_artifacts() cannot merge (MergeArtifactsException)
-    │   ├── UnhandledInMergeArtifactsException  values differ between inputs
-    │   └── MissingInMergeArtifactsException    include= names an artifact no input has
-    ├── RunFailed                  a run ended without success
-    ├── TaskFailed                 a task attempt raised (pathspec, attempt, traceback text)
-    ├── WorkerCrashed              a task process died or broke the protocol
-    ├── ResumeError                a run cannot be resumed as asked
-    ├── SecretsError               a @secrets source cannot be read
+    ├── FlowDefinitionError        the flow is wrong: fix the flow (step, file, line, fix)
+    │   ├── FlowFileNotFound       the flow file does not exist (also a FileNotFoundError)
+    │   └── DecoratorError         an unknown step decorator or a bad decorator argument
+    ├── UsageError                 a call, option or value is wrong: fix the call
+    │   ├── ParameterError         a parameter value is missing or has the wrong form
+    │   ├── CommandError           a command-line usage error
+    │   ├── ResumeError            a run cannot be resumed as asked
+    │   ├── TagError               a tag operation breaks the tag rules
+    │   └── InvalidPathspec (ValueError)  a pathspec does not have the expected shape
+    ├── ClientLookupError          the client cannot give that object: check its name
+    │   ├── NotFound (LookupError) a flow, run, step, task or artifact does not exist
+    │   └── NamespaceMismatch      an object is outside the current namespace
+    ├── RunError                   something failed inside a run: see the task's error
+    │   ├── TaskFailed             a task attempt raised (pathspec, attempt, traceback text)
+    │   ├── SecretsError           a @secrets source cannot be read
+    │   └── MergeArtifactsError    merge_artifacts() cannot merge (MergeArtifactsException)
+    │       ├── UnhandledInMergeArtifactsException  values differ between inputs
+    │       └── MissingInMergeArtifactsException    include= names an artifact no input has
     ├── StoreError                 a store cannot be opened or reached (bad URL, server down)
-    ├── CommandError               a command-line usage error
-    ├── NotFound (LookupError)     a flow, run, step, task or artifact does not exist
-    │   └── ...
-    ├── InvalidPathspec (ValueError)  a pathspec does not have the expected shape
-    ├── NamespaceMismatch          an object is outside the current namespace
-    ├── TagError                   a tag operation breaks the tag rules
-    └── TideflowInternalError      a bug in tideflow
+    │   └── ArtifactError          an artifact cannot be stored or loaded
+    └── TideflowInternalError      a bug in tideflow: please report it
+
+:class:`TaskException` is apart: it is not raised by tideflow but describes what a failed
+task raised, as recorded (``task.exception``).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import errno
 
 __all__ = (
     "ArtifactError",
+    "ClientLookupError",
     "CommandError",
     "DecoratorError",
     "FlowDefinitionError",
@@ -43,7 +47,7 @@ __all__ = (
     "NotFound",
     "ParameterError",
     "ResumeError",
-    "RunFailed",
+    "RunError",
     "SecretsError",
     "StoreError",
     "TagError",
@@ -52,12 +56,26 @@ __all__ = (
     "TideflowError",
     "TideflowInternalError",
     "UnhandledInMergeArtifactsException",
-    "WorkerCrashed",
+    "UsageError",
 )
 
 
 class TideflowError(Exception):
     """Base class of every error tideflow raises on purpose."""
+
+
+class UsageError(TideflowError):
+    """A call, an option or a value given to tideflow is wrong; nothing was started or
+    changed. The message names the problem and the fix."""
+
+
+class ClientLookupError(TideflowError):
+    """The client cannot give the object asked for: it does not exist, or it is outside
+    the current namespace."""
+
+
+class RunError(TideflowError):
+    """Something failed inside a run: a task, or what a step asked of tideflow."""
 
 
 class TaskException(Exception):
@@ -112,7 +130,10 @@ class FlowDefinitionError(TideflowError):
         self.line = line
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_definition_error, (self.message, self.step, self.file, self.line))
+        return (
+            _rebuild_definition_error,
+            (type(self), self.message, self.step, self.file, self.line),
+        )
 
     def __str__(self) -> str:
         where = []
@@ -125,9 +146,13 @@ class FlowDefinitionError(TideflowError):
 
 
 def _rebuild_definition_error(
-    message: str, step: str | None, file: str | None, line: int | None
+    cls: type[FlowDefinitionError],
+    message: str,
+    step: str | None,
+    file: str | None,
+    line: int | None,
 ) -> FlowDefinitionError:
-    return FlowDefinitionError(message, step=step, file=file, line=line)
+    return cls(message, step=step, file=file, line=line)
 
 
 class FlowFileNotFound(FlowDefinitionError, FileNotFoundError):
@@ -156,19 +181,25 @@ class FlowFileNotFound(FlowDefinitionError, FileNotFoundError):
         return self.message
 
 
-class ParameterError(TideflowError):
+class ParameterError(UsageError):
     """A parameter value is missing, unknown or has the wrong form."""
 
 
-class DecoratorError(TideflowError):
+class DecoratorError(FlowDefinitionError):
     """A step decorator is unknown or got a bad argument."""
 
 
-class ArtifactError(TideflowError):
+class StoreError(TideflowError):
+    """A store cannot be opened or reached: an unknown URL scheme, a missing optional extra,
+    a server that is down or refuses the credentials.
+    """
+
+
+class ArtifactError(StoreError):
     """An artifact cannot be stored or loaded."""
 
 
-class MergeArtifactsError(TideflowError):
+class MergeArtifactsError(RunError):
     """``merge_artifacts()`` cannot merge; nothing was merged.
 
     ``artifact_names`` lists the artifacts at fault. The reference API calls this class
@@ -195,11 +226,7 @@ class MissingInMergeArtifactsException(MergeArtifactsError):
     """``merge_artifacts(include=...)`` names artifacts that no input has."""
 
 
-class RunFailed(TideflowError):
-    """A run ended without success."""
-
-
-class TaskFailed(TideflowError):
+class TaskFailed(RunError):
     """A task attempt failed.
 
     Carries the task's pathspec, the attempt number, the exit code (when the process
@@ -238,41 +265,31 @@ def _rebuild_task_failed(
     return TaskFailed(pathspec, attempt, message, exit_code=exit_code, traceback=traceback)
 
 
-class WorkerCrashed(TideflowError):
-    """A task process died unexpectedly or broke the worker protocol."""
-
-
-class ResumeError(TideflowError):
+class ResumeError(UsageError):
     """A run cannot be resumed as asked (unknown origin run, changed graph, ...)."""
 
 
-class StoreError(TideflowError):
-    """A store cannot be opened or reached: an unknown URL scheme, a missing optional extra,
-    a server that is down or refuses the credentials.
-    """
-
-
-class CommandError(TideflowError):
+class CommandError(UsageError):
     """A command-line usage error: an unknown command, option or argument."""
 
 
-class NotFound(TideflowError, LookupError):
+class NotFound(ClientLookupError, LookupError):
     """A flow, run, step, task or artifact does not exist."""
 
 
-class InvalidPathspec(TideflowError, ValueError):
+class InvalidPathspec(UsageError, ValueError):
     """A pathspec does not have the shape the object expects."""
 
 
-class NamespaceMismatch(TideflowError):
+class NamespaceMismatch(ClientLookupError):
     """An object exists but is outside the current namespace."""
 
 
-class SecretsError(TideflowError):
+class SecretsError(RunError):
     """A ``@secrets`` source cannot be read, or gives a malformed secret."""
 
 
-class TagError(TideflowError):
+class TagError(UsageError):
     """A tag operation breaks the tag rules (system tag removal, length, count)."""
 
 

@@ -11,15 +11,17 @@ from typing import Any
 
 import msgspec
 
-from ._flow._spec import ForeachFrame, Transition
+from ._flow._transition import ForeachFrame, Transition
 
 __all__ = (
     "ArtifactRef",
     "ErrorInfo",
+    "ForeachFrame",
     "InputTask",
     "Ready",
     "TaskDone",
     "TaskSpec",
+    "Transition",
     "WorkerMessage",
 )
 

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ._runtime._state import RunState
+from ._states import RunState
 
 if TYPE_CHECKING:
     import anyio

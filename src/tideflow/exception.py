@@ -1,7 +1,11 @@
 """The exceptions tideflow raises, and the reference API's names for them.
 
-Every class derives from :class:`TideflowError`. Code ported from the reference API can
-keep catching ``MetaflowNotFound``, ``MetaflowNamespaceMismatch``,
+Every class derives from :class:`TideflowError`, in families that say what to fix
+(:mod:`tideflow._exceptions` draws the tree): :class:`FlowDefinitionError` (the flow),
+:class:`UsageError` (the call), :class:`ClientLookupError` (the object's name),
+:class:`RunError` (inside a run) and :class:`StoreError` (a store). The families and the
+errors users catch most are importable from ``tideflow`` too. Code ported from the
+reference API can keep catching ``MetaflowNotFound``, ``MetaflowNamespaceMismatch``,
 ``MetaflowInvalidPathspec``, ``MetaflowTaggingError``, ``MetaflowException`` and
 ``MergeArtifactsException``: they are other names for :class:`NotFound`,
 :class:`NamespaceMismatch`, :class:`InvalidPathspec`, :class:`TagError`,
@@ -12,6 +16,7 @@ keep catching ``MetaflowNotFound``, ``MetaflowNamespaceMismatch``,
 # ruff: noqa: PLC0414
 
 from ._exceptions import ArtifactError as ArtifactError
+from ._exceptions import ClientLookupError as ClientLookupError
 from ._exceptions import CommandError as CommandError
 from ._exceptions import DecoratorError as DecoratorError
 from ._exceptions import FlowDefinitionError as FlowDefinitionError
@@ -25,7 +30,7 @@ from ._exceptions import NamespaceMismatch as NamespaceMismatch
 from ._exceptions import NotFound as NotFound
 from ._exceptions import ParameterError as ParameterError
 from ._exceptions import ResumeError as ResumeError
-from ._exceptions import RunFailed as RunFailed
+from ._exceptions import RunError as RunError
 from ._exceptions import SecretsError as SecretsError
 from ._exceptions import StoreError as StoreError
 from ._exceptions import TagError as TagError
@@ -36,7 +41,7 @@ from ._exceptions import TideflowInternalError as TideflowInternalError
 from ._exceptions import (
     UnhandledInMergeArtifactsException as UnhandledInMergeArtifactsException,
 )
-from ._exceptions import WorkerCrashed as WorkerCrashed
+from ._exceptions import UsageError as UsageError
 
 #: The reference API's name for :class:`NotFound`.
 MetaflowNotFound = NotFound
@@ -54,6 +59,7 @@ MergeArtifactsException = MergeArtifactsError
 
 __all__ = (
     "ArtifactError",
+    "ClientLookupError",
     "CommandError",
     "DecoratorError",
     "FlowDefinitionError",
@@ -71,7 +77,7 @@ __all__ = (
     "NotFound",
     "ParameterError",
     "ResumeError",
-    "RunFailed",
+    "RunError",
     "SecretsError",
     "StoreError",
     "TagError",
@@ -80,5 +86,5 @@ __all__ = (
     "TideflowError",
     "TideflowInternalError",
     "UnhandledInMergeArtifactsException",
-    "WorkerCrashed",
+    "UsageError",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+import anyio.lowlevel
 import anyio.to_thread
 
 from tideflow import Flow, Run, Task
@@ -59,3 +60,19 @@ async def test_from_a_worker_thread_of_an_event_loop(client_runs: ClientRuns) ->
     """anyio's worker threads, on both backends."""
     result = await anyio.to_thread.run_sync(read_everything, client_runs)
     assert result == expected(client_runs)
+
+
+async def test_every_kind_of_query_inside_a_running_event_loop(client_runs: ClientRuns) -> None:
+    """A blocking read in a coroutine reads in the caller's thread, on both backends, for
+    each kind of declared query: property, lookup, iteration, children list, listing and
+    method; the loop goes on afterwards."""
+    flow = Flow("ClientTrainFlow")
+    run = Run(client_runs.train)
+    task = Task(f"{client_runs.train}/start/1")
+    assert flow.name == "ClientTrainFlow" and run.successful  # held, read
+    assert run["start"].id == "start" and "start" in run  # lookup
+    assert [step.id for step in run][-1] == "start"  # iteration
+    assert [r.pathspec for r in flow.runs("prod")] == [client_runs.train]  # children
+    assert [line for _, line in task.loglines("stdout")] == ["starting"]  # listing
+    assert run.is_in_namespace()  # method
+    await anyio.lowlevel.checkpoint()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tideflow import FlowSpec, NBRunner, Parameter, Run, step
-from tideflow._runner import _cell_text
+from tideflow._runner._notebook import cell_text as _cell_text
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -14,11 +14,11 @@ import anyio
 import pytest
 
 from stored_runs import metadata_store
-from tideflow._request import build_request
 from tideflow._runtime._loader import load_flow
+from tideflow._runtime._request import RunRequest, build_request
 from tideflow._runtime._state import RunState
 from tideflow._supervisor._output import RunOutput
-from tideflow._supervisor._run_actor import RunActor, RunRequest
+from tideflow._supervisor._run_actor import RunActor
 from tideflow._supervisor._supervisor import current_supervisor
 
 if TYPE_CHECKING:

@@ -10,7 +10,11 @@ import pytest
 
 import tideflow
 from executors import host_processes
+from stored_runs import metadata_store
 from tideflow import Runner
+from tideflow._runtime._loader import load_flow
+from tideflow._runtime._request import build_request
+from tideflow._states import RunState
 from tideflow._supervisor._supervisor import (
     Supervisor,
     SupervisorStatistics,
@@ -105,3 +109,42 @@ async def test_the_first_run_sets_the_task_cap_and_later_runs_keep_it(
 async def test_without_a_task_limit_the_cap_comes_from_the_cores() -> None:
     supervisor = await current_supervisor()
     assert supervisor.statistics().task_cap == default_task_cap()
+
+
+async def test_start_run_returns_once_the_run_exists(tideflow_root: Path, flows_dir: Path) -> None:
+    """Invariant: start_run() gives the actor of a run that is in the store, using the
+    supervisor's shared executor and cap; the run then goes on to its end."""
+
+    request = build_request(
+        load_flow(str(flows_dir / "hello_flow.py")),
+        top_level={"executor": "spawn"},
+        options={},
+        cwd=os.getcwd(),
+    )
+    supervisor = await current_supervisor(request.config)
+    actor = await supervisor.start_run(request)
+    assert actor.run_id is not None
+    with metadata_store(tideflow_root) as store:
+        flow, run_id = actor.pathspec.split("/")
+        assert store.get_run(flow, run_id).run_id == run_id
+    assert "spawn" in supervisor.statistics().executors
+    await actor.wait()
+    assert actor.state == RunState.SUCCEEDED == "succeeded"
+    assert not actor.output.display  # not echoed: no status block
+
+
+async def test_start_run_refuses_a_conflicting_task_cap(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+
+    supervisor = await current_supervisor()
+    cap = supervisor.statistics().task_cap
+    request = build_request(
+        load_flow(str(flows_dir / "hello_flow.py")),
+        top_level={"task_limit": cap + 1},
+        options={},
+        cwd=os.getcwd(),
+    )
+    with pytest.raises(ValueError, match=f"task_limit={cap + 1} is not the cap"):
+        await supervisor.start_run(request)
+    assert supervisor.statistics().runs == 0

@@ -16,8 +16,7 @@ import pytest
 from tideflow import FlowSpec, Parameter, current, step
 from tideflow._datastore._artifacts import dumps, loads
 from tideflow._datastore._cas import LocalBlobStore
-from tideflow._flow._spec import ForeachFrame
-from tideflow._messages import ArtifactRef, InputTask, TaskDone, TaskSpec
+from tideflow._messages import ArtifactRef, ForeachFrame, InputTask, TaskDone, TaskSpec
 from tideflow._worker._task import execute
 from tideflow.exception import (
     MergeArtifactsError,

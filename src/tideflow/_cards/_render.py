@@ -10,6 +10,7 @@ import html
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .._states import AttemptState
 from ._components import CardComponent, render_value
 
 if TYPE_CHECKING:
@@ -104,8 +105,16 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+#: The attempt state a card shows, by ``TaskSummary.ok`` (``None``: still running).
+_STATE_OF_OK = {
+    True: AttemptState.SUCCEEDED,
+    False: AttemptState.FAILED,
+    None: AttemptState.RUNNING,
+}
+
+
 def _default_body(task: TaskSummary, components: Sequence[CardComponent]) -> str:
-    state = {True: "succeeded", False: "failed", None: "running"}[task.ok]
+    state = _STATE_OF_OK[task.ok]
     info = {
         "pathspec": task.pathspec,
         "attempt": task.attempt,

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._exceptions import CommandError, ParameterError, TideflowError
-from .._request import build_request
 from .._runtime._loader import LoadedFlow, load_flow
+from .._runtime._request import build_request
 from .._version import __version__
 from ._parser import (
     FlowParser,

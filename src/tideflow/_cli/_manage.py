@@ -17,6 +17,7 @@ from .._datastore._artifacts import load
 from .._exceptions import CommandError, NotFound, TideflowError
 from .._logs._writer import STREAMS
 from .._runtime._state import mark_crashed_runs
+from .._states import RunState
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
 from ._parser import FlowParser, add_store_urls, at_least_one
@@ -315,7 +316,7 @@ def _value_text(blobs: BlobStore, sha: str, size: int, name: str, limit: int) ->
 def _duration(run: RunRecord) -> str:
     """How long the run ran: to its end, to its last heartbeat if it crashed, or so far."""
     end = run.finished_at
-    if run.status == "crashed" and run.heartbeat_at is not None:
+    if run.status == RunState.CRASHED and run.heartbeat_at is not None:
         end = run.heartbeat_at if end is None else min(end, run.heartbeat_at)
     seconds = max(0.0, (end or time.time()) - run.created_at)
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f}m"

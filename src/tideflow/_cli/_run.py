@@ -11,13 +11,17 @@ or by its terminal closing.
 from __future__ import annotations
 
 import signal
+from typing import TYPE_CHECKING
 
 import anyio
 
-from .._runtime._state import RunState
-from .._supervisor._output import RunOutput, echo
-from .._supervisor._run_actor import RunActor, RunRequest
+from .._states import RunState
+from .._supervisor._output import echo
 from .._supervisor._supervisor import current_supervisor
+
+if TYPE_CHECKING:
+    from .._runtime._request import RunRequest
+    from .._supervisor._run_actor import RunActor
 
 __all__ = ("STOP_SIGNALS", "run_in_terminal", "say")
 
@@ -40,18 +44,21 @@ def _handled_signals() -> list[signal.Signals]:
     return [sig for sig in STOP_SIGNALS if signal.getsignal(sig) is not signal.SIG_IGN]
 
 
-async def _stop_on_signal(actor: RunActor, received: list[int]) -> None:
+async def _stop_on_signal(launched: list[RunActor], received: list[int]) -> None:
+    """Stop the run at the first stop signal; one that comes while the run starts is kept
+    in ``received``, and :func:`run_in_terminal` stops the run once it exists."""
     handled = _handled_signals()
     if not handled:
         await anyio.sleep_forever()
     with anyio.open_signal_receiver(*handled) as signals:
         async for signum in signals:
             received.append(signum)
-            name = signal.Signals(signum).name
-            await actor.output.write(
-                "stderr", [f"Interrupted ({name}): stopping the run's tasks..."]
-            )
-            await actor.stop(RunState.CANCELLED)
+            text = f"Interrupted ({signal.Signals(signum).name}): stopping the run's tasks..."
+            if not launched:
+                echo("stderr", f"{text}\n")
+                return
+            await launched[0].output.write("stderr", [text])
+            await launched[0].stop(RunState.CANCELLED)
             return
 
 
@@ -60,25 +67,23 @@ async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
 
     On a terminal, a live status block stays under the lines unless ``progress`` is false.
     """
-    from .._ui._terminal import terminal_display
-
     supervisor = await current_supervisor(request.config)
-    supervisor.apply_config(request.config)
-    display = terminal_display(request, progress=progress)
-    output = RunOutput(echo=True, display=display)
-    executor = supervisor.executor(request.config.executor, request.config.kill_grace)
-    actor = RunActor(request, executor=executor, output=output, shared_limiter=supervisor.limiter)
     received: list[int] = []
+    launched: list[RunActor] = []
     async with anyio.create_task_group() as tg:
-        tg.start_soon(_stop_on_signal, actor, received)
-        if display is not None:
-            tg.start_soon(display.run)
+        tg.start_soon(_stop_on_signal, launched, received)
         try:
-            await supervisor.start(actor.run)
+            actor = await supervisor.start_run(request, echo=True, progress=progress)
+            launched.append(actor)
+            if received:
+                await actor.stop(RunState.CANCELLED)
+            if actor.output.display is not None:
+                tg.start_soon(actor.output.display.run)
             await actor.wait()
         finally:
             with anyio.CancelScope(shield=True):
-                await actor.stop()
+                for started in launched:
+                    await started.stop()
         tg.cancel_scope.cancel()
     if actor.state is RunState.SUCCEEDED:
         return 0

@@ -1,19 +1,28 @@
-"""What the sync and the async client objects share: the properties that read nothing.
+"""What the blocking and the async client objects share: identity, and what reads nothing.
 
-A client object wraps a node (see ``_nodes``). Everything here answers from what the node
-already holds, so it is the same plain property on ``Run`` and on ``AsyncRun``.
+A client object wraps a node (see ``_node``). The properties here answer from what the node
+already holds, so they are the same plain properties on ``Run`` and on ``AsyncRun``; the
+queries declared here (see ``_queries``) are built into both faces like those of each level.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from ._nodes import Node, open_node
+from ._namespace import get_namespace
+from ._nodes import FlowNode, Node, list_flows, open_node
+from ._queries import method
 
 if TYPE_CHECKING:
+    import os
     from datetime import datetime
 
-__all__ = ("ClientObject",)
+    from .._config import Config
+
+__all__ = ("ClientObject", "FlowListing", "LookUp")
+
+#: What names an object: its pathspec, attempt, whether to check the namespace, and root.
+LookUp = tuple[object, "int | None", bool, "str | os.PathLike[str] | Config | None"]
 
 
 def _rebuild(cls: type[ClientObject], pathspec: str, attempt: int | None, root: str | None) -> Any:
@@ -27,6 +36,20 @@ class ClientObject:
     __slots__ = ()
     _NODE: ClassVar[type[Node]]
 
+    def __init__(
+        self,
+        pathspec: str | None = None,
+        attempt: int | None = None,
+        *,
+        _namespace_check: bool = True,
+        _root: str | os.PathLike[str] | Config | None = None,
+    ) -> None:
+        self._look_up((pathspec, attempt, _namespace_check, _root))
+
+    def _look_up(self, args: LookUp) -> None:
+        """Find the object (blocking face) or check and keep what names it (async face)."""
+        raise NotImplementedError
+
     @property
     def _node(self) -> Node:
         raise NotImplementedError
@@ -36,8 +59,18 @@ class ClientObject:
         raise NotImplementedError
 
     def _wrap(self, node: Node) -> Any:
-        """The client object of this flavour (sync or async) for ``node``."""
+        """The client object of this face (blocking or async) for ``node``."""
         raise NotImplementedError
+
+    def _many(self, items: list[Any]) -> Any:
+        """Several results as this face gives them: an iterator (blocking), a list (async)."""
+        raise NotImplementedError
+
+    is_in_namespace = method(
+        lambda node: node.in_namespace(get_namespace()),
+        "Return whether this object is in the current namespace (a flow is when one of "
+        "its runs is).",
+    )
 
     def _identity(self) -> tuple[str, str, int | None]:
         node = self._node
@@ -110,3 +143,25 @@ class ClientObject:
         (``None`` for a flow)."""
         parent = self._node.parent
         return None if parent is None else self._wrap(parent)
+
+
+class FlowListing:
+    """Base of ``Flows`` and ``AsyncFlows``: the flows of a store, by name."""
+
+    __slots__ = ("_namespace_check", "_root")
+
+    def __init__(
+        self,
+        *,
+        _namespace_check: bool = True,
+        _root: str | os.PathLike[str] | Config | None = None,
+    ) -> None:
+        self._namespace_check = _namespace_check
+        self._root = _root
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+    def _list(self) -> list[FlowNode]:
+        """The flows' nodes, by name (only those with a run in the namespace, if checked)."""
+        return list_flows(self._root, self._namespace_check)

@@ -1,17 +1,17 @@
-"""The containers the client hands out: task data, task artifacts, exceptions, metadata."""
+"""The containers the client hands out: child lists, task data, task artifacts, metadata."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar, overload
 
 if TYPE_CHECKING:
     from datetime import datetime
 
     from .._metadata._records import ArtifactRecord
 
-__all__ = ("Metadata", "TaskArtifacts", "TaskData")
+__all__ = ("ChildList", "Metadata", "TaskArtifacts", "TaskData")
 
 T = TypeVar("T")
 
@@ -161,3 +161,59 @@ class Metadata(NamedTuple):
     created_at: datetime
     type: str
     task: Any
+
+
+class ChildList(Generic[T]):
+    """What ``Flow.runs``, ``Run.steps`` and ``Step.tasks`` give: call it, iterate it or
+    index it.
+
+    ``flow.runs()`` and ``flow.runs('tag')`` return an iterator, as in the reference API;
+    ``for run in flow.runs``, ``flow.runs[0]`` and ``len(flow.runs)`` work too, and a
+    string looks a child up by id, as ``run.steps['start']``. The list is read from the
+    store when it is first used, and kept.
+    """
+
+    __slots__ = ("_fetch", "_items", "_lookup", "_owner")
+
+    def __init__(
+        self,
+        owner: str,
+        fetch: Callable[[tuple[str, ...]], list[T]],
+        lookup: Callable[[str], T],
+    ) -> None:
+        self._owner = owner
+        self._fetch = fetch
+        self._lookup = lookup
+        self._items: list[T] | None = None
+
+    def __repr__(self) -> str:
+        return f"<children of {self._owner}>"
+
+    def __call__(self, *tags: str) -> Iterator[T]:
+        """Return an iterator over the children whose run carries every tag in ``tags``."""
+        return iter(self._fetch(tags))
+
+    def _list(self) -> list[T]:
+        if self._items is None:
+            self._items = self._fetch(())
+        return self._items
+
+    def __iter__(self) -> Iterator[T]:
+        """Iterate over every child, newest first."""
+        return iter(self._list())
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    @overload
+    def __getitem__(self, index: int | str) -> T: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+    def __getitem__(self, index: int | str | slice) -> T | list[T]:
+        """The child at a position (newest first), or the child with the id ``index``.
+
+        :raises KeyError: if ``index`` is a string that names no child.
+        """
+        if isinstance(index, str):
+            return self._lookup(index)
+        return self._list()[index]

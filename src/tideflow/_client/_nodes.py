@@ -1,42 +1,30 @@
-"""The client's core: one node class per kind of object, reading the stores directly.
+"""The client's core for flows, runs and steps, and how a pathspec is opened.
 
-A node is the blocking query layer behind a client object. ``Run`` calls its node's
-methods in the caller's thread; ``AsyncRun`` calls the same methods in a worker thread.
-Nodes know nothing about either facade.
-
-What a node caches: the record that identifies it (a run, a step, a task), because it never
-changes once final. What it asks the store again on every call: anything that may still
-change while the run is going (status, attempts, artifacts, logs).
+See ``_node`` for what a node is and caches; tasks and artifacts are in ``_task_nodes``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any
 
-from .._exceptions import NamespaceMismatch, NotFound, TaskException
-from .._logs import STREAMS
+from .._exceptions import NotFound
 from .._metadata._liveness import mark_crashed_runs
-from ._data import TaskData
+from .._metadata._tags import one_tag, some_tags
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
+from ._node import UNKNOWN, Node, to_datetime
 from ._pathspec import split_pathspec
 from ._store import StoreHandle, open_location
+from ._task_nodes import ArtifactNode, TaskNode
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
+    from datetime import datetime
 
     from .._config import Config
-    from .._metadata._records import (
-        ArtifactRecord,
-        AttemptRecord,
-        MetadataRecord,
-        RunRecord,
-        StepRecord,
-        TaskRecord,
-    )
-    from .._stores._interfaces import LogKey
+    from .._metadata._records import AttemptRecord, RunRecord, StepRecord
+    from ._data import TaskData
 
 __all__ = (
     "ArtifactNode",
@@ -49,15 +37,6 @@ __all__ = (
     "open_node",
     "to_datetime",
 )
-
-_NO_TAGS: Final[frozenset[str]] = frozenset()
-#: A value not read from the store yet.
-_UNKNOWN: Final = object()
-
-
-def to_datetime(ts: float) -> datetime:
-    """A timestamp of the stores (seconds since the epoch) as an aware UTC datetime."""
-    return datetime.fromtimestamp(ts, UTC)
 
 
 def open_node(
@@ -82,13 +61,29 @@ def open_node(
         raise ValueError(f"attempt must be None or an integer >= 0; got {attempt!r}.")
     handle = open_location(root)
     handle.require(f"{kind.KIND} '{pathspec}'")
-    node = kind.open(handle, parts, attempt)
+    node = _walk(handle, parts, attempt)
     if namespace_check and isinstance(node, FlowNode):
         ns = get_namespace()
         if not node.in_namespace(ns):
             raise flow_namespace_mismatch(node.name, ns)
     elif namespace_check:
         check_namespace(kind.KIND, node.pathspec, node.tags)
+    return node
+
+
+def _walk(handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> Node:
+    """The node of the pathspec ``parts``, found from its run down (a flow on its own).
+
+    :raises NotFound: if a level of it does not exist.
+    """
+    if len(parts) == 1:
+        return FlowNode.open(handle, parts[0])
+    node: Node = RunNode.open(handle, parts[0], parts[1])
+    for depth, id in enumerate(parts[2:], start=3):
+        node = node.child(id)
+        if depth == 4 and attempt is not None:
+            assert isinstance(node, TaskNode)
+            node = node.at_attempt(attempt)
     return node
 
 
@@ -100,84 +95,9 @@ def list_flows(
     handle = open_location(root)
     if not handle.exists():
         return []
-    flows = [FlowNode.open(handle, (name,), None) for name in handle.metadata.list_flows()]
+    flows = [FlowNode.open(handle, name) for name in handle.metadata.list_flows()]
     ns = get_namespace() if namespace_check else None
     return [flow for flow in flows if flow.in_namespace(ns)]
-
-
-class Node:
-    """What every node has: a pathspec, a parent, tags and children."""
-
-    KIND: ClassVar[str]
-    __slots__ = ("handle",)
-    handle: StoreHandle
-
-    @classmethod
-    def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> Node:
-        """Look up the object named by the pathspec ``parts``.
-
-        :raises NotFound: if it does not exist.
-        """
-        raise NotImplementedError
-
-    @property
-    def pathspec(self) -> str:
-        raise NotImplementedError
-
-    @property
-    def attempt(self) -> int | None:
-        """The attempt the node was opened at (tasks and artifacts only)."""
-        return None
-
-    @property
-    def id(self) -> str:
-        return self.pathspec.rsplit("/", 1)[-1]
-
-    @property
-    def created_at(self) -> datetime:
-        raise NotImplementedError
-
-    @property
-    def parent(self) -> Node | None:
-        raise NotImplementedError
-
-    @property
-    def user_tags(self) -> frozenset[str]:
-        return _NO_TAGS
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        return _NO_TAGS
-
-    @property
-    def tags(self) -> frozenset[str]:
-        return self.user_tags | self.system_tags
-
-    @property
-    def origin_pathspec(self) -> str | None:
-        return None
-
-    def in_namespace(self, ns: str | None) -> bool:
-        """Whether this object is in the namespace ``ns`` (``None``: every namespace)."""
-        return ns is None or ns in self.tags
-
-    def children(self) -> list[Node]:
-        """The children, newest first (in the current namespace, for a flow)."""
-        raise NotImplementedError
-
-    def child(self, id: str) -> Node:
-        """The child ``id``.
-
-        :raises NotFound: if there is none.
-        """
-        raise NotImplementedError
-
-    def has_child(self, id: str) -> bool:
-        try:
-            self.child(id)
-        except (NotFound, NamespaceMismatch):
-            return False
-        return True
 
 
 # -- flows and runs ----------------------------------------------------------------------
@@ -195,8 +115,11 @@ class FlowNode(Node):
         self._created_at = created_at
 
     @classmethod
-    def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> FlowNode:
-        (name,) = parts
+    def open(cls, handle: StoreHandle, name: str) -> FlowNode:
+        """The flow ``name``.
+
+        :raises NotFound: if it has never run.
+        """
         created = handle.metadata.flow_created_at(name)
         if created is None:
             raise NotFound(f"Flow '{name}' does not exist")
@@ -253,7 +176,7 @@ class FlowNode(Node):
         :raises NotFound: if there is no such run.
         :raises NamespaceMismatch: if it is outside the current namespace.
         """
-        run = RunNode.open(self.handle, (self.name, id), None)
+        run = RunNode.open(self.handle, self.name, id)
         check_namespace(RunNode.KIND, run.pathspec, run.tags)
         return run
 
@@ -269,9 +192,16 @@ class RunNode(Node):
         self._record = record
 
     @classmethod
-    def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> RunNode:
-        flow, run_id = parts
+    def open(cls, handle: StoreHandle, flow: str, run_id: str) -> RunNode:
+        """The run ``flow/run_id``.
+
+        :raises NotFound: if it does not exist.
+        """
         return cls(handle, handle.metadata.get_run(flow, run_id))
+
+    def other_run(self, flow: str, run_id: str) -> RunNode:
+        """Another run of the same stores (where a cloned task's parents may be)."""
+        return RunNode.open(self.handle, flow, run_id)
 
     @property
     def record(self) -> RunRecord:
@@ -376,6 +306,32 @@ class RunNode(Node):
         end = self.end_task()
         return None if end is None else end.data(preload)
 
+    def add_tag(self, tag: str) -> None:
+        """Add the user tag ``tag`` (see ``Run.add_tag``)."""
+        self.edit_tags((), [one_tag("add_tag", tag)])
+
+    def add_tags(self, tags: Iterable[str]) -> None:
+        """Add user tags (see ``Run.add_tags``)."""
+        self.edit_tags((), tags)
+
+    def remove_tag(self, tag: str) -> None:
+        """Remove the user tag ``tag`` (see ``Run.remove_tag``)."""
+        self.edit_tags([one_tag("remove_tag", tag)], ())
+
+    def remove_tags(self, tags: Iterable[str]) -> None:
+        """Remove user tags (see ``Run.remove_tags``)."""
+        self.edit_tags(tags, ())
+
+    def replace_tag(self, tag_to_remove: str, tag_to_add: str) -> None:
+        """Remove a tag, then add one, atomically (see ``Run.replace_tag``)."""
+        self.edit_tags(
+            [one_tag("replace_tag", tag_to_remove)], [one_tag("replace_tag", tag_to_add)]
+        )
+
+    def replace_tags(self, tags_to_remove: Iterable[str], tags_to_add: Iterable[str]) -> None:
+        """Remove tags, then add tags, atomically (see ``Run.replace_tags``)."""
+        self.edit_tags(*some_tags(tags_to_remove, tags_to_add))
+
     def edit_tags(self, remove: Iterable[str], add: Iterable[str]) -> None:
         """Remove user tags, then add some, in one transaction (the store's tag rules)."""
         flow, run_id = self._record.flow, self._record.run_id
@@ -399,12 +355,7 @@ class StepNode(Node):
         self.handle = run.handle
         self.run = run
         self._record = record
-        self._origin: str | None | object = _UNKNOWN
-
-    @classmethod
-    def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> StepNode:
-        run = RunNode.open(handle, parts[:2], None)
-        return run.child(parts[2])
+        self._origin: str | None | object = UNKNOWN
 
     @property
     def name(self) -> str:
@@ -423,14 +374,6 @@ class StepNode(Node):
         return self.run
 
     @property
-    def user_tags(self) -> frozenset[str]:
-        return self.run.user_tags
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        return self.run.system_tags
-
-    @property
     def origin_pathspec(self) -> str | None:
         """The step of the origin run, when this step's tasks were cloned from it.
 
@@ -438,7 +381,7 @@ class StepNode(Node):
         """
         if self.run.origin_pathspec is None:
             return None
-        if self._origin is _UNKNOWN:
+        if self._origin is UNKNOWN:
             task = self.any_task()
             cloned = task is not None and task.origin_pathspec is not None
             self._origin = f"{self.run.origin_pathspec}/{self.name}" if cloned else None
@@ -473,6 +416,15 @@ class StepNode(Node):
         ]
         children = [present[name] for name in following.get(self.name, ()) if name in present]
         return parents, children
+
+    def control_tasks(self, *tags: str) -> list[TaskNode]:
+        """The control tasks of a ``@parallel`` step (node 0 of each group); none unless
+        the run carries every tag in ``tags``."""
+        return [
+            task
+            for task in self.tasks(tags)
+            if task.metadata_dict().get("internal_task_type") == "control"
+        ]
 
     def any_task(self) -> TaskNode | None:
         """One task of the step (the newest), or ``None``."""
@@ -511,348 +463,3 @@ class StepNode(Node):
     def environment_info(self) -> dict[str, str]:
         task = self.any_task()
         return {} if task is None else task.environment_info()
-
-
-# -- tasks and artifacts -------------------------------------------------------------------
-
-
-class TaskNode(Node):
-    """A task, at a given attempt or at its latest one.
-
-    Without a given attempt, the latest attempt is asked for again on every call until it
-    can no longer change: once it succeeded, or once the run has ended.
-    """
-
-    KIND = "Task"
-    __slots__ = ("_attempt", "_final", "_fixed", "_record", "step")
-
-    def __init__(self, step: StepNode, record: TaskRecord, attempt: int | None) -> None:
-        self.handle = step.handle
-        self.step = step
-        self._record = record
-        self._fixed = attempt
-        self._attempt: AttemptRecord | None = None
-        self._final = False
-
-    @classmethod
-    def open(cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> TaskNode:
-        task = StepNode.open(handle, parts[:3], None).child(parts[3])
-        if attempt is not None:
-            task = task.at_attempt(attempt)
-        return task
-
-    def at_attempt(self, attempt: int) -> TaskNode:
-        """This task at ``attempt``.
-
-        :raises NotFound: if the task has not started that attempt.
-        """
-        r = self._record
-        attempts = self.handle.metadata.list_attempts(r.flow, r.run_id, r.step, r.task_id)
-        for record in attempts:
-            if record.attempt == attempt:
-                node = TaskNode(self.step, r, attempt)
-                node._attempt = record
-                node._final = record.state != "running"
-                return node
-        started = f"attempts 0 to {attempts[-1].attempt}" if attempts else "no attempt yet"
-        raise NotFound(
-            f"Attempt {attempt} of task '{self.pathspec}' does not exist; it has {started}"
-        )
-
-    @property
-    def record(self) -> TaskRecord:
-        return self._record
-
-    @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
-    def attempt(self) -> int | None:
-        return self._fixed
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
-
-    @property
-    def parent(self) -> StepNode:
-        return self.step
-
-    @property
-    def user_tags(self) -> frozenset[str]:
-        return self.step.user_tags
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        return self.step.system_tags
-
-    @property
-    def origin_pathspec(self) -> str | None:
-        return self._record.origin_pathspec
-
-    @property
-    def index(self) -> int | None:
-        return self._record.index
-
-    @property
-    def runtime_name(self) -> str | None:
-        return self.step.run.runtime_name
-
-    @property
-    def parent_task_pathspecs(self) -> tuple[str, ...]:
-        return self._record.parent_pathspecs
-
-    # -- the attempt -------------------------------------------------------------------
-
-    def attempt_record(self) -> AttemptRecord | None:
-        """The attempt this node describes, as it is now; ``None`` before the first one."""
-        if self._final:
-            return self._attempt
-        # Whether the run had ended is asked first: an attempt read after that is final.
-        settled = self.step.run.settled()
-        r = self._record
-        if self._fixed is None:
-            record = self.handle.metadata.latest_attempt(r.flow, r.run_id, r.step, r.task_id)
-        else:
-            attempts = self.handle.metadata.list_attempts(r.flow, r.run_id, r.step, r.task_id)
-            record = next(a for a in attempts if a.attempt == self._fixed)
-        self._attempt = record
-        self._final = settled or (
-            record is not None
-            and (
-                record.state == "succeeded"
-                or (self._fixed is not None and record.state != "running")
-            )
-        )
-        return record
-
-    def current_attempt(self) -> int:
-        if self._fixed is not None:
-            return self._fixed
-        record = self.attempt_record()
-        return 0 if record is None else record.attempt
-
-    def successful(self) -> bool:
-        record = self.attempt_record()
-        return record is not None and record.state == "succeeded"
-
-    def status(self) -> str | None:
-        record = self.attempt_record()
-        return None if record is None else record.state
-
-    def finished(self) -> bool:
-        record = self.attempt_record()
-        return record is not None and record.state != "running"
-
-    def finished_at(self) -> datetime | None:
-        record = self.attempt_record()
-        if record is None or record.state == "running" or record.finished_at is None:
-            return None
-        return to_datetime(record.finished_at)
-
-    def exception(self) -> TaskException | None:
-        record = self.attempt_record()
-        if record is None or record.exception is None:
-            return None
-        r = self._record
-        metadata = self.handle.metadata.list_metadata(
-            r.flow, r.run_id, r.step, r.task_id, record.attempt
-        )
-        if any(m.name == "caught" for m in metadata):
-            return None  # @catch handled the failure
-        info = record.exception
-        return TaskException(info.type, info.message, info.traceback)
-
-    # -- artifacts -----------------------------------------------------------------------
-
-    def _artifact_records(self) -> list[ArtifactRecord]:
-        r = self._record
-        attempt = self.current_attempt()
-        records = self.handle.metadata.list_artifacts(r.flow, r.run_id, r.step, r.task_id, attempt)
-        return [a for a in records if not a.name.startswith("_")]
-
-    def artifacts(self) -> list[ArtifactNode]:
-        return [ArtifactNode(self, record) for record in self._artifact_records()]
-
-    def children(self) -> list[Node]:
-        return list(self.artifacts())
-
-    def child(self, id: str) -> ArtifactNode:
-        for artifact in self.artifacts():
-            if artifact.name == id:
-                return artifact
-        where = f" at attempt {self._fixed}" if self._fixed is not None else ""
-        raise NotFound(f"Artifact '{self.pathspec}/{id}' does not exist{where}")
-
-    def data(self, preload: tuple[str, ...] | None = None) -> TaskData:
-        """The artifact values; those named in ``preload`` (all for ``()``) are read now."""
-        refs = {a.name: a for a in self._artifact_records()}
-        data = TaskData(self.pathspec, refs, lambda ref: self.handle.load(ref.sha, ref.name))
-        if preload is not None:
-            data._preload(preload)
-        return data
-
-    # -- metadata ------------------------------------------------------------------------
-
-    def metadata(self) -> list[MetadataRecord]:
-        """Every attempt's metadata events (only this attempt's, for a given attempt)."""
-        r = self._record
-        return self.handle.metadata.list_metadata(r.flow, r.run_id, r.step, r.task_id, self._fixed)
-
-    def metadata_dict(self) -> dict[str, str]:
-        """The latest value of each metadata name (``python_version`` too for a run written
-        when it was named ``python-version``)."""
-        values = {record.name: record.value for record in self.metadata()}
-        for name, old in _RENAMED.items():
-            if old in values:
-                values.setdefault(name, values[old])
-        return values
-
-    def environment_info(self) -> dict[str, str]:
-        """Where the current attempt ran: runtime, Python version, executor, platform."""
-        r = self._record
-        events = self.handle.metadata.list_metadata(
-            r.flow, r.run_id, r.step, r.task_id, self.current_attempt()
-        )
-        values = {record.name: record.value for record in events}
-        info = {"runtime": values.get("runtime") or self.runtime_name}
-        for key, name in _ENVIRONMENT.items():
-            info[key] = values.get(name, values.get(_RENAMED.get(name, "")))
-        return {key: value for key, value in info.items() if value is not None}
-
-    # -- logs ----------------------------------------------------------------------------
-
-    def log_key(self, stream: str) -> LogKey | None:
-        """The log of ``stream`` for the current attempt; ``None`` before the first one.
-
-        :raises ValueError: if ``stream`` is not ``stdout`` or ``stderr``.
-        """
-        if stream not in STREAMS:
-            raise ValueError(f"Unknown log stream {stream!r}: use 'stdout' or 'stderr'.")
-        if self._fixed is None and self.attempt_record() is None:
-            return None
-        r = self._record
-        return self.handle.log_key(
-            r.flow, r.run_id, r.step, r.task_id, self.current_attempt(), stream
-        )
-
-    def log_text(self, stream: str) -> str:
-        key = self.log_key(stream)
-        return "" if key is None else self.handle.stores.logs.read_text(key)
-
-    def log_size(self, stream: str) -> int:
-        key = self.log_key(stream)
-        return 0 if key is None else self.handle.stores.logs.log_size(key)
-
-    def loglines(
-        self, stream: str, as_unicode: bool = True
-    ) -> Iterator[tuple[datetime, str | bytes]]:
-        key = self.log_key(stream)
-        for stamp, line in [] if key is None else self.handle.stores.logs.read_log(key):
-            yield stamp, line.decode("utf-8", errors="replace") if as_unicode else line
-
-    # -- family --------------------------------------------------------------------------
-
-    def _sibling(self, pathspec: str, steps: dict[str, StepNode]) -> TaskNode:
-        flow, run_id, step, task_id = pathspec.split("/")
-        if (flow, run_id) != (self._record.flow, self._record.run_id):
-            return TaskNode.open(self.handle, (flow, run_id, step, task_id), None)
-        return steps[step].child(task_id)
-
-    def parent_tasks(self) -> list[TaskNode]:
-        steps = {step.name: step for step in self.step.run.steps()}
-        return [self._sibling(p, steps) for p in self._record.parent_pathspecs]
-
-    def child_task_pathspecs(self) -> list[str]:
-        r = self._record
-        return [
-            c.pathspec for c in self.handle.metadata.child_tasks(r.flow, r.run_id, self.pathspec)
-        ]
-
-    def child_tasks(self) -> list[TaskNode]:
-        r = self._record
-        records = self.handle.metadata.child_tasks(r.flow, r.run_id, self.pathspec)
-        steps = {step.name: step for step in self.step.run.steps()} if records else {}
-        return [TaskNode(steps[c.step], c, None) for c in records]
-
-
-#: Metadata names older runs wrote under another name: the name now, the name then.
-_RENAMED: Final = {"python_version": "python-version"}
-_ENVIRONMENT: Final = {
-    "python_version": "python_version",
-    "executor": "executor",
-    "platform": "platform",
-}
-
-
-class ArtifactNode(Node):
-    """An artifact of a task attempt: a name and the key of its value in the datastore."""
-
-    KIND = "DataArtifact"
-    __slots__ = ("_record", "task")
-
-    def __init__(self, task: TaskNode, record: ArtifactRecord) -> None:
-        self.handle = task.handle
-        self.task = task
-        self._record = record
-
-    @classmethod
-    def open(
-        cls, handle: StoreHandle, parts: tuple[str, ...], attempt: int | None
-    ) -> ArtifactNode:
-        return TaskNode.open(handle, parts[:4], attempt).child(parts[4])
-
-    @property
-    def name(self) -> str:
-        return self._record.name
-
-    @property
-    def pathspec(self) -> str:
-        return f"{self.task.pathspec}/{self.name}"
-
-    @property
-    def attempt(self) -> int | None:
-        return self.task.attempt
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
-
-    @property
-    def finished_at(self) -> datetime:
-        return self.created_at
-
-    @property
-    def parent(self) -> TaskNode:
-        return self.task
-
-    @property
-    def user_tags(self) -> frozenset[str]:
-        return self.task.user_tags
-
-    @property
-    def system_tags(self) -> frozenset[str]:
-        return self.task.system_tags
-
-    @property
-    def origin_pathspec(self) -> str | None:
-        origin = self.task.origin_pathspec
-        return None if origin is None else f"{origin}/{self.name}"
-
-    @property
-    def sha(self) -> str:
-        return self._record.sha
-
-    @property
-    def size(self) -> int:
-        return self._record.size
-
-    def value(self) -> object:
-        return self.handle.load(self._record.sha, self._record.name)
-
-    def children(self) -> list[Node]:
-        return []
-
-    def child(self, id: str) -> Node:
-        raise NotFound(f"An artifact has no children; '{self.pathspec}/{id}' does not exist")

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from ._hooks import client_object
+
 __all__ = ("Current", "ParallelInfo", "TaskInfo", "current", "task_info")
 
 
@@ -169,10 +171,7 @@ class Current:
         info = task_info.get()
         if info is None:
             return None
-        from .._client import Run
-
-        pathspec = f"{info.flow_name}/{info.run_id}"
-        return Run(pathspec, _namespace_check=False, _root=info.root or None)
+        return client_object("run", f"{info.flow_name}/{info.run_id}", info.root or None)
 
     @property
     def task(self) -> Any:
@@ -184,9 +183,7 @@ class Current:
         info = task_info.get()
         if info is None:
             return None
-        from .._client import Task
-
-        return Task(info.pathspec, _namespace_check=False, _root=info.root or None)
+        return client_object("task", info.pathspec, info.root or None)
 
     @property
     def parallel(self) -> ParallelInfo:

@@ -13,8 +13,6 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-import msgspec
-
 from .._exceptions import (
     FlowDefinitionError,
     MissingInMergeArtifactsException,
@@ -22,12 +20,14 @@ from .._exceptions import (
 )
 from ._config import Config, DelayedValue
 from ._graph import FlowGraph, build_graph
+from ._hooks import command_line
 from ._parameter import Parameter
+from ._transition import ForeachFrame, Transition
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ("ArtifactSource", "FlowSpec", "ForeachFrame", "Inputs", "Transition")
+__all__ = ("ArtifactSource", "FlowSpec", "Inputs")
 
 
 class ArtifactSource(Protocol):
@@ -44,31 +44,6 @@ class ArtifactSource(Protocol):
     def load(self, name: str) -> Any:
         """The value of an artifact; raises ``KeyError`` when absent."""
         ...
-
-
-class ForeachFrame(msgspec.Struct, frozen=True, array_like=True):
-    """One level of foreach around a task: the splitting step, its variable, this index."""
-
-    step: str
-    var: str
-    index: int
-    num_splits: int
-    #: Content hash of the foreach variable's value, where ``self.input`` comes from.
-    value_sha: str
-
-
-class Transition(msgspec.Struct, frozen=True):
-    """What a step's ``self.next()`` asked for.
-
-    For a switch, ``targets`` holds the one step chosen and ``condition`` the attribute
-    that chose it; for ``num_parallel``, ``parallel`` is set and ``num_splits`` is N.
-    """
-
-    targets: tuple[str, ...]
-    foreach: str | None = None
-    num_splits: int | None = None
-    condition: str | None = None
-    parallel: bool = False
 
 
 #: Names a parameter cannot take: FlowSpec's own methods, and the options of run().
@@ -104,9 +79,7 @@ class FlowSpec:
 
     def __init__(self, use_cli: bool = True) -> None:
         if use_cli:
-            from .._cli import flow_main
-
-            sys.exit(flow_main(type(self)))
+            sys.exit(command_line(type(self)))
 
     # -- class-level description -------------------------------------------------------
 

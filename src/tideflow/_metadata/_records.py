@@ -11,6 +11,8 @@ from typing import Final
 
 import msgspec
 
+from .._states import AttemptState, RunState
+
 __all__ = (
     "ATTEMPT_STATES",
     "RUN_STATUSES",
@@ -23,12 +25,11 @@ __all__ = (
     "TaskRecord",
 )
 
-#: The states a run can be in. Every one but ``running`` is final.
-RUN_STATUSES: Final = frozenset(
-    {"running", "succeeded", "failed", "cancelled", "timeout", "crashed"}
-)
-#: The states a task attempt can be in. Every one but ``running`` is final.
-ATTEMPT_STATES: Final = RUN_STATUSES
+#: The states a run can be in (:class:`RunState`). Every one but ``running`` is final.
+RUN_STATUSES: Final = frozenset(RunState)
+#: The states a task attempt can be in (:class:`AttemptState`). Every one but ``running``
+#: is final.
+ATTEMPT_STATES: Final = frozenset(AttemptState)
 
 
 class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,6 +43,7 @@ class RunRecord(msgspec.Struct, frozen=True, kw_only=True):
     flow: str
     run_id: str
     user: str
+    #: A :class:`~tideflow._states.RunState` value.
     status: str
     created_at: float
     finished_at: float | None = None
@@ -115,6 +117,7 @@ class AttemptRecord(msgspec.Struct, frozen=True, kw_only=True):
     step: str
     task_id: str
     attempt: int
+    #: An :class:`~tideflow._states.AttemptState` value.
     state: str
     started_at: float
     finished_at: float | None = None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from .._exceptions import NotFound, TideflowInternalError
+from .._states import AttemptState
 from ._records import (
     ArtifactRecord,
     AttemptRecord,
@@ -129,8 +130,8 @@ def duplicate(what: str) -> TideflowInternalError:
 
 def check_state(state: str, allowed: frozenset[str], what: str, *, final: bool = True) -> None:
     """:raises ValueError: if ``state`` is not allowed (or is ``running`` when ``final``)."""
-    if state not in allowed or (final and state == "running"):
-        choices = sorted(allowed - {"running"} if final else allowed)
+    if state not in allowed or (final and state == AttemptState.RUNNING):
+        choices = sorted(allowed - {AttemptState.RUNNING} if final else allowed)
         raise ValueError(f"{state!r} is not a valid {what}; use one of {', '.join(choices)}")
 
 

@@ -33,9 +33,8 @@ from .._datastore._artifacts import load, loads
 from .._exceptions import NotFound, ParameterError, ResumeError, TideflowError
 from .._flow._config import Config, configs_of, resolve_configs
 from .._flow._parameter import ParameterContext, resolve_parameters
-from .._flow._spec import ForeachFrame
 from .._logs._writer import STREAMS
-from .._messages import ArtifactRef
+from .._messages import ArtifactRef, ForeachFrame
 from .._metadata._records import (
     ArtifactRecord,
     AttemptRecord,
@@ -43,6 +42,7 @@ from .._metadata._records import (
     RunRecord,
     TaskRecord,
 )
+from .._states import AttemptState, RunState
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
 from ._console import stamp, task_prefix
@@ -55,8 +55,8 @@ if TYPE_CHECKING:
     from .._flow._graph import FlowGraph
     from .._stores._bundle import Stores
     from .._stores._interfaces import BlobStore, MetadataStore
-    from .._supervisor._run_actor import RunRequest
     from ._console import Console
+    from ._request import RunRequest
     from ._scheduler import Scheduler
 
 __all__ = (
@@ -212,7 +212,7 @@ def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
                 f"Cannot resume run '{name}/{wanted}': it does not exist in {request.root}. "
                 f"See the runs of the flow with: tideflow runs {name}"
             ) from None
-    if run.status == "running":
+    if run.status == RunState.RUNNING:
         who = f"process {run.pid}" if run.pid else "its supervisor"
         raise ResumeError(
             f"Cannot resume {run.pathspec}: it is still running ({who} supervises it and is "
@@ -223,13 +223,13 @@ def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
 
 def _finished(store: MetadataStore, task: TaskRecord) -> OriginTask | None:
     attempt = store.latest_attempt(task.flow, task.run_id, task.step, task.task_id)
-    if attempt is None or attempt.state not in ("succeeded", "failed"):
+    if attempt is None or attempt.state not in (AttemptState.SUCCEEDED, AttemptState.FAILED):
         return None
     metadata = store.list_metadata(
         task.flow, task.run_id, task.step, task.task_id, attempt.attempt
     )
     caught = any(m.name == "caught" for m in metadata)
-    if attempt.state == "failed" and not caught:
+    if attempt.state == AttemptState.FAILED and not caught:
         return None
     artifacts = store.list_artifacts(
         task.flow, task.run_id, task.step, task.task_id, attempt.attempt
@@ -437,7 +437,7 @@ class _CloneWriter:
                 done,
                 run_id=run.run_id,
                 attempt=0,
-                state="running",
+                state=AttemptState.RUNNING,
                 started_at=now,
                 finished_at=None,
                 pid=None,
@@ -470,7 +470,7 @@ class _CloneWriter:
         ]
         own = {
             "attempt": "0",
-            "attempt-ok": str(origin.attempt.state == "succeeded"),
+            "attempt-ok": str(origin.attempt.state == AttemptState.SUCCEEDED),
             "origin-run-id": self._origin.run_id,
             "origin-task-id": origin.record.task_id,
             "origin-pathspec": origin.record.pathspec,

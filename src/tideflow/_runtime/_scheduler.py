@@ -29,8 +29,7 @@ import msgspec
 from .._datastore._artifacts import dumps
 from .._exceptions import TaskException, TaskFailed
 from .._flow._decorators import StepDecorator
-from .._flow._spec import ForeachFrame, Transition
-from .._messages import ArtifactRef, ErrorInfo, InputTask, TaskSpec
+from .._messages import ArtifactRef, ErrorInfo, ForeachFrame, InputTask, TaskSpec, Transition
 from .._metadata._records import (
     ArtifactRecord,
     AttemptRecord,

@@ -1,4 +1,7 @@
-"""The states of a run and of a task attempt, and how they read to a user.
+"""Crashed runs: how a reader finds the runs whose supervisor died.
+
+The states themselves are in :mod:`tideflow._states` (``RunState`` is re-exported here for
+the runtime's modules).
 
 A run whose supervisor died (killed, or its machine lost) cannot record its end. Its
 supervisor holds a lock the operating system releases when it dies
@@ -10,8 +13,9 @@ supervisor is gone as ``crashed``.
 
 from __future__ import annotations
 
-import enum
 from typing import TYPE_CHECKING
+
+from .._states import RunState
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -21,51 +25,6 @@ if TYPE_CHECKING:
     from .._stores._interfaces import MetadataStore
 
 __all__ = ("RunState", "mark_crashed_runs")
-
-
-class RunState(enum.Enum):
-    """Where a run is. ``value`` is what the metadata store records."""
-
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    TIMEOUT = "timeout"
-    CRASHED = "crashed"
-
-    @property
-    def finished(self) -> bool:
-        """Whether the run has ended, one way or another."""
-        return self is not RunState.RUNNING
-
-    @property
-    def status(self) -> str:
-        """The documented ``ExecutingRun.status`` string: running, successful, failed, timeout."""
-        return _STATUS[self]
-
-    @property
-    def returncode(self) -> int | None:
-        """What the reference's subprocess would have exited with."""
-        return _RETURNCODE[self]
-
-
-_STATUS = {
-    RunState.RUNNING: "running",
-    RunState.SUCCEEDED: "successful",
-    RunState.FAILED: "failed",
-    RunState.CANCELLED: "failed",
-    RunState.TIMEOUT: "timeout",
-    RunState.CRASHED: "failed",
-}
-
-_RETURNCODE = {
-    RunState.RUNNING: None,
-    RunState.SUCCEEDED: 0,
-    RunState.FAILED: 1,
-    RunState.CANCELLED: -2,
-    RunState.TIMEOUT: -15,
-    RunState.CRASHED: 1,
-}
 
 
 def mark_crashed_runs(

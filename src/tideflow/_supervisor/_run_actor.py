@@ -15,25 +15,20 @@ reader that sees a final status also sees the whole output and the stored final 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import platform
 import time
 import traceback
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from .._config import Config
 from .._datastore._artifacts import dumps
-from .._flow._decorators import StepDecorator
 from .._messages import ArtifactRef
 from .._metadata._liveness import RunLock
 from .._runtime._console import stamp
-from .._runtime._loader import LoadedFlow
 from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
 from .._runtime._state import RunState
 from .._stores._bundle import open_stores
@@ -42,40 +37,14 @@ from .._version import __version__
 if TYPE_CHECKING:
     from anyio.abc import TaskStatus
 
+    from .._runtime._request import RunRequest
     from .._worker._executor import Executor
     from ._output import RunOutput
 
-__all__ = ("RunActor", "RunRequest", "system_tags")
+__all__ = ("RunActor", "system_tags")
 
 #: Seconds the shielded recording of a run's end may take before it is given up.
 END_TIMEOUT = 10.0
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class RunRequest:
-    """A checked request to run a flow: everything the actor needs, nothing left to parse."""
-
-    flow: LoadedFlow
-    config: Config
-    root: Path
-    username: str
-    parameters: dict[str, Any]
-    tags: tuple[str, ...] = ()
-    max_workers: int = 16
-    max_num_splits: int = 100
-    decospecs: tuple[StepDecorator, ...] = ()
-    env: dict[str, str] = dataclasses.field(default_factory=dict)
-    cwd: str = "."
-    run_id_file: str | None = None
-    quiet: bool = False
-    #: The namespace the run's steps see: ``user:<username>`` when not set, and the global
-    #: namespace for ``""``.
-    namespace: str | None = None
-    #: Set for a resume: the run it resumes and the step to re-run from.
-    origin_run_id: str | None = None
-    step_to_rerun: str | None = None
-    #: System tags the run gets besides the usual ones (``project:...`` of ``@project``).
-    system_tags: tuple[str, ...] = ()
 
 
 def system_tags(username: str) -> tuple[str, ...]:

@@ -22,6 +22,8 @@ import msgspec
 from anyio.lowlevel import RunVar
 
 from .._worker._spawn import SpawnExecutor
+from ._output import RunOutput
+from ._run_actor import RunActor
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from anyio.abc import TaskGroup, TaskStatus
 
     from .._config import Config
+    from .._runtime._request import RunRequest
     from .._worker._executor import Executor
 
 __all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor")
@@ -167,6 +170,38 @@ class Supervisor:
                         interrupted = exc
             if interrupted is not None:
                 raise interrupted
+
+    async def start_run(
+        self, request: RunRequest, *, echo: bool = False, progress: bool = True
+    ) -> RunActor:
+        """Start a run of ``request``; return its actor as soon as the run exists.
+
+        This is how every run starts: ``Runner`` (and so ``NBRunner``) and the command
+        line call it. It applies the run's configuration to the supervisor, picks the
+        executor, wires the run's console and starts the actor in the supervisor's task
+        group.
+
+        :param echo: print the run's console to this process's stdout and stderr; on a
+            terminal, with a live status block under the lines unless ``progress`` is false.
+        :raises ValueError: if the run's configuration conflicts with the supervisor's
+            (see :meth:`apply_config`) or names an unknown executor.
+        :raises RuntimeError: if the event loop is ending (the supervisor has closed).
+        """
+        self.apply_config(request.config)
+        executor = self.executor(request.config.executor, request.config.kill_grace)
+        display = None
+        if echo:
+            from .._ui._terminal import terminal_display
+
+            display = terminal_display(request, progress=progress)
+        actor = RunActor(
+            request,
+            executor=executor,
+            output=RunOutput(echo=echo, display=display),
+            shared_limiter=self.limiter,
+        )
+        await self.start(actor.run)
+        return actor
 
     async def start(self, actor_run: Callable[..., Awaitable[Any]]) -> Any:
         """Start an actor's ``run(task_status=...)`` in the supervisor; return what it reports.

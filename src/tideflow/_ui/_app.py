@@ -24,6 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from .._exceptions import InvalidPathspec, NotFound, TagError
+from .._states import RunState
 from . import _queries as q
 from ._cards import CARD_HEADERS, card_page, cards_state, task_cards
 from ._graph import draw_svg, layout
@@ -135,7 +136,7 @@ class _UI:
     def _graph(self, view: q.RunView) -> str:
         states = {s.name: s.state for s in view.steps}
         labels = {s.name: s.label for s in view.steps}
-        default = "waiting" if view.row.status == "running" else "skipped"
+        default = "waiting" if view.row.status == RunState.RUNNING else "skipped"
         return draw_svg(layout(view.signature), states, labels, link="", default=default)
 
     async def run(self, request: Request) -> Response:
@@ -160,7 +161,7 @@ class _UI:
                     "tasks": tasks,
                 }
             )
-            return text, view.row.status != "running"
+            return text, view.row.status != RunState.RUNNING
 
         return StreamingResponse(
             StateEvents(read, RUN_POLL_INTERVAL),

@@ -22,6 +22,7 @@ from .._client._nodes import (
     list_flows,
     open_node,
 )
+from .._states import AttemptState, RunState
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,7 +58,7 @@ PREVIEW_CHARS: Final = 2000
 #: Statuses a run can be filtered by.
 #: The tasks of a step listed on the run page (a large foreach has a link to the rest).
 TASKS_SHOWN: Final = 200
-STATUSES: Final = ("running", "succeeded", "failed", "cancelled", "timeout", "crashed")
+STATUSES: Final = tuple(RunState)
 
 
 def _short_repr(value: object) -> str:
@@ -256,7 +257,7 @@ def run_page(
 
 
 def _status(run: RunNode) -> str:
-    return run.status() if run.record.status == "running" else run.record.status
+    return run.status() if run.record.status == RunState.RUNNING else run.record.status
 
 
 def _run(root: Path, flow: str, run_id: str) -> RunNode:
@@ -269,18 +270,18 @@ def _step_state(
     step: StepNode, run_status: str, tasks: int, attempts: Sequence[AttemptRecord]
 ) -> StepState:
     states = [a.state for a in attempts]
-    done = states.count("succeeded")
-    running = states.count("running") if run_status == "running" else 0
-    failed = sum(1 for s in states if s not in ("succeeded", "running"))
+    done = states.count(AttemptState.SUCCEEDED)
+    running = states.count(AttemptState.RUNNING) if run_status == RunState.RUNNING else 0
+    failed = sum(1 for s in states if s not in (AttemptState.SUCCEEDED, AttemptState.RUNNING))
     total = max(tasks, len(states))
     if failed:
         state = "failed"
-    elif running or (run_status == "running" and done < total):
+    elif running or (run_status == RunState.RUNNING and done < total):
         state = "running"
     elif total and done == total:
         state = "succeeded"
     else:
-        state = "cancelled" if run_status != "running" else "waiting"
+        state = "cancelled" if run_status != RunState.RUNNING else "waiting"
     return StepState(
         name=step.name, state=state, total=total, done=done, running=running, failed=failed
     )

@@ -32,7 +32,7 @@ import anyio
 
 if TYPE_CHECKING:
     from .._flow._graph import FlowGraph
-    from .._supervisor._run_actor import RunRequest
+    from .._runtime._request import RunRequest
 
 __all__ = ("ProgressDisplay", "terminal_display")
 

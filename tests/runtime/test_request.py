@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
+import shutil
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tideflow import FlowSpec, Runner, current, step
-from tideflow._request import build_request, check_top_level
 from tideflow._runtime._loader import load_flow
+from tideflow._runtime._request import build_request, check_top_level
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+
+@pytest.fixture
+def workdir(tideflow_root: Path, flows_dir: Path) -> Path:
+    """The test's working folder, holding ``slowflow.py`` (and a fresh store)."""
+    folder = tideflow_root.parent
+    shutil.copy(flows_dir / "runner_slowflow.py", folder / "slowflow.py")
+    return folder
 
 
 class NamespaceFlow(FlowSpec):

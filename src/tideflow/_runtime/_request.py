@@ -13,30 +13,57 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ._config import find_root, load_config, resolve_username
-from ._flow._config import config_scope, configs_of, resolve_configs
-from ._flow._decorators import StepDecorator, parse_decospec, resolve_decorator
-from ._flow._includefile import IncludeFile
-from ._flow._parameter import ParameterContext, resolve_parameters
-from ._flow._project import check_project_options, project_info, project_tags
-from ._metadata._tags import edit_user_tags
-from ._stores._bundle import check_config_urls, check_url
-from ._supervisor._run_actor import RunRequest
+from .._config import Config, find_root, load_config, resolve_username
+from .._flow._config import config_scope, configs_of, resolve_configs
+from .._flow._decorators import StepDecorator, parse_decospec, resolve_decorator
+from .._flow._includefile import IncludeFile
+from .._flow._parameter import ParameterContext, resolve_parameters
+from .._flow._project import check_project_options, project_info, project_tags
+from .._metadata._tags import edit_user_tags
+from .._stores._bundle import check_config_urls, check_url
+from ._loader import LoadedFlow
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from ._config import Config
-    from ._flow._parameter import Parameter
-    from ._runtime._loader import LoadedFlow
+    from .._flow._parameter import Parameter
 
 __all__ = (
     "RESUME_OPTIONS",
     "RUN_OPTIONS",
     "TOP_LEVEL_OPTIONS",
+    "RunRequest",
     "build_request",
     "check_top_level",
 )
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RunRequest:
+    """A checked request to run a flow: everything the actor needs, nothing left to parse."""
+
+    flow: LoadedFlow
+    config: Config
+    root: Path
+    username: str
+    parameters: dict[str, Any]
+    tags: tuple[str, ...] = ()
+    max_workers: int = 16
+    max_num_splits: int = 100
+    decospecs: tuple[StepDecorator, ...] = ()
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    cwd: str = "."
+    run_id_file: str | None = None
+    quiet: bool = False
+    #: The namespace the run's steps see: ``user:<username>`` when not set, and the global
+    #: namespace for ``""``.
+    namespace: str | None = None
+    #: Set for a resume: the run it resumes and the step to re-run from.
+    origin_run_id: str | None = None
+    step_to_rerun: str | None = None
+    #: System tags the run gets besides the usual ones (``project:...`` of ``@project``).
+    system_tags: tuple[str, ...] = ()
+
 
 #: Options given to Runner(...) (the flow's top-level command-line options), with types.
 TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
@@ -244,7 +271,7 @@ def build_request(
     )
     if resume:
         # Find the origin run and check it now, so that a bad resume fails before it starts.
-        from ._runtime._resume import resolve_resume
+        from ._resume import resolve_resume
 
         request = resolve_resume(request)
     return _finish(request, branch, production)

@@ -1,0 +1,255 @@
+"""Runner: start and resume flows from Python, blocking or with ``async``/``await``.
+
+The async methods are the core: ``async_run`` loads and checks the request, then starts
+the run in the supervisor of the caller's event loop (asyncio or trio) through
+:meth:`Supervisor.start_run <.._supervisor._supervisor.Supervisor.start_run>`, and returns
+as soon as the run exists in the store. The blocking methods run the same core in
+tideflow's event loop thread for blocking calls (one per process, see
+:mod:`.._supervisor._blocking`), so they work in plain scripts, worker threads and
+threads whose event loop is already running.
+
+Every task process imports ``tideflow`` (flow files do), so this package imports the
+supervisor, the scheduler and anyio only when a run starts: a task starts faster.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, final
+
+from .._flow._spec import FlowSpec
+from .._states import RunState
+from ._executing import ExecutingRun, check_number, stop_shielded
+
+if TYPE_CHECKING:
+    from .._runtime._loader import LoadedFlow
+    from .._runtime._request import RunRequest
+    from ._notebook import SavedCell
+
+__all__ = ("Runner",)
+
+T = TypeVar("T")
+
+
+@final
+class Runner:
+    """Run and resume flows from Python, blocking or with ``async``/``await``.
+
+    :param flow_file: the path of a flow file (relative to ``cwd``), or, beyond the
+        reference, a FlowSpec subclass or a ``"package.module:FlowClass"`` string.
+    :param show_output: echo the run's console to this process's stdout and stderr while
+        a blocking :meth:`run` or :meth:`resume` runs.
+    :param profile: set as ``TIDEFLOW_PROFILE`` in the run's environment.
+    :param env: variables added to the environment of the run's tasks (and read for the
+        run's settings, such as ``TIDEFLOW_ROOT``); ``os.environ`` is never changed.
+    :param cwd: the working directory of the run's tasks, and where a relative
+        ``flow_file`` is found; the current directory by default.
+    :param file_read_timeout: seconds a run may take to start (to load the flow and to
+        exist in the store) before ``TimeoutError``.
+    :param kwargs: the flow's top-level command-line options: ``decospecs`` (``--with``),
+        ``pylint``, ``quiet``, ``metadata``, ``datastore``, ``environment``, and beyond
+        the reference ``executor``, ``root``, ``username`` and ``progress`` (``False``:
+        no live status block under the output of :meth:`run` on a terminal).
+    :raises ValueError: for an unknown option (the message lists the valid ones).
+    :raises TypeError: for an option of the wrong type.
+    :raises FlowFileNotFound: (a :exc:`FileNotFoundError`) if ``flow_file`` names a file
+        that does not exist.
+
+    Works as a sync and an async context manager, which calls :meth:`cleanup` at exit.
+    """
+
+    def __init__(
+        self,
+        flow_file: str | os.PathLike[str] | type[FlowSpec],
+        show_output: bool = True,
+        profile: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        file_read_timeout: float = 3600,
+        **kwargs: Any,
+    ) -> None:
+        from .._runtime._request import check_top_level
+
+        if isinstance(flow_file, type):
+            if not issubclass(flow_file, FlowSpec):
+                raise TypeError(f"Runner() takes a FlowSpec subclass, not {flow_file!r}.")
+        elif not isinstance(flow_file, (str, os.PathLike)):
+            raise TypeError(
+                "Runner() takes a flow file path, a FlowSpec subclass or 'module:Class'; "
+                f"got {type(flow_file).__name__}."
+            )
+        if not isinstance(show_output, bool):
+            raise TypeError(f"Runner(show_output=...) takes a bool, got {show_output!r}.")
+        if profile is not None and not isinstance(profile, str):
+            raise TypeError(f"Runner(profile=...) takes a str, got {profile!r}.")
+        if env is not None and not (
+            isinstance(env, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in env.items())
+        ):
+            raise TypeError("Runner(env=...) takes a dict of str to str.")
+        if cwd is not None and not Path(cwd).is_dir():
+            raise ValueError(f"Runner(cwd=...): {os.fspath(cwd)!r} is not a directory.")
+        self.flow_file = flow_file
+        self.show_output = show_output
+        self.profile = profile
+        self.env = dict(env or {})
+        self.cwd = str(Path(cwd).resolve()) if cwd is not None else os.getcwd()
+        self.file_read_timeout = check_number(
+            "Runner(file_read_timeout=...)", file_read_timeout, positive=True
+        )
+        self.top_level = check_top_level(kwargs)
+        self._notebook: SavedCell | None = None
+        if not isinstance(flow_file, type):
+            from .._runtime._loader import flow_file_path
+
+            flow_file_path(flow_file, self.cwd)
+
+    def __repr__(self) -> str:
+        flow = self.flow_file
+        return f"<Runner {flow.__name__ if isinstance(flow, type) else os.fspath(flow)!r}>"
+
+    def __del__(self) -> None:
+        notebook = getattr(self, "_notebook", None)
+        if notebook is not None and notebook.cleanup():
+            warnings.warn(
+                f"{self!r} was garbage collected with temporary files left: call cleanup() "
+                "after async_run() or async_resume()",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
+
+    # -- preparing -------------------------------------------------------------------
+
+    def _load(self) -> LoadedFlow:
+        if self._notebook is not None:
+            return self._notebook.load(self.cwd)
+        from .._runtime._loader import load_flow
+
+        return load_flow(self.flow_file, cwd=self.cwd)
+
+    def _prepare(self, options: Mapping[str, Any], resume: bool) -> RunRequest:
+        """Load the flow and check everything; runs in a worker thread."""
+        from .._runtime._request import build_request
+
+        env = dict(self.env)
+        if self.profile is not None:
+            env["TIDEFLOW_PROFILE"] = self.profile
+        return build_request(
+            self._load(),
+            top_level=self.top_level,
+            options=options,
+            env=env,
+            cwd=self.cwd,
+            resume=resume,
+        )
+
+    async def _launch(
+        self, options: Mapping[str, Any], *, resume: bool, echo: bool
+    ) -> ExecutingRun:
+        """Start a run in the supervisor of this event loop; return once it exists."""
+        import anyio
+        from anyio.lowlevel import current_token
+
+        from .._supervisor._supervisor import current_supervisor
+
+        options = dict(options)
+        with anyio.move_on_after(self.file_read_timeout):
+            request = await anyio.to_thread.run_sync(
+                self._prepare, options, resume, abandon_on_cancel=True
+            )
+            supervisor = await current_supervisor(request.config)
+            progress = self.top_level.get("progress", True)
+            actor = await supervisor.start_run(request, echo=echo, progress=progress)
+            return ExecutingRun._create(self, actor, current_token())
+        raise TimeoutError(
+            f"The run of {self!r} did not start within file_read_timeout="
+            f"{self.file_read_timeout:g} seconds."
+        )
+
+    async def _to_end(self, options: Mapping[str, Any], resume: bool) -> ExecutingRun:
+        """Start a run and wait for its end; stop it if the wait is interrupted."""
+        import anyio
+
+        executing = await self._launch(options, resume=resume, echo=self.show_output)
+        try:
+            display = executing._actor.output.display
+            async with anyio.create_task_group() as tg:
+                if display is not None:
+                    tg.start_soon(display.run)
+                await executing._actor.wait()
+                tg.cancel_scope.cancel()
+        finally:
+            await stop_shielded(executing._actor, RunState.CANCELLED)
+        return executing
+
+    def _blocking(self, func: Callable[[Mapping[str, Any], bool], Awaitable[T]], *args: Any) -> T:
+        """Call ``func`` in the process's event loop for blocking calls (never the caller's)."""
+        from .._supervisor._blocking import blocking_loop
+
+        return blocking_loop().call(func, *args)
+
+    # -- non-blocking API ------------------------------------------------------------
+
+    async def async_run(self, **kwargs: Any) -> ExecutingRun:
+        """Start a run; return its :class:`ExecutingRun` as soon as the run exists.
+
+        :param kwargs: the flow's parameters, and ``tags``, ``max_workers``,
+            ``max_num_splits``, ``run_id_file``, ``user_namespace``.
+        :return: the :class:`ExecutingRun` of the running run.
+        :raises ValueError: for an unknown argument (the message lists the valid ones).
+        :raises TypeError: for a value of the wrong type, before anything starts.
+        :raises FlowDefinitionError: when the flow file does not load (syntax error,
+            import error, bad graph): at once, with the flow's error text.
+        :raises TimeoutError: when the run did not start within ``file_read_timeout``.
+        """
+        return await self._launch(kwargs, resume=False, echo=False)
+
+    async def async_resume(self, **kwargs: Any) -> ExecutingRun:
+        """Resume a run; return its :class:`ExecutingRun` as soon as the new run exists.
+
+        :param kwargs: ``origin_run_id`` (the latest run by default), ``step_to_rerun``,
+            and the run options of :meth:`async_run`.
+        :return: the :class:`ExecutingRun` of the resumed run.
+        :raises ValueError: for an unknown argument.
+        :raises TypeError: for a value of the wrong type.
+        """
+        return await self._launch(kwargs, resume=True, echo=False)
+
+    # -- blocking API ----------------------------------------------------------------
+
+    def run(self, **kwargs: Any) -> ExecutingRun:
+        """Run the flow and wait until the run ends; see :meth:`async_run` for arguments.
+
+        :return: the finished run's :class:`ExecutingRun`.
+        """
+        return self._blocking(self._to_end, kwargs, False)
+
+    def resume(self, **kwargs: Any) -> ExecutingRun:
+        """Resume a run and wait until it ends; see :meth:`async_resume` for arguments.
+
+        :return: the finished resumed run's :class:`ExecutingRun`.
+        """
+        return self._blocking(self._to_end, kwargs, True)
+
+    # -- cleanup ---------------------------------------------------------------------
+
+    def cleanup(self) -> None:
+        """Delete the temporary files this runner created (a notebook flow's saved cell)."""
+        if self._notebook is not None:
+            self._notebook.cleanup()
+
+    def __enter__(self) -> Runner:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.cleanup()
+
+    async def __aenter__(self) -> Runner:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.cleanup()
