@@ -131,6 +131,8 @@ class Row:
     better: str = "lower"
     values: dict[str, list[float]] = field(default_factory=dict)
     note: str = ""
+    #: The figure before the work of issue 16 (its "now" column), in ``unit``, if known.
+    previous: float | None = None
 
     def add(self, executor: str, value: float) -> None:
         self.values.setdefault(executor, []).append(value)
@@ -255,7 +257,7 @@ def report(rows: Sequence[Row], *, as_json: bool) -> None:
         for row in rows:
             print(json.dumps(asdict(row)), flush=True)
         return
-    order = [*EXECUTORS, "any"]
+    order = [*EXECUTORS, "dask", "any"]
     executors = sorted({e for row in rows for e in row.values}, key=order.index)
     for row in rows:
         target = "" if row.target is None else f" (target {row.target:g} {row.unit})"

@@ -2,13 +2,14 @@
 
 Each repetition starts a new interpreter that imports tideflow and runs the trivial flow
 once; the interpreter reports how long ``import tideflow`` and the ``run()`` call took,
-and this script also times the whole process (interpreter start to exit). The target is
-for the ``run()`` call.
+and this script also times the whole process (interpreter start to exit), which the
+target is for. The first repetition only warms the file cache and the bytecode cache.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -33,9 +34,16 @@ print(json.dumps({"import": imported - started, "run": ended - imported, "status
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(__doc__.splitlines()[0], argv)
     workload = "Runner(f).run(), two steps, first run in a fresh process"
-    run = Row(workload, "run() call", "ms", target=250)
+    # Issue 16 gives 245 ms "interpreter start included", which was the run() call; the
+    # whole process took 375 ms then. The target is for the whole process.
+    run = Row(workload, "run() call", "ms", previous=245)
     imported = Row(workload, "import tideflow (before the call)", "ms")
-    whole = Row(workload, "whole process: start, import, run, exit", "ms")
+    whole = Row(
+        workload, "whole process: start, import, run, exit", "ms", target=150, previous=375
+    )
+    # Bytecode is cached as in a normal install, even where the environment turns
+    # writing it off (PYTHONDONTWRITEBYTECODE): compiling every module is not a run's cost.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with scratch() as folder:
         for index in range(options.repeat + 1):
             for executor in options.executors:
@@ -53,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     text=True,
                     check=True,
                     cwd=folder,
+                    env=env,
                 )
                 elapsed = time.perf_counter() - started
                 result = json.loads(out.stdout.strip().splitlines()[-1])

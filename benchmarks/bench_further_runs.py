@@ -38,7 +38,7 @@ async def _async_runs(flow: Path, executor: str, repeat: int, row: Row) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse_args(__doc__.splitlines()[0], argv, repeat=10)
     workload = "Runner(f).run(), two steps, further runs in the same process"
-    blocking = Row(workload, "run() call", "ms", target=60)
+    blocking = Row(workload, "run() call", "ms", target=10, previous=20.5)
     warm = Row(workload, "async_run() + wait() in one event loop (host stays warm)", "ms")
     with scratch() as folder:
         flow = folder / "trivial.py"

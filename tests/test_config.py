@@ -19,6 +19,15 @@ def test_environment_is_read_when_asked() -> None:
     assert load_config({}).root is None
 
 
+def test_executor_and_dask_address_from_environment() -> None:
+    """TIDEFLOW_EXECUTOR and TIDEFLOW_DASK_ADDRESS choose the executor and its scheduler."""
+    env = {"TIDEFLOW_EXECUTOR": "dask", "TIDEFLOW_DASK_ADDRESS": "tcp://127.0.0.1:8786"}
+    config = load_config(env)
+    assert (config.executor, config.dask_address) == ("dask", "tcp://127.0.0.1:8786")
+    assert load_config(env, dask_address="tcp://other:1").dask_address == "tcp://other:1"
+    assert load_config({}).dask_address is None
+
+
 def test_overrides_win_over_environment() -> None:
     """Explicit settings take precedence; None means "not given"."""
     config = load_config({"TIDEFLOW_ROOT": "/a"}, root="/b", username=None)

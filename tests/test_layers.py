@@ -59,7 +59,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (
         "executors",
-        ("tideflow._worker._executor", "tideflow._worker._spawn", "tideflow._worker._fork"),
+        (
+            "tideflow._worker._executor",
+            "tideflow._worker._spawn",
+            "tideflow._worker._fork",
+            "tideflow._worker._dask",
+            "tideflow._worker._dask_remote",
+        ),
     ),
     ("scheduler and recorder", ("tideflow._runtime",)),
     ("supervisor", ("tideflow._supervisor", "tideflow._ui._terminal")),

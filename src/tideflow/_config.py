@@ -39,8 +39,12 @@ class Config(msgspec.Struct, frozen=True, kw_only=True):
     datastore_url: str | None = None
     username: str | None = None
     #: How task processes start: ``fork`` (a warm host per flow forks each task; POSIX
-    #: only) or ``spawn`` (a fresh interpreter per task).
+    #: only), ``spawn`` (a fresh interpreter per task) or ``dask`` (each task on a
+    #: dask.distributed cluster).
     executor: str = "fork" if os.name == "posix" else "spawn"
+    #: The Dask scheduler of the ``dask`` executor (``tcp://host:port``); ``None``: a
+    #: temporary local cluster.
+    dask_address: str | None = None
     max_workers: int = 16
     max_num_splits: int = 100
     #: How often a running supervisor renews its lease on a run, in seconds.
@@ -72,6 +76,8 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
         values["datastore_url"] = url
     if executor := env.get("TIDEFLOW_EXECUTOR"):
         values["executor"] = executor
+    if address := env.get("TIDEFLOW_DASK_ADDRESS"):
+        values["dask_address"] = address
     if limit := env.get("TIDEFLOW_TASK_LIMIT"):
         try:
             values["task_limit"] = int(limit)

@@ -84,6 +84,9 @@ class TaskSpec(msgspec.Struct, frozen=True, kw_only=True, tag="task"):
     parallel_control: str | None = None
     #: ``@timeout``: the seconds after which the step is interrupted.
     timeout: float | None = None
+    #: ``@resources``: what the task asks for (``cpu``, ``memory`` in MB, ``gpu``), for an
+    #: executor that places tasks on machines; the local ones ignore it.
+    resources: dict[str, float] = {}
 
 
 class Ready(msgspec.Struct, frozen=True, tag="ready"):

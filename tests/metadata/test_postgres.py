@@ -74,9 +74,11 @@ def test_bad_schema_name_is_one_line(tmp_path: Path) -> None:
         open_postgres("postgresql:///db?schema=Bad-Name", root=tmp_path)
 
 
-def test_tables_are_created_on_first_use(store: PostgresMetadataStore, url: str) -> None:
+def test_tables_are_created_on_first_write(store: PostgresMetadataStore, url: str) -> None:
     assert not store.exists()
     assert store.list_flows() == []
+    assert not store.exists()
+    store.create_run("F", user="alice", system_tags=SYSTEM)
     assert store.exists()
     schema = url.rpartition("schema=")[2]
     with psycopg.connect(url.rpartition("&")[0]) as conn:
@@ -95,7 +97,7 @@ def test_schemas_keep_histories_apart(postgres_url: str) -> None:
 
 
 def test_newer_schema_is_refused(store: PostgresMetadataStore, url: str) -> None:
-    store.list_flows()
+    store.upgrade()
     schema = url.rpartition("schema=")[2]
     with psycopg.connect(url.rpartition("&")[0], autocommit=True) as conn:
         conn.execute(f"UPDATE {schema}.schema_version SET version = 99")

@@ -213,9 +213,9 @@ def test_run_queries_use_indexes(tmp_path: Path) -> None:
         assert "SEARCH r USING PRIMARY KEY (flow=? AND run_id=?)" in plan
         assert "SCAN" not in plan
         [plan] = _plans(store, lambda: store.mark_stale_runs("F", older_than=1e12, now=T0))
-        assert "SEARCH runs USING INDEX runs_running (flow=? AND heartbeat_at<?)" in plan
+        assert "SEARCH r USING INDEX runs_running (flow=? AND heartbeat_at<?)" in plan
         [plan] = _plans(store, lambda: store.mark_stale_runs(older_than=1e12, now=T0))
-        assert plan == "SCAN runs USING INDEX runs_running"  # only the running runs
+        assert plan == "SCAN r USING INDEX runs_running"  # only the running runs
 
 
 # -- damaged and read-only databases ---------------------------------------------------------

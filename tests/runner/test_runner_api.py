@@ -80,8 +80,9 @@ async def test_unknown_arguments(workdir: Path) -> None:
     with pytest.raises(
         ValueError,
         match=r"^Unknown option 'pylnt' for Runner\(\): valid options are branch, config, "
-        r"config_value, datastore, datastore_url, decospecs, environment, executor, "
-        r"host_idle_timeout, metadata, metadata_url, production, progress, pylint, quiet, "
+        r"config_value, dask_address, datastore, datastore_url, decospecs, environment, "
+        r"executor, host_idle_timeout, metadata, metadata_url, production, progress, pylint, "
+        r"quiet, "
         r"root, task_limit, username\.$",
     ):
         Runner("slowflow.py", pylnt=False)
@@ -121,7 +122,11 @@ async def test_wrong_types_fail_before_anything_starts(
         ({"env": {"X": 1}}, TypeError, r"^Runner\(env=\.\.\.\) takes a dict of str to str"),
         ({"cwd": "no/such/dir"}, ValueError, r"^Runner\(cwd=\.\.\.\): 'no/such/dir' is not a"),
         ({"file_read_timeout": 0}, ValueError, r"^Runner\(file_read_timeout=\.\.\.\) must be"),
-        ({"executor": "thread"}, ValueError, r"^Runner\(\): executor must be 'spawn' or 'fork'"),
+        (
+            {"executor": "thread"},
+            ValueError,
+            r"^Runner\(\): executor must be 'spawn', 'fork' or 'dask'",
+        ),
         ({"metadata": "service"}, ValueError, r"^Runner\(\): metadata='service' is not"),
     ],
 )

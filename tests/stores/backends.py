@@ -190,18 +190,7 @@ def _postgres(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 #: Metadata backends by name; each test of ``tests/stores`` runs once per entry.
 METADATA_BACKENDS: dict[str, MetadataBackend] = {
     "sqlite": MetadataBackend(_sqlite),
-    "postgresql": MetadataBackend(
-        _postgres,
-        gaps={
-            "test_a_new_store_is_empty_and_reading_does_not_create_it": (
-                "the PostgreSQL store creates its tables on the first read"
-            ),
-            "test_lookups_of_names_with_a_lone_surrogate_find_nothing": (
-                "psycopg cannot encode a lone surrogate; the store does not turn that into "
-                "NotFound yet"
-            ),
-        },
-    ),
+    "postgresql": MetadataBackend(_postgres),
 }
 #: Datastore (blob and log) backends by name; each test runs once per entry.
 DATASTORE_BACKENDS: dict[str, DatastoreBackend] = {

@@ -22,6 +22,7 @@ from tideflow._metadata._records import (
     RunRecord,
     StepRecord,
     TaskRecord,
+    TaskSnapshot,
 )
 from tideflow._stores._bundle import METADATA_SCHEMES
 
@@ -750,6 +751,117 @@ def test_record_task_end(metadata: MetadataStore) -> None:
     assert (latest.exception, latest.pid) == (info, 4321)
     assert [a.name for a in metadata.list_artifacts(*key, 0)] == ["x", "y"]
     assert [m.name for m in metadata.list_metadata(*key, 0)] == ["m"]
+
+
+def _clone(run: RunRecord, step: str, task_id: str, state: str = "succeeded") -> TaskSnapshot:
+    task = TaskRecord(
+        flow=run.flow,
+        run_id=run.run_id,
+        step=step,
+        task_id=task_id,
+        created_at=T0,
+        index=int(task_id) if step == "body" else None,
+        foreach_stack=b"\x91\x01",
+        parent_pathspecs=(f"{run.flow}/{run.run_id}/start/1",) if step == "body" else (),
+        origin_pathspec=f"{run.flow}/1/{step}/{task_id}",
+    )
+    attempt = AttemptRecord(
+        flow=run.flow,
+        run_id=run.run_id,
+        step=step,
+        task_id=task_id,
+        attempt=0,
+        state=state,
+        started_at=T0,
+        finished_at=T0 + 1,
+        exit_code=0,
+        exception=ExceptionInfo(type="E", message="m", traceback="tb")
+        if state == "failed"
+        else None,
+    )
+    return TaskSnapshot(
+        task=task,
+        attempt=attempt,
+        artifacts=(artifact(task, "x"), artifact(task, "y")),
+        metadata=(metadata_event(task, "origin-run-id"),),
+    )
+
+
+def test_clone_tasks(metadata: MetadataStore) -> None:
+    """A batch of cloned tasks is recorded in one go: tasks, their steps, their one final
+    attempt, artifacts and metadata read back as given."""
+    run = new_run(metadata)
+    new_task(metadata, run, "start", "1")  # a step that exists already is kept
+    clones = [_clone(run, "start", "2"), _clone(run, "body", "3", state="failed")]
+    clones += [_clone(run, "body", str(i)) for i in range(4, 204)]
+    metadata.clone_tasks(clones)
+    assert {s.step for s in metadata.list_steps(run.flow, run.run_id)} == {"start", "body"}
+    tasks = metadata.list_tasks(run.flow, run.run_id, "body")
+    assert len(tasks) == 201
+    for clone in clones:
+        key = task_key(clone.task)
+        assert metadata.get_task(*key) == clone.task
+        assert metadata.list_attempts(*key) == [clone.attempt]
+        assert metadata.list_artifacts(*key, 0) == list(clone.artifacts)
+        assert metadata.list_metadata(*key) == list(clone.metadata)
+    latest = {a.task_id: a.state for a in metadata.latest_attempts(run.flow, run.run_id, "body")}
+    assert latest["3"] == "failed"
+    assert latest["4"] == "succeeded"
+    metadata.clone_tasks([])
+
+
+def test_clone_tasks_records_nothing_when_one_is_wrong(metadata: MetadataStore) -> None:
+    """A batch is one transaction: a task already recorded, a missing run or an attempt
+    that is not final records none of the batch."""
+    run = new_run(metadata)
+    new_task(metadata, run, "body", "5")
+    with pytest.raises(TideflowInternalError, match="already recorded"):
+        metadata.clone_tasks([_clone(run, "body", "4"), _clone(run, "body", "5")])
+    with pytest.raises(NotFound):
+        metadata.clone_tasks(
+            [_clone(run, "body", "6"), _clone(msgspec.structs.replace(run, run_id="7"), "x", "1")]
+        )
+    with pytest.raises(ValueError, match="'running' is not a valid attempt state"):
+        metadata.clone_tasks([_clone(run, "body", "8"), _clone(run, "body", "9", "running")])
+    assert [t.task_id for t in metadata.list_tasks(run.flow, run.run_id, "body")] == ["5"]
+    for task_id in ("4", "6", "8"):
+        with pytest.raises(NotFound):
+            metadata.get_task(run.flow, run.run_id, "body", task_id)
+        assert metadata.list_artifacts(run.flow, run.run_id, "body", task_id, 0) == []
+        assert metadata.list_metadata(run.flow, run.run_id, "body", task_id) == []
+
+
+def test_list_task_snapshots(metadata: MetadataStore) -> None:
+    """Each task of a run that has an attempt, with its latest attempt and only that
+    attempt's artifacts and metadata; a task without an attempt is left out."""
+    run = new_run(metadata)
+    other = new_run(metadata)
+    retried = new_task(metadata, run, "body", "2")
+    for attempt in (0, 1):
+        new_attempt(metadata, retried, attempt)
+        metadata.record_task_end(
+            **dict(zip(("flow", "run_id", "step", "task_id"), task_key(retried), strict=True)),
+            attempt=attempt,
+            state="failed" if attempt == 0 else "succeeded",
+            finished_at=T0,
+            artifacts=[artifact(retried, f"a{attempt}", attempt)],
+            metadata=[metadata_event(retried, f"m{attempt}", attempt)],
+        )
+    running = new_task(metadata, run, "body", "3")
+    new_attempt(metadata, running)
+    new_task(metadata, run, "body", "4")  # no attempt yet
+    new_attempt(metadata, new_task(metadata, other, "body", "2"))
+    found = {s.task.task_id: s for s in metadata.list_task_snapshots(run.flow, run.run_id)}
+    assert sorted(found) == ["2", "3"]
+    assert found["2"].task == retried
+    assert (found["2"].attempt.attempt, found["2"].attempt.state) == (1, "succeeded")
+    assert [a.name for a in found["2"].artifacts] == ["a1"]
+    assert [m.name for m in found["2"].metadata] == ["m1"]
+    assert found["3"].attempt.state == "running"
+    assert (found["3"].artifacts, found["3"].metadata) == ((), ())
+    assert metadata.list_task_snapshots(run.flow, new_run(metadata).run_id) == []
+    with pytest.raises(NotFound):
+        metadata.list_task_snapshots(run.flow, "12345")
 
 
 def test_record_task_end_records_nothing_for_a_missing_attempt(metadata: MetadataStore) -> None:

@@ -56,7 +56,9 @@ async def test_statistics(tideflow_root: Path, flows_dir: Path) -> None:
 
 async def test_unknown_executor() -> None:
     supervisor = await current_supervisor()
-    with pytest.raises(ValueError, match=r"^Unknown executor 'thread': use 'spawn' or 'fork'"):
+    with pytest.raises(
+        ValueError, match=r"^Unknown executor 'thread': use 'spawn', 'fork' or 'dask'"
+    ):
         supervisor.executor("thread", 1.0)
 
 

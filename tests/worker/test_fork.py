@@ -99,6 +99,34 @@ async def test_runs_of_a_flow_share_one_host(tideflow_root: Path, flows_dir: Pat
     assert stats.running_tasks == 0
 
 
+async def test_warm_up_starts_the_host_before_the_first_task(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """A warm-up starts the flow's host in the background; the run's tasks then use that
+    host, and a second warm-up of the same flow starts none."""
+    flow = flows_dir / "hello_flow.py"
+    executor = await _fork_executor()
+    where = {
+        "flow_source": str(flow),
+        "flow_class": "HelloFlow",
+        "sys_path": [str(flow.parent)],
+        "env": dict(os.environ),
+        "cwd": os.getcwd(),
+    }
+    executor.warm_up(**where)
+    end = time.monotonic() + 60
+    while time.monotonic() < end:  # the host says nothing when it is up: poll
+        if executor.host_pids():
+            break
+        await anyio.sleep(0.02)
+    executor.warm_up(**where)
+    [host] = executor.host_pids()
+    run = await _run(flow)
+    assert run.status == "successful"
+    assert executor.host_pids() == [host]
+    assert executor.statistics().hosts_started == 1
+
+
 async def test_tasks_are_children_of_the_host_and_isolated(
     tideflow_root: Path, flows_dir: Path
 ) -> None:
@@ -339,6 +367,57 @@ def test_import_tideflow_stays_light() -> None:
         "assert 'Runner' in dir(tideflow)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("executor", ["fork", "spawn"])
+def test_a_default_run_imports_no_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, executor: str
+) -> None:
+    """A run with the default stores imports none of the optional extras' packages (nor
+    the HTTP client of urllib.request), in the supervisor or in its task processes."""
+    monkeypatch.delenv("TIDEFLOW_METADATA_URL", raising=False)
+    monkeypatch.delenv("TIDEFLOW_DATASTORE_URL", raising=False)
+    extras = ("obstore", "psycopg", "starlette", "hypercorn", "jinja2", "urllib.request")
+    code = textwrap.dedent(
+        f"""
+        import sys
+        from tideflow import Runner
+        run = Runner(sys.argv[1], show_output=False, executor={executor!r},
+                     root=sys.argv[2]).run()
+        assert run.status == "successful", run.stderr
+        found = [m for m in {extras!r} if m in sys.modules]
+        assert not found, found
+        """
+    )
+    flow = tmp_path / "modules_flow.py"
+    flow.write_text(
+        textwrap.dedent(
+            f"""
+            import sys
+            from tideflow import FlowSpec, step
+
+            class ModulesFlow(FlowSpec):
+                @step
+                def start(self):
+                    self.next(self.end)
+
+                @step
+                def end(self):
+                    self.found = [m for m in {extras!r} if m in sys.modules]
+            """
+        )
+    )
+    root = tmp_path / ".tideflow"
+    subprocess.run([sys.executable, "-c", code, str(flow), str(root)], check=True, cwd=tmp_path)
+    with metadata_store(root) as store:
+        [run] = store.list_runs("ModulesFlow")
+        [task] = store.list_tasks("ModulesFlow", run.run_id, "end")
+        [ref] = [
+            a
+            for a in store.list_artifacts("ModulesFlow", run.run_id, "end", task.task_id, 0)
+            if a.name == "found"
+        ]
+    assert loads(LocalBlobStore(root).get(ref.sha)) == []
 
 
 async def _nothing_left(before: set[int], deadline: float = 5.0) -> list[psutil.Process]:

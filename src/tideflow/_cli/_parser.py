@@ -122,9 +122,9 @@ def add_top_level(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--executor",
         default=None,
-        choices=["spawn", "fork"],
-        help="how task processes start: a fresh interpreter each (spawn) or forked from a "
-        "warm host (fork)",
+        choices=["spawn", "fork", "dask"],
+        help="how task processes start: a fresh interpreter each (spawn), forked from a "
+        "warm host (fork), or on a Dask cluster (dask; TIDEFLOW_DASK_ADDRESS)",
     )
     parser.add_argument("--root", default=None, help="the store folder (default: .tideflow)")
     add_store_urls(parser)

@@ -12,14 +12,14 @@ change while the run is going (status, attempts, artifacts, logs).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar, Final
+from typing import TYPE_CHECKING, ClassVar, Final, Protocol
 
 from .._exceptions import NamespaceMismatch, NotFound
 
 if TYPE_CHECKING:
     from ._store import StoreHandle
 
-__all__ = ("NO_TAGS", "UNKNOWN", "Node", "to_datetime")
+__all__ = ("NO_TAGS", "UNKNOWN", "Node", "RecordNode", "to_datetime")
 
 NO_TAGS: Final[frozenset[str]] = frozenset()
 #: A value not read from the store yet.
@@ -100,3 +100,27 @@ class Node:
         except (NotFound, NamespaceMismatch):
             return False
         return True
+
+
+class _Record(Protocol):
+    """What a run's, step's or task's record has that names it."""
+
+    @property
+    def pathspec(self) -> str: ...
+    @property
+    def created_at(self) -> float: ...
+
+
+class RecordNode(Node):
+    """A node named by its record: a run, a step or a task."""
+
+    __slots__ = ()
+    _record: _Record
+
+    @property
+    def pathspec(self) -> str:
+        return self._record.pathspec
+
+    @property
+    def created_at(self) -> datetime:
+        return to_datetime(self._record.created_at)

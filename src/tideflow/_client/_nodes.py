@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from .._exceptions import NotFound
 from .._metadata._liveness import mark_crashed_runs
 from .._metadata._tags import one_tag, some_tags
+from .._states import AttemptState, RunState
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
-from ._node import UNKNOWN, Node, to_datetime
+from ._node import UNKNOWN, Node, RecordNode, to_datetime
 from ._pathspec import split_pathspec
 from ._store import StoreHandle, open_location
 from ._task_nodes import ArtifactNode, TaskNode
@@ -181,11 +182,12 @@ class FlowNode(Node):
         return run
 
 
-class RunNode(Node):
+class RunNode(RecordNode):
     """A run. Its record is asked for again only while the run is still running."""
 
     KIND = "Run"
     __slots__ = ("_record",)
+    _record: RunRecord
 
     def __init__(self, handle: StoreHandle, record: RunRecord) -> None:
         self.handle = handle
@@ -207,14 +209,6 @@ class RunNode(Node):
     def record(self) -> RunRecord:
         """The run's record as last read (its tags are those of that moment)."""
         return self._record
-
-    @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
 
     @property
     def parent(self) -> FlowNode:
@@ -247,10 +241,10 @@ class RunNode(Node):
         A run still marked running whose supervisor is gone is recorded as crashed first,
         so that no run reads as running forever.
         """
-        if self._record.status == "running":
+        if self._record.status == RunState.RUNNING:
             flow, run_id = self._record.flow, self._record.run_id
             record = self.handle.metadata.get_run(flow, run_id)
-            if record.status == "running" and self.handle.is_stale(record):
+            if record.status == RunState.RUNNING and self.handle.is_stale(record):
                 mark_crashed_runs(
                     self.handle.metadata, self.handle.root, self.handle.heartbeat_timeout, flow
                 )
@@ -260,10 +254,10 @@ class RunNode(Node):
 
     def settled(self) -> bool:
         """Whether the run has ended: nothing in it changes any more."""
-        return self.current().status != "running"
+        return self.current().status != RunState.RUNNING
 
     def successful(self) -> bool:
-        return self.current().status == "succeeded"
+        return self.current().status == RunState.SUCCEEDED
 
     def status(self) -> str:
         return self.current().status
@@ -297,10 +291,15 @@ class RunNode(Node):
 
     def end_task(self) -> TaskNode | None:
         """The task of the ``end`` step, or ``None`` if it has not started."""
-        try:
-            return self.child("end").any_task()
-        except NotFound:
+        settled = self.settled()  # asked first: an attempt read after that is final
+        r = self._record
+        view = self.handle.metadata.newest_task(r.flow, r.run_id, "end")  # one query
+        if view is None:
             return None
+        task = TaskNode(StepNode(self, view.step), view.task, None)
+        if view.attempt is not None and (settled or view.attempt.state == AttemptState.SUCCEEDED):
+            task._attempt, task._final, task._artifacts = view.attempt, True, view.artifacts
+        return task
 
     def data(self, preload: tuple[str, ...] | None = None) -> TaskData | None:
         end = self.end_task()
@@ -345,11 +344,12 @@ class RunNode(Node):
 # -- steps -------------------------------------------------------------------------------
 
 
-class StepNode(Node):
+class StepNode(RecordNode):
     """A step of a run: the tasks that ran its function."""
 
     KIND = "Step"
     __slots__ = ("_origin", "_record", "run")
+    _record: StepRecord
 
     def __init__(self, run: RunNode, record: StepRecord) -> None:
         self.handle = run.handle
@@ -360,14 +360,6 @@ class StepNode(Node):
     @property
     def name(self) -> str:
         return self._record.step
-
-    @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
 
     @property
     def parent(self) -> RunNode:
@@ -448,7 +440,7 @@ class StepNode(Node):
     def finished_at(self) -> datetime | None:
         """When the last task ended, once every task has ended; else ``None``."""
         count, attempts = self._last_attempts()
-        ended = [a.finished_at for a in attempts if a.state != "running"]
+        ended = [a.finished_at for a in attempts if a.state != AttemptState.RUNNING]
         if count == 0 or len(ended) < count or None in ended:
             return None
         return to_datetime(max(ts for ts in ended if ts is not None))
@@ -457,7 +449,9 @@ class StepNode(Node):
         """Whether every task of the step succeeded (at its last attempt)."""
         count, attempts = self._last_attempts()
         return (
-            count > 0 and len(attempts) == count and all(a.state == "succeeded" for a in attempts)
+            count > 0
+            and len(attempts) == count
+            and all(a.state == AttemptState.SUCCEEDED for a in attempts)
         )
 
     def environment_info(self) -> dict[str, str]:

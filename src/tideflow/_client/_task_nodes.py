@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._exceptions import NotFound, TaskException
 from .._logs import STREAMS
+from .._states import AttemptState
 from ._data import TaskData
-from ._node import Node, to_datetime
+from ._node import Node, RecordNode, to_datetime
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
     from datetime import datetime
 
     from .._metadata._records import ArtifactRecord, AttemptRecord, MetadataRecord, TaskRecord
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ("ArtifactNode", "TaskNode")
 
 
-class TaskNode(Node):
+class TaskNode(RecordNode):
     """A task, at a given attempt or at its latest one.
 
     Without a given attempt, the latest attempt is asked for again on every call until it
@@ -31,7 +33,8 @@ class TaskNode(Node):
     """
 
     KIND = "Task"
-    __slots__ = ("_attempt", "_final", "_fixed", "_record", "step")
+    __slots__ = ("_artifacts", "_attempt", "_final", "_fixed", "_record", "step")
+    _record: TaskRecord
 
     def __init__(self, step: StepNode, record: TaskRecord, attempt: int | None) -> None:
         self.handle = step.handle
@@ -40,6 +43,8 @@ class TaskNode(Node):
         self._fixed = attempt
         self._attempt: AttemptRecord | None = None
         self._final = False
+        #: The final attempt's artifacts, when read with it (see RunNode.end_task).
+        self._artifacts: tuple[ArtifactRecord, ...] | None = None
 
     def at_attempt(self, attempt: int) -> TaskNode:
         """This task at ``attempt``.
@@ -52,7 +57,7 @@ class TaskNode(Node):
             if record.attempt == attempt:
                 node = TaskNode(self.step, r, attempt)
                 node._attempt = record
-                node._final = record.state != "running"
+                node._final = record.state != AttemptState.RUNNING
                 return node
         started = f"attempts 0 to {attempts[-1].attempt}" if attempts else "no attempt yet"
         raise NotFound(
@@ -64,16 +69,8 @@ class TaskNode(Node):
         return self._record
 
     @property
-    def pathspec(self) -> str:
-        return self._record.pathspec
-
-    @property
     def attempt(self) -> int | None:
         return self._fixed
-
-    @property
-    def created_at(self) -> datetime:
-        return to_datetime(self._record.created_at)
 
     @property
     def parent(self) -> StepNode:
@@ -113,8 +110,8 @@ class TaskNode(Node):
         self._final = settled or (
             record is not None
             and (
-                record.state == "succeeded"
-                or (self._fixed is not None and record.state != "running")
+                record.state == AttemptState.SUCCEEDED
+                or (self._fixed is not None and record.state != AttemptState.RUNNING)
             )
         )
         return record
@@ -127,7 +124,7 @@ class TaskNode(Node):
 
     def successful(self) -> bool:
         record = self.attempt_record()
-        return record is not None and record.state == "succeeded"
+        return record is not None and record.state == AttemptState.SUCCEEDED
 
     def status(self) -> str | None:
         record = self.attempt_record()
@@ -135,11 +132,11 @@ class TaskNode(Node):
 
     def finished(self) -> bool:
         record = self.attempt_record()
-        return record is not None and record.state != "running"
+        return record is not None and record.state != AttemptState.RUNNING
 
     def finished_at(self) -> datetime | None:
         record = self.attempt_record()
-        if record is None or record.state == "running" or record.finished_at is None:
+        if record is None or record.state == AttemptState.RUNNING or record.finished_at is None:
             return None
         return to_datetime(record.finished_at)
 
@@ -161,7 +158,11 @@ class TaskNode(Node):
     def _artifact_records(self) -> list[ArtifactRecord]:
         r = self._record
         attempt = self.current_attempt()
-        records = self.handle.metadata.list_artifacts(r.flow, r.run_id, r.step, r.task_id, attempt)
+        records: Iterable[ArtifactRecord] | None = self._artifacts
+        if records is None:
+            records = self.handle.metadata.list_artifacts(
+                r.flow, r.run_id, r.step, r.task_id, attempt
+            )
         return [a for a in records if not a.name.startswith("_")]
 
     def artifacts(self) -> list[ArtifactNode]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Final, final
@@ -98,7 +97,7 @@ class BlobCache:
         """A temporary file next to the blob's place; removed on exit unless committed."""
         final = self.path(sha)
         final.parent.mkdir(parents=True, exist_ok=True)
-        temp = final.with_name(f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        temp = final.with_name(f".{final.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         try:
             with temp.open("xb") as file:
                 yield temp, file

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import struct
 import zlib
 from pathlib import Path
@@ -206,7 +205,7 @@ class LocalBlobStore:
     @staticmethod
     def _write(path: Path, chunks: tuple[bytes, ...]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         fd = os.open(temp, flags, 0o666)
         try:

@@ -21,7 +21,6 @@ import contextlib
 import functools
 import hashlib
 import os
-import secrets
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -203,7 +202,7 @@ class S3LogStore:
         except (OSError, ObstoreError) as exc:
             raise self._failure(exc, "read", self.object_path(key)) from None
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         temp.write_bytes(memoryview(data))
         temp.replace(path)
         return True

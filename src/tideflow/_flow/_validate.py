@@ -8,7 +8,6 @@ previous ones, and returns the nodes completed with ``in_funcs``, ``split_parent
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import TYPE_CHECKING
 
@@ -88,6 +87,9 @@ def check_unknown_targets(nodes: dict[str, StepNode]) -> None:
     for node in nodes.values():
         for target in node.out_funcs:
             if target not in nodes:
+                # Imported here: only a broken flow needs it, and every run validates.
+                import difflib
+
                 known = ", ".join(sorted(nodes))
                 close = difflib.get_close_matches(target, list(nodes), n=1, cutoff=0.5)
                 guess = f" Did you mean self.next(self.{close[0]})?" if close else ""

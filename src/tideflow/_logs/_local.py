@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, final
 
 from ._reader import log_size, read_from, read_log, read_text
-from ._writer import LogWriter, log_path
+from ._writer import LogWriter, log_file, log_path
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -60,10 +60,11 @@ class LocalLogStore:
 
     def copy(self, source: LogKey, target: LogKey) -> None:
         """Hard-link the target to the source's file (copy it across file systems)."""
-        src, dst = self.path(source), self.path(target)
-        if not src.is_file():
+        src = log_file(self._root, *_parts(source))
+        if not os.path.isfile(src):
             return
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst = log_file(self._root, *_parts(target))
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
         try:
             os.link(src, dst)
         except FileExistsError:
@@ -73,3 +74,7 @@ class LocalLogStore:
 
     def close(self) -> None:
         """Nothing to release: files are opened per writer and per read."""
+
+
+def _parts(key: LogKey) -> tuple[str, str, str, str, int, str]:
+    return key.flow, key.run_id, key.step, key.task_id, key.attempt, key.stream

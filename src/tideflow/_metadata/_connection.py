@@ -10,8 +10,9 @@ import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, final
 
-from .._exceptions import NotFound, StoreError, TideflowError
+from .._exceptions import StoreError, TideflowError
 from ._schema import READ_ONLY_FIX, empty_connection, open_connection
+from ._sql import text_errors
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,17 +108,12 @@ class Database:
     def _errors(self, *, writing: bool) -> Iterator[None]:
         """Turn SQLite's errors, and names SQLite cannot store, into tideflow errors."""
         try:
-            yield
+            with text_errors(writing=writing):
+                yield
         except sqlite3.IntegrityError:
             raise  # a broken invariant: the store reports it itself
         except sqlite3.DatabaseError as exc:
             raise self._store_error(exc) from exc
-        except UnicodeEncodeError as exc:
-            name = exc.object if isinstance(exc.object, str) else repr(exc.object)
-            message = f"{name!r} is not valid text (it holds a lone surrogate)"
-            if writing:
-                raise ValueError(f"{message}: names must be valid Unicode text.") from None
-            raise NotFound(f"Nothing named {name!r} is stored: {message}.") from None
 
     def _store_error(self, exc: sqlite3.DatabaseError) -> TideflowError:
         code = getattr(exc, "sqlite_errorcode", 0) & 0xFF

@@ -1,95 +1,180 @@
-"""The SQLite store's longer read-only queries, each one indexed lookup.
+"""The lookups family: the reads that answer a question across tables in one query.
 
-:class:`~._sqlite.SQLiteMetadataStore` calls these with its ``read`` context manager; they
-live here so that the store's module stays short.
+Runs by tags, the latest (successful) run, a task's children, the last attempts of a
+step, and :meth:`LookupsFamily.newest_task`, everything ``run.data`` needs. Each is one
+statement, so one round trip to a server; the indexes each walks are listed in
+``docs/storage.md``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Final
 
+from ._records import StepRecord, TaskView
 from ._rows import (
     ATTEMPT_COLUMNS,
-    RUN_COLUMNS,
     TASK_COLUMNS,
+    artifact_record,
     attempt_record,
     run_number,
     run_record,
     task_record,
 )
+from ._sql import Session, StoreFamily, qualified
 from ._tags import check_tags
 
 if TYPE_CHECKING:
-    import sqlite3
-    from collections.abc import Callable, Iterable
-    from contextlib import AbstractContextManager
+    from collections.abc import Iterable
 
     from ._records import AttemptRecord, RunRecord, TaskRecord
 
-    Reader = Callable[[], AbstractContextManager[sqlite3.Connection]]
+__all__ = ("LookupsFamily",)
 
-__all__ = ("child_tasks", "latest_attempts", "latest_tagged_run")
-
-
-def latest_tagged_run(
-    read: Reader, flow: str, tags: Iterable[str] = (), *, successful: bool = False
-) -> RunRecord | None:
-    """Return the newest run of ``flow`` that carries every tag in ``tags`` (and succeeded,
-    if ``successful``), or ``None``.
-
-    The runs are walked newest first along an index (``runs_by_status`` when
-    ``successful``, else the primary key), with one ``run_tags`` key lookup per tag for each
-    run passed over, and the walk stops at the first match.
-
-    :raises TagError: if a tag is not a valid tag.
-    """
-    wanted = check_tags(tags)
-    # Without INDEXED BY, the planner may walk the primary key and skip every failed run.
-    source = "runs AS r INDEXED BY runs_by_status" if successful else "runs AS r"
-    sql = f"SELECT {RUN_COLUMNS} FROM {source} WHERE r.flow = ?"
-    params: list[object] = [flow]
-    if successful:
-        sql += " AND r.status = 'succeeded'"
-    for tag in wanted:
-        sql += (
-            " AND EXISTS (SELECT 1 FROM run_tags AS w"
-            " WHERE w.flow = r.flow AND w.run_id = r.run_id AND w.tag = ?)"
-        )
-        params.append(tag)
-    sql += " ORDER BY r.run_id DESC LIMIT 1"
-    with read() as conn:
-        row = conn.execute(sql, params).fetchone()
-    return None if row is None else run_record(row)
+_TASK: Final = qualified("k", TASK_COLUMNS)
+_ATTEMPT: Final = qualified("a", ATTEMPT_COLUMNS)
 
 
-def child_tasks(read: Reader, flow: str, run_id: str, pathspec: str) -> list[TaskRecord]:
-    """Return the tasks of a run that name the task ``pathspec`` as a parent, newest first.
+class LookupsFamily(StoreFamily):
+    """Reads across tables, one statement each."""
 
-    Reads the tasks of that one run only (the ``tasks`` key starts with flow and run).
-    """
-    number = run_number(flow, run_id)
-    with read() as conn:
-        rows = conn.execute(
-            f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? "
-            "AND EXISTS (SELECT 1 FROM json_each(parent_pathspecs) WHERE value = ?) "
-            "ORDER BY created_at DESC, rowid DESC",
-            (flow, number, pathspec),
-        ).fetchall()
-    return [task_record(row) for row in rows]
+    __slots__ = ()
 
+    def list_runs(
+        self, flow: str, tags: Iterable[str] = (), limit: int | None = None
+    ) -> list[RunRecord]:
+        """Return the runs of ``flow``, newest first, that carry every tag in ``tags``.
 
-def latest_attempts(read: Reader, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
-    """Return the last attempt of every task of a step that has started one.
+        A tag matches a user tag or a system tag. An unknown flow has no runs.
 
-    Tasks that have not started an attempt yet are not in the answer.
-    """
-    number = run_number(flow, run_id, step)
-    with read() as conn:
-        rows = conn.execute(
-            f"SELECT {ATTEMPT_COLUMNS} FROM attempts AS a "
+        :raises TagError: if ``tags`` is a single string or holds an invalid tag.
+        """
+        wanted = check_tags(tags)
+        where = "r.flow = ?"
+        params: list[object] = [flow]
+        if wanted:
+            # One run_tags_by_tag lookup per tag; the runs in every answer are kept.
+            one_tag = "SELECT run_id FROM run_tags WHERE flow = ? AND tag = ?"
+            where += f" AND r.run_id IN ({' INTERSECT '.join([one_tag] * len(wanted))})"
+            params += [value for tag in wanted for value in (flow, tag)]
+        order = " ORDER BY r.run_id DESC"
+        if limit is not None:
+            order += " LIMIT ?"
+            params.append(limit)
+
+        def select(s: Session) -> list[Any]:
+            return s.all(f"SELECT {s.sql.run_columns} FROM runs AS r WHERE {where}{order}", params)
+
+        return [run_record(row) for row in self._read(select)]
+
+    def latest_run(
+        self, flow: str, tags: Iterable[str] = (), *, successful: bool = False
+    ) -> RunRecord | None:
+        """Return the newest run of ``flow`` that carries every tag in ``tags`` (and
+        succeeded, if ``successful``), or ``None``.
+
+        Without tags, the latest successful run is ``max()`` over ``runs_by_status``: one
+        index lookup. Otherwise the runs are walked newest first along an index
+        (``runs_by_status`` when ``successful``, else the primary key), with one
+        ``run_tags`` key lookup per tag for each run passed over, and the walk stops at the
+        first match.
+
+        :raises TagError: if a tag is not a valid tag.
+        """
+        wanted = check_tags(tags)
+        if successful and not wanted:
+            # ORDER BY ... LIMIT 1 would let SQLite's planner walk the primary key instead,
+            # across every failed run.
+            where = (
+                "r.flow = ? AND r.run_id = "
+                "(SELECT max(run_id) FROM runs WHERE flow = ? AND status = 'succeeded')"
+            )
+            params: list[object] = [flow, flow]
+        else:
+            where = "r.flow = ?" + (" AND r.status = 'succeeded'" if successful else "")
+            params = [flow]
+            for tag in wanted:
+                where += (
+                    " AND EXISTS (SELECT 1 FROM run_tags AS w"
+                    " WHERE w.flow = r.flow AND w.run_id = r.run_id AND w.tag = ?)"
+                )
+                params.append(tag)
+            where += " ORDER BY r.run_id DESC LIMIT 1"
+
+        def select(s: Session) -> Any:
+            source = s.sql.successful_source if successful and wanted else "runs AS r"
+            return s.one(f"SELECT {s.sql.run_columns} FROM {source} WHERE {where}", params)
+
+        row = self._read(select)
+        return None if row is None else run_record(row)
+
+    def child_tasks(self, flow: str, run_id: str, pathspec: str) -> list[TaskRecord]:
+        """Return the tasks of a run that name the task ``pathspec`` as a parent, newest
+        first (none for an unknown run).
+
+        Reads the tasks of that one run only (the ``tasks`` key starts with flow and run).
+        """
+        number = run_number(flow, run_id)
+
+        def select(s: Session) -> list[Any]:
+            return s.all(
+                f"SELECT {TASK_COLUMNS} FROM tasks WHERE flow = ? AND run_id = ? "
+                f"AND {s.sql.has_parent} ORDER BY created_at DESC, {s.sql.seq} DESC",
+                (flow, number, pathspec),
+            )
+
+        return [task_record(row) for row in self._read(select)]
+
+    def latest_attempts(self, flow: str, run_id: str, step: str) -> list[AttemptRecord]:
+        """Return the last attempt of every task of a step that has started one.
+
+        Tasks that have not started an attempt yet are not in the answer.
+        """
+        number = run_number(flow, run_id, step)
+        sql = (
+            f"SELECT {_ATTEMPT} FROM attempts AS a "
             "WHERE a.flow = ? AND a.run_id = ? AND a.step = ? AND a.attempt = "
             "(SELECT max(b.attempt) FROM attempts AS b WHERE b.flow = a.flow "
-            "AND b.run_id = a.run_id AND b.step = a.step AND b.task_id = a.task_id)",
-            (flow, number, step),
-        ).fetchall()
-    return [attempt_record(row) for row in rows]
+            "AND b.run_id = a.run_id AND b.step = a.step AND b.task_id = a.task_id)"
+        )
+        rows = self._read(lambda s: s.all(sql, (flow, number, step)))
+        return [attempt_record(row) for row in rows]
+
+    def newest_task(self, flow: str, run_id: str, step: str) -> TaskView | None:
+        """Return the newest task of a step with its latest attempt and that attempt's
+        artifacts, in one query: what ``run.data`` reads of the ``end`` step.
+
+        :return: ``None`` if the step has no task (or the run or step does not exist).
+        """
+        number = run_number(flow, run_id, step)
+
+        def select(s: Session) -> list[Any]:
+            return s.all(
+                f"WITH k AS (SELECT s.created_at AS step_created_at, {_TASK} FROM steps AS s "
+                "JOIN tasks AS k ON k.flow = s.flow AND k.run_id = s.run_id AND k.step = s.step "
+                "WHERE s.flow = ? AND s.run_id = ? AND s.step = ? "
+                f"ORDER BY k.created_at DESC, k.{s.sql.seq} DESC LIMIT 1), "
+                f"a AS (SELECT {_ATTEMPT} FROM attempts AS a JOIN k ON a.flow = k.flow "
+                "AND a.run_id = k.run_id AND a.step = k.step AND a.task_id = k.task_id "
+                "ORDER BY a.attempt DESC LIMIT 1) "
+                "SELECT k.*, a.*, f.name, f.sha, f.size, f.created_at "
+                "FROM k LEFT JOIN a ON 1 = 1 LEFT JOIN artifacts AS f ON f.flow = a.flow "
+                "AND f.run_id = a.run_id AND f.step = a.step AND f.task_id = a.task_id "
+                "AND f.attempt = a.attempt ORDER BY f.name",
+                (flow, number, step),
+            )
+
+        rows = self._read(select)
+        return _task_view(rows) if rows else None
+
+
+def _task_view(rows: list[Any]) -> TaskView:
+    first = rows[0]
+    task = task_record(first[1:10])
+    step = StepRecord(flow=task.flow, run_id=task.run_id, step=task.step, created_at=first[0])
+    if first[10] is None:
+        return TaskView(step=step, task=task, attempt=None)
+    attempt = attempt_record(first[10:24])
+    artifacts = tuple(
+        artifact_record((*first[10:15], *row[24:28])) for row in rows if row[24] is not None
+    )
+    return TaskView(step=step, task=task, attempt=attempt, artifacts=artifacts)

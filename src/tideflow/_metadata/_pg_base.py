@@ -1,34 +1,62 @@
-"""The connection half of the PostgreSQL store: opening, the schema, and run leases.
+"""The connection half of the PostgreSQL store: opening, the schema, the dialect, and run
+leases.
 
-:class:`PostgresBase` holds the pool, creates or migrates the tables on first use, and
-keeps the leases of the runs this process supervises (see :mod:`~._pg_lease`).
-:class:`~._postgres.PostgresMetadataStore` adds the records on top.
+:class:`PostgresBase` holds the pool, creates or migrates the tables on the first write
+(a read of a database without them answers as an empty store does, and creates nothing),
+and keeps the leases of the runs this process supervises (see :mod:`~._pg_lease`).
+:class:`~._postgres.PostgresMetadataStore` adds the table families on top.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import psycopg
+import psycopg.errors
 
+from . import _pg_schema
 from ._pg_connect import PgDatabase, connect, parse_url, store_error
 from ._pg_lease import LEASE_HELD_SQL, Leases, lease_key
-from ._pg_queries import one
 from ._pg_schema import ensure_schema, schema_version
-from ._rows import run_not_found, run_number
+from ._rows import ARTIFACT_COLUMNS, run_not_found, run_number
+from ._sql import Dialect, EmptySession, Session, StoreFamily, text_errors
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from types import TracebackType
 
     from ._pg_connect import Conn
 
-__all__ = ("PostgresBase",)
+__all__ = ("POSTGRES", "PostgresBase")
 
 T = TypeVar("T")
 
+#: PostgreSQL's SQL where it differs from SQLite's.
+POSTGRES: Final = Dialect(
+    placeholder="%s",
+    run_columns="""r.flow, r.run_id, r."user", r.status, r.created_at, r.finished_at,
+    r.origin_run_id, r.heartbeat_at, r.pid,
+    (SELECT coalesce(json_agg(json_build_array(t.tag, t.system)), '[]')::text
+     FROM run_tags AS t WHERE t.flow = r.flow AND t.run_id = r.run_id)""",
+    greatest="greatest",
+    seq="seq",
+    # Rows a transaction reads and then changes are locked: concurrent edits queue up.
+    for_update=" FOR UPDATE",
+    lock_runs=" FOR UPDATE OF r",
+    insert_ignore=("INSERT", " ON CONFLICT DO NOTHING"),
+    artifact_upsert=(
+        f"INSERT INTO artifacts ({ARTIFACT_COLUMNS}) VALUES ({', '.join(['?'] * 9)}) "
+        "ON CONFLICT (flow, run_id, step, task_id, attempt, name) DO UPDATE SET "
+        "sha = excluded.sha, size = excluded.size, created_at = excluded.created_at"
+    ),
+    has_parent="parent_pathspecs::jsonb @> jsonb_build_array(?::text)",
+    successful_source="runs AS r",
+    lease_columns=f"r.lease_key IS NOT NULL, {LEASE_HELD_SQL}",
+    stale_lease=f" OR (r.lease_key IS NOT NULL AND NOT {LEASE_HELD_SQL})",
+    duplicate_error=psycopg.errors.UniqueViolation,
+)
 
-class PostgresBase:
+
+class PostgresBase(StoreFamily):
     """A PostgreSQL metadata database: its connections, its tables and run leases.
 
     :param url: ``postgresql://user[:password]@host[:port]/dbname[?param=value...]``.
@@ -43,17 +71,6 @@ class PostgresBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def url(self) -> str:
@@ -110,13 +127,31 @@ class PostgresBase:
         finally:
             self._db.close()
 
-    def _read(self, work: Any) -> Any:
-        self._prepare()
-        return self._db.read(work)
+    def _read(self, work: Callable[[Session], T]) -> T:
+        if not self._ready and not self._has_tables():
+            return work(EmptySession(None, POSTGRES))
+        with text_errors(writing=False):
+            return self._db.read(lambda conn: work(Session(conn, POSTGRES)))
 
-    def _write(self, work: Any) -> Any:
+    def _write(self, work: Callable[[Session], T]) -> T:
         self._prepare()
-        return self._db.write(work)
+        with text_errors(writing=True):
+            return self._db.write(lambda conn: work(Session(conn, POSTGRES)))
+
+    def _has_tables(self) -> bool:
+        """Whether the database holds tideflow's tables (an older layout is migrated
+        now, and a newer one refused, as on the first write)."""
+        version = self._on_own_connection(lambda conn: schema_version(conn, self._schema))
+        if version is None:
+            return False
+        if version == _pg_schema.SCHEMA_VERSION:  # read when asked: a test may change it
+            self._ready = True
+        else:
+            self._prepare()
+        return True
+
+    def _can_mark(self) -> bool:
+        return self._ready or self._has_tables()
 
     def _prepare(self) -> None:
         if not self._ready:
@@ -143,9 +178,9 @@ class PostgresBase:
         if not self._leases.hold(key):
             return False
 
-        def record(conn: Conn) -> None:
-            sql = "UPDATE runs SET lease_key = %s WHERE flow = %s AND run_id = %s"
-            if conn.execute(sql, (key, flow, number)).rowcount == 0:
+        def record(s: Session) -> None:
+            sql = "UPDATE runs SET lease_key = ? WHERE flow = ? AND run_id = ?"
+            if s.run(sql, (key, flow, number)) == 0:
                 raise run_not_found(flow, run_id)
 
         self._write(record)
@@ -165,9 +200,9 @@ class PostgresBase:
         number = run_number(flow, run_id)
         sql = (
             f"SELECT r.status, r.lease_key IS NOT NULL, {LEASE_HELD_SQL} FROM runs AS r "
-            "WHERE r.flow = %s AND r.run_id = %s"
+            "WHERE r.flow = ? AND r.run_id = ?"
         )
-        row = self._read(lambda conn: one(conn, sql, (flow, number)))
+        row = self._read(lambda s: s.one(sql, (flow, number)))
         if row is None:
             raise run_not_found(flow, run_id)
         status, leased, held = row

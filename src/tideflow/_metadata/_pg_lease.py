@@ -8,6 +8,7 @@ once that the run has no owner any more, without waiting for its heartbeat to gr
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -87,6 +88,10 @@ class Leases:
             conn, self._conn = self._conn, None
             self._held.clear()
         if conn is not None and self._pid == os.getpid():
+            # Let go of the locks first: the server ends a closed session a moment later,
+            # and another process asking meanwhile would still see them held.
+            with contextlib.suppress(psycopg.Error):
+                conn.execute("SELECT pg_advisory_unlock_all()")
             conn.close()
 
     def _connection(self) -> Conn:

@@ -23,6 +23,8 @@ __all__ = (
     "RunRecord",
     "StepRecord",
     "TaskRecord",
+    "TaskSnapshot",
+    "TaskView",
 )
 
 #: The states a run can be in (:class:`RunState`). Every one but ``running`` is final.
@@ -159,3 +161,30 @@ class MetadataRecord(msgspec.Struct, frozen=True, kw_only=True):
     type: str
     created_at: float
     tags: tuple[str, ...] = ()
+
+
+class TaskSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    """A task with one of its attempts and what that attempt recorded.
+
+    ``list_task_snapshots`` reads them (each task with its latest attempt) and
+    ``clone_tasks`` records them (finished tasks a resume copies into its new run).
+    ``artifacts`` and ``metadata`` belong to ``attempt``.
+    """
+
+    task: TaskRecord
+    attempt: AttemptRecord
+    artifacts: tuple[ArtifactRecord, ...] = ()
+    metadata: tuple[MetadataRecord, ...] = ()
+
+
+class TaskView(msgspec.Struct, frozen=True, kw_only=True):
+    """A task with its step, its latest attempt and that attempt's artifacts: what the
+    client needs to read ``run.data``, in one query
+    (:meth:`~tideflow._stores._interfaces.MetadataStore.newest_task`)."""
+
+    step: StepRecord
+    task: TaskRecord
+    #: The task's latest attempt, ``None`` before it started one.
+    attempt: AttemptRecord | None
+    #: The artifacts of that attempt, by name.
+    artifacts: tuple[ArtifactRecord, ...] = ()

@@ -18,14 +18,12 @@ from ._records import (
 )
 
 if TYPE_CHECKING:
-    import sqlite3
     from collections.abc import Iterable
 
 __all__ = (
     "ARTIFACT_COLUMNS",
     "ATTEMPT_COLUMNS",
     "METADATA_COLUMNS",
-    "RUN_COLUMNS",
     "TASK_COLUMNS",
     "artifact_record",
     "artifact_rows",
@@ -34,12 +32,8 @@ __all__ = (
     "check_state",
     "duplicate",
     "exception_columns",
-    "insert_artifacts",
-    "insert_metadata",
     "metadata_record",
     "metadata_rows",
-    "require_run",
-    "require_task",
     "run_not_found",
     "run_number",
     "run_record",
@@ -47,11 +41,6 @@ __all__ = (
     "task_row",
 )
 
-#: The columns of a run, with its tags as a JSON array of [tag, system] pairs.
-RUN_COLUMNS: Final = """r.flow, r.run_id, r.user, r.status, r.created_at, r.finished_at,
-    r.origin_run_id, r.heartbeat_at, r.pid,
-    (SELECT json_group_array(json_array(t.tag, t.system)) FROM run_tags AS t
-     WHERE t.flow = r.flow AND t.run_id = r.run_id)"""
 TASK_COLUMNS: Final = """flow, run_id, step, task_id, created_at, foreach_index,
     foreach_stack, parent_pathspecs, origin_pathspec"""
 ATTEMPT_COLUMNS: Final = """flow, run_id, step, task_id, attempt, state, started_at,
@@ -103,22 +92,6 @@ def _is_text(name: str) -> bool:
 
 def run_not_found(flow: str, run_id: str) -> NotFound:
     return NotFound(f"Run '{flow}/{run_id}' does not exist")
-
-
-def require_run(conn: sqlite3.Connection, flow: str, number: int) -> None:
-    """:raises NotFound: if the run does not exist."""
-    sql = "SELECT 1 FROM runs WHERE flow = ? AND run_id = ?"
-    if conn.execute(sql, (flow, number)).fetchone() is None:
-        raise run_not_found(flow, str(number))
-
-
-def require_task(
-    conn: sqlite3.Connection, flow: str, number: int, step: str, task_id: str
-) -> None:
-    """:raises NotFound: if the task does not exist."""
-    sql = "SELECT 1 FROM tasks WHERE flow = ? AND run_id = ? AND step = ? AND task_id = ?"
-    if conn.execute(sql, (flow, number, step, task_id)).fetchone() is None:
-        raise NotFound(f"Task '{flow}/{number}/{step}/{task_id}' does not exist")
 
 
 def duplicate(what: str) -> TideflowInternalError:
@@ -288,18 +261,3 @@ def metadata_rows(records: Iterable[MetadataRecord]) -> list[tuple[object, ...]]
         )
         for r in records
     ]
-
-
-def insert_artifacts(conn: sqlite3.Connection, records: Iterable[ArtifactRecord]) -> None:
-    conn.executemany(
-        f"INSERT OR REPLACE INTO artifacts ({ARTIFACT_COLUMNS}) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        artifact_rows(records),
-    )
-
-
-def insert_metadata(conn: sqlite3.Connection, records: Iterable[MetadataRecord]) -> None:
-    conn.executemany(
-        f"INSERT INTO metadata ({METADATA_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        metadata_rows(records),
-    )

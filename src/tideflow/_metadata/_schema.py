@@ -9,12 +9,10 @@ A database that cannot be written (read-only media, no permission) is opened rea
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 import time
 from pathlib import Path
 from typing import Final
-from urllib.request import pathname2url
 
 from .._exceptions import StoreError
 
@@ -159,7 +157,7 @@ def open_connection(path: Path) -> tuple[sqlite3.Connection, bool]:
     if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         return _open_read_only(path), True
     try:
-        conn = _connect(f"file:{pathname2url(str(path))}?mode=rw")
+        conn = _connect(f"{_uri(path)}?mode=rw")
         try:
             _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
@@ -180,6 +178,16 @@ _NOT_WRITABLE: Final = frozenset(
 )
 
 
+def _uri(path: Path) -> str:
+    """The ``file:`` URI of ``path`` for :func:`sqlite3.connect`.
+
+    :meth:`pathlib.Path.as_uri` quotes what SQLite would read as the query (``?``, ``#``);
+    ``urllib.request.pathname2url`` does the same but imports the HTTP client, the email
+    package and ssl, a good part of the first run's import time.
+    """
+    return path.absolute().as_uri()
+
+
 def _connect(uri: str) -> sqlite3.Connection:
     conn = sqlite3.connect(
         uri, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False, uri=True
@@ -192,7 +200,7 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     """Open a database that cannot be written: shared read-only access when SQLite can
     use the write-ahead log's index there, else as an immutable file.
     """
-    base = f"file:{pathname2url(str(path))}"
+    base = _uri(path)
     for query in ("mode=ro", "immutable=1"):
         conn = _connect(f"{base}?{query}")
         try:
@@ -227,10 +235,10 @@ def _create(path: Path) -> None:
             f"Cannot create the store folder {path.parent}: {exc.strerror}. To record runs, "
             f"{READ_ONLY_FIX}."
         ) from None
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.new")
     try:
         try:
-            conn = _connect(f"file:{pathname2url(str(temp))}?mode=rwc")
+            conn = _connect(f"{_uri(temp)}?mode=rwc")
         except sqlite3.OperationalError:
             raise StoreError(
                 f"Cannot create the metadata database in {path.parent}: the folder cannot "

@@ -21,6 +21,7 @@ from .._flow._parameter import ParameterContext, resolve_parameters
 from .._flow._project import check_project_options, project_info, project_tags
 from .._metadata._tags import edit_user_tags
 from .._stores._bundle import check_config_urls, check_url
+from .._worker._executor import EXECUTOR_NAMES
 from ._loader import LoadedFlow
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ TOP_LEVEL_OPTIONS: Mapping[str, Any] = {
     "datastore": str,
     "environment": str,
     "executor": str,
+    "dask_address": object,
     "task_limit": int,
     "host_idle_timeout": (int, float),
     "root": (str, os.PathLike),
@@ -137,10 +139,14 @@ def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
                 f"Runner(): {name}={value!r} is not available; tideflow stores runs locally "
                 f"(use {name}='local' or leave it out)."
             )
-    if options.get("executor") not in (None, "spawn", "fork"):
+    if options.get("executor") not in (None, *EXECUTOR_NAMES):
         raise ValueError(
-            f"Runner(): executor must be 'spawn' or 'fork', not {options['executor']!r}."
+            f"Runner(): executor must be 'spawn', 'fork' or 'dask', not {options['executor']!r}."
         )
+    if options.get("dask_address") is not None:
+        from .._worker._dask import dask_address
+
+        options = {**options, "dask_address": dask_address(options["dask_address"])}
     for kind in ("metadata", "datastore"):
         check_url(kind, options.get(f"{kind}_url"), f"Runner(): {kind}_url")
     return dict(options)
@@ -283,6 +289,7 @@ def _load_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config
         root=str(top_level["root"]) if top_level.get("root") else None,
         username=top_level.get("username"),
         executor=top_level.get("executor"),
+        dask_address=top_level.get("dask_address"),
         task_limit=top_level.get("task_limit"),
         metadata_url=top_level.get("metadata_url"),
         datastore_url=top_level.get("datastore_url"),

@@ -41,6 +41,7 @@ from .._metadata._records import (
     MetadataRecord,
     RunRecord,
     TaskRecord,
+    TaskSnapshot,
 )
 from .._states import AttemptState, RunState
 from .._stores._bundle import open_stores
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
     from ._scheduler import Scheduler
 
 __all__ = (
+    "CLONE_BATCH",
     "OriginTask",
     "ResumeOrigin",
     "descendants",
@@ -73,6 +75,10 @@ _StackKey = tuple[tuple[str, int], ...]
 #: switch runs again (a loop) has one task per pass, told apart by the task before it.
 _TaskKey = tuple[str, _StackKey, tuple[str, ...]]
 _frames = msgspec.msgpack.Decoder(list[ForeachFrame])
+
+#: Cloned tasks recorded per write transaction: a few transactions for a large foreach,
+#: each short enough that other writers of the store do not wait long.
+CLONE_BATCH = 1000
 
 #: Metadata of an origin attempt that a clone does not copy (it records its own).
 _NOT_COPIED = frozenset(
@@ -164,16 +170,23 @@ def load_origin(request: RunRequest, stores: Stores) -> ResumeOrigin:
     max_task_id = 0
     parameter_shas: dict[str, str] | None = None
     signature: list[Any] | None = None
+    # The whole run in a few queries: a 10,000-item foreach is 10,000 tasks.
+    snapshots = store.list_task_snapshots(flow.name, run.run_id)
+    started = {snapshot.task.pathspec for snapshot in snapshots}
     for step_record in store.list_steps(flow.name, run.run_id):
         for task in store.list_tasks(flow.name, run.run_id, step_record.step):
             if task.task_id.isdigit():
                 max_task_id = max(max_task_id, int(task.task_id))
-            origin = _finished(store, task)
-            if task.step == "start":
-                parameter_shas, signature = _start_facts(store, task, origin)
-            if origin is not None and task.step not in rerun and task.step in flow.graph:
-                key = (task.step, _stack_key(task.foreach_stack), _ids(task.parent_pathspecs))
-                tasks[key] = origin
+            if task.step == "start" and task.pathspec not in started:
+                parameter_shas, signature = _start_facts(store, task, None)
+    for snapshot in snapshots:
+        task = snapshot.task
+        origin = _finished(snapshot)
+        if task.step == "start":
+            parameter_shas, signature = _start_facts(store, task, origin, snapshot)
+        if origin is not None and task.step not in rerun and task.step in flow.graph:
+            key = (task.step, _stack_key(task.foreach_stack), _ids(task.parent_pathspecs))
+            tasks[key] = origin
     if tasks and signature is not None:
         _check_graph(run, flow.graph, signature, {key[0] for key in tasks})
     parameters = _parameters(request, run, parameter_shas, stores.blobs)
@@ -221,31 +234,30 @@ def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
     return run
 
 
-def _finished(store: MetadataStore, task: TaskRecord) -> OriginTask | None:
-    attempt = store.latest_attempt(task.flow, task.run_id, task.step, task.task_id)
-    if attempt is None or attempt.state not in (AttemptState.SUCCEEDED, AttemptState.FAILED):
+def _finished(snapshot: TaskSnapshot) -> OriginTask | None:
+    """The task with its final attempt, if that attempt succeeded or its failure was caught."""
+    attempt = snapshot.attempt
+    if attempt.state not in (AttemptState.SUCCEEDED, AttemptState.FAILED):
         return None
-    metadata = store.list_metadata(
-        task.flow, task.run_id, task.step, task.task_id, attempt.attempt
-    )
-    caught = any(m.name == "caught" for m in metadata)
-    if attempt.state == AttemptState.FAILED and not caught:
+    metadata = list(snapshot.metadata)
+    if attempt.state == AttemptState.FAILED and not any(m.name == "caught" for m in metadata):
         return None
-    artifacts = store.list_artifacts(
-        task.flow, task.run_id, task.step, task.task_id, attempt.attempt
-    )
-    return OriginTask(task, attempt, artifacts, metadata)
+    return OriginTask(snapshot.task, attempt, list(snapshot.artifacts), metadata)
 
 
 def _start_facts(
-    store: MetadataStore, task: TaskRecord, origin: OriginTask | None
+    store: MetadataStore,
+    task: TaskRecord,
+    origin: OriginTask | None,
+    snapshot: TaskSnapshot | None = None,
 ) -> tuple[dict[str, str] | None, list[Any] | None]:
     """The parameters' content hashes and the graph signature the start task recorded."""
-    metadata = (
-        origin.metadata
-        if origin is not None
-        else store.list_metadata(task.flow, task.run_id, task.step, task.task_id)
-    )
+    if origin is not None:
+        metadata = origin.metadata
+    elif snapshot is not None and snapshot.attempt.attempt == 0:
+        metadata = list(snapshot.metadata)  # the task's only attempt: all its metadata
+    else:
+        metadata = store.list_metadata(task.flow, task.run_id, task.step, task.task_id)
     found = {m.name: m.value for m in metadata}
     shas = json.loads(found["parameters"]) if "parameters" in found else None
     if shas is None and origin is not None:
@@ -413,10 +425,14 @@ class _CloneWriter:
         self._origin = origin
 
     def write_all(self, clones: list[_Clone]) -> None:
+        """Record the clones, :data:`CLONE_BATCH` tasks per transaction, then link their logs."""
+        for start in range(0, len(clones), CLONE_BATCH):
+            batch = clones[start : start + CLONE_BATCH]
+            self._store.clone_tasks([self._cloned(c.plan, c.origin) for c in batch])
         for clone in clones:
-            self.write(clone.plan, clone.origin)
+            self._link_logs(clone.plan, clone.origin)
 
-    def write(self, plan: TaskPlan, origin: OriginTask) -> None:
+    def _cloned(self, plan: TaskPlan, origin: OriginTask) -> TaskSnapshot:
         run = self._plan
         now = time.time()
         task = TaskRecord(
@@ -430,37 +446,24 @@ class _CloneWriter:
             parent_pathspecs=tuple(parent.pathspec for parent in plan.inputs),
             origin_pathspec=origin.record.pathspec,
         )
-        self._store.add_task(task)
-        done = origin.attempt
-        self._store.start_attempt(
-            msgspec.structs.replace(
-                done,
-                run_id=run.run_id,
-                attempt=0,
-                state=AttemptState.RUNNING,
-                started_at=now,
-                finished_at=None,
-                pid=None,
-            )
-        )
-        self._store.record_task_end(
-            flow=task.flow,
-            run_id=task.run_id,
-            step=task.step,
-            task_id=task.task_id,
+        attempt = msgspec.structs.replace(
+            origin.attempt,
+            run_id=run.run_id,
             attempt=0,
-            state=done.state,
+            started_at=now,
             finished_at=now,
-            exit_code=done.exit_code,
-            signal=done.signal,
-            exception=done.exception,
-            artifacts=[
-                msgspec.structs.replace(a, run_id=run.run_id, attempt=0, created_at=now)
-                for a in origin.artifacts
-            ],
-            metadata=self._metadata(task, origin, now),
+            pid=None,
         )
-        self._link_logs(plan, origin)
+        artifacts = tuple(
+            msgspec.structs.replace(a, run_id=run.run_id, attempt=0, created_at=now)
+            for a in origin.artifacts
+        )
+        return TaskSnapshot(
+            task=task,
+            attempt=attempt,
+            artifacts=artifacts,
+            metadata=tuple(self._metadata(task, origin, now)),
+        )
 
     def _metadata(self, task: TaskRecord, origin: OriginTask, now: float) -> list[MetadataRecord]:
         copied = [

@@ -448,6 +448,7 @@ class Scheduler:
         attempt: int,
         catch: StepDecorator | None = None,
         timeout: float | None = None,
+        resources: Request | None = None,
     ) -> TaskSpec:
         return TaskSpec(
             flow_name=self.plan.flow_name,
@@ -472,6 +473,7 @@ class Scheduler:
             decospecs=[d.spec for d in self.plan.decospecs],
             catch_var=catch.attributes["var"] if catch is not None else None,
             timeout=timeout,
+            resources=msgspec.structs.asdict(resources) if resources is not None else {},
             parallel_control=self._controls.get(_group_key(plan)) if _is_parallel(plan) else None,
         )
 
@@ -486,7 +488,9 @@ class Scheduler:
     ) -> tuple[str, _Failure | None]:
         """Run one attempt; return its final state and, unless it succeeded, why not."""
         limit = timeout_seconds(decorators)
-        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"), limit)
+        resources = decorators.get("resources")
+        request = request_of(resources.attributes if resources is not None else None)
+        spec = self._task_spec(plan, task_id, attempt, decorators.get("catch"), limit, request)
         env = dict(self.plan.env)
         if "environment" in decorators:
             env.update(decorators["environment"].attributes["vars"])
@@ -707,19 +711,20 @@ class Scheduler:
         slot: Any
         if split.type == "foreach":
             outer, slot, expected = stack[:-1], stack[-1].index, stack[-1].num_splits
-            order: list[Any] = list(range(expected))
         else:
             # One input per branch of the split; a switch inside a branch sends one of its
             # cases, so the slot is the branch the input came down, not its step.
-            outer, order = stack, list(split.out_funcs)
+            outer, expected = stack, len(split.out_funcs)
             branch = target if done.step == split.name else None
             slot = branch or self.graph[done.step].split_branches[-1]
-            expected = len(order)
         key = (target, _stack_key(outer))
         waiting = self._joins.setdefault(key, {})
         waiting[slot] = done
         if len(waiting) == expected:
             del self._joins[key]
+            # The order of the inputs is made once, when the last one arrives: making it
+            # for every arrival costs a foreach of n items n * n steps.
+            order: Sequence[Any] = range(expected) if split.type == "foreach" else split.out_funcs
             self.submit(TaskPlan(step=target, inputs=[waiting[s] for s in order], stack=outer))
 
 

@@ -42,6 +42,8 @@ if TYPE_CHECKING:
         RunRecord,
         StepRecord,
         TaskRecord,
+        TaskSnapshot,
+        TaskView,
     )
 
 __all__ = (
@@ -254,6 +256,12 @@ class MetadataStore(Protocol):
         """Return the last attempt of every task of a step that has started one."""
         ...
 
+    def newest_task(self, flow: str, run_id: str, step: str) -> TaskView | None:
+        """Return the newest task of a step with its latest attempt and that attempt's
+        artifacts, in one query (what ``run.data`` reads), or ``None`` if the step has no
+        task or does not exist."""
+        ...
+
     def record_task_end(
         self,
         *,
@@ -272,6 +280,16 @@ class MetadataStore(Protocol):
         pid: int | None = None,
     ) -> None:
         """Finish an attempt and record its artifacts and metadata, in one transaction."""
+        ...
+
+    def list_task_snapshots(self, flow: str, run_id: str) -> list[TaskSnapshot]:
+        """Return every task of a run that has an attempt, with its latest attempt and that
+        attempt's artifacts and metadata (a whole run at once, for a resume)."""
+        ...
+
+    def clone_tasks(self, clones: Iterable[TaskSnapshot]) -> None:
+        """Record finished tasks copied from another run (a resume), in one transaction:
+        each task and its step, its one final attempt, its artifacts and metadata."""
         ...
 
     # -- artifacts and metadata ----------------------------------------------------------

@@ -29,6 +29,7 @@ from .._datastore._artifacts import dumps
 from .._messages import ArtifactRef
 from .._metadata._liveness import RunLock
 from .._runtime._console import stamp
+from .._runtime._resources import Machine, ResourcePool
 from .._runtime._scheduler import RunPlan, Scheduler, TaskPlan
 from .._runtime._state import RunState
 from .._stores._bundle import open_stores
@@ -206,6 +207,7 @@ class RunActor:
             executor=self._executor,
             console=self.output,
             shared_limiter=self._shared,
+            resource_pool=_unlimited_pool() if getattr(self._executor, "remote", False) else None,
         )
         first = await self._first_tasks(scheduler)
         async with anyio.create_task_group() as tg:
@@ -326,3 +328,8 @@ def resume_hint(source: str, cwd: str, run_id: str) -> str:
     if source.endswith(".py"):
         return f"python {os.path.relpath(source, cwd)} resume --origin-run-id {run_id}"
     return f"Runner('{source}').resume(origin_run_id='{run_id}')"
+
+
+def _unlimited_pool() -> ResourcePool:
+    """The pool of a run whose tasks run on other machines: it holds nothing back."""
+    return ResourcePool(Machine(cpu=math.inf, memory=math.inf, gpu=math.inf))

@@ -21,9 +21,8 @@ import anyio
 import msgspec
 from anyio.lowlevel import RunVar
 
+from .._worker._executor import WarmsUp
 from .._worker._spawn import SpawnExecutor
-from ._output import RunOutput
-from ._run_actor import RunActor
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Coroutine
@@ -33,6 +32,7 @@ if TYPE_CHECKING:
     from .._config import Config
     from .._runtime._request import RunRequest
     from .._worker._executor import Executor
+    from ._run_actor import RunActor
 
 __all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor")
 
@@ -120,11 +120,21 @@ class Supervisor:
         if fork is not None:
             fork.idle_timeout = config.host_idle_timeout  # type: ignore[attr-defined]
 
-    def executor(self, name: str, kill_grace: float) -> Executor:
-        """The executor of that name, shared by the runs of this supervisor."""
-        executor = self._executors.get(name)
+    def executor(
+        self, name: str, kill_grace: float, *, dask_address: str | None = None
+    ) -> Executor:
+        """The executor of that name, shared by the runs of this supervisor.
+
+        The ``dask`` executor is one per scheduler address (``None``: a local cluster).
+        """
+        key = f"dask {dask_address}" if name == "dask" and dask_address else name
+        executor = self._executors.get(key)
         if executor is None:
-            if name == "spawn":
+            if name == "dask":
+                from .._worker._dask import DaskExecutor
+
+                executor = DaskExecutor(address=dask_address, kill_grace=kill_grace)
+            elif name == "spawn":
                 executor = SpawnExecutor(kill_grace=kill_grace)
             elif name == "fork":
                 from .._worker._fork import ForkExecutor
@@ -132,8 +142,8 @@ class Supervisor:
                 executor = fork = ForkExecutor(kill_grace=kill_grace, idle_timeout=self._host_idle)
                 self._services.append(fork.watch_hosts)
             else:
-                raise ValueError(f"Unknown executor {name!r}: use 'spawn' or 'fork'.")
-            self._executors[name] = executor
+                raise ValueError(f"Unknown executor {name!r}: use 'spawn', 'fork' or 'dask'.")
+            self._executors[key] = executor
             self._start_services()
         return executor
 
@@ -188,7 +198,17 @@ class Supervisor:
         :raises RuntimeError: if the event loop is ending (the supervisor has closed).
         """
         self.apply_config(request.config)
-        executor = self.executor(request.config.executor, request.config.kill_grace)
+        executor = self.executor(
+            request.config.executor,
+            request.config.kill_grace,
+            dask_address=request.config.dask_address,
+        )
+        _warm_up(executor, request)
+        # Imported once the executor warms up: on a first run, the fork host starts while
+        # the run actor, the scheduler and the stores load.
+        from ._output import RunOutput
+        from ._run_actor import RunActor
+
         display = None
         if echo:
             from .._ui._terminal import terminal_display
@@ -262,3 +282,25 @@ async def current_supervisor(config: Config | None = None) -> Supervisor:
     _supervisor.set(supervisor)
     _spawn_system_task(supervisor)
     return supervisor
+
+
+def _warm_up(executor: Executor, request: RunRequest) -> None:
+    """Let ``executor`` prepare the processes of the run ``request`` asks for, in the
+    background (a fork host starts and imports the flow while the run is created).
+
+    Nothing happens for an executor without warm-up, or when the ``start`` step sets
+    its own environment (its host would be another one).
+    """
+    if not isinstance(executor, WarmsUp):
+        return
+    start = request.flow.graph["start"]
+    names = {d.name for d in start.decorators} | {d.name for d in request.decospecs}
+    if "environment" in names:
+        return
+    executor.warm_up(
+        flow_source=request.flow.source,
+        flow_class=request.flow.cls.__name__,
+        sys_path=request.flow.sys_path,
+        env=request.env,
+        cwd=request.cwd,
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import anyio
 import msgspec
@@ -16,18 +16,27 @@ import msgspec
 from .._messages import TaskDone, TaskSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
     from anyio.abc import Process
 
 __all__ = (
+    "EXECUTOR_NAMES",
     "Executor",
     "TaskOutcome",
     "TaskSink",
+    "WarmsUp",
     "close_process",
     "describe_exit",
     "kill_group",
 )
+
+
+#: The executors there are: ``spawn`` (:mod:`._spawn`), ``fork`` (:mod:`._fork`) and
+#: ``dask`` (:mod:`._dask`). Another one (Kubernetes, a batch queue) is one more class with
+#: :class:`Executor`'s methods, and one more name here and in the supervisor's
+#: :meth:`~tideflow._supervisor._supervisor.Supervisor.executor`.
+EXECUTOR_NAMES = ("spawn", "fork", "dask")
 
 
 class TaskSink(Protocol):
@@ -38,6 +47,23 @@ class TaskSink(Protocol):
 
     async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
         """Complete lines written to ``stream`` (stdout or stderr), with their UTC times."""
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """An executor that can get a flow's processes ready before its first task."""
+
+    def warm_up(
+        self,
+        *,
+        flow_source: str,
+        flow_class: str,
+        sys_path: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+    ) -> None:
+        """Start preparing in the background and return at once."""
+        ...
 
 
 class TaskOutcome(msgspec.Struct, kw_only=True):
@@ -51,7 +77,12 @@ class TaskOutcome(msgspec.Struct, kw_only=True):
 
 
 class Executor(Protocol):
-    """Starts task processes."""
+    """Starts task processes.
+
+    An executor that runs tasks on other machines also has ``remote = True``: the run is
+    then not held to this machine's resources for ``@resources`` (the executor places
+    the tasks where there is room).
+    """
 
     name: str
 

@@ -57,7 +57,7 @@ from ._host_protocol import (
 from ._spawn import HANDSHAKE_TIMEOUT, SpawnExecutor, pump_lines
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Mapping, Sequence
 
 __all__ = ("FdReceiveStream", "ForkExecutor", "ForkStatistics")
 
@@ -202,6 +202,8 @@ class ForkExecutor:
         self._open: set[_Host] = set()
         self._locks: dict[_HostKey, anyio.Lock] = {}
         self._no_fork: set[_HostKey] = set()
+        #: Hosts being started ahead of their first task (:meth:`warm_up`).
+        self._warming: set[_HostKey] = set()
         self._origins: dict[str, str | None] = {}
         self._spawn = SpawnExecutor(python=self._python, kill_grace=kill_grace)
         self._closed = False
@@ -230,6 +232,8 @@ class ForkExecutor:
                 self._watchers = tg
                 for host in self._hosts.values():
                     tg.start_soon(self._watch, host)
+                for key in self._warming:
+                    tg.start_soon(self._warm, key)
                 await anyio.sleep_forever()
         finally:
             self._watchers = None
@@ -285,13 +289,13 @@ class ForkExecutor:
         self, spec: TaskSpec, sink: TaskSink, *, env: Mapping[str, str], cwd: str
     ) -> TaskOutcome:
         """Fork a child for ``spec`` from the flow's host, stream its output, wait for it."""
-        key = self._key(spec, env, cwd)
+        key = self._key(spec.flow_source, spec.flow_class, spec.sys_path, env, cwd)
         if key in self._no_fork:
             return await self._spawn.run_task(spec, sink, env=env, cwd=cwd)
         problem = "the fork host could not start the task"
         for _ in range(_HOST_ATTEMPTS):
             try:
-                host = await self._host(key, spec, env, cwd)
+                host = await self._host(key)
             except (OSError, anyio.BrokenResourceError) as exc:
                 return TaskOutcome(done=None, returncode=None, problem=f"cannot start: {exc}")
             if host is None:
@@ -319,25 +323,64 @@ class ForkExecutor:
             self._origins[source] = found.origin if found is not None else None
         return self._origins[source]
 
-    def _key(self, spec: TaskSpec, env: Mapping[str, str], cwd: str) -> _HostKey:
-        origin = self._origin(spec.flow_source)
+    def _key(
+        self,
+        flow_source: str,
+        flow_class: str,
+        sys_path: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+    ) -> _HostKey:
+        origin = self._origin(flow_source)
         version: tuple[int, int] = (0, 0)
         if origin is not None:
             with contextlib.suppress(OSError):
                 stat = os.stat(origin)
                 version = (stat.st_mtime_ns, stat.st_size)
         return _HostKey(
-            source=spec.flow_source,
-            flow_class=spec.flow_class,
+            source=flow_source,
+            flow_class=flow_class,
             version=version,
-            sys_path=tuple(spec.sys_path),
+            sys_path=tuple(sys_path),
             env=frozenset(env.items()),
             cwd=cwd,
         )
 
-    async def _host(
-        self, key: _HostKey, spec: TaskSpec, env: Mapping[str, str], cwd: str
-    ) -> _Host | None:
+    def warm_up(
+        self,
+        *,
+        flow_source: str,
+        flow_class: str,
+        sys_path: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+    ) -> None:
+        """Start the host of a flow now, in the background, unless it has one; return at once.
+
+        A run calls it as soon as its flow is loaded, so that the host's interpreter
+        starts and imports the flow while the run is still being created; its first task
+        then finds the host ready. A host that cannot start is left to that first task
+        to report. Without :meth:`watch_hosts` running (no task group yet), the warm-up
+        waits until it runs.
+        """
+        if self._closed:
+            return
+        key = self._key(flow_source, flow_class, sys_path, env, cwd)
+        if key in self._hosts or key in self._no_fork or key in self._warming:
+            return
+        self._warming.add(key)
+        if self._watchers is not None:
+            self._watchers.start_soon(self._warm, key)
+
+    async def _warm(self, key: _HostKey) -> None:
+        try:
+            # Errors are the first task's to report: it starts the host again.
+            with contextlib.suppress(OSError, anyio.BrokenResourceError):
+                await self._host(key)
+        finally:
+            self._warming.discard(key)
+
+    async def _host(self, key: _HostKey) -> _Host | None:
         """The live host for ``key``, started if needed; ``None`` when it cannot fork."""
         if self._closed:
             raise anyio.ClosedResourceError
@@ -353,7 +396,7 @@ class ForkExecutor:
                 await self._drop(host)
             if key in self._no_fork:
                 return None
-            host = await self._start_host(key, spec, env, cwd)
+            host = await self._start_host(key)
             if host is None:
                 self._no_fork.add(key)
                 return None
@@ -363,9 +406,7 @@ class ForkExecutor:
         await self._retire_older(host)
         return host
 
-    async def _start_host(
-        self, key: _HostKey, spec: TaskSpec, env: Mapping[str, str], cwd: str
-    ) -> _Host | None:
+    async def _start_host(self, key: _HostKey) -> _Host | None:
         parent, child = socket.socketpair()
         try:
             process = await anyio.open_process(
@@ -374,8 +415,8 @@ class ForkExecutor:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 pass_fds=(child.fileno(),),
-                env={**env, "PYTHONUNBUFFERED": "1"},
-                cwd=cwd,
+                env={**dict(key.env), "PYTHONUNBUFFERED": "1"},
+                cwd=key.cwd,
                 start_new_session=True,
             )
         except BaseException:
@@ -393,9 +434,9 @@ class ForkExecutor:
         self._open.add(host)
         try:
             hello = HostHello(
-                flow_source=spec.flow_source,
-                flow_class=spec.flow_class,
-                sys_path=list(spec.sys_path),
+                flow_source=key.source,
+                flow_class=key.flow_class,
+                sys_path=list(key.sys_path),
                 # With a watcher, the supervisor says when the host goes.
                 idle_timeout=None if self._watchers is not None else self.idle_timeout,
             )
@@ -408,7 +449,7 @@ class ForkExecutor:
             raise
         if not isinstance(ready, HostReady):
             await self._close(host, 0)
-            raise OSError(f"the fork host for {spec.flow_source} did not start (no handshake)")
+            raise OSError(f"the fork host for {key.source} did not start (no handshake)")
         self._hosts_started += 1
         if not ready.forkable:
             await self._close(host, self._grace)

@@ -66,14 +66,16 @@ def _pdeathsig_setter() -> object | None:
 
 
 def _preload_datastore() -> None:
-    """Import the datastore backend the host's environment selects (``TIDEFLOW_DATASTORE_URL``),
-    so that its children do not each import it (an object-store client takes a while).
+    """Import the datastore backend the host's environment selects (``TIDEFLOW_DATASTORE_URL``,
+    by default the local folders), so that its children do not each import it (an
+    object-store client takes a while; even the local store is a dozen modules).
     """
     from urllib.parse import urlsplit
 
     from .._stores._bundle import DATASTORE_SCHEMES
 
-    backend = DATASTORE_SCHEMES.get(urlsplit(os.environ.get("TIDEFLOW_DATASTORE_URL", "")).scheme)
+    scheme = urlsplit(os.environ.get("TIDEFLOW_DATASTORE_URL", "")).scheme or "file"
+    backend = DATASTORE_SCHEMES.get(scheme)
     if backend is not None:
         with contextlib.suppress(ImportError):  # each task reports a missing extra
             importlib.import_module(backend.module)

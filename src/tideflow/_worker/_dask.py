@@ -1,0 +1,445 @@
+"""The ``dask`` executor: each task attempt runs on a dask.distributed cluster.
+
+One Dask task per attempt, with a unique key; its function is
+:func:`._dask_remote.run_attempt` and its argument the msgspec-encoded task spec, so no
+user code is pickled. The flow's folder travels as a code package in the datastore
+(:mod:`._codepack`), packed once per run. Lines the task prints come back as Dask worker
+events on a topic of this executor and go to the task's sink as they arrive.
+
+Dask's asynchronous client runs on asyncio only, so the executor uses the blocking client
+(it runs its own event loop in a thread) from worker threads, and hands what arrives on
+that thread to the supervisor's loop with a thread-safe call. That works under asyncio
+and trio alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import threading
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import msgspec
+from anyio.lowlevel import EventLoopToken, current_token
+
+from .._exceptions import TideflowError
+from ._codepack import CodePackage, pack_directory
+from ._dask_remote import DaskTask, RemoteOutcome, python_version, run_attempt, versions
+from ._executor import TaskOutcome, TaskSink
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+    from .._messages import TaskSpec
+
+__all__ = (
+    "DaskExecutor",
+    "dask_address",
+    "dask_resources",
+    "import_distributed",
+    "local_cluster_options",
+)
+
+#: Seconds to wait for the first worker of a cluster.
+WORKER_TIMEOUT = 60.0
+#: Seconds a stopped attempt's worker has to confirm its processes are gone.
+STOP_TIMEOUT = 10.0
+#: Seconds to wait for line events still on their way when the result is in.
+DRAIN_TIMEOUT = 5.0
+
+
+def import_distributed() -> Any:
+    """The ``distributed`` module, or a one-line error naming the extra to install."""
+    try:
+        import distributed
+    except ImportError:
+        raise TideflowError(
+            "The dask executor needs dask.distributed: install it with "
+            "pip install 'tideflow[dask]'."
+        ) from None
+    return distributed
+
+
+def local_cluster_options(**overrides: Any) -> dict[str, Any]:
+    """``LocalCluster`` settings of a cluster on this machine only: worker processes on
+    127.0.0.1, no dashboard, the scheduler's HTTP endpoints on a free loopback port."""
+    return {
+        "processes": True,
+        "host": "127.0.0.1",
+        "dashboard_address": None,
+        "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
+        **overrides,
+    }
+
+
+def dask_address(target: object) -> str:
+    """The scheduler address of ``target``: an address, a Dask cluster or a client.
+
+    :raises TypeError: if ``target`` is none of those.
+    """
+    if isinstance(target, str):
+        return target
+    address = getattr(target, "scheduler_address", None)  # a cluster
+    if isinstance(address, str):
+        return address
+    scheduler = getattr(target, "scheduler", None)  # a client
+    address = getattr(scheduler, "address", None)
+    if isinstance(address, str):
+        return address
+    raise TypeError(
+        f"dask_address must be a scheduler address, a Dask cluster or a Dask client, "
+        f"not {type(target).__name__}."
+    )
+
+
+def _call_soon(token: EventLoopToken, func: Callable[..., object], *args: object) -> None:
+    """Call ``func(*args)`` soon in the event loop of ``token``, from any thread, without
+    waiting (a Dask callback must not wait for the supervisor's loop)."""
+    native = token.native_token
+    try:
+        if isinstance(native, asyncio.AbstractEventLoop):
+            native.call_soon_threadsafe(func, *args)
+        else:
+            native.run_sync_soon(func, *args)  # type: ignore[attr-defined]
+    except RuntimeError:
+        pass  # the loop has ended: nobody waits for this any more
+
+
+class _Attempt:
+    """What the executor knows of one running attempt; messages arrive on a stream."""
+
+    def __init__(self, token: EventLoopToken) -> None:
+        self.id = uuid.uuid4().hex
+        self.token = token
+        self.send: MemoryObjectSendStream[dict[str, Any]]
+        self.receive: MemoryObjectReceiveStream[dict[str, Any]]
+        self.send, self.receive = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
+        self.worker: str | None = None
+        self.lines = 0
+        self.ended = False
+
+    def post(self, message: dict[str, Any]) -> None:
+        """Deliver ``message`` to the attempt (from any thread)."""
+        _call_soon(self.token, self._deliver, message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        try:
+            self.send.send_nowait(message)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+
+class DaskExecutor:
+    """Runs each task attempt as one task of a dask.distributed cluster.
+
+    :param address: the scheduler's address (``tcp://host:port``); ``None`` starts a
+        temporary local cluster of worker processes on 127.0.0.1, closed with the executor.
+    :param kill_grace: seconds between SIGTERM and SIGKILL when a task is stopped.
+    :param threads: most blocking calls to the Dask client at once.
+    """
+
+    name = "dask"
+
+    def __init__(
+        self, *, address: str | None = None, kill_grace: float = 2.0, threads: int = 8
+    ) -> None:
+        self._distributed = import_distributed()
+        self.address = address
+        self._grace = kill_grace
+        self._limiter = anyio.CapacityLimiter(threads)
+        self._lock = anyio.Lock()
+        self._client: Any = None
+        self._cluster: Any = None
+        self._token: EventLoopToken | None = None
+        self._topic = f"tideflow-{uuid.uuid4().hex}"
+        self._attempts: dict[str, _Attempt] = {}
+        self._by_key: dict[str, _Attempt] = {}
+        self._packages: dict[tuple[str, str], CodePackage | None] = {}
+        self._packing: dict[tuple[str, str], anyio.Lock] = {}
+        #: Tasks run on other machines: the scheduler does not hold them back for this
+        #: machine's resources (Dask's worker resources place them).
+        self.remote = True
+
+    def __repr__(self) -> str:
+        return f"<DaskExecutor {self.address or 'local cluster'} running={len(self._attempts)}>"
+
+    # -- connection -----------------------------------------------------------------
+
+    async def client(self) -> Any:
+        """The Dask client, connected (and the versions checked) on first use."""
+        async with self._lock:
+            if self._client is not None and self._client.status in ("closing", "closed"):
+                # The scheduler went away and the client gave up: connect again.
+                await self.aclose()
+            if self._client is None:
+                self._token = current_token()
+                self._client = await anyio.to_thread.run_sync(self._connect)
+            return self._client
+
+    def _connect(self) -> Any:
+        distributed = self._distributed
+        if self.address is None:
+            self._cluster = distributed.LocalCluster(**local_cluster_options())
+            client = distributed.Client(self._cluster, set_as_default=False)
+        else:
+            try:
+                client = distributed.Client(self.address, set_as_default=False, timeout="30s")
+            except OSError as exc:
+                raise TideflowError(
+                    f"Cannot reach the Dask scheduler at {self.address}: {exc}. Start it "
+                    "(dask scheduler) or fix TIDEFLOW_DASK_ADDRESS."
+                ) from None
+        try:
+            client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            _check_versions(client.run(versions))
+        except BaseException:
+            self._close_blocking(client)
+            raise
+        client.subscribe_topic(self._topic, self._on_event)
+        client.subscribe_topic("all", self._on_cluster_event)
+        return client
+
+    def _on_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A line event from a worker (on the client's thread)."""
+        message = event[1]
+        attempt = self._attempts.get(message.get("a", ""))
+        if attempt is not None:
+            attempt.post(message)
+
+    def _on_cluster_event(self, event: tuple[float, dict[str, Any]]) -> None:
+        """A scheduler event: a worker that left takes its running attempts with it."""
+        message = event[1]
+        if not isinstance(message, dict) or message.get("action") != "remove-worker":
+            return
+        worker = message.get("worker")
+        for key in message.get("processing-tasks", ()):
+            attempt = self._by_key.get(key)
+            if attempt is not None:
+                attempt.post({"k": "lost", "worker": worker})
+
+    # -- the executor interface -----------------------------------------------------
+
+    def run_ended(self, flow: str, run_id: str) -> None:
+        """Forget the run's code package; the last run of a scheduler address given
+        closes the connection to it (the next run connects again)."""
+        self._packages.pop((flow, run_id), None)
+        self._packing.pop((flow, run_id), None)
+        if self.address is not None and not self._packages and not self._attempts:
+            client, self._client = self._client, None
+            if client is not None:
+                threading.Thread(
+                    target=self._close_blocking, args=(client,), name="tideflow-dask-close"
+                ).start()
+
+    async def aclose(self) -> None:
+        """Close the client (and the local cluster this executor started)."""
+        client, self._client = self._client, None
+        if client is not None:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._close_blocking, client)
+
+    def _close_blocking(self, client: Any) -> None:
+        for topic in (self._topic, "all"):
+            with contextlib.suppress(Exception):
+                client.unsubscribe_topic(topic)
+        client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+    async def run_task(
+        self, spec: TaskSpec, sink: TaskSink, *, env: Mapping[str, str], cwd: str
+    ) -> TaskOutcome:
+        """Run the attempt on the cluster; cancellation stops its processes on the worker."""
+        client = await self.client()
+        assert self._token is not None
+        package = await self._package(spec)
+        attempt = _Attempt(self._token)
+        key = (
+            f"tideflow-{spec.flow_name}-{spec.run_id}-{spec.step}-{spec.task_id}"
+            f"-{spec.attempt}-{attempt.id[:12]}"
+        )
+        payload = msgspec.msgpack.encode(
+            DaskTask(
+                spec=msgspec.msgpack.encode(spec),
+                attempt_id=attempt.id,
+                topic=self._topic,
+                env=dict(env),
+                cwd=cwd,
+                package=package,
+                python_version=python_version(),
+                kill_grace=self._grace,
+            )
+        )
+        self._attempts[attempt.id] = attempt
+        self._by_key[key] = attempt
+        future: Any = None
+        try:
+            try:
+                future = await anyio.to_thread.run_sync(
+                    lambda: self._submit(client, payload, key, attempt, spec),
+                    limiter=self._limiter,
+                )
+            except TideflowError as exc:
+                return TaskOutcome(done=None, returncode=None, problem=str(exc))
+            return await self._follow(attempt, sink, future)
+        except anyio.get_cancelled_exc_class():
+            if future is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._stop(attempt, future)
+            raise
+        finally:
+            del self._attempts[attempt.id]
+            del self._by_key[key]
+            attempt.send.close()
+            attempt.receive.close()
+
+    def _submit(
+        self,
+        client: Any,
+        payload: bytes,
+        key: str,
+        attempt: _Attempt,
+        spec: TaskSpec,
+    ) -> Any:
+        resources = dask_resources(spec, client)
+        future = client.submit(run_attempt, payload, key=key, pure=False, resources=resources)
+        future.add_done_callback(lambda f: attempt.post(_result_message(f)))
+        return future
+
+    async def _follow(self, attempt: _Attempt, sink: TaskSink, future: Any) -> TaskOutcome:
+        """Feed the sink until the result is in; return the outcome."""
+        async for message in attempt.receive:
+            kind = message["k"]
+            if kind == "lines":
+                attempt.lines += 1
+                await sink.lines(message["s"], [(t, bytes(line)) for t, line in message["l"]])
+            elif kind == "started":
+                attempt.worker = message["worker"]
+                await sink.started(int(message["pid"]))
+            elif kind == "end":
+                attempt.ended = True
+            elif kind == "lost" and message["worker"] == attempt.worker:
+                await anyio.to_thread.run_sync(future.cancel, limiter=self._limiter)
+                return TaskOutcome(
+                    done=None,
+                    returncode=None,
+                    problem=f"the Dask worker {attempt.worker} died or left the cluster "
+                    "while it ran the task",
+                )
+            elif kind == "result":
+                return await self._outcome(attempt, sink, message)
+        raise AssertionError("the attempt's stream ended before its result")  # pragma: no cover
+
+    async def _outcome(
+        self, attempt: _Attempt, sink: TaskSink, message: dict[str, Any]
+    ) -> TaskOutcome:
+        if message.get("error") is not None:
+            return TaskOutcome(done=None, returncode=None, problem=message["error"])
+        remote = msgspec.msgpack.decode(message["value"], type=RemoteOutcome)
+        # Line events travel beside the result: wait for the last ones.
+        with anyio.move_on_after(DRAIN_TIMEOUT):
+            while attempt.lines < remote.events:
+                late = await attempt.receive.receive()
+                if late["k"] == "lines":
+                    attempt.lines += 1
+                    await sink.lines(late["s"], [(t, bytes(line)) for t, line in late["l"]])
+        problem = remote.problem
+        if problem is not None and remote.worker:
+            problem = f"{problem} (on the Dask worker {remote.worker})"
+        return TaskOutcome(
+            done=remote.done, returncode=remote.returncode, pid=remote.pid, problem=problem
+        )
+
+    async def _stop(self, attempt: _Attempt, future: Any) -> None:
+        """Cancel the Dask task and wait until its worker says its processes are gone."""
+        with anyio.move_on_after(STOP_TIMEOUT + self._grace):
+            await anyio.to_thread.run_sync(future.cancel, limiter=self._limiter)
+            if attempt.worker is None:
+                return  # it never started
+            async for message in attempt.receive:
+                if message["k"] in ("end", "result"):
+                    return
+
+    async def _package(self, spec: TaskSpec) -> CodePackage | None:
+        """The run's code package, packed on the run's first task."""
+        run = (spec.flow_name, spec.run_id)
+        if run in self._packages:
+            return self._packages[run]
+        lock = self._packing.setdefault(run, anyio.Lock())
+        async with lock:
+            if run not in self._packages:
+                self._packages[run] = await anyio.to_thread.run_sync(_pack, spec)
+        return self._packages[run]
+
+
+def _result_message(future: Any) -> dict[str, Any]:
+    """The ``result`` message for a finished Dask future (called on a Dask thread)."""
+    if future.status == "finished":
+        try:
+            return {"k": "result", "value": future.result()}
+        except Exception as exc:  # noqa: BLE001 (reported as the attempt's failure)
+            return {"k": "result", "error": f"the Dask task failed: {exc}"}
+    if future.status == "error":
+        error = future.exception()
+        name = type(error).__name__
+        return {"k": "result", "error": f"the Dask task failed: {name}: {error}"}
+    try:
+        future.result(timeout=5)
+    except Exception as exc:  # noqa: BLE001 (its message says why: a lost scheduler, ...)
+        return {"k": "result", "error": f"the Dask task was {future.status}: {exc}"}
+    return {"k": "result", "error": f"the Dask task was {future.status}"}  # pragma: no cover
+
+
+def _pack(spec: TaskSpec) -> CodePackage | None:
+    from .._stores._bundle import open_datastore
+
+    source = spec.flow_source
+    if not source.endswith(".py"):
+        return None  # a module reference: the workers import it themselves
+    blobs, _ = open_datastore(spec.datastore_url, root=Path(spec.root))
+    return pack_directory(Path(source).resolve().parent, blobs)
+
+
+def _check_versions(found: Mapping[str, Mapping[str, str]]) -> None:
+    """Refuse workers whose tideflow or Python differ from the supervisor's."""
+    mine = versions()
+    for worker, theirs in found.items():
+        if dict(theirs) != mine:
+            raise TideflowError(
+                f"The Dask worker {worker} runs tideflow {theirs.get('tideflow')} on Python "
+                f"{theirs.get('python')}, this process tideflow {mine['tideflow']} on Python "
+                f"{mine['python']}: install the same versions on the workers."
+            )
+
+
+#: Dask worker resource names of the ``@resources`` arguments.
+RESOURCE_NAMES = {"cpu": "CPU", "memory": "MEMORY", "gpu": "GPU"}
+
+
+def dask_resources(spec: TaskSpec, client: Any) -> dict[str, float] | None:
+    """The Dask resources of the task's ``@resources`` (``None``: it asks for none).
+
+    :raises TideflowError: if no worker of the cluster has that much of them (Dask would
+        hold the task forever), naming the resources and how workers declare them.
+    """
+    wanted = {RESOURCE_NAMES[k]: v for k, v in spec.resources.items() if v}
+    if not wanted:
+        return None
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    if not any(
+        all(info.get("resources", {}).get(name, 0) >= v for name, v in wanted.items())
+        for info in workers.values()
+    ):
+        asked = ",".join(f"{name}={v:g}" for name, v in wanted.items())
+        raise TideflowError(
+            f"Step '{spec.step}' asks for @resources that no Dask worker has ({asked}): "
+            f'start workers with --resources "{asked}" (dask worker), or lower the request.'
+        )
+    return wanted

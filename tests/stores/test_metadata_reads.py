@@ -1,0 +1,92 @@
+"""What every metadata backend does on the reads the client makes most: one query each,
+and reads of a store with no tables yet, which create nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+from test_metadata_store import T0, artifact, new_attempt, new_run, new_task, task_key
+
+from tideflow._exceptions import NotFound
+
+if TYPE_CHECKING:
+    from tideflow._stores._interfaces import MetadataStore
+
+
+def test_newest_task_answers_with_its_latest_attempt_and_artifacts(
+    metadata: MetadataStore,
+) -> None:
+    run = new_run(metadata)
+    assert metadata.newest_task("F", run.run_id, "end") is None
+    older = new_task(metadata, run, step="end", task_id="1", created_at=T0)
+    view = metadata.newest_task("F", run.run_id, "end")
+    assert view is not None
+    assert (view.task, view.attempt, view.artifacts) == (older, None, ())
+    assert view.step.pathspec == f"F/{run.run_id}/end"
+    assert view.step == metadata.list_steps("F", run.run_id)[0]
+
+    task = new_task(metadata, run, step="end", task_id="2", created_at=T0 + 1)
+    new_attempt(metadata, task, attempt=0)
+    metadata.add_artifacts([artifact(task, "stale", attempt=0)])
+    new_attempt(metadata, task, attempt=1)
+    metadata.record_task_end(
+        **dict(zip(("flow", "run_id", "step", "task_id"), task_key(task), strict=True)),
+        attempt=1,
+        state="succeeded",
+        artifacts=[artifact(task, "x", attempt=1), artifact(task, "b", attempt=1)],
+    )
+    view = metadata.newest_task("F", run.run_id, "end")
+    assert view is not None
+    assert view.task == task
+    assert view.attempt == metadata.latest_attempt(*task_key(task))
+    assert view.attempt is not None and view.attempt.state == "succeeded"
+    assert view.artifacts == tuple(metadata.list_artifacts(*task_key(task), 1))
+    assert [a.name for a in view.artifacts] == ["b", "x"]
+
+
+def test_newest_task_of_what_does_not_exist_is_none(metadata: MetadataStore) -> None:
+    run = new_run(metadata)
+    new_task(metadata, run)
+    assert metadata.newest_task("F", run.run_id, "nope") is None
+    assert metadata.newest_task("F", str(int(run.run_id) + 1), "start") is None
+    assert metadata.newest_task("G", run.run_id, "start") is None
+    with pytest.raises(NotFound):
+        metadata.newest_task("F", "not-a-run", "start")
+
+
+def test_reads_of_a_new_store_find_nothing_and_create_nothing(metadata: MetadataStore) -> None:
+    with pytest.raises(NotFound, match=r"^Run 'F/1' does not exist$"):
+        metadata.get_run("F", "1")
+    with pytest.raises(NotFound, match=r"^Run 'F/1' does not exist$"):
+        metadata.list_steps("F", "1")
+    with pytest.raises(NotFound, match=r"^Step 'F/1/start' does not exist$"):
+        metadata.list_tasks("F", "1", "start")
+    with pytest.raises(NotFound):
+        metadata.list_attempts("F", "1", "start", "1")
+    assert metadata.newest_task("F", "1", "end") is None
+    assert metadata.list_artifacts("F", "1", "start", "1", 0) == []
+    assert metadata.list_metadata("F", "1", "start", "1") == []
+    assert metadata.latest_run("F", ["user:alice"], successful=True) is None
+    assert metadata.child_tasks("F", "1", "F/1/start/1") == []
+    assert metadata.latest_attempts("F", "1", "start") == []
+    assert metadata.flow_created_at("F") is None
+    assert metadata.mark_runs_crashed(None, lambda run: True) == []
+    assert not metadata.exists()
+
+
+def test_names_with_a_lone_surrogate_cannot_be_written(metadata: MetadataStore) -> None:
+    """A write of a name that is not valid text is refused the same way by every backend,
+    and leaves nothing behind."""
+    bad = "x\udcff"
+    with pytest.raises(ValueError, match=r"is not valid text \(it holds a lone surrogate\)"):
+        new_run(metadata, flow=bad)
+    run = new_run(metadata)
+    with pytest.raises(ValueError, match=r"lone surrogate"):
+        metadata.add_tags("F", run.run_id, [bad])
+    with pytest.raises(ValueError, match=r"lone surrogate"):
+        new_task(metadata, run, step=bad)
+    assert metadata.list_flows() == ["F"]
+    assert metadata.get_run("F", run.run_id).user_tags == ()
+    assert metadata.list_steps("F", run.run_id) == []

@@ -1,0 +1,390 @@
+"""The dask executor against a real dask.distributed cluster of worker processes.
+
+A module-scoped fixture starts a LocalCluster (two worker processes behind nannies, on
+127.0.0.1, dashboard off) and stops it after the module; every test runs its flows there
+with ``TIDEFLOW_EXECUTOR=dask`` and ``TIDEFLOW_DASK_ADDRESS``. The tests pick a few of the
+executor tests' flows (every DAG shape, the decorators, failures, timeouts, a stopped
+run), plus what only a cluster has: code shipping, a worker killed mid-task, nothing left
+on any worker, artifacts in S3.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import psutil
+import pytest
+
+from executors import wait_for_file
+from stored_runs import blob_store, metadata_store
+from tideflow import Runner
+from tideflow._datastore._artifacts import loads
+from tideflow._exceptions import TideflowError
+from tideflow._worker._dask import dask_address, local_cluster_options
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="the dask executor's tests need POSIX")
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    """Two Dask worker processes with two threads each and declared resources."""
+    with distributed.LocalCluster(
+        **local_cluster_options(
+            n_workers=2,
+            threads_per_worker=2,
+            resources={"CPU": 2, "MEMORY": 2000},
+            silence_logs=40,
+        )
+    ) as local:
+        yield local
+
+
+@pytest.fixture
+async def own_cluster(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A cluster of two one-thread workers for one test that breaks it (kills a worker,
+    stops the scheduler); the test's runs use it."""
+    own: Any = await anyio.to_thread.run_sync(
+        lambda: distributed.LocalCluster(
+            **local_cluster_options(n_workers=2, threads_per_worker=1, silence_logs=50)
+        )
+    )
+    monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", own.scheduler_address)
+    try:
+        yield own
+    finally:
+        await anyio.to_thread.run_sync(own.close)
+
+
+@pytest.fixture(autouse=True)
+def on_dask(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every Runner of the test uses the dask executor on the module's cluster."""
+    monkeypatch.setenv("TIDEFLOW_EXECUTOR", "dask")
+    monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", cluster.scheduler_address)
+    return str(cluster.scheduler_address)
+
+
+def worker_pids(cluster: Any) -> list[int]:
+    """The pids of the cluster's worker processes now."""
+    with distributed.Client(cluster, set_as_default=False) as client:
+        return list(client.run(os.getpid).values())
+
+
+def worker_children(cluster: Any, deadline: float = 10.0) -> list[psutil.Process]:
+    """Processes below any worker, waiting up to ``deadline`` seconds for them to go."""
+    end = time.monotonic() + deadline
+    while True:
+        left = []
+        for pid in worker_pids(cluster):
+            for child in psutil.Process(pid).children(recursive=True):
+                try:
+                    if child.status() != psutil.STATUS_ZOMBIE:
+                        left.append(child)
+                except psutil.NoSuchProcess:
+                    pass
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.05)
+
+
+def artifacts(root: Path, pathspec: str, step: str) -> list[dict[str, Any]]:
+    """The artifacts of each task of ``step`` (latest attempts), by task id."""
+    flow, run_id = pathspec.split("/")
+    blobs = blob_store(root)
+    found = []
+    with metadata_store(root) as store:
+        for task in sorted(store.list_tasks(flow, run_id, step), key=lambda t: int(t.task_id)):
+            attempt = store.latest_attempt(flow, run_id, step, task.task_id)
+            assert attempt is not None
+            found.append(
+                {
+                    a.name: loads(blobs.get(a.sha))
+                    for a in store.list_artifacts(
+                        flow, run_id, step, task.task_id, attempt.attempt
+                    )
+                }
+            )
+    return found
+
+
+def attempts(root: Path, pathspec: str, step: str) -> list[Any]:
+    """Every attempt of the first task of ``step``."""
+    flow, run_id = pathspec.split("/")
+    with metadata_store(root) as store:
+        [task] = store.list_tasks(flow, run_id, step)
+        return list(store.list_attempts(flow, run_id, step, task.task_id))
+
+
+def _run(flow: Path, **params: Any) -> Any:
+    return Runner(str(flow), show_output=False).run(**params)
+
+
+@pytest.mark.parametrize(
+    ("flow", "params", "step", "check"),
+    [
+        pytest.param("exec_branch.py", {}, "end", lambda a: a[0]["total"] == 33, id="branch"),
+        pytest.param(
+            "exec_nested.py",
+            {},
+            "join_outer",
+            lambda a: a[0]["table"] == [["x1", "x2", "x3"], ["y1", "y2", "y3"]],
+            id="nested-foreach",
+        ),
+    ],
+)
+def test_dag_shapes(
+    tideflow_root: Path, flows_dir: Path, flow: str, params: dict[str, Any], step: str, check: Any
+) -> None:
+    """Branches and nested foreaches run on the cluster and store the same artifacts."""
+    run = _run(flows_dir / flow, **params)
+    assert run.status == "successful", run.stderr
+    assert check(artifacts(tideflow_root, run._actor.pathspec, step))
+
+
+def test_cluster_object_from_python(
+    tideflow_root: Path, flows_dir: Path, cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Runner(executor="dask", dask_address=<cluster>) runs there, with no variable set."""
+    monkeypatch.delenv("TIDEFLOW_EXECUTOR")
+    monkeypatch.delenv("TIDEFLOW_DASK_ADDRESS")
+    runner = Runner(
+        str(flows_dir / "exec_linear.py"), show_output=False, executor="dask", dask_address=cluster
+    )
+    run = runner.run()
+    assert run.status == "successful", run.stderr
+    assert artifacts(tideflow_root, run._actor.pathspec, "end")[0]["final"] == "start-a-b"
+    with distributed.Client(cluster, set_as_default=False) as client:
+        assert dask_address(client) == cluster.scheduler_address
+    with pytest.raises(TypeError, match="dask_address must be a scheduler address"):
+        Runner(str(flows_dir / "exec_linear.py"), dask_address=3)
+
+
+def test_decorators(tideflow_root: Path, flows_dir: Path) -> None:
+    """@retry, @catch, @environment and @resources (as Dask worker resources) work."""
+    run = _run(flows_dir / "exec_decorated.py")
+    assert run.status == "successful", run.stderr
+    pathspec = run._actor.pathspec
+    assert artifacts(tideflow_root, pathspec, "start")[0]["env_value"] == "from-the-decorator"
+    assert artifacts(tideflow_root, pathspec, "flaky")[0]["attempt_seen"] == 1
+    assert artifacts(tideflow_root, pathspec, "end")[0]["caught"] == "TaskException"
+    [start] = attempts(tideflow_root, pathspec, "start")
+    assert start.state == "succeeded"
+
+
+def test_resources_no_worker_has(tideflow_root: Path, flows_dir: Path) -> None:
+    """A step asking for more than any worker declares fails with a clear reason."""
+    runner = Runner(
+        str(flows_dir / "exec_linear.py"),
+        show_output=False,
+        decospecs=["resources:cpu=64"],
+    )
+    run = runner.run()
+    assert run.status == "failed"
+    assert "asks for @resources that no Dask worker has (CPU=64" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("how", "exit_code", "sig", "exception"),
+    [
+        ("raise", None, None, "RuntimeError"),
+        ("exit", 3, None, "WorkerCrashed"),
+        ("kill", None, signal.SIGKILL, "WorkerCrashed"),
+    ],
+)
+def test_failures(
+    tideflow_root: Path,
+    flows_dir: Path,
+    how: str,
+    exit_code: int | None,
+    sig: int | None,
+    exception: str,
+) -> None:
+    """A step that raises, exits or is killed fails as it does locally, with its exit code
+    or signal and its output."""
+    run = _run(flows_dir / "exec_crash.py", how=how)
+    assert run.status == "failed"
+    [attempt] = attempts(tideflow_root, run._actor.pathspec, "start")
+    assert attempt.state == "failed"
+    assert attempt.exception is not None and attempt.exception.type == exception
+    if exit_code is not None:
+        assert attempt.exit_code == exit_code
+    assert attempt.signal == sig
+    assert "before the crash" in run.stdout
+
+
+def test_output_capture(tideflow_root: Path, flows_dir: Path) -> None:
+    """Prints, descriptor writes and child processes on the worker reach the task's log."""
+    run = _run(flows_dir / "exec_output.py")
+    assert run.status == "successful", run.stderr
+    lines = run.stdout.splitlines()
+    for line in ("py-out", "fd-out", "child-out", "system-out", "unicode: h\u00e9llo"):
+        assert any(out.endswith(f"] {line}") for out in lines), line
+    assert any(out.endswith("] no-newline") for out in lines)
+    assert any(out.endswith("] child-err") for out in run.stderr.splitlines())
+
+
+def _pids(path: Path) -> list[int]:
+    return [int(p) for p in path.read_text().split()]
+
+
+def test_timeout_stops_the_remote_tree(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, cluster: Any
+) -> None:
+    """A step over its @timeout is stopped on its worker with the process it started."""
+    pid_file = tmp_path / "pids.txt"
+    run = _run(flows_dir / "exec_timeout.py", pid_file=str(pid_file))
+    assert run.status == "failed"
+    assert "timed out" in run.stderr
+    assert attempts(tideflow_root, run._actor.pathspec, "start")[0].state == "timeout"
+    assert _gone(_pids(pid_file))
+    assert worker_children(cluster) == []
+
+
+async def test_stopped_run_leaves_nothing_on_the_workers(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, cluster: Any
+) -> None:
+    """Leaving the ExecutingRun mid-step stops the remote task and its child; a line the
+    task printed reached the supervisor while it ran."""
+    pid_file = tmp_path / "pids.txt"
+    runner = Runner(str(flows_dir / "exec_slow.py"), show_output=False)
+    go = tmp_path / "never"
+    async with await runner.async_run(pid_file=str(pid_file), go_file=str(go)) as running:
+        await anyio.to_thread.run_sync(wait_for_file, pid_file)
+        async for _, line in running.stream_log("stdout"):
+            if "waiting for the go file" in line:
+                break
+    assert running.status != "successful"
+    assert _gone(_pids(pid_file))
+    assert await anyio.to_thread.run_sync(worker_children, cluster) == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a cluster of its own: once
+async def test_worker_killed_mid_task_is_a_failed_attempt(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, own_cluster: Any
+) -> None:
+    """kill -9 of the worker running a task fails that attempt with the reason; @retry
+    runs it again elsewhere, from the shipped code."""
+    pid_file = tmp_path / "pids.txt"
+    runner = Runner(str(flows_dir / "dask_worker_death.py"), show_output=False)
+    async with await runner.async_run(pid_file=str(pid_file)) as running:
+        await anyio.to_thread.run_sync(wait_for_file, pid_file)
+        task_pid, worker_pid = _pids(pid_file)
+        os.kill(worker_pid, signal.SIGKILL)
+        await running.wait(timeout=90)
+    assert running.status == "successful", running.stderr
+    pathspec = running.pathspec
+    # On a loaded machine the restarting workers may lose one more attempt: @retry(times=2).
+    first, *_, last = attempts(tideflow_root, pathspec, "start")
+    assert first.state == "failed"
+    assert first.exception is not None and first.exception.type == "WorkerCrashed"
+    assert "died or left the cluster" in first.exception.message
+    assert last.state == "succeeded"
+    [start] = artifacts(tideflow_root, pathspec, "start")
+    assert start["survived_on"] >= 1
+    assert str(flows_dir) not in start["where"]  # it ran from the code package
+    assert _gone([task_pid])
+
+
+def _gone(pids: list[int], within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while True:
+        alive = [p for p in pids if psutil.pid_exists(p) and _not_zombie(p)]
+        if not alive or time.monotonic() > deadline:
+            return not alive
+        time.sleep(0.05)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_s3_artifacts(
+    tideflow_root: Path, flows_dir: Path, s3_server: Any, s3_bucket: str, monkeypatch: Any
+) -> None:
+    """With artifacts and logs in S3, workers fetch the code and store artifacts there."""
+    for name, value in s3_server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("TIDEFLOW_DATASTORE_URL", f"s3://{s3_bucket}/dask")
+    run = _run(flows_dir / "exec_foreach.py", n=3)
+    assert run.status == "successful", run.stderr
+    assert run.run["join"].task["squares"].data == [0, 1, 4]
+    assert "Task finished successfully" in run.stdout
+
+
+def test_missing_extra_is_one_line() -> None:
+    """Without dask.distributed, the dask executor names the extra to install."""
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "from tideflow._worker._dask import DaskExecutor\n"
+        "try:\n    DaskExecutor()\nexcept Exception as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "The dask executor needs dask.distributed: install it with pip install 'tideflow[dask]'."
+    )
+
+
+def test_version_mismatch_is_refused() -> None:
+    """Workers with another tideflow or Python are refused, naming both versions."""
+    from tideflow._worker._dask import _check_versions
+    from tideflow._worker._dask_remote import versions
+
+    _check_versions({"tcp://a": versions()})
+    with pytest.raises(TideflowError, match=r"runs tideflow 0\.0\.1 on Python 2\.7"):
+        _check_versions({"tcp://a": {"tideflow": "0.0.1", "python": "2.7"}})
+
+
+def test_killed_supervisor_leaves_nothing_on_the_workers(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, cluster: Any
+) -> None:
+    """``run --executor dask`` killed with SIGKILL mid-step: the scheduler drops its tasks
+    and the worker stops the remote task and the process it started."""
+    pid_file = tmp_path / "pids.txt"
+    command = [sys.executable, str(flows_dir / "exec_slow.py"), "--executor", "dask", "run"]
+    supervisor = subprocess.Popen(
+        [*command, "--pid_file", str(pid_file), "--go_file", str(tmp_path / "never")],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_file(pid_file, deadline=90)
+    finally:
+        supervisor.kill()
+        supervisor.wait()
+    assert _gone(_pids(pid_file), within=30)
+    assert worker_children(cluster) == []
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a cluster of its own: once
+async def test_scheduler_stopped_mid_run(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, own_cluster: Any
+) -> None:
+    """A scheduler that goes away mid-step fails the attempt, saying so; its worker's
+    task process does not stay behind."""
+    pid_file = tmp_path / "pids.txt"
+    runner = Runner(str(flows_dir / "exec_slow.py"), show_output=False)
+    go = str(tmp_path / "never")
+    async with await runner.async_run(pid_file=str(pid_file), go_file=go) as running:
+        await anyio.to_thread.run_sync(wait_for_file, pid_file)
+        await anyio.to_thread.run_sync(lambda: own_cluster.sync(own_cluster.scheduler.close))
+        await running.wait(timeout=60)
+    assert running.status == "failed"
+    assert "the Dask task was cancelled" in running.stderr
+    assert "lost the connection to the scheduler" in running.stderr, running.stderr
+    assert _gone(_pids(pid_file), within=60)
