@@ -10,10 +10,11 @@ import sys
 from typing import TYPE_CHECKING
 
 import anyio
+import pytest
 
 from executors import executor, wait_for_file
 from feature_runs import copy_flow, run_flow
-from tideflow import AsyncTask, Runner, Task
+from tideflow import AsyncTask, Flow, Runner, Task
 from tideflow.cards import get_cards
 
 if TYPE_CHECKING:
@@ -131,3 +132,72 @@ async def test_with_card_adds_a_default_card_to_every_step(tideflow_root: Path) 
         assert only.type == "default"
         assert f"/{step}/" in only.pathspec
     assert "recommender" in get_cards(running.run["start"].task)[0].get()
+
+
+def _copy_metadata(root: Path, other: Path) -> None:
+    """Give ``other`` a copy of the run records of ``root`` (and nothing else of it)."""
+    import sqlite3
+
+    other.mkdir(parents=True)
+    source = sqlite3.connect(root / "metadata.db")
+    target = sqlite3.connect(other / "metadata.db")
+    try:
+        source.backup(target)
+    finally:
+        source.close()
+        target.close()
+
+
+@pytest.mark.parametrize("datastore", ["suite", "s3"])
+def test_cards_are_read_from_the_datastore_on_another_machine(
+    tideflow_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    datastore: str,
+) -> None:
+    """Another machine shares the datastore (S3, or this store folder by a file:// URL) and
+    the run records, not the local folder of the machine that ran the flow: it lists, reads
+    and saves the cards with get_cards and the card command. ``suite``: the suite's
+    datastore; ``s3``: a bucket of the suite's S3 server in any case."""
+    if datastore == "s3":
+        server = request.getfixturevalue("s3_server")
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv(
+            "TIDEFLOW_DATASTORE_URL", f"s3://{request.getfixturevalue('s3_bucket')}"
+        )
+    folder = tideflow_root.parent
+    path = copy_flow(folder, "card_flow.py")
+    subprocess.run([sys.executable, str(path), "run"], cwd=folder, check=True, capture_output=True)
+    datastore = os.environ.get("TIDEFLOW_DATASTORE_URL") or tideflow_root.as_uri()
+    if datastore.startswith("s3://"):
+        assert not (tideflow_root / "cards").exists(), "the cards went to the bucket"
+    if os.environ.get("TIDEFLOW_METADATA_URL") is None:
+        _copy_metadata(tideflow_root, folder / "other" / ".tideflow")
+    elsewhere = folder / "other"
+    elsewhere.mkdir(exist_ok=True)
+    monkeypatch.setenv("TIDEFLOW_ROOT", str(elsewhere / ".tideflow"))
+    monkeypatch.setenv("TIDEFLOW_DATASTORE_URL", datastore)
+    monkeypatch.chdir(elsewhere)
+    assert not (elsewhere / ".tideflow" / "cards").exists()
+    [run] = list(Flow("CardFlow"))
+    cards = get_cards(run["start"].task)
+    assert [(c.type, c.id) for c in cards] == [("default", None), ("blank", "progress")]
+    assert "<h1>Report</h1>" in cards[0].get()
+    listed = subprocess.run(
+        [sys.executable, str(path), "card", "list", "start"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "type=blank  id=progress" in listed.stdout
+    got = subprocess.run(
+        [sys.executable, str(path), "card", "get", "start", "--id", "progress"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert got.returncode == 0 and 'value="10"' in got.stdout, got.stderr

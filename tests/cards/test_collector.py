@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from tideflow._cards._render import TaskSummary
-from tideflow._cards._store import list_card_files
+from tideflow._cards._store import list_card_files, read_card
 from tideflow._cards._task import TaskCards
+from tideflow._datastore._cas import LocalBlobStore
 from tideflow.cards import Markdown, ProgressBar
 
 PATHSPEC = "F/1/start/1"
@@ -16,12 +17,17 @@ PATHSPEC = "F/1/start/1"
 
 def cards(root: Path, *attributes: dict[str, object]) -> TaskCards:
     return TaskCards(
-        root, PATHSPEC, 0, list(attributes), lambda ok: TaskSummary(pathspec=PATHSPEC, ok=ok)
+        LocalBlobStore(root),
+        PATHSPEC,
+        0,
+        list(attributes),
+        lambda ok: TaskSummary(pathspec=PATHSPEC, ok=ok),
     )
 
 
 def pages(root: Path) -> dict[str, str]:
-    return {f.file_name: Path(f.path).read_text() for f in list_card_files(root, PATHSPEC)}
+    blobs = LocalBlobStore(root)
+    return {f.file_name: read_card(blobs, f) for f in list_card_files(blobs, PATHSPEC)}
 
 
 def test_append_goes_to_the_editable_card(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from tideflow import DataArtifact, Run, Step, Task
 from tideflow.client import Metadata, TaskException
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conftest import ClientRuns
 
 
@@ -210,6 +212,8 @@ def test_access_metadata(client_runs: ClientRuns, capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out.splitlines()
     assert "attempt: 0" in out and "runtime: dev" in out
     assert out[-1] == f"Datastore root: {client_runs.root}"
+    assert task.metadata_dict["python_version"] == platform.python_version()
+    assert "python-version" not in task.metadata_dict, "the reference's name only"
     meta = task.metadata[0]
     assert isinstance(meta, Metadata) and meta.task == task
     assert meta.created_at.tzinfo is UTC
@@ -264,3 +268,30 @@ def test_data(client_runs: ClientRuns) -> None:
         r"accuracy, alpha, model, params, result\.$",
     ):
         data.nope  # noqa: B018
+
+
+def test_an_older_run_named_the_python_version_otherwise(tideflow_root: Path) -> None:
+    """Runs written before the metadata name followed the reference stored
+    ``python-version``: the client still gives it, under both names."""
+    import time
+
+    from stored_runs import metadata_store
+    from tideflow._metadata._records import AttemptRecord, MetadataRecord, TaskRecord
+
+    now = time.time()
+    with metadata_store(tideflow_root) as store:
+        run = store.create_run("OldFlow", user="tester", system_tags=["user:tester"])
+        key = {"flow": "OldFlow", "run_id": run.run_id, "step": "start", "task_id": "1"}
+        store.add_task(TaskRecord(**key, created_at=now))
+        store.start_attempt(AttemptRecord(**key, attempt=0, state="running", started_at=now))
+        store.add_metadata(
+            [
+                MetadataRecord(**key, attempt=0, name=name, value=value, type=name, created_at=now)
+                for name, value in (("python-version", "3.11.2"), ("executor", "fork"))
+            ]
+        )
+        store.finish_run("OldFlow", run.run_id, "succeeded")
+    task = Task(f"OldFlow/{run.run_id}/start/1")
+    assert task.metadata_dict["python_version"] == "3.11.2"
+    assert task.metadata_dict["python-version"] == "3.11.2"
+    assert task.environment_info["python_version"] == "3.11.2"

@@ -134,8 +134,34 @@ def test_a_truncated_object_is_detected(
     whole = bytes(obstore.get(raw, key_of(s3_url, sha)).bytes())
     obstore.put(raw, key_of(s3_url, sha), whole[: len(whole) // 2])
     reader = blob_store(s3_url + "?cache_size=0", tmp_path / "r")
-    with pytest.raises(ArtifactError, match=rf"^Blob {sha} at s3://{s3_bucket}/.* is damaged"):
+    with pytest.raises(
+        ArtifactError,
+        match=rf"^Blob {sha} at s3://{s3_bucket}/.* is damaged: .*\. It was removed from the "
+        "bucket, so the next run that stores this value writes it again",
+    ):
         reader.get(sha)
+    assert not reader.exists(sha)
+    assert blob_store(s3_url, tmp_path / "w").put(data) == sha, "a later run stores it again"
+    assert blob_store(s3_url + "?cache_size=0", tmp_path / "r2").get(sha) == data
+
+
+def test_a_write_replaces_a_damaged_object_only(
+    s3_url: str, s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    """A write that finds its key taken checks the object: another writer's valid encoding
+    of the same blob stays; a damaged one is replaced, conditionally on its ETag."""
+    raw = raw_store(s3_server, s3_bucket)
+    data = b"tideflow " * 1000  # compressible: this writer stores it compressed
+    sha = hashlib.sha256(data).hexdigest()
+    key = key_of(s3_url, sha)
+    obstore.put(raw, key, b"\x00" + len(data).to_bytes(8, "little") + data)  # valid, raw
+    etag = obstore.head(raw, key)["e_tag"]
+    assert blob_store(s3_url, tmp_path / "a").put(data) == sha
+    assert obstore.head(raw, key)["e_tag"] == etag, "a valid object is never rewritten"
+    obstore.put(raw, key, b"\x00" + len(data).to_bytes(8, "little") + data[:-1] + b"?")
+    assert blob_store(s3_url, tmp_path / "b").put(data) == sha
+    assert obstore.head(raw, key)["e_tag"] != etag
+    assert blob_store(s3_url + "?cache_size=0", tmp_path / "c").get(sha) == data
 
 
 def test_a_flipped_byte_is_detected(

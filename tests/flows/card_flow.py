@@ -62,6 +62,10 @@ class CardFlow(FlowSpec):
                 time.sleep(0.01)
         current.card.components["bar"].update(10)
         current.card["progress"].refresh(force=True)
+        if gate and os.environ.get("CARD_HOLD"):  # keep running until told: a live reader
+            Path(gate, "updated").write_text("yes")
+            while not Path(gate, "finish").exists():
+                time.sleep(0.01)
         self.next(self.end)
 
     @card(type="default", id="fails")

@@ -195,10 +195,5 @@ METADATA_BACKENDS: dict[str, MetadataBackend] = {
 #: Datastore (blob and log) backends by name; each test runs once per entry.
 DATASTORE_BACKENDS: dict[str, DatastoreBackend] = {
     "files": DatastoreBackend(_local_files, damage=_damage_local_blob),
-    "s3": DatastoreBackend(
-        _s3,
-        damage=_damage_s3_blob,
-        no_repair="S3 writes are conditional and never overwrite a stored key, so a damaged "
-        "object stays until it is deleted",
-    ),
+    "s3": DatastoreBackend(_s3, damage=_damage_s3_blob),
 }

@@ -239,3 +239,39 @@ def test_processes_write_blobs_at_once_and_readers_see_whole_blobs(
     for result in results:
         for sha in result:
             assert sha256(blobs.get(sha)) == sha
+
+
+def test_named_objects_are_stored_replaced_and_listed(
+    blobs: BlobStore, datastore_target: Target
+) -> None:
+    """Named objects (cards) are written whole, replaced in place, listed by folder, and
+    read back by another machine that shares only the datastore."""
+    assert blobs.get_named("cards/F/1/start/1/00-default.html") is None
+    assert blobs.list_named("cards/F") == []
+    blobs.put_named("cards/F/1/start/1/00-default.html", b"<p>first</p>")
+    blobs.put_named("cards/F/1/start/1/01-blank-progress.html", b"")
+    blobs.put_named("cards/F/1/end/2/00-default.html", b"end")
+    blobs.put_named("cards/F/10/start/1/00-default.html", b"other run")
+    blobs.put_named("cards/F/1/start/1/00-default.html", b"<p>second</p>")
+    with _reader(datastore_target) as reader:
+        assert reader.get_named("cards/F/1/start/1/00-default.html") == b"<p>second</p>"
+        assert reader.get_named("cards/F/1/start/1/01-blank-progress.html") == b""
+        assert reader.list_named("cards/F/1/start") == [
+            "cards/F/1/start/1/00-default.html",
+            "cards/F/1/start/1/01-blank-progress.html",
+        ]
+        assert reader.list_named("cards/F/1/") == [
+            "cards/F/1/end/2/00-default.html",
+            "cards/F/1/start/1/00-default.html",
+            "cards/F/1/start/1/01-blank-progress.html",
+        ]
+
+
+@pytest.mark.parametrize(
+    "name", ["", "/cards/x", "cards//x", "cards/../x", "cards/./x", "blobs/ab/cd", "a b"]
+)
+def test_a_malformed_object_name_is_refused(blobs: BlobStore, name: str) -> None:
+    with pytest.raises(ArtifactError, match=r"^.* is not an object name: use segments"):
+        blobs.put_named(name, b"x")
+    with pytest.raises(ArtifactError, match=r"is not an object name"):
+        blobs.get_named(name)

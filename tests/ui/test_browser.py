@@ -188,3 +188,48 @@ def test_artifacts_and_a_failed_task(browser: object, store: Path, tmp_path: Pat
         expect(page.locator("#exception")).to_contain_text("ValueError")
         expect(page.locator("#exception")).to_contain_text("the report failed on purpose")
         expect(page.locator("#task-status")).to_have_text("failed")
+
+
+def test_cards_follow_a_running_task(browser: object, store: Path, tmp_path: Path) -> None:
+    """A running task's page shows its cards in sandboxed frames, and a card the task
+    refreshes is reloaded in place while the page stays loaded."""
+    from playwright.sync_api import expect
+
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    id_file = tmp_path / "card-run-id"
+    flow = FLOW.with_name("card_flow.py")
+    process = subprocess.Popen(
+        [sys.executable, str(flow), "--root", str(store), "run", "--run-id-file", str(id_file)],
+        cwd=tmp_path,
+        env={**os.environ, "TIDEFLOW_USER": "tester", "CARD_GATE": str(gate), "CARD_HOLD": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        run_id = _wait_file(id_file, process)
+        _wait_file(gate / "refreshed", process)
+        with running_ui(store) as url:
+            page = browser.new_page()  # type: ignore[attr-defined]
+            page.goto(f"{url}/runs/CardFlow/{run_id}/start/1")
+            expect(page.locator("#task-status")).to_have_text("running")
+            progress = page.frame_locator('figure[data-card="01-blank-progress.html"] iframe')
+            expect(progress.locator("progress")).to_have_attribute("value", "0")
+            assert page.locator('figure[data-card="00-default.html"]').count() == 0
+            page.evaluate("window.stillTheSamePage = true")
+            (gate / "go").write_text("go")
+            _wait_file(gate / "updated", process)
+            expect(progress.locator("progress")).to_have_attribute("value", "10", timeout=WAIT_MS)
+            assert page.evaluate("window.stillTheSamePage") is True
+            (gate / "finish").write_text("finish")
+            assert process.wait(timeout=60) == 0
+            # The task ended: the page reloads and shows every card as stored at the end.
+            report = page.frame_locator('figure[data-card="00-default.html"] iframe')
+            expect(report.get_by_role("heading", name="Report", exact=True)).to_be_visible(
+                timeout=WAIT_MS
+            )
+            assert page.locator("figure.card iframe").first.get_attribute("sandbox") == ""
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

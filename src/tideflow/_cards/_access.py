@@ -1,7 +1,8 @@
 """Reading stored cards: :func:`get_cards`, :class:`Card` and :class:`CardContainer`.
 
-These are what the ``card`` command and the UI use: ``list_task_cards(root, pathspec)``
-lists a task's cards without the client objects, and ``Card.get()`` reads one's HTML.
+These are what the ``card`` command and the UI use: ``list_task_cards(blobs, pathspec)``
+lists a task's cards in a datastore without the client objects, and ``Card.get()`` reads
+one's HTML from it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import tempfile
 import webbrowser
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, final, overload
+from typing import TYPE_CHECKING, Any, final, overload
 
-from ._store import CardFile, content_hash, list_card_files
+from ._store import CardFile, content_hash, list_card_files, read_card
+
+if TYPE_CHECKING:
+    from .._stores._interfaces import BlobStore
 
 __all__ = ("Card", "CardContainer", "get_cards", "list_task_cards")
 
@@ -23,10 +27,11 @@ class Card:
     """One stored card of a task. ``card.get()`` gives its HTML; in a notebook it shows
     itself."""
 
-    __slots__ = ("_file", "pathspec")
+    __slots__ = ("_blobs", "_file", "pathspec")
 
-    def __init__(self, file: CardFile, pathspec: str) -> None:
+    def __init__(self, file: CardFile, pathspec: str, blobs: BlobStore) -> None:
         self._file = file
+        self._blobs = blobs
         #: The task the card belongs to.
         self.pathspec = pathspec
 
@@ -45,7 +50,8 @@ class Card:
 
     @property
     def path(self) -> str:
-        """The card's file in the store."""
+        """Where the card is stored: a file of the local datastore, or the object's
+        ``s3://`` URL."""
         return self._file.path
 
     @property
@@ -54,8 +60,11 @@ class Card:
         return content_hash(self.get())
 
     def get(self) -> str:
-        """The card's HTML page (self-contained)."""
-        return Path(self._file.path).read_text(encoding="utf-8")
+        """The card's HTML page (self-contained), as stored now.
+
+        :raises tideflow.exception.NotFound: if the card is no longer stored.
+        """
+        return read_card(self._blobs, self._file)
 
     def view(self) -> str:
         """Open the card in a web browser; return the file that was opened."""
@@ -97,15 +106,21 @@ class CardContainer(Sequence[Card]):
 
 
 def list_task_cards(
-    root: str | os.PathLike[str],
+    blobs: BlobStore,
     pathspec: str,
     id: str | None = None,
     type: str | None = None,
+    legacy_root: str | os.PathLike[str] | None = None,
 ) -> list[Card]:
-    """The cards stored for the task ``Flow/run/step/task`` under the store ``root``."""
+    """The cards stored in the datastore ``blobs`` for the task ``Flow/run/step/task``.
+
+    :param legacy_root: the local store folder, where older versions kept cards as files;
+        looked at when the datastore holds no card of the task.
+    """
+    legacy = Path(legacy_root) if legacy_root is not None else None
     return [
-        Card(file, pathspec)
-        for file in list_card_files(Path(root), pathspec)
+        Card(file, pathspec, blobs)
+        for file in list_card_files(blobs, pathspec, legacy)
         if (id is None or file.id == id) and (type is None or file.type == type)
     ]
 
@@ -129,10 +144,10 @@ def get_cards(
     node = getattr(task, "_sync_node", None) or getattr(task, "_node", None)
     if node is None:
         raise TypeError(f"get_cards takes a Task or a task pathspec, not {task!r}.")
-    root = node.handle.root
-    pathspec = node.pathspec
-    cards = list_task_cards(root, pathspec, id, type)
+    handle = node.handle
+    blobs, root = handle.stores.blobs, handle.root
+    cards = list_task_cards(blobs, node.pathspec, id, type, root)
     origin = node.origin_pathspec
     if not cards and follow_resumed and origin:
-        cards = list_task_cards(root, origin, id, type)
+        cards = list_task_cards(blobs, origin, id, type, root)
     return CardContainer(cards)

@@ -14,13 +14,15 @@ import threading
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from .._exceptions import TideflowError
 from ._collector import CardCollector, CardSlot
 from ._render import TaskSummary, error_page, render_card
 from ._store import write_card
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from pathlib import Path
+
+    from .._stores._interfaces import BlobStore
 
 __all__ = ("TaskCards",)
 
@@ -30,13 +32,13 @@ class TaskCards:
 
     def __init__(
         self,
-        root: Path,
+        blobs: BlobStore,
         pathspec: str,
         attempt: int,
         cards: Sequence[Mapping[str, Any]],
         summary: Callable[[bool | None], TaskSummary],
     ) -> None:
-        self.root = root
+        self.blobs = blobs
         self.pathspec = pathspec
         self.attempt = attempt
         self.slots = [CardSlot(index, attributes) for index, attributes in enumerate(cards)]
@@ -79,8 +81,8 @@ class TaskCards:
 
     def _write(self, slot: CardSlot, page: str) -> None:
         try:
-            write_card(self.root, self.pathspec, slot.index, slot.type, slot.id, page)
-        except OSError as exc:
+            write_card(self.blobs, self.pathspec, slot.index, slot.type, slot.id, page)
+        except (OSError, TideflowError) as exc:
             _say(f"@card: the {slot.type} card could not be stored: {exc}")
 
     def _failed(self, slot: CardSlot, message: str, details: str = "") -> None:

@@ -64,9 +64,10 @@ def _tasks(context: _Context, pathspec: str | None) -> list[TaskRecord]:
 
 
 def _cards(context: _Context, task: TaskRecord, args: argparse.Namespace) -> list[Card]:
-    cards = list_task_cards(context.stores.root, task.pathspec, args.id, args.type)
+    blobs, root = context.stores.blobs, context.stores.root
+    cards = list_task_cards(blobs, task.pathspec, args.id, args.type, root)
     if not cards and task.origin_pathspec:
-        cards = list_task_cards(context.stores.root, task.origin_pathspec, args.id, args.type)
+        cards = list_task_cards(blobs, task.origin_pathspec, args.id, args.type, root)
     return cards
 
 

@@ -194,8 +194,13 @@ class TaskNode(RecordNode):
         return self.handle.metadata.list_metadata(r.flow, r.run_id, r.step, r.task_id, self._fixed)
 
     def metadata_dict(self) -> dict[str, str]:
-        """The latest value of each metadata name."""
-        return {record.name: record.value for record in self.metadata()}
+        """The latest value of each metadata name (``python_version`` too for a run written
+        when it was named ``python-version``)."""
+        values = {record.name: record.value for record in self.metadata()}
+        for name, old in _RENAMED.items():
+            if old in values:
+                values.setdefault(name, values[old])
+        return values
 
     def environment_info(self) -> dict[str, str]:
         """Where the current attempt ran: runtime, Python version, executor, platform."""
@@ -206,7 +211,7 @@ class TaskNode(RecordNode):
         values = {record.name: record.value for record in events}
         info = {"runtime": values.get("runtime") or self.runtime_name}
         for key, name in _ENVIRONMENT.items():
-            info[key] = values.get(name)
+            info[key] = values.get(name, values.get(_RENAMED.get(name, "")))
         return {key: value for key, value in info.items() if value is not None}
 
     # -- logs ----------------------------------------------------------------------------
@@ -272,8 +277,10 @@ class TaskNode(RecordNode):
         return [TaskNode(steps[c.step], c, None) for c in records]
 
 
+#: Metadata names older runs wrote under another name: the name now, the name then.
+_RENAMED: Final = {"python_version": "python-version"}
 _ENVIRONMENT: Final = {
-    "python_version": "python-version",
+    "python_version": "python_version",
     "executor": "executor",
     "platform": "platform",
 }

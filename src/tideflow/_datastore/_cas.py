@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, final
 
 from .._exceptions import ArtifactError
+from .._stores._interfaces import check_object_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -134,6 +135,44 @@ class LocalBlobStore:
             raise ArtifactError(f"Cannot read blob {sha} from {path}: {exc}") from exc
         return _parse_header(header, sha, path)[1]
 
+    def put_named(self, name: str, data: bytes) -> None:
+        """Store ``data`` as the file ``<root>/<name>``, replacing it atomically.
+
+        :raises ArtifactError: for a malformed name, or if the file cannot be written.
+        """
+        path = self._root / check_object_name(name)
+        try:
+            self._write(path, (data,))
+        except OSError as exc:
+            raise ArtifactError(f"Cannot write {path}: {exc}") from exc
+
+    def get_named(self, name: str) -> bytes | None:
+        """Return the bytes of the file ``<root>/<name>``, or ``None`` if there is none.
+
+        :raises ArtifactError: for a malformed name, or if the file cannot be read.
+        """
+        path = self._root / check_object_name(name)
+        try:
+            return path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+        except OSError as exc:
+            raise ArtifactError(f"Cannot read {path}: {exc}") from exc
+
+    def list_named(self, prefix: str) -> list[str]:
+        """Return the names of the files below ``<root>/<prefix>``, sorted.
+
+        :raises ArtifactError: for a malformed prefix.
+        """
+        folder = self._root / check_object_name(prefix.strip("/"))
+        if not folder.is_dir():
+            return []
+        return sorted(
+            path.relative_to(self._root).as_posix()
+            for path in folder.rglob("*")
+            if not path.name.startswith(".") and path.is_file()
+        )
+
     @staticmethod
     def _holds(path: Path, data: bytes) -> bool:
         """Whether the file ``path`` exists and holds ``data`` (read, never trusted)."""
@@ -164,7 +203,7 @@ class LocalBlobStore:
         )
 
     @staticmethod
-    def _write(path: Path, chunks: tuple[bytes, bytes]) -> None:
+    def _write(path: Path, chunks: tuple[bytes, ...]) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)

@@ -12,6 +12,13 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
 * **Reads check the digest.** A damaged or truncated object raises
   :exc:`~tideflow.exception.ArtifactError` naming its key. A large blob streams through a
   file of the read cache, so memory stays bounded to a few parts beyond the result.
+* **A damaged object is repaired, never reused.** Conditional writes never overwrite a
+  key, so a damaged object would otherwise stay forever. When a write of a small blob finds
+  its key taken, the object is checked (its ETag against the MD5 of the bytes this writer
+  would store, and if they differ the object itself) and a damaged one is replaced with a
+  write conditional on the damaged object's ETag (``If-Match``): a concurrent repair is
+  never overwritten. A read that finds an object damaged removes it if it is still that
+  version, so the next write of the value, of any size, stores it again.
 * **A local read cache** (:class:`~._cache.BlobCache`, under ``<root>/cache/blobs/<id>``, one per
   bucket and prefix)
   keeps what was read or written, so reading ``run.data`` twice downloads once.
@@ -30,10 +37,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, final
 
 import obstore
-from obstore.exceptions import AlreadyExistsError
+from obstore.exceptions import AlreadyExistsError, PreconditionError
 from obstore.exceptions import BaseError as ObstoreError
 
 from .._exceptions import ArtifactError
+from .._stores._interfaces import check_object_name
 from ._cache import BlobCache
 from ._cas import _HEADER, _MAX_RATIO, _RAW, _SHA_RE, _ZLIB, _encode, _parse_header
 from ._s3client import S3Location, failure, make_store, parse_s3_url
@@ -41,6 +49,7 @@ from ._s3client import S3Location, failure, make_store, parse_s3_url
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
+    from obstore import ObjectMeta, PutMode, UpdateVersion
     from obstore.store import S3Store
 
     from .._stores._interfaces import BlobStore, LogStore
@@ -54,6 +63,8 @@ _PART_SIZE: Final = 16 << 20
 _PART_CONCURRENCY: Final = 8
 #: How much of a large blob is compressed to decide whether compressing it pays.
 _SAMPLE: Final = 1 << 20
+#: How often a write checks and replaces a damaged object that others keep changing.
+_REPAIR_TRIES: Final = 4
 #: Most keys remembered as stored, per store object.
 _KNOWN_LIMIT: Final = 100_000
 
@@ -155,11 +166,14 @@ class S3BlobStore:
         with self._slots:
             try:
                 result = obstore.get(self._store, path)
-                if result.meta["size"] <= _SINGLE_LIMIT:
-                    data = self._decode(sha, result.bytes())
-                    self._cache.store(sha, data)
-                else:
-                    data = self._download(sha, result.stream(_PART_SIZE))
+                try:
+                    if result.meta["size"] <= _SINGLE_LIMIT:
+                        data = self._decode(sha, result.bytes())
+                        self._cache.store(sha, data)
+                    else:
+                        data = self._download(sha, result.stream(_PART_SIZE))
+                except ArtifactError as damage:
+                    raise self._discard(sha, path, result.meta["e_tag"], damage) from None
             except FileNotFoundError as exc:
                 if "NoSuchBucket" in str(exc):
                     raise failure(self._location, exc, "read", path) from None
@@ -207,14 +221,114 @@ class S3BlobStore:
             raise failure(self._location, exc, "read", path) from None
         return _parse_header(bytes(header), sha, self._where(path))[1]
 
+    def put_named(self, name: str, data: bytes) -> None:
+        """Store ``data`` as the object ``<prefix>/<name>``, replacing it (one ``PUT``, which
+        S3 makes visible whole or not at all).
+
+        :raises ArtifactError: for a malformed name.
+        :raises StoreError: if the bucket cannot be written.
+        """
+        path = check_object_name(name)
+        with self._slots:
+            try:
+                obstore.put(self._store, path, data, mode="overwrite", use_multipart=False)
+            except (OSError, ObstoreError) as exc:
+                raise failure(self._location, exc, "write", path) from None
+
+    def get_named(self, name: str) -> bytes | None:
+        """Return the bytes of the object ``<prefix>/<name>``, or ``None`` if there is none.
+
+        :raises ArtifactError: for a malformed name.
+        :raises StoreError: if the bucket cannot be read.
+        """
+        path = check_object_name(name)
+        with self._slots:
+            try:
+                return bytes(obstore.get(self._store, path).bytes())
+            except FileNotFoundError as exc:
+                if "NoSuchBucket" in str(exc):
+                    raise failure(self._location, exc, "read", path) from None
+                return None
+            except (OSError, ObstoreError) as exc:
+                raise failure(self._location, exc, "read", path) from None
+
+    def list_named(self, prefix: str) -> list[str]:
+        """Return the names of the objects below ``<prefix>/<prefix>``, sorted.
+
+        :raises ArtifactError: for a malformed prefix.
+        :raises StoreError: if the bucket cannot be listed.
+        """
+        folder = check_object_name(prefix.strip("/"))
+        try:
+            return sorted(
+                str(meta["path"])
+                for batch in obstore.list(self._store, prefix=folder)
+                for meta in batch
+            )
+        except (OSError, ObstoreError) as exc:
+            raise failure(self._location, exc, "list", folder) from None
+
     # -- helpers ---------------------------------------------------------------------------
 
     def _put_small(self, path: str, data: bytes) -> None:
         header, body = _encode(data)
+        stored = header + body
         try:
-            obstore.put(self._store, path, header + body, mode="create", use_multipart=False)
+            obstore.put(self._store, path, stored, mode="create", use_multipart=False)
         except AlreadyExistsError:
-            pass  # the same bytes are stored already
+            self._check_stored(path, hashlib.sha256(data).hexdigest(), stored)
+
+    def _check_stored(self, path: str, sha: str, stored: bytes) -> None:
+        """Make sure the object already at ``path`` holds the blob; replace it if damaged.
+
+        One ``HEAD`` when the object is the bytes this writer would store (its ETag is their
+        MD5, as S3 gives it for a single ``PUT``); otherwise the object is read and checked.
+        """
+        expected = f'"{hashlib.md5(stored, usedforsecurity=False).hexdigest()}"'
+        for _ in range(_REPAIR_TRIES):
+            try:
+                if obstore.head(self._store, path)["e_tag"] == expected:
+                    return
+                result = obstore.get(self._store, path)
+            except FileNotFoundError:
+                version: PutMode = (
+                    "create"  # removed meanwhile (by a reader that found it damaged)
+                )
+            else:
+                try:
+                    self._decode(sha, result.bytes())
+                except ArtifactError:
+                    version = _version_of(result.meta)
+                else:
+                    return  # the same blob, encoded by another writer
+            try:
+                obstore.put(self._store, path, stored, mode=version, use_multipart=False)
+            except (AlreadyExistsError, PreconditionError):
+                continue  # another writer replaced it first: check what it wrote
+            return
+        raise ArtifactError(
+            f"Blob {sha} at {self._where(path)} keeps changing while it is repaired: another "
+            "process writes other bytes under its key. Check what writes to this prefix."
+        )
+
+    def _discard(
+        self, sha: str, path: str, e_tag: str | None, damage: ArtifactError
+    ) -> ArtifactError:
+        """Remove the damaged object at ``path`` if it is still the version read (its ETag);
+        return the error to raise, saying whether it was removed."""
+        with self._lock:
+            self._known.discard(sha)
+        try:
+            if e_tag is None or obstore.head(self._store, path)["e_tag"] != e_tag:
+                return damage  # replaced meanwhile: leave the new version alone
+            obstore.delete(self._store, path)
+        except (OSError, ObstoreError):
+            return damage  # gone already, or this reader may not delete: the writer repairs
+        reason = str(damage).split(". Delete the ", 1)[0]
+        return ArtifactError(
+            f"{reason}. It was removed from the bucket, so the next run that stores this "
+            "value writes it again; resume the run that made it to store it now."
+        )
 
     def _exists_remote(self, path: str) -> bool:
         try:
@@ -281,6 +395,16 @@ class S3BlobStore:
             f"Blob {sha} does not exist at {self._where(_path(sha))}. The bucket may have been "
             "cleaned up, or the run that wrote it used another TIDEFLOW_DATASTORE_URL."
         )
+
+
+def _version_of(meta: ObjectMeta) -> UpdateVersion:
+    """The precondition of a write that replaces exactly the object ``meta`` describes."""
+    version: UpdateVersion = {}
+    if meta["e_tag"] is not None:
+        version["e_tag"] = meta["e_tag"]
+    if meta["version"] is not None:
+        version["version"] = meta["version"]
+    return version
 
 
 def _path(sha: str) -> str:

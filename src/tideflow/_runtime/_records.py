@@ -135,7 +135,7 @@ def end_attempt(
         "attempt-ok": str(state == "succeeded"),
         "ds-root": run.root,
         "runtime": "dev",
-        "python-version": platform.python_version(),
+        "python_version": platform.python_version(),
         "executor": executor,
         "pid": str(pid),
         **meta,

@@ -47,7 +47,7 @@ from .._states import AttemptState, RunState
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
 from ._console import stamp, task_prefix
-from ._scheduler import TaskPlan
+from ._plan import TaskPlan, group_key, is_parallel
 from ._state import mark_crashed_runs
 
 if TYPE_CHECKING:
@@ -363,20 +363,41 @@ async def plan_resume(
     with scheduler.collecting() as ready:
         ready.append(TaskPlan(step="start", inputs=[]))
         while ready:
-            plan = ready.pop(0)
-            parents = _ids([task.pathspec for task in plan.inputs])
-            found = origin.tasks.get((plan.step, _stack_key(plan.stack), parents))
-            if found is None:
-                first.append(plan)
+            group = _take_group(ready)
+            found = [
+                origin.tasks.get(
+                    (plan.step, _stack_key(plan.stack), _ids([t.pathspec for t in plan.inputs]))
+                )
+                for plan in group
+            ]
+            if any(task is None for task in found):
+                # The tasks of a @parallel group work together: one that did not finish
+                # runs again with its whole group, never alone.
+                first.extend(group)
                 continue
-            clones.append(_Clone(plan, found))
-            splits = await _num_splits(scheduler, found)
-            chosen = found.meta("switch-step")
-            scheduler.clone(plan, found.record.task_id, found.refs, splits, chosen)
+            for plan, task in zip(group, found, strict=True):
+                assert task is not None
+                clones.append(_Clone(plan, task))
+                splits = await _num_splits(scheduler, task)
+                chosen = task.meta("switch-step")
+                scheduler.clone(plan, task.record.task_id, task.refs, splits, chosen)
     writer = _CloneWriter(scheduler, origin)
     await anyio.to_thread.run_sync(writer.write_all, clones)
     await _announce(scheduler, output, origin, clones, first)
     return first
+
+
+def _take_group(ready: list[TaskPlan]) -> list[TaskPlan]:
+    """Take the next ready task off ``ready``, with the rest of its @parallel group (the
+    tasks one ``num_parallel`` split started, queued together); a task outside a group is
+    a group of one."""
+    plan = ready.pop(0)
+    if not is_parallel(plan):
+        return [plan]
+    key = group_key(plan)
+    group = [plan, *(p for p in ready if is_parallel(p) and group_key(p) == key)]
+    ready[:] = [p for p in ready if p not in group[1:]]
+    return sorted(group, key=lambda p: p.stack[-1].index)
 
 
 async def _num_splits(scheduler: Scheduler, task: OriginTask) -> int | None:

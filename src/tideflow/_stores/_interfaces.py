@@ -23,9 +23,12 @@ LogStore       append-only files in ``<root>/logs``            ``TIDEFLOW_DATAST
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Protocol
 
 import msgspec
+
+from .._exceptions import ArtifactError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
@@ -44,7 +47,15 @@ if TYPE_CHECKING:
     )
     from .._metadata._writes import Write
 
-__all__ = ("BlobStore", "LogKey", "LogLine", "LogStore", "LogWriter", "MetadataStore")
+__all__ = (
+    "BlobStore",
+    "LogKey",
+    "LogLine",
+    "LogStore",
+    "LogWriter",
+    "MetadataStore",
+    "check_object_name",
+)
 
 
 class MetadataStore(Protocol):
@@ -346,6 +357,51 @@ class BlobStore(Protocol):
     def size(self, sha: str) -> int:
         """Return the size in bytes of the blob stored under ``sha``."""
         ...
+
+    # -- named objects: small files kept next to the blobs (cards) ------------------------
+
+    def put_named(self, name: str, data: bytes) -> None:
+        """Store ``data`` under ``name`` (``cards/Flow/run/step/task/00-default.html``),
+        replacing what was there, atomically: a reader sees the old bytes or the new ones.
+
+        :raises ArtifactError: for a malformed name (see :func:`check_object_name`).
+        """
+        ...
+
+    def get_named(self, name: str) -> bytes | None:
+        """Return the bytes stored under ``name``, or ``None`` if there are none."""
+        ...
+
+    def list_named(self, prefix: str) -> list[str]:
+        """Return the names stored below the folder ``prefix`` (``cards/Flow/run``), sorted;
+        names in sub-folders too."""
+        ...
+
+
+#: One path segment of an object name: letters, digits, ``_``, ``-`` and ``.``.
+_SEGMENT = re.compile(r"[\w.-]+")
+#: Folders of the store that hold content-addressed data, never named objects.
+_RESERVED = frozenset({"blobs", "cache", "logs"})
+
+
+def check_object_name(name: str) -> str:
+    """Return ``name`` if it can name an object of :meth:`BlobStore.put_named`: segments of
+    letters, digits, ``_``, ``-`` and ``.`` joined with ``/``, no ``.`` or ``..`` segment, and
+    not inside the store's own ``blobs``, ``cache`` or ``logs`` folders.
+
+    :raises ArtifactError: naming the problem.
+    """
+    parts = name.split("/") if isinstance(name, str) else []
+    if (
+        not parts
+        or any(p in ("", ".", "..") or _SEGMENT.fullmatch(p) is None for p in parts)
+        or parts[0] in _RESERVED
+    ):
+        raise ArtifactError(
+            f"{name!r} is not an object name: use segments of letters, digits, '_', '-' and "
+            "'.' joined with '/', outside the blobs, cache and logs folders."
+        )
+    return name
 
 
 class LogKey(msgspec.Struct, frozen=True, kw_only=True):

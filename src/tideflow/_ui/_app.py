@@ -26,6 +26,7 @@ from starlette.staticfiles import StaticFiles
 from .._exceptions import InvalidPathspec, NotFound, TagError
 from .._states import RunState
 from . import _queries as q
+from ._cards import CARD_HEADERS, card_page, cards_state, task_cards
 from ._graph import draw_svg, layout
 from ._sse import LogEvents, StateEvents
 
@@ -41,6 +42,8 @@ T = TypeVar("T")
 HERE: Final = Path(__file__).parent
 #: Seconds between two looks at a running run's state (a query per step).
 RUN_POLL_INTERVAL: Final = 0.5
+#: Seconds between two looks at a running task's cards (a listing and a read per card).
+CARD_POLL_INTERVAL: Final = 1.0
 #: Headers of every event stream: no caching, no buffering by a proxy.
 SSE_HEADERS: Final = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -182,7 +185,28 @@ class _UI:
     async def task(self, request: Request) -> Response:
         attempt = self._attempt(request)
         view = await self.call(q.task_view, self._pathspec(request), attempt)
-        return self.render("task.html", view=view, fixed=attempt)
+        cards = await self.call(task_cards, view.pathspec)
+        return self.render("task.html", view=view, fixed=attempt, cards=cards)
+
+    async def card(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        page = await self.call(card_page, self._pathspec(request), name)
+        return HTMLResponse(page, headers=CARD_HEADERS)
+
+    async def card_events(self, request: Request) -> Response:
+        pathspec = self._pathspec(request)
+        await self.call(cards_state, pathspec)  # a 404 before the stream starts
+
+        async def read() -> tuple[str, bool]:
+            cards, ended = await self.call(cards_state, pathspec)
+            rows = [{"name": c.name, "label": c.label, "hash": c.hash} for c in cards]
+            return json.dumps(rows), ended
+
+        return StreamingResponse(
+            StateEvents(read, CARD_POLL_INTERVAL),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
 
     @staticmethod
     def _stream(request: Request) -> str:
@@ -262,6 +286,8 @@ def create_app(root: str | Path) -> Starlette:
         Route(task + "/logs/{stream}/events", ui.log_events),
         Route(task + "/logs/{stream}.txt", ui.log_download),
         Route(task + "/artifacts/{name}", ui.artifact),
+        Route(task + "/cards/events", ui.card_events),
+        Route(task + "/cards/{name}", ui.card),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: ui.not_found})

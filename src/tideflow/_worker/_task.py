@@ -168,7 +168,7 @@ def _run(spec: TaskSpec, cls: type[FlowSpec]) -> TaskDone:
     func = getattr(cls, spec.step)
     decorators = _task_decorators(cls, node, spec)
     flow = bind(spec.step, None if node.is_join else (sources[0] if sources else None))
-    cards = _open_cards(spec, decorators, cls, lambda: flow)
+    cards = _open_cards(spec, decorators, cls, lambda: flow, blobs)
     token = task_info.set(_task_info(cls, spec, node))
     card_token = card_collector.set(cards.collector if cards is not None else None)
     ok = False
@@ -247,6 +247,7 @@ def _open_cards(
     decorators: Sequence[StepDecorator],
     cls: type[FlowSpec],
     get_flow: Callable[[], FlowSpec | None],
+    blobs: BlobStore,
 ) -> TaskCards | None:
     cards = [d.attributes for d in decorators if d.name == "card"]
     if not cards:
@@ -271,7 +272,7 @@ def _open_cards(
             username=spec.username,
         )
 
-    return TaskCards(Path(spec.root), pathspec, spec.attempt, cards, summary)
+    return TaskCards(blobs, pathspec, spec.attempt, cards, summary)
 
 
 def _persist_failed(

@@ -34,7 +34,50 @@ function liveLog(pre, filter, onEnd) {
   source.addEventListener("end", () => { source.close(); onEnd(); });
 }
 
+function cardFigure(base, card) {
+  const figure = document.createElement("figure");
+  figure.className = "card";
+  figure.dataset.card = card.name;
+  const caption = document.createElement("figcaption");
+  caption.textContent = card.label + " ";
+  const open = document.createElement("a");
+  open.className = "small";
+  open.href = base + card.name;
+  open.target = "_blank";
+  open.rel = "noopener";
+  open.textContent = "open";
+  caption.appendChild(open);
+  const frame = document.createElement("iframe");
+  frame.setAttribute("sandbox", "");
+  frame.title = "card " + card.label;
+  figure.append(caption, frame);
+  return figure;
+}
+
+function liveCards(box) {
+  // A running task refreshes its cards: reload a card whose HTML changed, add a new one.
+  const base = box.dataset.base;
+  const source = new EventSource(box.dataset.events);
+  source.onmessage = (message) => {
+    JSON.parse(message.data).forEach((card) => {
+      let figure = box.querySelector(`figure[data-card="${CSS.escape(card.name)}"]`);
+      if (!figure) {
+        figure = cardFigure(base, card);
+        box.insertBefore(figure, box.querySelector("p.empty"));
+      }
+      if (figure.dataset.hash !== card.hash) {
+        figure.dataset.hash = card.hash;
+        figure.querySelector("iframe").src = base + card.name + "?v=" + card.hash;
+      }
+    });
+    box.querySelector("p.empty").hidden = box.querySelector("figure") !== null;
+  };
+  source.addEventListener("end", () => source.close());
+}
+
 function taskPage(body) {
+  const cards = document.getElementById("cards");
+  if (cards && body.dataset.live === "1") liveCards(cards);
   const filter = document.getElementById("log-filter");
   const logs = Array.from(document.querySelectorAll("pre.log"));
   let open = logs.length;
