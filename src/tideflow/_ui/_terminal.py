@@ -137,11 +137,14 @@ class ProgressDisplay:
         if self._closed:
             self._raw(stream, text)
             return
+        finished = False
         for line in text.splitlines():
-            await self._observe(line)
+            finished = await self._observe(line) or finished
         self._erase()
         self._raw(stream, text)
-        if time.monotonic() - self._last_draw >= MIN_REDRAW:
+        # A step that has just finished is drawn at once: the run may end (and the block
+        # be erased) before the next tick.
+        if finished or time.monotonic() - self._last_draw >= MIN_REDRAW:
             self.draw()
 
     def _raw(self, stream: str, text: str) -> None:
@@ -149,17 +152,18 @@ class ProgressDisplay:
         target.write(text)
         target.flush()
 
-    async def _observe(self, line: str) -> None:
+    async def _observe(self, line: str) -> bool:
+        """Count what ``line`` says; return whether it finished its step's last task."""
         found = _LINE.search(line)
         if found is None:
-            return
+            return False
         step = self._steps.get(found["step"])
         if step is None:
-            return
+            return False
         message = found["message"]
         state = next((s for prefix, s in _STATES if message.startswith(prefix)), None)
         if state is None:
-            return
+            return False
         self._run_id = found["run"]
         task = found["task"]
         step.tasks[task] = state
@@ -170,6 +174,7 @@ class ProgressDisplay:
             for other in self._steps.values():
                 if other.scaled_by == step.name:
                     other.splits += number or 0
+        return state == "done" and step.count("done") >= max(step.splits, len(step.tasks))
 
     def lines(self, width: int = 100) -> list[str]:
         """The block's lines, each at most ``width`` characters."""
