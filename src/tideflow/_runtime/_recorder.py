@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 import anyio
+import anyio.lowlevel
 
 from .._metadata._writes import AddArtifacts, AddMetadata, AddTask, StartAttempt
 from ._console import stamp
@@ -162,6 +163,9 @@ class Recorder:
             batch = [await receive.receive()]
         except anyio.EndOfStream:
             return None
+        # One turn of the event loop lets the scheduler queue what the same moment produced
+        # (a task's end, its console lines, the next task's start): one transaction for all.
+        await anyio.lowlevel.checkpoint()
         while len(batch) < BATCH:
             try:
                 batch.append(receive.receive_nowait())
@@ -170,7 +174,7 @@ class Recorder:
         return batch
 
     async def _write(self, batch: list[RunEvent]) -> None:
-        if self.error is None:
+        if self.error is None and not all(isinstance(e, ConsoleLines) for e in batch):
             try:
                 await anyio.to_thread.run_sync(self._store, batch)
             except Exception as exc:  # noqa: BLE001 - kept, said, and the run stops
