@@ -38,6 +38,8 @@ __all__ = (
     "executor",
     "host_processes",
     "is_host",
+    "module_anyio_backend",
+    "module_executor",
     "task_processes",
     "wait_for_file",
     "wait_no_task_processes",
@@ -52,6 +54,22 @@ def executor(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) ->
     """Run the test once per executor (``spawn``, ``fork``) via ``TIDEFLOW_EXECUTOR``."""
     name: str = request.param
     monkeypatch.setenv("TIDEFLOW_EXECUTOR", name)
+    return name
+
+
+@pytest.fixture(scope="module", params=["asyncio", "trio"], name="anyio_backend")
+def module_anyio_backend(request: pytest.FixtureRequest) -> str:
+    """``anyio_backend`` for a module whose flows run once per backend in module-scoped
+    fixtures, not once per test (import it into the module)."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture(scope="module", params=["fork", "spawn"], name="executor")
+def module_executor(request: pytest.FixtureRequest) -> str:
+    """``executor`` for a module whose module-scoped fixtures run every flow on both
+    executors (import it into the module); it returns the name and sets nothing."""
+    name: str = request.param
     return name
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from executors import module_anyio_backend, module_executor  # noqa: F401  (fixtures)
 from stored_runs import StoredRun, metadata_store, read_run
 from tideflow import Runner, Task
 from tideflow._exceptions import DecoratorError, TaskException
@@ -74,20 +75,6 @@ class Outcome:
     stdout: str
     stderr: str
     run: StoredRun
-
-
-@pytest.fixture(scope="module", params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Module-scoped: the flows run once per backend, not once per test."""
-    backend: str = request.param
-    return backend
-
-
-@pytest.fixture(scope="module", params=["fork", "spawn"])
-def executor(request: pytest.FixtureRequest) -> str:
-    """Module-scoped: every scenario runs on both executors."""
-    name: str = request.param
-    return name
 
 
 @pytest.fixture(scope="module")

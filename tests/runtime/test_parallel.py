@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
+from executors import module_anyio_backend, module_executor  # noqa: F401  (fixtures)
 from stored_runs import StoredRun, read_run
 from tideflow import Runner, Step
 from tideflow.client import AsyncStep
@@ -29,20 +30,6 @@ class Outcome:
     status: str
     root: Path
     run: StoredRun
-
-
-@pytest.fixture(scope="module", params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Module-scoped: the flows run once per backend, not once per test."""
-    backend: str = request.param
-    return backend
-
-
-@pytest.fixture(scope="module", params=["fork", "spawn"])
-def executor(request: pytest.FixtureRequest) -> str:
-    """Module-scoped: every flow runs on both executors."""
-    name: str = request.param
-    return name
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 import pytest
 
+from executors import module_anyio_backend, module_executor  # noqa: F401  (fixtures)
 from stored_runs import StoredRun, read_run
 from tideflow import Runner
 
@@ -32,19 +33,6 @@ class Resumed:
     run: StoredRun
     status: str
     stdout: str
-
-
-@pytest.fixture(scope="module", params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Module-scoped: the runs are made once per backend, not once per test."""
-    backend: str = request.param
-    return backend
-
-
-@pytest.fixture(scope="module", params=["fork", "spawn"])
-def executor(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from executors import module_anyio_backend, module_executor  # noqa: F401  (fixtures)
 from stored_runs import StoredRun, read_run
 from tideflow import Runner
 
@@ -102,20 +103,6 @@ SCENARIOS: dict[str, tuple[str, str, Play]] = {
         lambda s: s.fail_then_resume(),
     ),
 }
-
-
-@pytest.fixture(scope="module", params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    """Module-scoped: the flows run once per backend, not once per test."""
-    backend: str = request.param
-    return backend
-
-
-@pytest.fixture(scope="module", params=["fork", "spawn"])
-def executor(request: pytest.FixtureRequest) -> str:
-    """Module-scoped: every scenario runs on both executors."""
-    name: str = request.param
-    return name
 
 
 @pytest.fixture(scope="module")
