@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._exceptions import NotFound
 from ._artifacts import insert_artifacts
 from ._events import insert_metadata
 from ._rows import (
@@ -23,7 +22,7 @@ from ._rows import (
     task_row,
 )
 from ._sql import Session, StoreFamily, require_run, require_task
-from ._tasks import END_ATTEMPT, INSERT_ATTEMPT, INSERT_TASK, insert_step
+from ._tasks import INSERT_ATTEMPT, INSERT_TASK, end_attempt, insert_step
 from ._writes import AddArtifacts, AddMetadata, AddTask, EndAttempt, StartAttempt, check_writes
 
 if TYPE_CHECKING:
@@ -84,7 +83,6 @@ def _apply(s: Session, writes: Sequence[Write]) -> None:
 
 
 def _end_attempt(s: Session, end: EndAttempt) -> None:
-    number = run_number(end.flow, end.run_id, end.step, end.task_id)
     values = (
         end.state,
         end.finished_at,
@@ -93,11 +91,7 @@ def _end_attempt(s: Session, end: EndAttempt) -> None:
         *exception_columns(end.exception),
         end.pid,
     )
-    where = (end.flow, number, end.step, end.task_id, end.attempt)
-    if s.run(END_ATTEMPT, (*values, *where)) == 0:
-        raise NotFound(
-            f"Attempt {end.attempt} of task "
-            f"'{end.flow}/{end.run_id}/{end.step}/{end.task_id}' does not exist"
-        )
-    insert_artifacts(s, artifact_rows(end.artifacts))
-    insert_metadata(s, metadata_rows(end.metadata))
+    number = run_number(end.flow, end.run_id, end.step, end.task_id)
+    attempt = (end.flow, end.run_id, end.step, end.task_id, end.attempt)
+    artifacts, metadata = artifact_rows(end.artifacts), metadata_rows(end.metadata)
+    end_attempt(s, attempt, number, values, artifacts, metadata)

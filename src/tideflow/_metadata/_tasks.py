@@ -29,7 +29,7 @@ from ._rows import (
 from ._sql import Session, StoreFamily, require_run, require_step, require_task
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from ._records import (
         ArtifactRecord,
@@ -39,7 +39,14 @@ if TYPE_CHECKING:
         TaskRecord,
     )
 
-__all__ = ("END_ATTEMPT", "INSERT_ATTEMPT", "INSERT_TASK", "TasksFamily", "insert_step")
+__all__ = (
+    "END_ATTEMPT",
+    "INSERT_ATTEMPT",
+    "INSERT_TASK",
+    "TasksFamily",
+    "end_attempt",
+    "insert_step",
+)
 
 INSERT_TASK: Final = f"INSERT INTO tasks ({TASK_COLUMNS}) VALUES ({', '.join(['?'] * 9)})"
 INSERT_ATTEMPT: Final = (
@@ -59,6 +66,29 @@ def insert_step(s: Session, record: StepRecord | TaskRecord, number: int) -> Non
         f"{head} INTO steps (flow, run_id, step, created_at) VALUES (?, ?, ?, ?){tail}",
         (record.flow, number, record.step, record.created_at),
     )
+
+
+def end_attempt(
+    s: Session,
+    attempt: tuple[str, str, str, str, int],
+    number: int,
+    values: Sequence[object],
+    artifacts: Sequence[Sequence[object]],
+    metadata: Sequence[Sequence[object]],
+) -> None:
+    """Record how ``attempt`` (flow, run id, step, task id, attempt) of the run numbered
+    ``number`` ended: ``values`` are the columns :data:`END_ATTEMPT` sets; then its artifact
+    and metadata rows.
+
+    :raises NotFound: if the attempt does not exist.
+    """
+    flow, run_id, step, task_id, count = attempt
+    if s.run(END_ATTEMPT, (*values, flow, number, step, task_id, count)) == 0:
+        raise NotFound(
+            f"Attempt {count} of task '{flow}/{run_id}/{step}/{task_id}' does not exist"
+        )
+    insert_artifacts(s, artifacts)
+    insert_metadata(s, metadata)
 
 
 class TasksFamily(StoreFamily):
@@ -275,12 +305,13 @@ class TasksFamily(StoreFamily):
         values = (state, at, exit_code, signal, *exception_columns(exception), pid)
         artifact_values, metadata_values = artifact_rows(artifacts), metadata_rows(metadata)
 
-        def finish(s: Session) -> None:
-            if s.run(END_ATTEMPT, (*values, flow, number, step, task_id, attempt)) == 0:
-                raise NotFound(
-                    f"Attempt {attempt} of task '{flow}/{run_id}/{step}/{task_id}' does not exist"
-                )
-            insert_artifacts(s, artifact_values)
-            insert_metadata(s, metadata_values)
-
-        self._write(finish)
+        self._write(
+            lambda s: end_attempt(
+                s,
+                (flow, run_id, step, task_id, attempt),
+                number,
+                values,
+                artifact_values,
+                metadata_values,
+            )
+        )
