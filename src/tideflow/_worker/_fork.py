@@ -606,6 +606,8 @@ async def _exit_or_drained(
     """After the report: ``None`` as soon as the output has ended, or the child's
     :class:`Exited` if it comes first (a process the step started still holds the
     output, or the child died before it closed it)."""
+    if drained.is_set():
+        return None
     with anyio.CancelScope() as scope:
         async with anyio.create_task_group() as tg:
 
