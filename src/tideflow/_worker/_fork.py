@@ -65,6 +65,9 @@ __all__ = ("FdReceiveStream", "ForkExecutor", "ForkStatistics")
 HOST_IDLE_TIMEOUT = 2.0
 #: How often a task is handed to a new host when its host died before starting it.
 _HOST_ATTEMPTS = 3
+#: Seconds to wait, after a task's report, for its output to end before waiting for its
+#: exit instead (a process the step started may hold the output open).
+_DRAIN_WAIT = 0.5
 
 
 class FdReceiveStream(ByteReceiveStream):
@@ -528,10 +531,13 @@ class ForkExecutor:
                         break
                     if isinstance(message, TaskDone):
                         done = message
-                        exited = await _exit_or_drained(task, frames, drained)
-                        if exited is None:
-                            # The child closed its output, then reported: it is leaving,
-                            # and its host stops what it left in its session.
+                        # The child closed its output, then reported: once the output
+                        # has ended it is leaving, and its host stops what it left in its
+                        # session. If a process the step started holds the output, wait
+                        # for the exit and stop the group below.
+                        with anyio.move_on_after(_DRAIN_WAIT):
+                            await drained.wait()
+                        if drained.is_set():
                             leaving = True
                             return TaskOutcome(done=done, returncode=0, pid=pid)
                     elif isinstance(message, Exited):
@@ -598,28 +604,6 @@ async def _pump_output(
         tg.start_soon(pump_lines, out, "stdout", sink)
         tg.start_soon(pump_lines, err, "stderr", sink)
     drained.set()
-
-
-async def _exit_or_drained(
-    task: FdReceiveStream, frames: FrameBuffer, drained: anyio.Event
-) -> Exited | None:
-    """After the report: ``None`` as soon as the output has ended, or the child's
-    :class:`Exited` if it comes first (a process the step started still holds the
-    output, or the child died before it closed it)."""
-    if drained.is_set():
-        return None
-    with anyio.CancelScope() as scope:
-        async with anyio.create_task_group() as tg:
-
-            async def cancel_when_drained() -> None:
-                await drained.wait()
-                scope.cancel()
-
-            tg.start_soon(cancel_when_drained)
-            exited = await _wait_exited(task, frames)
-            tg.cancel_scope.cancel()
-            return exited
-    return None
 
 
 async def _wait_exited(task: FdReceiveStream, frames: FrameBuffer) -> Exited | None:
