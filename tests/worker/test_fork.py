@@ -282,7 +282,8 @@ class _Sink:
 
 
 def _children(pid: int) -> list[int]:
-    return [p.pid for p in psutil.Process(pid).children() if p.status() != psutil.STATUS_ZOMBIE]
+    """The live children of ``pid`` (a child may end while they are listed)."""
+    return [child for child in (p.pid for p in psutil.Process(pid).children()) if not _gone(child)]
 
 
 def _wait_one_child(host: int, deadline: float = 10.0) -> list[int]:
