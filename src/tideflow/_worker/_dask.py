@@ -52,6 +52,8 @@ WORKER_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 #: Seconds to wait for line events still on their way when the result is in.
 DRAIN_TIMEOUT = 5.0
+#: Seconds a worker's warm host stays up once no attempt uses it.
+HOST_IDLE_TIMEOUT = 10.0
 
 
 def import_distributed() -> Any:
@@ -142,16 +144,28 @@ class DaskExecutor:
         temporary local cluster of worker processes on 127.0.0.1, closed with the executor.
     :param kill_grace: seconds between SIGTERM and SIGKILL when a task is stopped.
     :param threads: most blocking calls to the Dask client at once.
+    :param warm_hosts: run each attempt as a fork of a warm host of its flow on the
+        worker (where the worker can fork); ``False``: a fresh interpreter per attempt.
+    :param host_idle_timeout: seconds a worker's host stays warm once no attempt uses it
+        (the first executor to connect to a cluster sets it for the cluster's workers).
     """
 
     name = "dask"
 
     def __init__(
-        self, *, address: str | None = None, kill_grace: float = 2.0, threads: int = 8
+        self,
+        *,
+        address: str | None = None,
+        kill_grace: float = 2.0,
+        threads: int = 8,
+        warm_hosts: bool = True,
+        host_idle_timeout: float = HOST_IDLE_TIMEOUT,
     ) -> None:
         self._distributed = import_distributed()
         self.address = address
         self._grace = kill_grace
+        self._warm_hosts = warm_hosts
+        self._host_idle = host_idle_timeout
         self._limiter = anyio.CapacityLimiter(threads)
         self._lock = anyio.Lock()
         self._client: Any = None
@@ -198,6 +212,11 @@ class DaskExecutor:
         try:
             client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
             _check_versions(client.run(versions))
+            if self._warm_hosts:
+                from ._dask_warm import PLUGIN_NAME, WarmHosts
+
+                plugin = WarmHosts(self._host_idle)
+                client.register_plugin(plugin, name=PLUGIN_NAME)  # idempotent
         except BaseException:
             self._close_blocking(client)
             raise
@@ -275,6 +294,7 @@ class DaskExecutor:
                 package=package,
                 python_version=python_version(),
                 kill_grace=self._grace,
+                fork=self._warm_hosts,
             )
         )
         self._attempts[attempt.id] = attempt
