@@ -353,6 +353,15 @@ class DaskExecutor:
                     problem=f"the Dask worker {attempt.worker} died or left the cluster "
                     "while it ran the task",
                 )
+            elif kind == "outcome":
+                return await self._outcome(attempt, sink, message)
+            elif kind == "finished":
+                # The result is in before its event (it should not be): fetch it.
+                try:
+                    value = await anyio.to_thread.run_sync(future.result, limiter=self._limiter)
+                except Exception as exc:  # noqa: BLE001 (reported as the attempt's failure)
+                    return TaskOutcome(done=None, returncode=None, problem=f"the Dask task: {exc}")
+                return await self._outcome(attempt, sink, {"value": value})
             elif kind == "result":
                 return await self._outcome(attempt, sink, message)
         raise AssertionError("the attempt's stream ended before its result")  # pragma: no cover
@@ -384,7 +393,7 @@ class DaskExecutor:
             if attempt.worker is None:
                 return  # it never started
             async for message in attempt.receive:
-                if message["k"] in ("end", "result"):
+                if message["k"] in ("end", "result", "outcome", "finished"):
                     return
 
     async def _package(self, spec: TaskSpec) -> CodePackage | None:
@@ -402,10 +411,7 @@ class DaskExecutor:
 def _result_message(future: Any) -> dict[str, Any]:
     """The ``result`` message for a finished Dask future (called on a Dask thread)."""
     if future.status == "finished":
-        try:
-            return {"k": "result", "value": future.result()}
-        except Exception as exc:  # noqa: BLE001 (reported as the attempt's failure)
-            return {"k": "result", "error": f"the Dask task failed: {exc}"}
+        return {"k": "finished"}  # its outcome came as an event (or is fetched then)
     if future.status == "error":
         error = future.exception()
         name = type(error).__name__

@@ -228,7 +228,11 @@ def run_attempt(payload: bytes) -> bytes:
 
     def outcome(**fields: Any) -> bytes:
         result = RemoteOutcome(events=publisher.lines_sent, worker=address, **fields)
-        return msgspec.msgpack.encode(result)
+        encoded = msgspec.msgpack.encode(result)
+        # The outcome also goes out as an event, behind the attempt's lines: the
+        # supervisor need not fetch the Dask result from the worker (a round trip).
+        publisher.event("outcome", value=encoded)
+        return encoded
 
     try:
         if (problem := _mismatch(task, address)) is not None:
