@@ -440,3 +440,17 @@ async def test_scheduler_stopped_mid_run(
     assert "the Dask task was cancelled" in running.stderr
     assert "lost the connection to the scheduler" in running.stderr, running.stderr
     assert _gone(_pids(pid_file), within=60)
+
+
+def test_parallel_group_on_one_machine(tideflow_root: Path, flows_dir: Path) -> None:
+    """@parallel: num_parallel Dask tasks, node 0 the control task, each knowing its place,
+    all on the control task's machine (main_ip)."""
+    run = _run(flows_dir / "parallel_flow.py", nodes=3)
+    assert run.status == "successful", run.stderr
+    pathspec = run._actor.pathspec
+    train = artifacts(tideflow_root, pathspec, "train")
+    [join] = artifacts(tideflow_root, pathspec, "join")
+    control = train[0]["node"][3]
+    assert join["nodes_seen"] == [(i, 3, "127.0.0.1", control) for i in range(3)]
+    assert join["items"] == [0, 1, 2]
+    assert len(join["pids"]) == 3

@@ -21,6 +21,7 @@ import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -176,6 +177,7 @@ class DaskExecutor:
         self._by_key: dict[str, _Attempt] = {}
         self._packages: dict[tuple[str, str], CodePackage | None] = {}
         self._packing: dict[tuple[str, str], anyio.Lock] = {}
+        self._groups = ParallelGroups()
         #: Tasks run on other machines: the scheduler does not hold them back for this
         #: machine's resources (Dask's worker resources place them).
         self.remote = True
@@ -249,6 +251,7 @@ class DaskExecutor:
         closes the connection to it (the next run connects again)."""
         self._packages.pop((flow, run_id), None)
         self._packing.pop((flow, run_id), None)
+        self._groups.forget(flow, run_id)
         if self.address is not None and not self._packages and not self._attempts:
             client, self._client = self._client, None
             if client is not None:
@@ -329,7 +332,10 @@ class DaskExecutor:
         spec: TaskSpec,
     ) -> Any:
         resources = dask_resources(spec, client)
-        future = client.submit(run_attempt, payload, key=key, pure=False, resources=resources)
+        placement = self._groups.place(spec, client)
+        future = client.submit(
+            run_attempt, payload, key=key, pure=False, resources=resources, **placement
+        )
         future.add_done_callback(lambda f: attempt.post(_result_message(f)))
         return future
 
@@ -406,6 +412,45 @@ class DaskExecutor:
             if run not in self._packages:
                 self._packages[run] = await anyio.to_thread.run_sync(_pack, spec)
         return self._packages[run]
+
+
+class ParallelGroups:
+    """Where the tasks of each ``@parallel`` group run: all on one machine.
+
+    ``current.parallel.main_ip`` is the loopback address, as for local tasks, so the nodes
+    of a group must share the control task's machine: the group's first task picks the
+    machine whose workers have the most threads, and every task of the group (and its
+    retries, while that machine has workers) is restricted to its workers.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: The machine of each group, by (flow, run, control task id).
+        self._hosts: dict[tuple[str, str, str], str] = {}
+
+    def place(self, spec: TaskSpec, client: Any) -> dict[str, Any]:
+        """The Dask placement options of ``spec``'s task (none outside a group)."""
+        if spec.parallel_control is None:
+            return {}
+        group = (spec.flow_name, spec.run_id, spec.parallel_control)
+        with self._lock:
+            threads: dict[str, int] = {}
+            for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
+                host = info.get("host") or urlsplit(address).hostname or address
+                threads[host] = threads.get(host, 0) + int(info.get("nthreads", 1))
+            host = self._hosts.get(group)
+            if host not in threads:
+                if not threads:
+                    return {}
+                host = max(threads, key=lambda h: threads[h])
+                self._hosts[group] = host
+        return {"workers": [host], "allow_other_workers": False}
+
+    def forget(self, flow: str, run_id: str) -> None:
+        """Drop the groups of an ended run."""
+        with self._lock:
+            for group in [g for g in self._hosts if g[:2] == (flow, run_id)]:
+                del self._hosts[group]
 
 
 def _result_message(future: Any) -> dict[str, Any]:
