@@ -3,8 +3,11 @@
 One Dask task per attempt, with a unique key; its function is
 :func:`._dask_remote.run_attempt` and its argument the msgspec-encoded task spec, so no
 user code is pickled. The flow's folder travels as a code package in the datastore
-(:mod:`._codepack`), packed once per run. Lines the task prints come back as Dask worker
-events on a topic of this executor and go to the task's sink as they arrive.
+(:mod:`._codepack`), packed once per run. On the worker the attempt is a fork of the
+flow's warm host (:mod:`._dask_warm`, a worker plugin this executor registers). Lines the
+task prints come back as Dask worker events on a topic of this executor and go to the
+task's sink as they arrive; the attempt's outcome comes the same way, behind its lines.
+The tasks of a ``@parallel`` group all run on one machine (:class:`ParallelGroups`).
 
 Dask's asynchronous client runs on asyncio only, so the executor uses the blocking client
 (it runs its own event loop in a thread) from worker threads, and hands what arrives on

@@ -3,12 +3,14 @@
 :func:`run_attempt` is the only function submitted to the cluster (pickled by reference:
 it is part of tideflow, which every worker has installed). Its argument is a
 msgspec-encoded :class:`DaskTask`, its result a msgspec-encoded :class:`RemoteOutcome`;
-no user code is pickled. It fetches the run's code package, then starts the task in a
-child process exactly as the ``spawn`` executor does (``python -m tideflow._worker FD``,
-the task spec over a socket pair, its own process group), and publishes the child's
-output lines as Dask worker events while it runs. Every 50 ms it checks that Dask still
-wants the task: a cancelled future (a timeout, a stopped run, a supervisor that went
-away) stops the child's whole process group.
+no user code is pickled. It fetches the run's code package, then runs the attempt as a
+fork of the flow's warm host on this worker (:mod:`._dask_warm`), or, where the worker
+cannot fork or has no warm-host plugin, in a child process exactly as the ``spawn``
+executor does (``python -m tideflow._worker FD``, the task spec over a socket pair, its
+own process group). Either way it publishes the task's output lines as Dask worker events
+while it runs, then the outcome behind them. Every 50 ms it checks that Dask still wants
+the task: a cancelled future (a timeout, a stopped run, a supervisor that went away)
+stops the task's whole process group.
 """
 
 from __future__ import annotations
