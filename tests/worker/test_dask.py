@@ -454,3 +454,56 @@ def test_parallel_group_on_one_machine(tideflow_root: Path, flows_dir: Path) -> 
     assert join["nodes_seen"] == [(i, 3, "127.0.0.1", control) for i in range(3)]
     assert join["items"] == [0, 1, 2]
     assert len(join["pids"]) == 3
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self.received: list[bytes] = []
+
+    async def started(self, pid: int) -> None:
+        self.pids.append(pid)
+
+    async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
+        self.received.extend(text for _, text in lines)
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-host", "fresh-interpreter"])
+async def test_attempt_with_and_without_warm_hosts(
+    tmp_path: Path, flows_dir: Path, cluster: Any, warm: bool
+) -> None:
+    """DaskExecutor(warm_hosts=False) runs the attempt in a fresh interpreter on the
+    worker (no host starts); with warm hosts it is a fork. Either way the output and the
+    exit come back."""
+    from tideflow._messages import TaskSpec
+    from tideflow._worker._dask import DaskExecutor
+
+    spec = TaskSpec(
+        flow_name="CrashFlow",
+        flow_source=str(flows_dir / "flow_crash.py"),
+        flow_class="CrashFlow",
+        root=str(tmp_path / ".tideflow"),
+        run_id=f"warm-{warm}",
+        step="start",
+        task_id="1",
+        attempt=0,
+        parameters={"how": "exit"},
+        parameters_refs=[],
+        inputs=[],
+    )
+    before = await anyio.to_thread.run_sync(host_stats, cluster)
+    executor = DaskExecutor(address=cluster.scheduler_address, warm_hosts=warm)
+    sink = _Sink()
+    try:
+        outcome = await executor.run_task(spec, sink, env=dict(os.environ), cwd=str(tmp_path))
+    finally:
+        await executor.aclose()
+    after = await anyio.to_thread.run_sync(host_stats, cluster)
+    assert outcome.done is None
+    assert outcome.returncode == 3
+    assert sink.received == [b"before the end"]
+    assert sink.pids == [outcome.pid]
+    started = sum(w["hosts_started"] for w in after.values()) - sum(
+        w["hosts_started"] for w in before.values()
+    )
+    assert started <= 1 if warm else started == 0
