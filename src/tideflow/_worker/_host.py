@@ -43,7 +43,7 @@ from ._host_protocol import (
     HostShutdown,
     encode,
 )
-from ._task import execute, load_flow_class
+from ._task import execute, load_flow_class, rehearse
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -109,6 +109,9 @@ class _Host:
         self._running: dict[int, socket.socket] = {}
         #: The child forked ahead of the next task, and the host's end of its channel.
         self._spare: tuple[int, socket.socket] | None = None
+        #: The last task received (a spare rehearses it), and the steps rehearsed here.
+        self._last: TaskSpec | None = None
+        self._rehearsed: set[str] = set()
         self._wake_r, self._wake_w = os.pipe()
         self._selector = selectors.DefaultSelector()
         self._prctl = _pdeathsig_setter()
@@ -162,7 +165,19 @@ class _Host:
             if isinstance(message, TaskSpec):
                 out, err, task = (self._fds.popleft() for _ in range(FDS_PER_TASK))
                 self._start(message, out, err, socket.socket(fileno=task))
+                self._last = message
+                if message.step not in self._rehearsed:
+                    # Once per step, after its first task has started: later children
+                    # inherit what the rehearsal warmed up.
+                    self._rehearsed.add(message.step)
+                    self._rehearse(message)
+                    gc.freeze()
         return True
+
+    def _rehearse(self, spec: TaskSpec) -> None:
+        done = rehearse(spec, self._cls)
+        if done is not None:
+            encode(done)
 
     # -- children ----------------------------------------------------------------------
 
@@ -223,6 +238,8 @@ class _Host:
         try:
             mine.close()
             self._become_task()
+            if self._last is not None:
+                self._rehearse(self._last)
             frames = FrameBuffer()
             fds: list[int] = []
             while (spec := frames.next()) is None:
