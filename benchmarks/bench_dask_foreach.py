@@ -4,7 +4,9 @@ Rows: a foreach over 1,000 items with a join (tasks per second, from the start o
 to its end), and the delay from a remote step's print to a ``stream_log`` subscriber
 (95th percentile per run; the ticker flow of ``bench_stream_log.py``). The cluster
 (``LocalCluster``, 2 worker processes, 127.0.0.1, dashboard off) is started once; one
-warm-up run of each workload first, in the same event loop.
+warm-up run of each workload first, in the same event loop (it also starts the flow's
+warm host on the workers, as any earlier run of the flow would). ``--items 100`` makes a
+quick run.
 """
 
 from __future__ import annotations

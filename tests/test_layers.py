@@ -66,6 +66,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tideflow._worker._fork_task",
             "tideflow._worker._dask",
             "tideflow._worker._dask_remote",
+            "tideflow._worker._dask_warm",
         ),
     ),
     ("scheduler and recorder", ("tideflow._runtime",)),

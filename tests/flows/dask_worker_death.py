@@ -8,7 +8,7 @@ from tideflow import FlowSpec, Parameter, current, retry, step
 
 
 class DaskWorkerDeathFlow(FlowSpec):
-    """``start`` records its pid and its Dask worker's pid on attempt 0, then sleeps."""
+    """``start`` records its pid on attempt 0, then sleeps."""
 
     pid_file = Parameter("pid_file", default="pids.txt")
 
@@ -16,7 +16,7 @@ class DaskWorkerDeathFlow(FlowSpec):
     @step
     def start(self):
         if current.retry_count == 0:
-            Path(self.pid_file).write_text(f"{os.getpid()} {os.getppid()}")
+            Path(self.pid_file).write_text(str(os.getpid()))
             print("waiting to be killed", flush=True)
             time.sleep(300)
         self.survived_on = current.retry_count

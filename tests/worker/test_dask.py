@@ -22,12 +22,13 @@ import anyio
 import psutil
 import pytest
 
-from executors import wait_for_file
+from executors import is_host, wait_for_file
 from stored_runs import blob_store, metadata_store
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
 from tideflow._exceptions import TideflowError
 from tideflow._worker._dask import dask_address, local_cluster_options
+from tideflow._worker._dask_warm import host_statistics
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,15 +82,22 @@ def worker_pids(cluster: Any) -> list[int]:
         return list(client.run(os.getpid).values())
 
 
+def host_stats(cluster: Any) -> dict[str, dict[str, Any]]:
+    """The warm hosts of each worker: ``hosts_started`` and ``host_pids``."""
+    with distributed.Client(cluster, set_as_default=False) as client:
+        return dict(client.run(host_statistics))
+
+
 def worker_children(cluster: Any, deadline: float = 10.0) -> list[psutil.Process]:
-    """Processes below any worker, waiting up to ``deadline`` seconds for them to go."""
+    """Processes below any worker except its warm hosts (task processes and what they
+    started), waiting up to ``deadline`` seconds for them to go."""
     end = time.monotonic() + deadline
     while True:
         left = []
         for pid in worker_pids(cluster):
             for child in psutil.Process(pid).children(recursive=True):
                 try:
-                    if child.status() != psutil.STATUS_ZOMBIE:
+                    if child.status() != psutil.STATUS_ZOMBIE and not is_host(child):
                         left.append(child)
                 except psutil.NoSuchProcess:
                     pass
@@ -182,6 +190,44 @@ def test_decorators(tideflow_root: Path, flows_dir: Path) -> None:
     assert start.state == "succeeded"
 
 
+def test_attempts_are_forks_of_a_warm_host(
+    tideflow_root: Path, flows_dir: Path, cluster: Any
+) -> None:
+    """Each attempt is a fork of its flow's warm host on its worker: the flow's tasks,
+    over two runs, run in processes of their own forked from at most one host per worker
+    (the second run starts no host where the first left one)."""
+    before = sum(w["hosts_started"] for w in host_stats(cluster).values())
+    places: list[tuple[int, int]] = []
+    for _ in range(2):
+        run = _run(flows_dir / "dask_warm.py")
+        assert run.status == "successful", run.stderr
+        pathspec = run._actor.pathspec
+        [join] = artifacts(tideflow_root, pathspec, "join")
+        places += [
+            *join["places"],
+            *(
+                a["where"]
+                for step in ("start", "end")
+                for a in artifacts(tideflow_root, pathspec, step)
+            ),
+        ]
+    stats = host_stats(cluster)
+    started = sum(w["hosts_started"] for w in stats.values()) - before
+    assert 1 <= started <= len(stats)
+    assert len({pid for pid, _ in places}) == len(places) == 12  # a process per task
+    hosts = {parent for _, parent in places}
+    assert len(hosts) == started
+    assert hosts <= {pid for w in stats.values() for pid in w["host_pids"]}  # still warm
+    assert hosts.isdisjoint(worker_pids(cluster))
+
+
+def test_flow_whose_host_cannot_fork(flows_dir: Path) -> None:
+    """A flow whose import starts a thread cannot be forked: its tasks get a fresh
+    interpreter on the worker instead."""
+    run = _run(flows_dir / "exec_threaded.py")
+    assert run.status == "successful", run.stderr
+
+
 def test_resources_no_worker_has(tideflow_root: Path, flows_dir: Path) -> None:
     """A step asking for more than any worker declares fails with a clear reason."""
     runner = Runner(
@@ -264,9 +310,12 @@ async def test_stopped_run_leaves_nothing_on_the_workers(
         async for _, line in running.stream_log("stdout"):
             if "waiting for the go file" in line:
                 break
+        host = psutil.Process(psutil.Process(_pids(pid_file)[0]).ppid())
+        assert is_host(host)  # the task is a fork of the flow's warm host
     assert running.status != "successful"
     assert _gone(_pids(pid_file))
     assert await anyio.to_thread.run_sync(worker_children, cluster) == []
+    assert host.is_running()  # it stays warm for the next run (until idle)
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])  # a cluster of its own: once
@@ -279,7 +328,10 @@ async def test_worker_killed_mid_task_is_a_failed_attempt(
     runner = Runner(str(flows_dir / "dask_worker_death.py"), show_output=False)
     async with await runner.async_run(pid_file=str(pid_file)) as running:
         await anyio.to_thread.run_sync(wait_for_file, pid_file)
-        task_pid, worker_pid = _pids(pid_file)
+        task_pid = _pids(pid_file)[0]
+        # The task is a fork of a warm host below the worker: kill the worker itself.
+        workers = await anyio.to_thread.run_sync(worker_pids, own_cluster)
+        worker_pid = next(p.pid for p in psutil.Process(task_pid).parents() if p.pid in workers)
         os.kill(worker_pid, signal.SIGKILL)
         await running.wait(timeout=90)
     assert running.status == "successful", running.stderr
@@ -288,7 +340,7 @@ async def test_worker_killed_mid_task_is_a_failed_attempt(
     first, *_, last = attempts(tideflow_root, pathspec, "start")
     assert first.state == "failed"
     assert first.exception is not None and first.exception.type == "WorkerCrashed"
-    assert "died or left the cluster" in first.exception.message
+    assert first.exception.message.endswith("died or left the cluster while it ran the task")
     assert last.state == "succeeded"
     [start] = artifacts(tideflow_root, pathspec, "start")
     assert start["survived_on"] >= 1
@@ -388,3 +440,70 @@ async def test_scheduler_stopped_mid_run(
     assert "the Dask task was cancelled" in running.stderr
     assert "lost the connection to the scheduler" in running.stderr, running.stderr
     assert _gone(_pids(pid_file), within=60)
+
+
+def test_parallel_group_on_one_machine(tideflow_root: Path, flows_dir: Path) -> None:
+    """@parallel: num_parallel Dask tasks, node 0 the control task, each knowing its place,
+    all on the control task's machine (main_ip)."""
+    run = _run(flows_dir / "parallel_flow.py", nodes=3)
+    assert run.status == "successful", run.stderr
+    pathspec = run._actor.pathspec
+    train = artifacts(tideflow_root, pathspec, "train")
+    [join] = artifacts(tideflow_root, pathspec, "join")
+    control = train[0]["node"][3]
+    assert join["nodes_seen"] == [(i, 3, "127.0.0.1", control) for i in range(3)]
+    assert join["items"] == [0, 1, 2]
+    assert len(join["pids"]) == 3
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.pids: list[int] = []
+        self.received: list[bytes] = []
+
+    async def started(self, pid: int) -> None:
+        self.pids.append(pid)
+
+    async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
+        self.received.extend(text for _, text in lines)
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["warm-host", "fresh-interpreter"])
+async def test_attempt_with_and_without_warm_hosts(
+    tmp_path: Path, flows_dir: Path, cluster: Any, warm: bool
+) -> None:
+    """DaskExecutor(warm_hosts=False) runs the attempt in a fresh interpreter on the
+    worker (no host starts); with warm hosts it is a fork. Either way the output and the
+    exit come back."""
+    from tideflow._messages import TaskSpec
+    from tideflow._worker._dask import DaskExecutor
+
+    spec = TaskSpec(
+        flow_name="CrashFlow",
+        flow_source=str(flows_dir / "flow_crash.py"),
+        flow_class="CrashFlow",
+        root=str(tmp_path / ".tideflow"),
+        run_id=f"warm-{warm}",
+        step="start",
+        task_id="1",
+        attempt=0,
+        parameters={"how": "exit"},
+        parameters_refs=[],
+        inputs=[],
+    )
+    before = await anyio.to_thread.run_sync(host_stats, cluster)
+    executor = DaskExecutor(address=cluster.scheduler_address, warm_hosts=warm)
+    sink = _Sink()
+    try:
+        outcome = await executor.run_task(spec, sink, env=dict(os.environ), cwd=str(tmp_path))
+    finally:
+        await executor.aclose()
+    after = await anyio.to_thread.run_sync(host_stats, cluster)
+    assert outcome.done is None
+    assert outcome.returncode == 3
+    assert sink.received == [b"before the end"]
+    assert sink.pids == [outcome.pid]
+    started = sum(w["hosts_started"] for w in after.values()) - sum(
+        w["hosts_started"] for w in before.values()
+    )
+    assert started <= 1 if warm else started == 0

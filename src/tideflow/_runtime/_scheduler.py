@@ -591,6 +591,8 @@ class _Failure(msgspec.Struct, frozen=True):
 
 
 def _crash_text(outcome: TaskOutcome) -> str:
+    if outcome.problem and outcome.returncode is None:
+        return outcome.problem  # no exit to describe (a remote worker lost, ...)
     if outcome.problem:
         return f"{outcome.problem}; {describe_exit(outcome.returncode)}"
     return describe_exit(outcome.returncode)

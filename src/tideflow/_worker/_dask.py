@@ -3,8 +3,11 @@
 One Dask task per attempt, with a unique key; its function is
 :func:`._dask_remote.run_attempt` and its argument the msgspec-encoded task spec, so no
 user code is pickled. The flow's folder travels as a code package in the datastore
-(:mod:`._codepack`), packed once per run. Lines the task prints come back as Dask worker
-events on a topic of this executor and go to the task's sink as they arrive.
+(:mod:`._codepack`), packed once per run. On the worker the attempt is a fork of the
+flow's warm host (:mod:`._dask_warm`, a worker plugin this executor registers). Lines the
+task prints come back as Dask worker events on a topic of this executor and go to the
+task's sink as they arrive; the attempt's outcome comes the same way, behind its lines.
+The tasks of a ``@parallel`` group all run on one machine (:class:`ParallelGroups`).
 
 Dask's asynchronous client runs on asyncio only, so the executor uses the blocking client
 (it runs its own event loop in a thread) from worker threads, and hands what arrives on
@@ -21,6 +24,7 @@ import threading
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -52,6 +56,8 @@ WORKER_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
 #: Seconds to wait for line events still on their way when the result is in.
 DRAIN_TIMEOUT = 5.0
+#: Seconds a worker's warm host stays up once no attempt uses it.
+HOST_IDLE_TIMEOUT = 10.0
 
 
 def import_distributed() -> Any:
@@ -142,16 +148,28 @@ class DaskExecutor:
         temporary local cluster of worker processes on 127.0.0.1, closed with the executor.
     :param kill_grace: seconds between SIGTERM and SIGKILL when a task is stopped.
     :param threads: most blocking calls to the Dask client at once.
+    :param warm_hosts: run each attempt as a fork of a warm host of its flow on the
+        worker (where the worker can fork); ``False``: a fresh interpreter per attempt.
+    :param host_idle_timeout: seconds a worker's host stays warm once no attempt uses it
+        (the first executor to connect to a cluster sets it for the cluster's workers).
     """
 
     name = "dask"
 
     def __init__(
-        self, *, address: str | None = None, kill_grace: float = 2.0, threads: int = 8
+        self,
+        *,
+        address: str | None = None,
+        kill_grace: float = 2.0,
+        threads: int = 8,
+        warm_hosts: bool = True,
+        host_idle_timeout: float = HOST_IDLE_TIMEOUT,
     ) -> None:
         self._distributed = import_distributed()
         self.address = address
         self._grace = kill_grace
+        self._warm_hosts = warm_hosts
+        self._host_idle = host_idle_timeout
         self._limiter = anyio.CapacityLimiter(threads)
         self._lock = anyio.Lock()
         self._client: Any = None
@@ -162,6 +180,7 @@ class DaskExecutor:
         self._by_key: dict[str, _Attempt] = {}
         self._packages: dict[tuple[str, str], CodePackage | None] = {}
         self._packing: dict[tuple[str, str], anyio.Lock] = {}
+        self._groups = ParallelGroups()
         #: Tasks run on other machines: the scheduler does not hold them back for this
         #: machine's resources (Dask's worker resources place them).
         self.remote = True
@@ -198,6 +217,11 @@ class DaskExecutor:
         try:
             client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
             _check_versions(client.run(versions))
+            if self._warm_hosts:
+                from ._dask_warm import PLUGIN_NAME, WarmHosts
+
+                plugin = WarmHosts(self._host_idle)
+                client.register_plugin(plugin, name=PLUGIN_NAME)  # idempotent
         except BaseException:
             self._close_blocking(client)
             raise
@@ -230,6 +254,7 @@ class DaskExecutor:
         closes the connection to it (the next run connects again)."""
         self._packages.pop((flow, run_id), None)
         self._packing.pop((flow, run_id), None)
+        self._groups.forget(flow, run_id)
         if self.address is not None and not self._packages and not self._attempts:
             client, self._client = self._client, None
             if client is not None:
@@ -275,6 +300,7 @@ class DaskExecutor:
                 package=package,
                 python_version=python_version(),
                 kill_grace=self._grace,
+                fork=self._warm_hosts,
             )
         )
         self._attempts[attempt.id] = attempt
@@ -309,7 +335,10 @@ class DaskExecutor:
         spec: TaskSpec,
     ) -> Any:
         resources = dask_resources(spec, client)
-        future = client.submit(run_attempt, payload, key=key, pure=False, resources=resources)
+        placement = self._groups.place(spec, client)
+        future = client.submit(
+            run_attempt, payload, key=key, pure=False, resources=resources, **placement
+        )
         future.add_done_callback(lambda f: attempt.post(_result_message(f)))
         return future
 
@@ -333,6 +362,15 @@ class DaskExecutor:
                     problem=f"the Dask worker {attempt.worker} died or left the cluster "
                     "while it ran the task",
                 )
+            elif kind == "outcome":
+                return await self._outcome(attempt, sink, message)
+            elif kind == "finished":
+                # The result is in before its event (it should not be): fetch it.
+                try:
+                    value = await anyio.to_thread.run_sync(future.result, limiter=self._limiter)
+                except Exception as exc:  # noqa: BLE001 (reported as the attempt's failure)
+                    return TaskOutcome(done=None, returncode=None, problem=f"the Dask task: {exc}")
+                return await self._outcome(attempt, sink, {"value": value})
             elif kind == "result":
                 return await self._outcome(attempt, sink, message)
         raise AssertionError("the attempt's stream ended before its result")  # pragma: no cover
@@ -364,7 +402,7 @@ class DaskExecutor:
             if attempt.worker is None:
                 return  # it never started
             async for message in attempt.receive:
-                if message["k"] in ("end", "result"):
+                if message["k"] in ("end", "result", "outcome", "finished"):
                     return
 
     async def _package(self, spec: TaskSpec) -> CodePackage | None:
@@ -379,13 +417,49 @@ class DaskExecutor:
         return self._packages[run]
 
 
+class ParallelGroups:
+    """Where the tasks of each ``@parallel`` group run: all on one machine.
+
+    ``current.parallel.main_ip`` is the loopback address, as for local tasks, so the nodes
+    of a group must share the control task's machine: the group's first task picks the
+    machine whose workers have the most threads, and every task of the group (and its
+    retries, while that machine has workers) is restricted to its workers.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        #: The machine of each group, by (flow, run, control task id).
+        self._hosts: dict[tuple[str, str, str], str] = {}
+
+    def place(self, spec: TaskSpec, client: Any) -> dict[str, Any]:
+        """The Dask placement options of ``spec``'s task (none outside a group)."""
+        if spec.parallel_control is None:
+            return {}
+        group = (spec.flow_name, spec.run_id, spec.parallel_control)
+        with self._lock:
+            threads: dict[str, int] = {}
+            for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
+                host = info.get("host") or urlsplit(address).hostname or address
+                threads[host] = threads.get(host, 0) + int(info.get("nthreads", 1))
+            host = self._hosts.get(group)
+            if host not in threads:
+                if not threads:
+                    return {}
+                host = max(threads, key=lambda h: threads[h])
+                self._hosts[group] = host
+        return {"workers": [host], "allow_other_workers": False}
+
+    def forget(self, flow: str, run_id: str) -> None:
+        """Drop the groups of an ended run."""
+        with self._lock:
+            for group in [g for g in self._hosts if g[:2] == (flow, run_id)]:
+                del self._hosts[group]
+
+
 def _result_message(future: Any) -> dict[str, Any]:
     """The ``result`` message for a finished Dask future (called on a Dask thread)."""
     if future.status == "finished":
-        try:
-            return {"k": "result", "value": future.result()}
-        except Exception as exc:  # noqa: BLE001 (reported as the attempt's failure)
-            return {"k": "result", "error": f"the Dask task failed: {exc}"}
+        return {"k": "finished"}  # its outcome came as an event (or is fetched then)
     if future.status == "error":
         error = future.exception()
         name = type(error).__name__

@@ -3,12 +3,14 @@
 :func:`run_attempt` is the only function submitted to the cluster (pickled by reference:
 it is part of tideflow, which every worker has installed). Its argument is a
 msgspec-encoded :class:`DaskTask`, its result a msgspec-encoded :class:`RemoteOutcome`;
-no user code is pickled. It fetches the run's code package, then starts the task in a
-child process exactly as the ``spawn`` executor does (``python -m tideflow._worker FD``,
-the task spec over a socket pair, its own process group), and publishes the child's
-output lines as Dask worker events while it runs. Every 50 ms it checks that Dask still
-wants the task: a cancelled future (a timeout, a stopped run, a supervisor that went
-away) stops the child's whole process group.
+no user code is pickled. It fetches the run's code package, then runs the attempt as a
+fork of the flow's warm host on this worker (:mod:`._dask_warm`), or, where the worker
+cannot fork or has no warm-host plugin, in a child process exactly as the ``spawn``
+executor does (``python -m tideflow._worker FD``, the task spec over a socket pair, its
+own process group). Either way it publishes the task's output lines as Dask worker events
+while it runs, then the outcome behind them. Every 50 ms it checks that Dask still wants
+the task: a cancelled future (a timeout, a stopped run, a supervisor that went away)
+stops the task's whole process group.
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ from ._executor import kill_group
 from ._framing import recv_frame_blocking, send_frame_blocking
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from ._dask_warm import WarmHosts
 
 __all__ = ("DaskTask", "RemoteOutcome", "run_attempt", "versions")
 
@@ -85,6 +89,8 @@ class DaskTask(msgspec.Struct, frozen=True, kw_only=True):
     tideflow_version: str = __version__
     python_version: str = ""
     kill_grace: float = 2.0
+    #: Run the attempt as a fork of the flow's warm host, where the worker can.
+    fork: bool = True
 
 
 class RemoteOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -114,6 +120,7 @@ class _Publisher:
 
     def __init__(self, worker: Any, task: DaskTask) -> None:
         self._worker = worker
+        self.worker_address = str(worker.address)
         self._topic = task.topic
         self._attempt = task.attempt_id
         self._lock = threading.Lock()
@@ -213,6 +220,8 @@ def run_attempt(payload: bytes) -> bytes:
     """Run one task attempt on this Dask worker; see the module docstring."""
     from distributed import get_worker
 
+    from ._dask_warm import PLUGIN_NAME, WarmHosts, can_fork
+
     task = msgspec.msgpack.decode(payload, type=DaskTask)
     worker = get_worker()
     key = worker.get_current_task()
@@ -221,7 +230,11 @@ def run_attempt(payload: bytes) -> bytes:
 
     def outcome(**fields: Any) -> bytes:
         result = RemoteOutcome(events=publisher.lines_sent, worker=address, **fields)
-        return msgspec.msgpack.encode(result)
+        encoded = msgspec.msgpack.encode(result)
+        # The outcome also goes out as an event, behind the attempt's lines: the
+        # supervisor need not fetch the Dask result from the worker (a round trip).
+        publisher.event("outcome", value=encoded)
+        return encoded
 
     try:
         if (problem := _mismatch(task, address)) is not None:
@@ -241,9 +254,54 @@ def run_attempt(payload: bytes) -> bytes:
             state = worker.state.tasks.get(key)
             return state is not None and state.state == "executing"
 
+        hosts = worker.plugins.get(PLUGIN_NAME)
+        if task.fork and isinstance(hosts, WarmHosts) and can_fork():
+            return outcome(**_run_forked(hosts, env, spec, cwd, publisher, wanted, task))
         return outcome(**_supervise_child(env, spec, cwd, publisher, wanted, address, task))
     finally:
         publisher.event("end")
+
+
+class _EventSink:
+    """The task sink of a forked attempt: what it does goes out as Dask worker events."""
+
+    def __init__(self, publisher: _Publisher, address: str) -> None:
+        self._publisher = publisher
+        self._address = address
+
+    async def started(self, pid: int) -> None:
+        self._publisher.event("started", pid=pid, worker=self._address)
+
+    async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
+        self._publisher.lines(stream, lines)
+
+
+def _run_forked(
+    hosts: WarmHosts,
+    env: dict[str, str],
+    spec: TaskSpec,
+    cwd: str,
+    publisher: _Publisher,
+    wanted: Callable[[], bool],
+    task: DaskTask,
+) -> dict[str, Any]:
+    """Run the attempt as a fork of the flow's warm host on this worker."""
+    sink = _EventSink(publisher, publisher.worker_address)
+    env.pop("PYTHONUNBUFFERED", None)  # the fork executor sets it
+    try:
+        done, stopped = hosts.run(
+            spec, sink, env=env, cwd=cwd, grace=task.kill_grace, wanted=wanted
+        )
+    except RuntimeError as exc:
+        return {"problem": str(exc)}
+    if stopped or done is None:
+        return {"problem": "the task was cancelled"}
+    return {
+        "done": done.done,
+        "returncode": done.returncode,
+        "pid": done.pid,
+        "problem": done.problem,
+    }
 
 
 def _supervise_child(
