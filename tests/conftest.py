@@ -8,10 +8,19 @@ Async tests run once per anyio backend (asyncio and trio). Tests that touch the 
 are installed. With ``TIDEFLOW_TEST_METADATA=postgres`` in the environment,
 ``tideflow_root`` also points ``TIDEFLOW_METADATA_URL`` at a fresh schema of that server,
 so a family of tests runs with PostgreSQL as the metadata store.
+
+``TIDEFLOW_TEST_VARIANTS=one`` keeps one variant of each test: asyncio among the anyio
+backends and fork among the executors (the defaults); a variant with a parameter ``trio``
+or ``spawn`` is deselected. The
+passes of CI that run test families again on another store backend use it: a store is
+called from worker threads and from task processes alike under both event loops, so the
+backend and executor variants of a test meet the store the same way (the main pass runs
+every variant).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from pathlib import Path
@@ -27,6 +36,26 @@ if TYPE_CHECKING:
     from s3server import S3Server
 
 FLOWS_DIR = Path(__file__).parent / "flows"
+#: What the variants ``TIDEFLOW_TEST_VARIANTS=one`` leaves out choose, as a parameter value.
+OTHER_VARIANTS = frozenset({"trio", "spawn"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Honour ``TIDEFLOW_TEST_VARIANTS`` (``all``, the default, or ``one``)."""
+    wanted = os.environ.get("TIDEFLOW_TEST_VARIANTS", "all")
+    if wanted == "all":
+        return
+    if wanted != "one":
+        raise pytest.UsageError(f"TIDEFLOW_TEST_VARIANTS={wanted!r}: use all or one")
+    kept, dropped = [], []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        values = params.params.values() if params is not None else ()
+        other = any(isinstance(v, str) and v in OTHER_VARIANTS for v in values)
+        (dropped if other else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
 
 
 @pytest.fixture(params=[pytest.param("asyncio"), pytest.param("trio")])

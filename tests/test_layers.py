@@ -22,7 +22,13 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "tideflow"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "foundation",
-        ("tideflow._exceptions", "tideflow._version", "tideflow._config", "tideflow._states"),
+        (
+            "tideflow._exceptions",
+            "tideflow._version",
+            "tideflow._config",
+            "tideflow._states",
+            "tideflow._closing",
+        ),
     ),
     (
         "definition",

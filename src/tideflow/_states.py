@@ -12,7 +12,16 @@ import enum
 __all__ = ("AttemptState", "RunState")
 
 
-class RunState(enum.StrEnum):
+class _State(enum.StrEnum):
+    """What the two kinds of state share: every state but ``running`` is final."""
+
+    @property
+    def finished(self) -> bool:
+        """Whether the run or attempt has ended, one way or another."""
+        return self.value != "running"
+
+
+class RunState(_State):
     """Where a run is. The member is the string the metadata store records."""
 
     RUNNING = "running"
@@ -21,11 +30,6 @@ class RunState(enum.StrEnum):
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
     CRASHED = "crashed"
-
-    @property
-    def finished(self) -> bool:
-        """Whether the run has ended, one way or another."""
-        return self is not RunState.RUNNING
 
     @property
     def status(self) -> str:
@@ -38,7 +42,7 @@ class RunState(enum.StrEnum):
         return _RETURNCODE[self]
 
 
-class AttemptState(enum.StrEnum):
+class AttemptState(_State):
     """Where a task attempt is. The member is the string the metadata store records.
 
     ``cancelled`` and ``crashed`` are the attempts a stopped or crashed run left running.
@@ -50,11 +54,6 @@ class AttemptState(enum.StrEnum):
     CANCELLED = "cancelled"
     TIMEOUT = "timeout"
     CRASHED = "crashed"
-
-    @property
-    def finished(self) -> bool:
-        """Whether the attempt has ended, one way or another."""
-        return self is not AttemptState.RUNNING
 
 
 _STATUS = {

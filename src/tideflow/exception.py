@@ -12,36 +12,9 @@ reference API can keep catching ``MetaflowNotFound``, ``MetaflowNamespaceMismatc
 :class:`TideflowError` and :class:`MergeArtifactsError`.
 """
 
-# Explicit re-exports: `from ._module import Name as Name` marks each name as public.
-# ruff: noqa: PLC0414
-
-from ._exceptions import ArtifactError as ArtifactError
-from ._exceptions import ClientLookupError as ClientLookupError
-from ._exceptions import CommandError as CommandError
-from ._exceptions import DecoratorError as DecoratorError
-from ._exceptions import FlowDefinitionError as FlowDefinitionError
-from ._exceptions import FlowFileNotFound as FlowFileNotFound
-from ._exceptions import InvalidPathspec as InvalidPathspec
-from ._exceptions import MergeArtifactsError as MergeArtifactsError
-from ._exceptions import (
-    MissingInMergeArtifactsException as MissingInMergeArtifactsException,
-)
-from ._exceptions import NamespaceMismatch as NamespaceMismatch
-from ._exceptions import NotFound as NotFound
-from ._exceptions import ParameterError as ParameterError
-from ._exceptions import ResumeError as ResumeError
-from ._exceptions import RunError as RunError
-from ._exceptions import SecretsError as SecretsError
-from ._exceptions import StoreError as StoreError
-from ._exceptions import TagError as TagError
-from ._exceptions import TaskException as TaskException
-from ._exceptions import TaskFailed as TaskFailed
-from ._exceptions import TideflowError as TideflowError
-from ._exceptions import TideflowInternalError as TideflowInternalError
-from ._exceptions import (
-    UnhandledInMergeArtifactsException as UnhandledInMergeArtifactsException,
-)
-from ._exceptions import UsageError as UsageError
+# Every class of the tree, under the names (and in the list) of the private module.
+from . import _exceptions
+from ._exceptions import *
 
 #: The reference API's name for :class:`NotFound`.
 MetaflowNotFound = NotFound
@@ -57,34 +30,12 @@ MetaflowException = TideflowError
 #: :class:`UnhandledInMergeArtifactsException` and :class:`MissingInMergeArtifactsException`.
 MergeArtifactsException = MergeArtifactsError
 
-__all__ = (
-    "ArtifactError",
-    "ClientLookupError",
-    "CommandError",
-    "DecoratorError",
-    "FlowDefinitionError",
-    "FlowFileNotFound",
-    "InvalidPathspec",
-    "MergeArtifactsError",
+__all__: tuple[str, ...] = (
     "MergeArtifactsException",
     "MetaflowException",
     "MetaflowInvalidPathspec",
     "MetaflowNamespaceMismatch",
     "MetaflowNotFound",
     "MetaflowTaggingError",
-    "MissingInMergeArtifactsException",
-    "NamespaceMismatch",
-    "NotFound",
-    "ParameterError",
-    "ResumeError",
-    "RunError",
-    "SecretsError",
-    "StoreError",
-    "TagError",
-    "TaskException",
-    "TaskFailed",
-    "TideflowError",
-    "TideflowInternalError",
-    "UnhandledInMergeArtifactsException",
-    "UsageError",
 )
+__all__ += _exceptions.__all__

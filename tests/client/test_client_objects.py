@@ -107,14 +107,15 @@ def test_classes_show_their_public_module() -> None:
     assert tideflow.client.TaskException.__module__ == "tideflow.exception"
 
 
-def test_data_of_100_runs_is_fast(tmp_path: Path) -> None:
+def test_data_of_100_runs_is_fast(tideflow_root: Path) -> None:
     """``run.data.x`` reads the right value for each of 100 runs of a flow.
 
     The runs are written straight into the stores (100 real runs would take a minute);
     the read path is the same. How fast it is, is measured by
     benchmarks/bench_client_data.py, not here: the machines running the suite are shared.
+    The store is the test's own (``tideflow_root``), not the package's shared runs.
     """
-    root = tmp_path / ".tideflow"
+    root = tideflow_root
     blobs = blob_store(root)  # local, or the suite's object storage
     with metadata_store(root) as store:
         for number in range(100):
@@ -140,11 +141,11 @@ def write_finished_run(store: MetadataStore, blobs: BlobStore, number: int) -> N
     store.finish_run("FastFlow", run.run_id, "succeeded")
 
 
-def test_latest_successful_run_skips_newer_runs_by_index(tmp_path: Path) -> None:
+def test_latest_successful_run_skips_newer_runs_by_index(tideflow_root: Path) -> None:
     """The newest successful run of the namespace is found past hundreds of newer runs
     (failed, running, or another user's); benchmarks/bench_latest_successful.py measures
-    that it takes one indexed query."""
-    root = tmp_path / ".tideflow"
+    that it takes one indexed query. The store is the test's own (``tideflow_root``)."""
+    root = tideflow_root
     with metadata_store(root) as store:
         old = store.create_run("SweepFlow", user="tester", system_tags=["user:tester"])
         store.finish_run("SweepFlow", old.run_id, "succeeded")

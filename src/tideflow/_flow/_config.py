@@ -28,6 +28,7 @@ __all__ = (
     "Config",
     "ConfigValue",
     "DelayedValue",
+    "check_declaration",
     "config_expr",
     "config_scope",
     "configs_of",
@@ -35,6 +36,22 @@ __all__ = (
     "resolve_configs",
     "resolve_delayed",
 )
+
+
+def check_declaration(kind: str, name: object, unknown: Mapping[str, object], valid: str) -> None:
+    """Refuse a ``Parameter`` or ``Config`` (``kind``) declared without a name, or with
+    keyword arguments it does not take (``unknown``); ``valid`` lists the ones it takes.
+
+    :raises ParameterError: naming the problem.
+    """
+    if not isinstance(name, str) or not name.strip():
+        example = "'config'" if kind == "Config" else "'alpha'"
+        raise ParameterError(f"A {kind} needs a non-empty name, as in {kind}({example}).")
+    if unknown:
+        listed = ", ".join(sorted(unknown))
+        raise ParameterError(
+            f"{kind} '{name}' got unknown argument(s): {listed}. Valid arguments are {valid}."
+        )
 
 
 class ConfigValue(Mapping[str, Any]):
@@ -236,14 +253,9 @@ class Config:
         parser: str | Callable[[str], Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ParameterError("A Config needs a non-empty name, as in Config('config').")
-        if kwargs:
-            unknown = ", ".join(sorted(kwargs))
-            raise ParameterError(
-                f"Config '{name}' got unknown argument(s): {unknown}. Valid arguments are "
-                "default, default_value, help, required and parser."
-            )
+        check_declaration(
+            "Config", name, kwargs, "default, default_value, help, required and parser"
+        )
         self.name = name
         self.default = default
         self.default_value = default_value

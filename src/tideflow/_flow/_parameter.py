@@ -6,7 +6,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import ParameterError
-from ._config import DelayedValue
+from ._config import DelayedValue, check_declaration
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -99,14 +99,8 @@ class Parameter:
         show_default: bool = True,
         **kwargs: Any,
     ) -> None:
-        if not isinstance(name, str) or not name.strip():
-            raise ParameterError("A Parameter needs a non-empty name, as in Parameter('alpha').")
-        if kwargs:
-            unknown = ", ".join(sorted(kwargs))
-            raise ParameterError(
-                f"Parameter '{name}' got unknown argument(s): {unknown}. Valid arguments are "
-                "default, type, help, required, separator and show_default."
-            )
+        valid = "default, type, help, required, separator and show_default"
+        check_declaration("Parameter", name, kwargs, valid)
         self.name = name
         self.default = default
         self.help = help

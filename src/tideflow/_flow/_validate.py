@@ -33,6 +33,13 @@ def validate(cls: type, file: str, nodes: dict[str, StepNode]) -> dict[str, Step
     return assign_splits(nodes)
 
 
+def _error(node: StepNode, message: str, *, at_next: bool = False) -> FlowDefinitionError:
+    """The error for ``node``: its step, file, and the line of its ``def`` (or, with
+    ``at_next``, of its ``self.next()`` call)."""
+    line = node.next_line if at_next else node.line
+    return FlowDefinitionError(message, step=node.name, file=node.file, line=line)
+
+
 def _class_line(cls: type) -> int | None:
     try:
         return inspect.getsourcelines(cls)[1]
@@ -51,12 +58,8 @@ def check_start_and_end(cls: type, file: str, nodes: dict[str, StepNode]) -> Non
                 line=_class_line(cls),
             )
     if nodes["start"].is_join:
-        node = nodes["start"]
-        raise FlowDefinitionError(
-            "The start step cannot take inputs: write `def start(self):`.",
-            step="start",
-            file=node.file,
-            line=node.line,
+        raise _error(
+            nodes["start"], "The start step cannot take inputs: write `def start(self):`."
         )
 
 
@@ -64,21 +67,18 @@ def check_transitions(nodes: dict[str, StepNode]) -> None:
     """Every step but ``end`` calls ``self.next()``; ``end`` does not."""
     for node in nodes.values():
         if node.name == "end" and node.out_funcs:
-            raise FlowDefinitionError(
+            raise _error(
+                node,
                 "The end step must not call self.next(): it is the last step of the flow. "
                 "Remove the call, or rename the step.",
-                step="end",
-                file=node.file,
-                line=node.next_line,
+                at_next=True,
             )
         if node.name != "end" and not node.out_funcs:
-            raise FlowDefinitionError(
+            raise _error(
+                node,
                 f"Step '{node.name}' does not call self.next(). Add self.next(self.<step>) "
                 "as its last line to say which step runs after it (use self.next(self.end) "
                 "to finish the flow).",
-                step=node.name,
-                file=node.file,
-                line=node.line,
             )
 
 
@@ -93,13 +93,12 @@ def check_unknown_targets(nodes: dict[str, StepNode]) -> None:
                 known = ", ".join(sorted(nodes))
                 close = difflib.get_close_matches(target, list(nodes), n=1, cutoff=0.5)
                 guess = f" Did you mean self.next(self.{close[0]})?" if close else ""
-                raise FlowDefinitionError(
+                raise _error(
+                    node,
                     f"Step '{node.name}' specifies a self.next() transition to an unknown "
                     f"step, '{target}'.{guess} The steps are: {known}. Check the name, and "
                     "that the step has @step.",
-                    step=node.name,
-                    file=node.file,
-                    line=node.next_line,
+                    at_next=True,
                 )
 
 
@@ -116,14 +115,13 @@ def check_acyclic(nodes: dict[str, StepNode]) -> None:
             if state.get(target) == 1:
                 cycle = path[path.index(target) :] if target in path else []
                 shown = " -> ".join(dict.fromkeys([*cycle, name, target])) + f" -> {target}"
-                raise FlowDefinitionError(
+                raise _error(
+                    node,
                     f"Step '{name}' closes a cycle ({shown}): flows must be acyclic. Use a "
                     "foreach to repeat work, or a switch to loop until a condition holds: "
                     f"self.next({{'again': self.{target}, 'done': self.end}}, "
                     "condition='status').",
-                    step=name,
-                    file=node.file,
-                    line=node.next_line,
+                    at_next=True,
                 )
             if target not in state:
                 visit(target, [*path, name])
@@ -145,12 +143,10 @@ def check_reachable(nodes: dict[str, StepNode]) -> None:
             stack.extend(nodes[name].out_funcs)
     for name, node in nodes.items():
         if name not in seen:
-            raise FlowDefinitionError(
+            raise _error(
+                node,
                 f"Step '{name}' is never reached from start. Remove it, or add a "
                 f"self.next(self.{name}) transition to it from another step.",
-                step=name,
-                file=node.file,
-                line=node.line,
             )
 
 
@@ -173,30 +169,26 @@ def check_parallel(nodes: dict[str, StepNode]) -> None:
         for target in targets:
             has_decorator = any(d.name == "parallel" for d in target.decorators)
             if node.parallel and not has_decorator:
-                raise FlowDefinitionError(
+                raise _error(
+                    target,
                     f"Step '{target.name}' is started with num_parallel by step '{node.name}' "
                     f"but has no @parallel decorator: add @parallel above @step.",
-                    step=target.name,
-                    file=target.file,
-                    line=target.line,
                 )
             if has_decorator and not node.parallel:
-                raise FlowDefinitionError(
+                raise _error(
+                    node,
                     f"Step '{target.name}' has @parallel but step '{node.name}' does not start "
                     f"it with num_parallel: write self.next(self.{target.name}, num_parallel=N).",
-                    step=node.name,
-                    file=node.file,
-                    line=node.next_line,
+                    at_next=True,
                 )
         if any(d.name == "parallel" for d in node.decorators) and (
             len(targets) != 1 or not targets[0].is_join
         ):
-            raise FlowDefinitionError(
+            raise _error(
+                node,
                 f"Step '{node.name}' has @parallel, so the step after it must be a join "
                 f"that takes its tasks: `def {node.out_funcs[0]}(self, inputs):`.",
-                step=node.name,
-                file=node.file,
-                line=node.next_line,
+                at_next=True,
             )
 
 
@@ -256,12 +248,10 @@ def _close(
     """The place after the join ``node``, which closes the innermost open split."""
     name = node.name
     if not place.stack:
-        raise FlowDefinitionError(
+        raise _error(
+            node,
             f"Step '{name}' takes inputs but joins no split: no foreach or branch is open "
             f"when it runs. Write `def {name}(self):` instead.",
-            step=name,
-            file=node.file,
-            line=node.line,
         )
     split = place.stack[-1]
     if matching.setdefault(split, name) != name:
@@ -274,41 +264,34 @@ def _bad_meeting(
 ) -> None:
     name = node.name
     if not node.is_join and len(node.in_funcs) > 1:
-        raise FlowDefinitionError(
+        raise _error(
+            node,
             f"Step '{name}' is reached from {len(node.in_funcs)} steps "
             f"({', '.join(node.in_funcs)}) but does not take inputs. Join the branches "
             f"with `def {name}(self, inputs):`.",
-            step=name,
-            file=node.file,
-            line=node.line,
         )
-    raise FlowDefinitionError(
+    raise _error(
+        node,
         f"Step '{name}' is reached from inside different splits ({came_from} and another "
         "branch). Join each split before its branches meet.",
-        step=name,
-        file=node.file,
-        line=node.line,
     )
 
 
 def _unjoined(nodes: dict[str, StepNode], split: str) -> None:
     node = nodes[split]
     what = f"foreach over '{node.foreach_param}'" if node.type == "foreach" else "branches"
-    raise FlowDefinitionError(
+    raise _error(
+        node,
         f"The {what} started in step '{split}' is never joined. Add a join step "
         "(`def join(self, inputs):`) that every branch reaches before the end step.",
-        step=split,
-        file=node.file,
-        line=node.next_line,
+        at_next=True,
     )
 
 
 def _mismatched_join(nodes: dict[str, StepNode], split: str, first: str, second: str) -> None:
     node = nodes[second]
-    raise FlowDefinitionError(
+    raise _error(
+        node,
         f"The branches of step '{split}' end in two different joins, '{first}' and "
         f"'{second}'. Every branch of a split must reach the same join step.",
-        step=second,
-        file=node.file,
-        line=node.line,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, final
 
 from ._reader import log_size, read_from, read_log, read_text
-from ._writer import LogWriter, log_file, log_path
+from ._writer import LogWriter, log_file
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -34,9 +34,7 @@ class LocalLogStore:
 
     def path(self, key: LogKey) -> Path:
         """The file of a log (it may not exist)."""
-        return log_path(
-            self._root, key.flow, key.run_id, key.step, key.task_id, key.attempt, key.stream
-        )
+        return Path(log_file(self._root, key))
 
     def open_writer(self, key: LogKey) -> LogWriter:
         """Return a writer appending to the log's file (created on the first write)."""
@@ -60,10 +58,10 @@ class LocalLogStore:
 
     def copy(self, source: LogKey, target: LogKey) -> None:
         """Hard-link the target to the source's file (copy it across file systems)."""
-        src = log_file(self._root, *_parts(source))
+        src = log_file(self._root, source)
         if not os.path.isfile(src):
             return
-        dst = log_file(self._root, *_parts(target))
+        dst = log_file(self._root, target)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         try:
             os.link(src, dst)
@@ -74,7 +72,3 @@ class LocalLogStore:
 
     def close(self) -> None:
         """Nothing to release: files are opened per writer and per read."""
-
-
-def _parts(key: LogKey) -> tuple[str, str, str, str, int, str]:
-    return key.flow, key.run_id, key.step, key.task_id, key.attempt, key.stream

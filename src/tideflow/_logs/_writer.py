@@ -14,11 +14,13 @@ import threading
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Final, Self, final
+from typing import TYPE_CHECKING, BinaryIO, Final, final
+
+from .._closing import Closing
+from .._stores._interfaces import LogKey
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
-    from types import TracebackType
 
 __all__ = ("STREAMS", "LogWriter", "log_path")
 
@@ -47,31 +49,27 @@ def log_path(
     :raises ValueError: if ``stream`` is not ``stdout`` or ``stderr``, or a name cannot be
         a folder name (empty, ``.``, ``..``, or holding a slash or a NUL).
     """
-    return Path(log_file(root, flow, run_id, step, task_id, attempt, stream))
+    key = LogKey(
+        flow=flow, run_id=run_id, step=step, task_id=task_id, attempt=attempt, stream=stream
+    )
+    return Path(log_file(root, key))
 
 
-def log_file(
-    root: str | os.PathLike[str],
-    flow: str,
-    run_id: str,
-    step: str,
-    task_id: str,
-    attempt: int,
-    stream: str,
-) -> str:
-    """:func:`log_path` as a string: what a batch of thousands of log files (the clones of
-    a resume) uses, since building a :class:`~pathlib.Path` costs more than the file's
-    system call.
+def log_file(root: str | os.PathLike[str], key: LogKey) -> str:
+    """:func:`log_path` of the log ``key``, as a string: what a batch of thousands of log
+    files (the clones of a resume) uses, since building a :class:`~pathlib.Path` costs more
+    than the file's system call.
 
     :raises ValueError: as :func:`log_path` does.
     """
-    if stream not in STREAMS:
-        raise ValueError(f"Unknown log stream {stream!r}: use 'stdout' or 'stderr'.")
-    for what, name in (("flow", flow), ("run id", run_id), ("step", step), ("task id", task_id)):
+    if key.stream not in STREAMS:
+        raise ValueError(f"Unknown log stream {key.stream!r}: use 'stdout' or 'stderr'.")
+    names = (key.flow, key.run_id, key.step, key.task_id)
+    for what, name in zip(("flow", "run id", "step", "task id"), names, strict=True):
         if name in ("", ".", "..") or any(char in name for char in "/\\\0"):
             raise ValueError(f"The {what} {name!r} cannot be used as a folder name.")
-    folders = (_folder_name(name) for name in (flow, run_id, step, task_id))
-    return os.path.join(root, "logs", *folders, f"{int(attempt)}.{stream}.log")
+    folders = (_folder_name(name) for name in names)
+    return os.path.join(root, "logs", *folders, f"{int(key.attempt)}.{key.stream}.log")
 
 
 def _folder_name(name: str) -> str:
@@ -84,7 +82,7 @@ def _folder_name(name: str) -> str:
 
 
 @final
-class LogWriter:
+class LogWriter(Closing):
     """Appends timestamped lines to one log file.
 
     The file and its folders are created on the first write. The writer is synchronous
@@ -104,17 +102,6 @@ class LogWriter:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open" if self._file else "unopened"
         return f"<LogWriter {str(self._path)!r} {state}>"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:
         file = getattr(self, "_file", None)

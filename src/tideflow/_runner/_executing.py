@@ -16,7 +16,6 @@ from .._states import RunState
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
-    from types import TracebackType
 
     from anyio.lowlevel import EventLoopToken
 
@@ -275,24 +274,14 @@ class ExecutingRun(metaclass=_NoPublicConstructor):
     def __enter__(self) -> ExecutingRun:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._ask_stop()
         self._runner.cleanup()
 
     async def __aenter__(self) -> ExecutingRun:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if not self._actor.state.finished:
             self._check_loop("ExecutingRun.__aexit__()")
             self._stop_asked = True

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, Self, final
+from typing import TYPE_CHECKING, Any, NamedTuple, final
 from urllib.parse import urlsplit
 
+from .._closing import Closing
 from .._config import find_root
 from .._exceptions import StoreError
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     from .._config import Config
     from ._interfaces import BlobStore, LogStore, MetadataStore
 
@@ -139,7 +138,7 @@ def open_datastore(url: str | None, *, root: Path) -> tuple[BlobStore, LogStore]
 
 
 @final
-class Stores:
+class Stores(Closing):
     """The metadata, blob and log stores of one configuration, built once and passed down.
 
     ``root`` is the local store folder: the embedded stores live there, and so does what
@@ -159,17 +158,6 @@ class Stores:
 
     def __repr__(self) -> str:
         return f"<Stores metadata={self.metadata.url!r} blobs={self.blobs.url!r}>"
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close every store. Closing twice is allowed."""

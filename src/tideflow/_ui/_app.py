@@ -27,7 +27,7 @@ from .._exceptions import InvalidPathspec, NotFound, TagError
 from .._states import RunState
 from . import _queries as q
 from ._cards import CARD_HEADERS, card_page, cards_state, task_cards
-from ._graph import draw_svg, layout
+from ._graph import SKIPPED, WAITING, draw_svg, layout
 from ._sse import LogEvents, StateEvents
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class _UI:
     def _graph(self, view: q.RunView) -> str:
         states = {s.name: s.state for s in view.steps}
         labels = {s.name: s.label for s in view.steps}
-        default = "waiting" if view.row.status == RunState.RUNNING else "skipped"
+        default = WAITING if view.row.status == RunState.RUNNING else SKIPPED
         return draw_svg(layout(view.signature), states, labels, link="", default=default)
 
     async def run(self, request: Request) -> Response:

@@ -16,7 +16,14 @@ import msgspec
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ("GraphLayout", "NodeBox", "draw_svg", "layout")
+__all__ = ("SKIPPED", "WAITING", "GraphLayout", "NodeBox", "draw_svg", "layout")
+
+#: The state the pages show for a step or task that has not started; the other states a
+#: page shows are those of :class:`~tideflow._states.AttemptState` and
+#: :class:`~tideflow._states.RunState`.
+WAITING: Final = "waiting"
+#: The state of a step that a finished run never reached.
+SKIPPED: Final = "skipped"
 
 BOX_W: Final = 150
 BOX_H: Final = 46
@@ -112,7 +119,7 @@ def draw_svg(
     states: Mapping[str, str],
     labels: Mapping[str, str],
     link: str | None = None,
-    default: str = "waiting",
+    default: str = WAITING,
 ) -> str:
     """The SVG of ``graph``: each box coloured by ``states[step]`` and captioned ``labels[step]``.
 

@@ -23,6 +23,7 @@ from .._client._nodes import (
     open_node,
 )
 from .._states import AttemptState, RunState
+from ._graph import WAITING
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -55,9 +56,9 @@ __all__ = (
 PREVIEW_LIMIT: Final = 64 * 1024
 #: The longest preview text shown.
 PREVIEW_CHARS: Final = 2000
-#: Statuses a run can be filtered by.
 #: The tasks of a step listed on the run page (a large foreach has a link to the rest).
 TASKS_SHOWN: Final = 200
+#: Statuses a run can be filtered by.
 STATUSES: Final = tuple(RunState)
 
 
@@ -274,14 +275,15 @@ def _step_state(
     running = states.count(AttemptState.RUNNING) if run_status == RunState.RUNNING else 0
     failed = sum(1 for s in states if s not in (AttemptState.SUCCEEDED, AttemptState.RUNNING))
     total = max(tasks, len(states))
+    state: str
     if failed:
-        state = "failed"
+        state = AttemptState.FAILED
     elif running or (run_status == RunState.RUNNING and done < total):
-        state = "running"
+        state = AttemptState.RUNNING
     elif total and done == total:
-        state = "succeeded"
+        state = AttemptState.SUCCEEDED
     else:
-        state = "cancelled" if run_status != RunState.RUNNING else "waiting"
+        state = AttemptState.CANCELLED if run_status != RunState.RUNNING else WAITING
     return StepState(
         name=step.name, state=state, total=total, done=done, running=running, failed=failed
     )
@@ -302,7 +304,7 @@ def _steps(
                 step=step.name,
                 task_id=task.id,
                 index=task.index,
-                status=latest.get(task.id, "waiting"),
+                status=latest.get(task.id, WAITING),
             )
             for task in list(reversed(records))[:limit]
         ]
@@ -422,7 +424,7 @@ def task_view(root: Path, pathspec: str, attempt: int | None = None) -> TaskView
         step=step,
         task_id=task_id,
         index=task.index,
-        status=task.status() or "waiting",
+        status=task.status() or WAITING,
         attempt=task.current_attempt(),
         attempts=attempts,
         artifacts=tuple(

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Final, TextIO
 
 import anyio
 
+from .._states import AttemptState
+
 if TYPE_CHECKING:
     from .._flow._graph import FlowGraph
     from .._runtime._request import RunRequest
@@ -50,12 +52,12 @@ _LINE: Final = re.compile(
 )
 #: What a console message says of a task's state.
 _STATES: Final = (
-    ("Task is starting", "running"),
-    ("Task finished successfully", "done"),
-    ("Task failed", "failed"),
-    ("Task cannot run", "failed"),
-    ("Task timed out", "failed"),
-    ("Cloned from", "done"),  # a resume copies what its origin finished
+    ("Task is starting", AttemptState.RUNNING),
+    ("Task finished successfully", AttemptState.SUCCEEDED),
+    ("Task failed", AttemptState.FAILED),
+    ("Task cannot run", AttemptState.FAILED),
+    ("Task timed out", AttemptState.TIMEOUT),
+    ("Cloned from", AttemptState.SUCCEEDED),  # a resume copies what its origin finished
 )
 
 #: Asks the store for the number of splits a foreach task made: ``(run_id, step, task_id)``.
@@ -68,12 +70,12 @@ class _Step:
     kind: str
     #: The foreach step whose splits make this step's tasks, if any.
     scaled_by: str | None = None
-    tasks: dict[str, str] = field(default_factory=dict)
+    tasks: dict[str, AttemptState] = field(default_factory=dict)
     splits: int = 0
     first_start: float | None = None
 
-    def count(self, state: str) -> int:
-        return sum(1 for s in self.tasks.values() if s == state)
+    def count(self, *states: AttemptState) -> int:
+        return sum(1 for s in self.tasks.values() if s in states)
 
 
 def _scaled_steps(graph: FlowGraph) -> dict[str, str]:
@@ -167,14 +169,15 @@ class ProgressDisplay:
         self._run_id = found["run"]
         task = found["task"]
         step.tasks[task] = state
-        if state == "running" and step.first_start is None:
+        if state is AttemptState.RUNNING and step.first_start is None:
             step.first_start = time.monotonic()
-        if state == "done" and step.kind == "foreach":
+        done = state is AttemptState.SUCCEEDED
+        if done and step.kind == "foreach":
             number = await self._splits(self._run_id, step.name, task)
             for other in self._steps.values():
                 if other.scaled_by == step.name:
                     other.splits += number or 0
-        return state == "done" and step.count("done") >= max(step.splits, len(step.tasks))
+        return done and step.count(AttemptState.SUCCEEDED) >= max(step.splits, len(step.tasks))
 
     def lines(self, width: int = 100) -> list[str]:
         """The block's lines, each at most ``width`` characters."""
@@ -188,7 +191,9 @@ class ProgressDisplay:
         return [line[:width] for line in lines]
 
     def _describe(self, step: _Step) -> str:
-        done, running, failed = step.count("done"), step.count("running"), step.count("failed")
+        done = step.count(AttemptState.SUCCEEDED)
+        running = step.count(AttemptState.RUNNING)
+        failed = step.count(AttemptState.FAILED, AttemptState.TIMEOUT)
         if step.scaled_by is None:
             if failed:
                 return "failed"
