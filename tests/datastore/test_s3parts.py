@@ -156,6 +156,29 @@ def test_a_large_blob_read_is_cached_and_kept_whole(
     assert blob_store(s3_url, tmp_path / "r").get(sha) == random_blob
 
 
+def test_a_large_blob_written_is_cached_once_stored(
+    s3_url: str, s3_server: S3Server, s3_bucket: str, tmp_path: Path, random_blob: bytes
+) -> None:
+    """A task that stores a large artifact leaves it in the machine's cache, so the next
+    task there reads it without downloading it."""
+    writer = blob_store(s3_url, tmp_path)
+    sha = writer.put(random_blob)
+    assert writer.cache.path(sha).read_bytes() == random_blob
+    assert obstore.head(raw_store(s3_server, s3_bucket), key_of(s3_url, sha))["size"] > SIZE
+    obstore.delete(raw_store(s3_server, s3_bucket), key_of(s3_url, sha))
+    assert blob_store(s3_url, tmp_path).get(sha) == random_blob
+
+
+def test_a_failed_large_upload_caches_nothing(
+    s3_url: str, tmp_path: Path, random_blob: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+    store = blob_store(s3_url, tmp_path)
+    with pytest.raises(StoreError, match="^Access denied to s3://"):
+        store.put(random_blob)
+    assert not any(path.is_file() for path in store.cache.folder.rglob("*"))
+
+
 @pytest.mark.anyio
 async def test_large_blobs_from_worker_threads_of_either_backend(
     s3_url: str, tmp_path: Path, random_blob: bytes

@@ -30,6 +30,7 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import threading
 import zlib
@@ -125,18 +126,11 @@ class S3BlobStore:
             try:
                 if len(data) <= _SINGLE_LIMIT:
                     self._put_small(path, data)
+                    self._cache.store(sha, data)
                 elif not self._exists_remote(path):
-                    obstore.put(
-                        self._store,
-                        path,
-                        large_body(data),
-                        chunk_size=PART_SIZE,
-                        max_concurrency=_PART_CONCURRENCY,
-                    )
+                    self._put_large(sha, path, data)
             except (OSError, ObstoreError) as exc:
                 raise failure(self._location, exc, "write", path) from None
-        if len(data) <= _SINGLE_LIMIT:  # a large blob is cached when it is read
-            self._cache.store(sha, data)
         self._remember(sha)
         return sha
 
@@ -277,6 +271,33 @@ class S3BlobStore:
             obstore.put(self._store, path, stored, mode="create", use_multipart=False)
         except AlreadyExistsError:
             self._check_stored(path, hashlib.sha256(data).hexdigest(), stored)
+
+    def _put_large(self, sha: str, path: str, data: bytes) -> None:
+        """A multipart upload; the read cache's copy (if it keeps one this size) is written
+        by another thread meanwhile, and committed only once the upload completed."""
+        upload = functools.partial(
+            obstore.put,
+            self._store,
+            path,
+            large_body(data),
+            chunk_size=PART_SIZE,
+            max_concurrency=_PART_CONCURRENCY,
+        )
+        if not self._cache.keeps(len(data)):
+            upload()
+            return
+        with (
+            self._cache.staging(sha) as (temp, file),
+            ThreadPoolExecutor(1, thread_name_prefix="tideflow-s3-cache") as pool,
+        ):
+            written = pool.submit(file.write, data)
+            upload()
+            try:
+                written.result()
+                file.close()
+            except OSError:
+                return  # stored, just not cached (a full disk, say)
+            self._cache.commit(temp, sha, len(data))
 
     def _check_stored(self, path: str, sha: str, stored: bytes) -> None:
         """Make sure the object already at ``path`` holds the blob; replace it if damaged.
