@@ -10,8 +10,11 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
   way no reader ever sees a torn or partial object, and a blob already stored is not
   sent again.
 * **Reads check the digest.** A damaged or truncated object raises
-  :exc:`~tideflow.exception.ArtifactError` naming its key. A large blob streams through a
-  file of the read cache, so memory stays bounded to a few parts beyond the result.
+  :exc:`~tideflow.exception.ArtifactError` naming its key. Every read starts with one
+  ``GET`` of the first 16 MiB, which is the whole of a small blob; the rest of a large
+  one comes in parallel ranged ``GET``\ s conditional on that response's ETag
+  (:mod:`._s3parts`), written into a staged file of the read cache and read back from it,
+  so memory holds the result and at most a few parts, never a second copy.
 * **A damaged object is repaired, never reused.** Conditional writes never overwrite a
   key, so a damaged object would otherwise stay forever. When a write of a small blob finds
   its key taken, the object is checked (its ETag against the MD5 of the bytes this writer
