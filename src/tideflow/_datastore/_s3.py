@@ -12,7 +12,7 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
 * **Reads check the digest.** A damaged or truncated object raises
   :exc:`~tideflow.exception.ArtifactError` naming its key. Every read starts with one
   ``GET`` of the first 16 MiB, which is the whole of a small blob; the rest of a large
-  one comes in parallel ranged ``GET``\ s conditional on that response's ETag
+  one comes in parallel ranged ``GET`` requests conditional on that response's ETag
   (:mod:`._s3parts`), written into a staged file of the read cache and read back from it,
   so memory holds the result and at most a few parts, never a second copy.
 * **A damaged object is repaired, never reused.** Conditional writes never overwrite a
