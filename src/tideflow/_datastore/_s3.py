@@ -10,8 +10,11 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
   way no reader ever sees a torn or partial object, and a blob already stored is not
   sent again.
 * **Reads check the digest.** A damaged or truncated object raises
-  :exc:`~tideflow.exception.ArtifactError` naming its key. A large blob streams through a
-  file of the read cache, so memory stays bounded to a few parts beyond the result.
+  :exc:`~tideflow.exception.ArtifactError` naming its key. Every read starts with one
+  ``GET`` of the first 16 MiB, which is the whole of a small blob; the rest of a large
+  one comes in parallel ranged ``GET`` requests conditional on that response's ETag
+  (:mod:`._s3parts`), written into a staged file of the read cache and read back from it,
+  so memory holds the result and at most a few parts, never a second copy.
 * **A damaged object is repaired, never reused.** Conditional writes never overwrite a
   key, so a damaged object would otherwise stay forever. When a write of a small blob finds
   its key taken, the object is checked (its ETag against the MD5 of the bytes this writer
@@ -29,6 +32,8 @@ a file of the local store (a 9-byte header, then the raw or zlib-compressed byte
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import threading
 import zlib
@@ -43,11 +48,12 @@ from obstore.exceptions import BaseError as ObstoreError
 from .._exceptions import ArtifactError
 from .._stores._interfaces import check_object_name
 from ._cache import BlobCache
-from ._cas import _HEADER, _MAX_RATIO, _RAW, _SHA_RE, _ZLIB, _encode, _parse_header
+from ._cas import _HEADER, _RAW, _SHA_RE, _ZLIB, _encode, _parse_header
 from ._s3client import S3Location, failure, make_store, parse_s3_url
+from ._s3parts import PART_SIZE, StreamDecoder, corrupt, large_body, read_parts, write_at
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable
 
     from obstore import ObjectMeta, PutMode, UpdateVersion
     from obstore.store import S3Store
@@ -56,13 +62,10 @@ if TYPE_CHECKING:
 
 __all__ = ("S3BlobStore", "open_s3")
 
-#: Blobs larger than this are uploaded in parts and downloaded as a stream.
-_SINGLE_LIMIT: Final = 16 << 20
-_PART_SIZE: Final = 16 << 20
+#: Blobs larger than this are uploaded in parts (and read in parts, see :mod:`._s3parts`).
+_SINGLE_LIMIT: Final = PART_SIZE
 #: Parts of one upload in flight at once.
 _PART_CONCURRENCY: Final = 8
-#: How much of a large blob is compressed to decide whether compressing it pays.
-_SAMPLE: Final = 1 << 20
 #: How often a write checks and replaces a damaged object that others keep changing.
 _REPAIR_TRIES: Final = 4
 #: Most keys remembered as stored, per store object.
@@ -126,18 +129,11 @@ class S3BlobStore:
             try:
                 if len(data) <= _SINGLE_LIMIT:
                     self._put_small(path, data)
+                    self._cache.store(sha, data)
                 elif not self._exists_remote(path):
-                    obstore.put(
-                        self._store,
-                        path,
-                        _large_body(data),
-                        chunk_size=_PART_SIZE,
-                        max_concurrency=_PART_CONCURRENCY,
-                    )
+                    self._put_large(sha, path, data)
             except (OSError, ObstoreError) as exc:
                 raise failure(self._location, exc, "write", path) from None
-        if len(data) <= _SINGLE_LIMIT:  # a large blob is cached when it is read
-            self._cache.store(sha, data)
         self._remember(sha)
         return sha
 
@@ -165,13 +161,14 @@ class S3BlobStore:
             return cached
         with self._slots:
             try:
-                result = obstore.get(self._store, path)
+                result = self._get_start(path)
                 try:
-                    if result.meta["size"] <= _SINGLE_LIMIT:
-                        data = self._decode(sha, result.bytes())
+                    first = result.bytes()
+                    if result.meta["size"] <= len(first):
+                        data = self._decode(sha, first)
                         self._cache.store(sha, data)
                     else:
-                        data = self._download(sha, result.stream(_PART_SIZE))
+                        data = self._download(sha, path, first, result.meta)
                 except ArtifactError as damage:
                     raise self._discard(sha, path, result.meta["e_tag"], damage) from None
             except FileNotFoundError as exc:
@@ -278,6 +275,33 @@ class S3BlobStore:
         except AlreadyExistsError:
             self._check_stored(path, hashlib.sha256(data).hexdigest(), stored)
 
+    def _put_large(self, sha: str, path: str, data: bytes) -> None:
+        """A multipart upload; the read cache's copy (if it keeps one this size) is written
+        by another thread meanwhile, and committed only once the upload completed."""
+        upload = functools.partial(
+            obstore.put,
+            self._store,
+            path,
+            large_body(data),
+            chunk_size=PART_SIZE,
+            max_concurrency=_PART_CONCURRENCY,
+        )
+        if not self._cache.keeps(len(data)):
+            upload()
+            return
+        with (
+            self._cache.staging(sha) as (temp, file),
+            ThreadPoolExecutor(1, thread_name_prefix="tideflow-s3-cache") as pool,
+        ):
+            written = pool.submit(file.write, data)
+            upload()
+            try:
+                written.result()
+                file.close()
+            except OSError:
+                return  # stored, just not cached (a full disk, say)
+            self._cache.commit(temp, sha, len(data))
+
     def _check_stored(self, path: str, sha: str, stored: bytes) -> None:
         """Make sure the object already at ``path`` holds the blob; replace it if damaged.
 
@@ -345,28 +369,65 @@ class S3BlobStore:
             try:
                 data = zlib.decompress(body)
             except zlib.error as exc:
-                raise _corrupt(sha, path, f"zlib cannot decompress it ({exc})") from None
+                raise corrupt(sha, path, f"zlib cannot decompress it ({exc})") from None
         else:
             data = bytes(body)
         if len(data) != size:
-            raise _corrupt(sha, path, f"the header says {size} bytes but it holds {len(data)}")
+            raise corrupt(sha, path, f"the header says {size} bytes but it holds {len(data)}")
         if hashlib.sha256(data).hexdigest() != sha:
-            raise _corrupt(sha, path, "its bytes do not match their SHA-256 digest")
+            raise corrupt(sha, path, "its bytes do not match their SHA-256 digest")
         return data
 
-    def _download(self, sha: str, chunks: Iterable[bytes | obstore.Bytes]) -> bytes:
-        """Stream a large blob into a staged cache file, checking it; return its bytes."""
-        where = self._where(_path(sha))
-        decoder = _StreamDecoder(sha, where)
+    def _get_start(self, path: str) -> obstore.GetResult:
+        """The first part of an object: the whole of a small one (one ``GET``)."""
+        try:
+            return obstore.get(self._store, path, options={"range": (0, PART_SIZE)})
+        except ObstoreError as exc:
+            if "416" not in str(exc):
+                raise
+            return obstore.get(self._store, path)  # an empty object has no first byte
+
+    def _download(self, sha: str, path: str, first: obstore.Bytes, meta: ObjectMeta) -> bytes:
+        """Fetch the rest of a large blob in parallel parts into a staged cache file,
+        checking it on the way; return its bytes (read back from the file, so memory holds
+        the result and a few parts, never a second copy).
+
+        A raw blob's parts are written at their offsets by the threads that fetch them, and
+        only hashed here, in order; a compressed blob is decoded here, in order.
+        """
+        where = self._where(path)
+        encoding, size = _parse_header(bytes(memoryview(first)[: _HEADER.size]), sha, where)
+        if encoding == _RAW and meta["size"] != _HEADER.size + size:
+            held = meta["size"] - _HEADER.size
+            raise corrupt(sha, where, f"the header says {size} bytes but it holds {held}")
+        decoder = StreamDecoder(sha, where)
         digest = hashlib.sha256()
         with self._cache.staging(sha) as (temp, file):
-            for chunk in chunks:
-                for piece in decoder.feed(chunk):
-                    digest.update(piece)
-                    file.write(piece)
+            fd = file.fileno()
+            parts = read_parts(
+                self._store,
+                path,
+                first,
+                size=meta["size"],
+                e_tag=meta["e_tag"],
+                where=where,
+                sink=(
+                    (lambda start, part: write_at(fd, part, start - _HEADER.size))
+                    if encoding == _RAW
+                    else None
+                ),
+            )
+            with contextlib.closing(parts):
+                for chunk in parts:
+                    for piece in decoder.feed(chunk):
+                        digest.update(piece)
+                        if encoding != _RAW:
+                            file.write(piece)
+                        elif chunk is first:
+                            write_at(fd, piece, 0)
             decoder.finish()
             if digest.hexdigest() != sha:
-                raise _corrupt(sha, where, "its bytes do not match their SHA-256 digest")
+                raise corrupt(sha, where, "its bytes do not match their SHA-256 digest")
             file.close()
             data = temp.read_bytes()
             if self._cache.keeps(len(data)):
@@ -409,79 +470,3 @@ def _version_of(meta: ObjectMeta) -> UpdateVersion:
 
 def _path(sha: str) -> str:
     return f"blobs/{sha[:2]}/{sha[2:]}"
-
-
-def _large_body(data: bytes) -> Iterator[bytes | memoryview]:
-    """The stored form of a large blob, piece by piece: compressed if a sample shows it pays."""
-    view = memoryview(data)
-    sample = view[:_SAMPLE]
-    if len(zlib.compress(sample, 1)) > len(sample) * _MAX_RATIO:
-        yield _HEADER.pack(_RAW, len(data))
-        for start in range(0, len(view), _PART_SIZE):
-            yield view[start : start + _PART_SIZE]
-        return
-    yield _HEADER.pack(_ZLIB, len(data))
-    compressor = zlib.compressobj(1)
-    for start in range(0, len(view), _PART_SIZE):
-        if out := compressor.compress(view[start : start + _PART_SIZE]):
-            yield out
-    yield compressor.flush()
-
-
-class _StreamDecoder:
-    """Decodes a stored blob chunk by chunk, keeping each piece it yields bounded."""
-
-    def __init__(self, sha: str, where: str) -> None:
-        self._sha = sha
-        self._where = where
-        self._head = b""
-        self._encoding: int | None = None
-        self._size = 0
-        self._inflate: zlib._Decompress | None = None
-        self.written = 0
-
-    def feed(self, chunk: bytes | memoryview | obstore.Bytes) -> Iterator[bytes | memoryview]:
-        view = memoryview(chunk)
-        if self._encoding is None:
-            need = _HEADER.size - len(self._head)
-            self._head += bytes(view[:need])
-            view = view[need:]
-            if len(self._head) < _HEADER.size:
-                return
-            self._encoding, self._size = _parse_header(self._head, self._sha, self._where)
-            if self._encoding == _ZLIB:
-                self._inflate = zlib.decompressobj()
-        if self._inflate is None:
-            self.written += len(view)
-            yield view
-            return
-        data: bytes | memoryview = view
-        while data:
-            try:
-                out = self._inflate.decompress(data, _PART_SIZE)
-            except zlib.error as exc:
-                raise _corrupt(
-                    self._sha, self._where, f"zlib cannot decompress it ({exc})"
-                ) from None
-            self.written += len(out)
-            yield out
-            data = self._inflate.unconsumed_tail
-
-    def finish(self) -> None:
-        if self._encoding is None:
-            raise _corrupt(self._sha, self._where, "the object is shorter than its header")
-        if self._inflate is not None and not self._inflate.eof:
-            raise _corrupt(self._sha, self._where, "its compressed bytes are cut short")
-        if self.written != self._size:
-            raise _corrupt(
-                self._sha,
-                self._where,
-                f"the header says {self._size} bytes but it holds {self.written}",
-            )
-
-
-def _corrupt(sha: str, where: str, reason: str) -> ArtifactError:
-    return ArtifactError(
-        f"Blob {sha} at {where} is damaged: {reason}. Delete the object; the artifacts that "
-        "use it cannot be loaded until a run stores them again."
-    )
