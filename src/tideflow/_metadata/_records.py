@@ -21,6 +21,7 @@ __all__ = (
     "ExceptionInfo",
     "MetadataRecord",
     "RunRecord",
+    "RunView",
     "StepRecord",
     "TaskRecord",
     "TaskSnapshot",
@@ -188,3 +189,13 @@ class TaskView(msgspec.Struct, frozen=True, kw_only=True):
     attempt: AttemptRecord | None
     #: The artifacts of that attempt, by name.
     artifacts: tuple[ArtifactRecord, ...] = ()
+
+
+class RunView(msgspec.Struct, frozen=True, kw_only=True):
+    """A run with the newest task of one of its steps, read in one query
+    (:meth:`~tideflow._stores._interfaces.MetadataStore.get_run_view`): what the client
+    needs for ``Run(pathspec).data``."""
+
+    run: RunRecord
+    #: The newest task of the step asked for, ``None`` if it has none (yet).
+    newest: TaskView | None
