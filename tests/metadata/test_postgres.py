@@ -334,6 +334,30 @@ def test_a_forked_child_leaves_the_parents_sessions_alone(store: PostgresMetadat
     store.heartbeat("F", run.run_id)
 
 
+def _close_in_child(store: PostgresMetadataStore) -> None:
+    store.close()
+    os._exit(0)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_a_child_forked_while_the_locks_are_held_can_close_the_store(
+    store: PostgresMetadataStore,
+) -> None:
+    """Another thread of the parent may hold the pool's or the leases' lock at the moment
+    of the fork: the child's own close does not wait for them."""
+    run = store.create_run("F", user="alice", system_tags=SYSTEM)
+    assert store.hold_run_lease("F", run.run_id)
+    with store._db._lock, store._leases._lock:  # as another thread of the parent would
+        child = multiprocessing.get_context("fork").Process(target=_close_in_child, args=(store,))
+        child.start()
+    child.join(timeout=60)
+    if child.exitcode is None:
+        child.kill()
+        child.join()
+    assert child.exitcode == 0
+    assert store.is_run_alive("F", run.run_id) is True
+
+
 def test_open_metadata_picks_postgres(url: str, tmp_path: Path) -> None:
     with open_metadata(url, root=tmp_path) as store:  # type: ignore[attr-defined]
         assert isinstance(store, PostgresMetadataStore)

@@ -146,10 +146,10 @@ class PgDatabase:
 
     def close(self) -> None:
         """Close the pool; later use raises :exc:`RuntimeError`. Idempotent."""
-        with self._lock:
+        with self._guard():
             pool, self._pool = self._pool, None
             self._closed = True
-        if pool is not None and self._pid == os.getpid():
+        if pool is not None:
             pool.close(timeout=5.0)
 
     def read(self, work: Callable[[Conn], T]) -> T:
@@ -183,11 +183,17 @@ class PgDatabase:
                 pool.check()  # drop the other idle connections the server ended too
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _guard(self) -> threading.Lock:
+        """The lock of this process's pool: a forked child drops the parent's pool (never
+        closing it) and lock (another thread may have held it)."""
+        if self._pid != os.getpid():
+            self._inherited.append(self._pool)
+            self._pool, self._pid = None, os.getpid()
+            self._lock = threading.Lock()
+        return self._lock
+
     def _connections(self) -> ConnectionPool[Conn]:
-        with self._lock:
-            if self._pid != os.getpid():
-                self._inherited.append(self._pool)
-                self._pool, self._pid = None, os.getpid()
+        with self._guard():
             if self._closed:
                 raise RuntimeError(
                     f"The metadata store {self.settings.safe_url!r} is closed. Create a new "

@@ -115,12 +115,10 @@ class SQLiteMetadataStore(
         self._db.close()
 
     def _read(self, work: Callable[[Session], T]) -> T:
-        with self._db.read() as conn:
-            return work(Session(conn, SQLITE))
+        return self._db.read(lambda conn: work(Session(conn, SQLITE)))
 
     def _write(self, work: Callable[[Session], T]) -> T:
-        with self._db.write() as conn:
-            return work(Session(conn, SQLITE))
+        return self._db.write(lambda conn: work(Session(conn, SQLITE)))
 
     def _next_run_number(self, s: Session, flow: str, candidate: int) -> int:
         (top,) = s.one("SELECT max(run_id) FROM runs WHERE flow = ?", (flow,))
