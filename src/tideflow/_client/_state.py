@@ -60,12 +60,21 @@ class ClientState:
         #: no variable names one): reading the account database costs more than a query.
         self.accounts: dict[int, str] = {}
 
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (the parent's may have been held by a thread the
+        child does not have)."""
+        self.lock = threading.Lock()
+
     def __repr__(self) -> str:
         chosen = repr(self.namespace) if self.namespace_set else "default"
         return f"<ClientState namespace={chosen} stores={len(self.stores)}>"
 
 
 _STATE = ClientState()
+if hasattr(os, "register_at_fork"):
+    # Another thread may hold the lock at the moment of a fork; the child has no such
+    # thread, so it starts with a lock of its own.
+    os.register_at_fork(after_in_child=_STATE.after_fork)
 
 
 def client_state() -> ClientState:

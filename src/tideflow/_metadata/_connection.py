@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import sqlite3
 import threading
 import warnings
-from typing import TYPE_CHECKING, TypeVar, final
+import weakref
+from typing import TYPE_CHECKING, Final, TypeVar, final
 
 from .._exceptions import StoreError, TideflowError
 from ._schema import READ_ONLY_FIX, empty_connection, open_connection
@@ -41,12 +43,14 @@ class Database:
     A process forked from the owner opens a connection (and a lock) of its own. It never
     uses or closes the inherited ones: SQLite's connections must not cross a fork, and
     closing one in the child could end the parent's hold on the write-ahead log. They
-    are kept as long as the store, never closed.
+    are kept as long as the store, never closed. A fork waits until no thread is inside
+    a unit of work of any store (see :func:`_hold_every_store`), so the child never
+    inherits SQLite's own locks held by a thread it does not have.
     """
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._empty: sqlite3.Connection | None = None
         self._read_only = False
@@ -54,6 +58,7 @@ class Database:
         self._pid = os.getpid()
         #: Connections inherited through fork: kept while the store lives, never closed.
         self._inherited: list[sqlite3.Connection] = []
+        _OPEN.add(self)
 
     def __repr__(self) -> str:
         return f"<Database {str(self.path)!r} {self._state.value}>"
@@ -169,8 +174,36 @@ class Database:
         # A connection (and a lock) inherited through fork() belong to the parent process.
         if self._pid != os.getpid():
             self._pid = os.getpid()
-            self._lock = threading.Lock()
+            self._lock = threading.RLock()
             self._inherited += [c for c in (self._conn, self._empty) if c is not None]
             self._conn = self._empty = None
             if self._state is _State.OPENED:
                 self._state = _State.UNOPENED
+
+
+#: Every store of this process, for the fork handlers below.
+_OPEN: Final[weakref.WeakSet[Database]] = weakref.WeakSet()
+
+
+def _hold_every_store() -> None:
+    """Before a fork: take the lock of every store (waiting for the units of work under
+    way), so that no other thread is inside SQLite, holding its process-wide mutexes,
+    at the instant of the fork. The lock is reentrant, so a fork from inside a unit of
+    work does not wait for itself."""
+    for database in list(_OPEN):
+        database._lock.acquire()
+
+
+def _release_every_store() -> None:
+    """After a fork, in the parent and in the child: let go of the locks taken before."""
+    for database in list(_OPEN):
+        with contextlib.suppress(RuntimeError):  # a store made while forking
+            database._lock.release()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(
+        before=_hold_every_store,
+        after_in_parent=_release_every_store,
+        after_in_child=_release_every_store,
+    )
