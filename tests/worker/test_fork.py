@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import msgspec
 import psutil
 import pytest
 
@@ -278,6 +279,45 @@ class _Sink:
 
     async def lines(self, stream: str, lines: list[tuple[float, bytes]]) -> None:
         self.lines.extend((stream, line) for _, line in lines)
+
+
+def _children(pid: int) -> list[int]:
+    return [p.pid for p in psutil.Process(pid).children() if p.status() != psutil.STATUS_ZOMBIE]
+
+
+def _wait_one_child(host: int, deadline: float = 10.0) -> list[int]:
+    """The host's children once only one is left (the spare), or all of them at the end."""
+    end = time.monotonic() + deadline
+    while len(children := _children(host)) != 1 and time.monotonic() < end:
+        time.sleep(0.02)
+    return children
+
+
+async def test_each_task_runs_in_a_child_forked_ahead_of_it(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """Between tasks the host keeps one child waiting, already a session of its own; the
+    next task runs in it, with its own output; the spare goes with the host."""
+    executor = ForkExecutor(idle_timeout=60)
+    try:
+        spec = _spec(flows_dir, tideflow_root)
+        env = dict(os.environ)
+        first = _Sink()
+        outcome = await executor.run_task(spec, first, env=env, cwd=str(flows_dir))
+        assert outcome.done is not None and outcome.done.ok
+        [host] = executor.host_pids()
+        [spare] = await anyio.to_thread.run_sync(_wait_one_child, host)
+        assert spare != first.pid
+        assert os.getsid(spare) == spare
+        second = _Sink()
+        spec = msgspec.structs.replace(spec, task_id="2")
+        outcome = await executor.run_task(spec, second, env=env, cwd=str(flows_dir))
+        assert outcome.done is not None and outcome.done.ok
+        assert second.pid == spare
+        [spare] = await anyio.to_thread.run_sync(_wait_one_child, host)
+    finally:
+        await executor.aclose()
+    assert await anyio.to_thread.run_sync(_wait_gone, [host, spare]) == []
 
 
 async def test_idle_host_exits_by_itself(tideflow_root: Path, flows_dir: Path) -> None:

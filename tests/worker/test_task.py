@@ -11,13 +11,14 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
 
 from tideflow import FlowSpec, Parameter, current, step
 from tideflow._datastore._artifacts import dumps, loads
 from tideflow._datastore._cas import LocalBlobStore
 from tideflow._messages import ArtifactRef, ForeachFrame, InputTask, TaskDone, TaskSpec
-from tideflow._worker._task import execute
+from tideflow._worker._task import execute, rehearse
 from tideflow.exception import (
     MergeArtifactsError,
     MergeArtifactsException,
@@ -427,3 +428,15 @@ def test_join_errors(store: Store, kind: str, message: str) -> None:
         store.spec("join", inputs=join_inputs(store), parameters={"kind": kind}), TaskFlow
     )
     assert re.match(message, failed(done)[1]), failed(done)
+
+
+def test_a_rehearsal_runs_no_step_and_writes_nothing(store: Store) -> None:
+    """What a fork host and its spare child do ahead of a task: the machinery around the
+    step, with the step not run and nothing written to the store."""
+    spec = store.spec("start", parameters={"kind": "raise"})
+    before = sorted(store.root.rglob("*"))
+    done = rehearse(spec, TaskFlow)
+    assert done is not None and done.ok
+    assert sorted(store.root.rglob("*")) == before  # the step (which raises) did not run
+    assert rehearse(spec, None) is None
+    assert rehearse(msgspec.structs.replace(spec, step="no_such_step"), TaskFlow) is None

@@ -509,6 +509,7 @@ class ForkExecutor:
         pid: int | None = None
         done: TaskDone | None = None
         exited: Exited | None = None
+        leaving = False
         try:
             first = await receive_frame(task, frames)
             if isinstance(first, Exited):
@@ -519,20 +520,26 @@ class ForkExecutor:
             pid = first.pid
             await sink.started(pid)
             async with anyio.create_task_group() as tg:
-                tg.start_soon(pump_lines, out, "stdout", sink)
-                tg.start_soon(pump_lines, err, "stderr", sink)
+                drained = anyio.Event()
+                tg.start_soon(_pump_output, out, err, sink, drained)
                 while exited is None:
                     message = await receive_frame(task, frames)
                     if message is None:
                         break
                     if isinstance(message, TaskDone):
                         done = message
+                        exited = await _exit_or_drained(task, frames, drained)
+                        if exited is None:
+                            # The child closed its output, then reported: it is leaving,
+                            # and its host stops what it left in its session.
+                            leaving = True
+                            return TaskOutcome(done=done, returncode=0, pid=pid)
                     elif isinstance(message, Exited):
                         exited = message
                 # Anything the step left running in its process group goes too.
                 kill_group(pid, signal.SIGKILL)
         finally:
-            if exited is None:
+            if exited is None and not leaving:
                 exited = await self._stop(pid, task, frames)
         if exited is None:
             return TaskOutcome(
@@ -581,6 +588,36 @@ async def stop_host_process(process: Process) -> None:
         kill_group(process.pid, signal.SIGKILL)
     finally:
         await close_process(process)
+
+
+async def _pump_output(
+    out: FdReceiveStream, err: FdReceiveStream, sink: TaskSink, drained: anyio.Event
+) -> None:
+    """Forward the task's stdout and stderr lines until both end; then set ``drained``."""
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pump_lines, out, "stdout", sink)
+        tg.start_soon(pump_lines, err, "stderr", sink)
+    drained.set()
+
+
+async def _exit_or_drained(
+    task: FdReceiveStream, frames: FrameBuffer, drained: anyio.Event
+) -> Exited | None:
+    """After the report: ``None`` as soon as the output has ended, or the child's
+    :class:`Exited` if it comes first (a process the step started still holds the
+    output, or the child died before it closed it)."""
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+
+            async def cancel_when_drained() -> None:
+                await drained.wait()
+                scope.cancel()
+
+            tg.start_soon(cancel_when_drained)
+            exited = await _wait_exited(task, frames)
+            tg.cancel_scope.cancel()
+            return exited
+    return None
 
 
 async def _wait_exited(task: FdReceiveStream, frames: FrameBuffer) -> Exited | None:

@@ -43,9 +43,11 @@ from ._host_protocol import (
     HostShutdown,
     encode,
 )
-from ._task import execute, load_flow_class
+from ._task import execute, load_flow_class, rehearse
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._flow._spec import FlowSpec
 
 __all__ = ("main",)
@@ -105,6 +107,11 @@ class _Host:
         self._fds: deque[int] = deque()
         #: The task socket of each running child, by pid.
         self._running: dict[int, socket.socket] = {}
+        #: The child forked ahead of the next task, and the host's end of its channel.
+        self._spare: tuple[int, socket.socket] | None = None
+        #: The last task received (a spare rehearses it), and the steps rehearsed here.
+        self._last: TaskSpec | None = None
+        self._rehearsed: set[str] = set()
         self._wake_r, self._wake_w = os.pipe()
         self._selector = selectors.DefaultSelector()
         self._prctl = _pdeathsig_setter()
@@ -121,6 +128,8 @@ class _Host:
         idle_since = time.monotonic()
         try:
             while True:
+                if self._spare is None:
+                    self._fork_spare()
                 timeout = None
                 if not self._running and self._idle is not None:
                     timeout = idle_since + self._idle - time.monotonic()
@@ -156,37 +165,114 @@ class _Host:
             if isinstance(message, TaskSpec):
                 out, err, task = (self._fds.popleft() for _ in range(FDS_PER_TASK))
                 self._start(message, out, err, socket.socket(fileno=task))
+                self._last = message
+                if message.step not in self._rehearsed:
+                    # Once per step, after its first task has started: later children
+                    # inherit what the rehearsal warmed up.
+                    self._rehearsed.add(message.step)
+                    self._rehearse(message)
+                    gc.freeze()
         return True
+
+    def _rehearse(self, spec: TaskSpec) -> None:
+        done = rehearse(spec, self._cls)
+        if done is not None:
+            encode(done)
 
     # -- children ----------------------------------------------------------------------
 
     def _start(self, spec: TaskSpec, out: int, err: int, task: socket.socket) -> None:
+        """Hand the task to the spare child, or fork one for it if there is no spare."""
+        pid = self._hand_to_spare(spec, out, err, task)
+        if pid is None:
+            pid = self._fork(lambda: self._child(spec, out, err, task, detach=True))
+        os.close(out)
+        os.close(err)
+        if pid is None:
+            self._report(task, Exited(pid=0, returncode=None, problem="cannot fork"))
+        else:
+            self._running[pid] = task
+
+    def _fork(self, child: Callable[[], NoReturn]) -> int | None:
+        """Fork a child that runs ``child``; its pid, or ``None`` when forking fails."""
         sys.stdout.flush()
         sys.stderr.flush()
         try:
             pid = os.fork()
-        except OSError as exc:
-            os.close(out)
-            os.close(err)
-            self._report(task, Exited(pid=0, returncode=None, problem=f"cannot fork: {exc}"))
-            return
+        except OSError:
+            return None
         if pid == 0:
-            self._child(spec, out, err, task)
-        os.close(out)
-        os.close(err)
-        self._running[pid] = task
+            child()
+        return pid
 
-    def _child(self, spec: TaskSpec, out: int, err: int, task: socket.socket) -> NoReturn:
+    def _fork_spare(self) -> None:
+        """Fork the child that runs the next task, ahead of it: forking a process and
+        making it a task's own session is then off the task's way."""
+        mine, theirs = socket.socketpair()
+        pid = self._fork(lambda: self._spare_child(mine, theirs))
+        theirs.close()
+        if pid is None:
+            mine.close()
+        else:
+            self._spare = (pid, mine)
+
+    def _hand_to_spare(
+        self, spec: TaskSpec, out: int, err: int, task: socket.socket
+    ) -> int | None:
+        """Send the task and its descriptors to the spare child; its pid, or ``None``."""
+        if self._spare is None:
+            return None
+        (pid, channel), self._spare = self._spare, None
+        with channel:
+            try:
+                socket.send_fds(channel, [encode(spec)], [out, err, task.fileno()])
+            except OSError:  # the spare died: it is reaped like any child
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                return None
+        return pid
+
+    def _spare_child(self, mine: socket.socket, channel: socket.socket) -> NoReturn:
+        """In the spare: wait for a task from the host, then run it (exit if none comes)."""
         code = 70
         try:
-            self._become_task(out, err, task)
+            mine.close()
+            self._become_task()
+            if self._last is not None:
+                self._rehearse(self._last)
+            frames = FrameBuffer()
+            fds: list[int] = []
+            while (spec := frames.next()) is None:
+                data, received, _, _ = socket.recv_fds(channel, 1 << 16, FDS_PER_TASK)
+                fds.extend(received)
+                if not data:  # the host is gone or stopped the spare
+                    os._exit(0)
+                frames.feed(data)
+            channel.close()
+            if not isinstance(spec, TaskSpec) or len(fds) != FDS_PER_TASK:
+                os._exit(70)
+            out, err, task = fds
+            self._child(spec, out, err, socket.socket(fileno=task), detach=False)
+        finally:
+            os._exit(code)
+
+    def _child(
+        self, spec: TaskSpec, out: int, err: int, task: socket.socket, *, detach: bool
+    ) -> NoReturn:
+        """In a task's child (``detach``: just forked, not a spare): run the step with
+        ``out`` and ``err`` as its stdout and stderr, and report it. The output is closed
+        before the report, so that the supervisor has every line once it has the report."""
+        code = 70
+        try:
+            if detach:
+                self._become_task()
+            _redirect(out, err)
             task.sendall(encode(Ready(os.getpid())))
             done = execute(spec, self._cls)
-            sys.stdout.flush()
-            sys.stderr.flush()
+            atexit._run_exitfuncs()
+            _end_output()
             task.sendall(encode(done))
             task.close()
-            atexit._run_exitfuncs()
             code = 0
         except KeyboardInterrupt:
             traceback.print_exc()
@@ -200,8 +286,8 @@ class _Host:
                 sys.stderr.flush()
             os._exit(code)
 
-    def _become_task(self, out: int, err: int, task: socket.socket) -> None:
-        """In a new child: own session, the task's pipes as fds 1 and 2, no host state."""
+    def _become_task(self) -> None:
+        """In a new child: own session, no host state, stdin from ``/dev/null``."""
         os.setsid()
         if self._prctl is not None:
             self._prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # type: ignore[operator]
@@ -216,31 +302,37 @@ class _Host:
         for other in self._running.values():
             other.close()
         self._running.clear()
+        if self._spare is not None:
+            self._spare[1].close()
+            self._spare = None
         for fd in self._fds:
             os.close(fd)
-        os.dup2(out, 1)
-        os.dup2(err, 2)
-        os.close(out)
-        os.close(err)
+        self._fds.clear()
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.close(null)
 
     def _reap(self) -> None:
-        """Collect every child that ended and report how it ended."""
+        """Collect every child that ended, report how it ended and stop what it left."""
         with contextlib.suppress(BlockingIOError, InterruptedError):
             while os.read(self._wake_r, 4096):
                 pass
-        while self._running:
+        while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if self._spare is not None and self._spare[0] == pid:
+                self._spare[1].close()
+                self._spare = None
             task = self._running.pop(pid, None)
             if task is not None:
                 self._report(task, Exited(pid=pid, returncode=os.waitstatus_to_exitcode(status)))
+                # Whatever the step started in its session goes with it.
+                with contextlib.suppress(OSError):
+                    os.killpg(pid, signal.SIGKILL)
 
     @staticmethod
     def _report(task: socket.socket, message: Exited) -> None:
@@ -252,6 +344,13 @@ class _Host:
 
     def _stop_all(self) -> None:
         """Kill what still runs (the supervisor is gone or stopping us), and reap it."""
+        if self._spare is not None:
+            pid, channel = self._spare
+            channel.close()
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            self._spare = None
         for pid in self._running:
             for kill in (os.killpg, os.kill):
                 with contextlib.suppress(OSError):
@@ -261,6 +360,25 @@ class _Host:
                 _, status = os.waitpid(pid, 0)
                 self._report(task, Exited(pid=pid, returncode=os.waitstatus_to_exitcode(status)))
         self._running.clear()
+
+
+def _redirect(out: int, err: int) -> None:
+    """Make ``out`` and ``err`` the process's stdout and stderr (fds 1 and 2)."""
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.close(out)
+    os.close(err)
+
+
+def _end_output() -> None:
+    """Flush and close the task's stdout and stderr (fds 1 and 2 then read ``/dev/null``'s
+    sink): the supervisor sees their ends, and so has every line the step wrote."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
 
 
 def main(argv: list[str]) -> int:
