@@ -144,6 +144,15 @@ class PostgresBase(StoreFamily):
         except UnicodeEncodeError as exc:
             raise text_error(exc, writing=True) from None
 
+    def _statement(self, work: Callable[[Session], T]) -> T:
+        """Run ``work``, a write of one statement, outside a transaction (the statement
+        commits on its own); one that times out changed nothing and is tried again once."""
+        self._prepare()
+        try:
+            return self._db.statement(lambda conn: work(Session(conn, POSTGRES)))
+        except UnicodeEncodeError as exc:
+            raise text_error(exc, writing=True) from None
+
     def _has_tables(self) -> bool:
         """Whether the database holds tideflow's tables (an older layout is migrated
         now, and a newer one refused, as on the first write)."""
