@@ -63,6 +63,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tideflow._worker._executor",
             "tideflow._worker._spawn",
             "tideflow._worker._fork",
+            "tideflow._worker._fork_task",
             "tideflow._worker._dask",
             "tideflow._worker._dask_remote",
         ),

@@ -320,6 +320,27 @@ async def test_each_task_runs_in_a_child_forked_ahead_of_it(
     assert await anyio.to_thread.run_sync(_wait_gone, [host, spare]) == []
 
 
+@pytest.mark.parametrize("hold_output", [False, True])
+async def test_what_a_step_leaves_running_is_stopped(
+    tideflow_root: Path, flows_dir: Path, hold_output: bool
+) -> None:
+    """A process a step started and left running is killed with the task's session, whether
+    or not it keeps the task's output open; the task succeeds with its output."""
+    runner = Runner(
+        str(flows_dir / "exec_leftover.py"),
+        show_output=False,
+        executor="fork",
+        env={"HOLD_OUTPUT": "1" if hold_output else "0"},
+    )
+    running = await runner.async_run()
+    with anyio.fail_after(30):
+        await running.wait()
+    assert running.status == "successful"
+    assert "started the sleeper" in running.stdout
+    sleeper = _artifact(tideflow_root, running._actor.pathspec, "start", "sleeper")
+    assert await anyio.to_thread.run_sync(_wait_gone, [sleeper]) == []
+
+
 async def test_idle_host_exits_by_itself(tideflow_root: Path, flows_dir: Path) -> None:
     """A host without tasks for ``idle_timeout`` seconds exits; the next task starts a
     new one."""

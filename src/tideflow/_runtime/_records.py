@@ -22,6 +22,7 @@ from .._metadata._records import (
     TaskRecord,
 )
 from .._metadata._writes import EndAttempt
+from .._states import AttemptState
 from ._plan import is_parallel
 
 if TYPE_CHECKING:
@@ -88,7 +89,9 @@ def task_record(run: RunPlan, plan: TaskPlan, task_id: str) -> TaskRecord:
 def attempt_record(run: RunPlan, step: str, task_id: str, attempt: int) -> AttemptRecord:
     """The record of an attempt that starts now."""
     return AttemptRecord(
-        **attempt_key(run, step, task_id, attempt), state="running", started_at=time.time()
+        **attempt_key(run, step, task_id, attempt),
+        state=AttemptState.RUNNING,
+        started_at=time.time(),
     )
 
 
@@ -120,7 +123,7 @@ def end_attempt(
     task_id: str,
     attempt: int,
     *,
-    state: str,
+    state: AttemptState,
     error: ErrorInfo | None,
     artifacts: Sequence[ArtifactRef],
     pid: int | None,
@@ -132,7 +135,7 @@ def end_attempt(
     now = time.time()
     meta = {
         "attempt": str(attempt),
-        "attempt-ok": str(state == "succeeded"),
+        "attempt-ok": str(state == AttemptState.SUCCEEDED),
         "ds-root": run.root,
         "runtime": "dev",
         "python_version": platform.python_version(),

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from .._flow._parameter import Parameter
+    from ._resume import ResumeOrigin
 
 __all__ = (
     "RESUME_OPTIONS",
@@ -64,6 +65,9 @@ class RunRequest:
     step_to_rerun: str | None = None
     #: System tags the run gets besides the usual ones (``project:...`` of ``@project``).
     system_tags: tuple[str, ...] = ()
+    #: For a resume: what the origin finished, as read when the request was checked (the
+    #: run then clones it without reading the origin again).
+    origin: "ResumeOrigin | None" = dataclasses.field(default=None, repr=False, compare=False)
 
 
 #: Options given to Runner(...) (the flow's top-level command-line options), with types.

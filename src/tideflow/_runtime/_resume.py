@@ -203,7 +203,9 @@ def resolve_resume(request: RunRequest) -> RunRequest:
     """
     with open_stores(request.config, root=request.root) as stores:
         origin = load_origin(request, stores)
-    return dataclasses.replace(request, origin_run_id=origin.run_id, parameters=origin.parameters)
+    return dataclasses.replace(
+        request, origin_run_id=origin.run_id, parameters=origin.parameters, origin=origin
+    )
 
 
 def _find_run(request: RunRequest, store: MetadataStore) -> RunRecord:
@@ -352,9 +354,11 @@ async def plan_resume(
 ) -> list[TaskPlan]:
     """Clone what the origin finished into the scheduler's run; return the tasks to run.
 
-    :param origin: what :func:`load_origin` returned (loaded here when not given).
+    :param origin: what :func:`load_origin` returned (by default the request's, else loaded
+        here).
     :raises ResumeError: as :func:`load_origin` does.
     """
+    origin = origin or request.origin
     if origin is None:
         origin = await anyio.to_thread.run_sync(load_origin, request, scheduler.stores)
     scheduler.reserve_task_ids(origin.max_task_id)
@@ -527,8 +531,9 @@ async def _announce(
     first: list[TaskPlan],
 ) -> None:
     run = scheduler.plan
+    now = stamp()
     lines = [
-        f"{stamp()} {task_prefix(run.run_id, c.plan.step, c.origin.record.task_id, None)} "
+        f"{now} {task_prefix(run.run_id, c.plan.step, c.origin.record.task_id, None)} "
         f"Cloned from {c.origin.record.pathspec}."
         for c in clones
     ]
@@ -536,12 +541,12 @@ async def _announce(
     if steps:
         what = ", ".join(f"'{s}'" for s in steps)
         lines.append(
-            f"{stamp()} Resuming {run.flow_name}/{origin.run_id}: {len(clones)} task(s) "
+            f"{now} Resuming {run.flow_name}/{origin.run_id}: {len(clones)} task(s) "
             f"cloned; running again from step(s) {what}."
         )
     else:
         lines.append(
-            f"{stamp()} Resuming {run.flow_name}/{origin.run_id}: every task was cloned; "
+            f"{now} Resuming {run.flow_name}/{origin.run_id}: every task was cloned; "
             "nothing is left to run."
         )
     await output.write("stdout", lines)

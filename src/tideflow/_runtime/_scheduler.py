@@ -29,6 +29,7 @@ import msgspec
 from .._datastore._artifacts import dumps
 from .._exceptions import TaskException, TaskFailed
 from .._messages import ArtifactRef, ErrorInfo, ForeachFrame, InputTask, Transition
+from .._states import AttemptState
 from .._worker._executor import Executor, TaskOutcome, describe_exit
 from ._events import AttemptFinished, AttemptStarted, TaskCaught, TaskStarted
 from ._plan import RunPlan, TaskPlan, group_key, is_parallel, stack_key
@@ -229,7 +230,7 @@ class Scheduler:
                 state, error = await self._attempt(plan, node, task_id, attempt, decorators, meta)
             finally:
                 self._give_back(request)
-            if state == "succeeded":
+            if state == AttemptState.SUCCEEDED:
                 return
         assert error is not None
         failure = TaskFailed(
@@ -334,7 +335,9 @@ class Scheduler:
         )
         error = ErrorInfo(type="InsufficientResources", message=problem)
         await self._sink(plan, task_id, 0).say(f"Task cannot run: {problem}", "stderr")
-        await self._finish_attempt(plan, task_id, 0, "failed", error, [], None, None, meta)
+        await self._finish_attempt(
+            plan, task_id, 0, AttemptState.FAILED, error, [], None, None, meta
+        )
         self._fail(TaskFailed(self._pathspec(plan.step, task_id), 0, f"{error.type}: {problem}"))
 
     async def _record_task(self, plan: TaskPlan, task_id: str) -> None:
@@ -351,7 +354,7 @@ class Scheduler:
         attempt: int,
         decorators: dict[str, StepDecorator],
         meta: dict[str, str],
-    ) -> tuple[str, _Failure | None]:
+    ) -> tuple[AttemptState, _Failure | None]:
         """Run one attempt; return its final state and, unless it succeeded, why not."""
         limit = timeout_seconds(decorators)
         resources = decorators.get("resources")
@@ -379,7 +382,7 @@ class Scheduler:
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await self._finish_attempt(
-                    plan, task_id, attempt, "cancelled", None, [], sink.pid, None, meta
+                    plan, task_id, attempt, AttemptState.CANCELLED, None, [], sink.pid, None, meta
                 )
             raise
         done = None if scope.cancelled_caught else outcome.done
@@ -396,17 +399,25 @@ class Scheduler:
                 f"Task timed out after {limit:g} seconds: its processes were stopped.", "stderr"
             )
             await self._finish_attempt(
-                plan, task_id, attempt, "timeout", error, kept, sink.pid, None, meta
+                plan, task_id, attempt, AttemptState.TIMEOUT, error, kept, sink.pid, None, meta
             )
-            return "timeout", _Failure(error, None, kept)
+            return AttemptState.TIMEOUT, _Failure(error, None, kept)
         if done is not None and done.ok:
             meta = {**meta, **transition_metadata(done.transition)}
             await self._finish_attempt(
-                plan, task_id, attempt, "succeeded", None, done.artifacts, sink.pid, outcome, meta
+                plan,
+                task_id,
+                attempt,
+                AttemptState.SUCCEEDED,
+                None,
+                done.artifacts,
+                sink.pid,
+                outcome,
+                meta,
             )
             await sink.say("Task finished successfully.")
             self._continue(plan, node, task_id, done.artifacts, done.transition)
-            return "succeeded", None
+            return AttemptState.SUCCEEDED, None
         reported = done.error if done is not None else None
         error = reported or ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))
         if reported is None:
@@ -415,16 +426,16 @@ class Scheduler:
         kept = done.artifacts if done is not None else []
         await sink.say(f"Task failed: {error.type}: {error.message}", "stderr")
         await self._finish_attempt(
-            plan, task_id, attempt, "failed", error, kept, sink.pid, outcome, meta
+            plan, task_id, attempt, AttemptState.FAILED, error, kept, sink.pid, outcome, meta
         )
-        return "failed", _Failure(error, outcome.returncode, kept)
+        return AttemptState.FAILED, _Failure(error, outcome.returncode, kept)
 
     async def _finish_attempt(
         self,
         plan: TaskPlan,
         task_id: str,
         attempt: int,
-        state: str,
+        state: AttemptState,
         error: ErrorInfo | None,
         artifacts: Sequence[ArtifactRef],
         pid: int | None,

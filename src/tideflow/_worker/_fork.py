@@ -41,56 +41,31 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.lowlevel
 import msgspec
-from anyio.abc import ByteReceiveStream, Process, TaskGroup, UNIXSocketStream
+from anyio.abc import Process, TaskGroup, UNIXSocketStream
 
-from .._messages import Ready, TaskDone, TaskSpec
 from ._executor import TaskOutcome, TaskSink, close_process, kill_group
+from ._fork_task import FdReceiveStream, NotStarted, supervise_task
 from ._host_protocol import (
     BOOTSTRAP,
-    Exited,
     FrameBuffer,
     HostHello,
     HostReady,
     encode,
     receive_frame,
 )
-from ._spawn import HANDSHAKE_TIMEOUT, SpawnExecutor, pump_lines
+from ._spawn import HANDSHAKE_TIMEOUT, SpawnExecutor
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-__all__ = ("FdReceiveStream", "ForkExecutor", "ForkStatistics")
+    from .._messages import TaskSpec
+
+__all__ = ("ForkExecutor", "ForkStatistics")
 
 #: Seconds a host stays warm once no run uses it (``Config.host_idle_timeout``).
 HOST_IDLE_TIMEOUT = 2.0
 #: How often a task is handed to a new host when its host died before starting it.
 _HOST_ATTEMPTS = 3
-
-
-class FdReceiveStream(ByteReceiveStream):
-    """Reads a non-blocking pipe or socket file descriptor; closes it on :meth:`aclose`."""
-
-    def __init__(self, fd: int) -> None:
-        os.set_blocking(fd, False)
-        self._fd = fd
-
-    async def receive(self, max_bytes: int = 65536) -> bytes:
-        await anyio.lowlevel.checkpoint_if_cancelled()
-        while True:
-            try:
-                data = os.read(self._fd, max_bytes)
-            except BlockingIOError:
-                await anyio.wait_readable(self._fd)
-                continue
-            if not data:
-                raise anyio.EndOfStream
-            return data
-
-    async def aclose(self) -> None:
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            anyio.notify_closing(fd)
-            os.close(fd)
 
 
 class ForkStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -168,10 +143,6 @@ class _Host:
         finally:
             kill_group(self.process.pid, signal.SIGKILL)
             await close_process(self.process)
-
-
-class _NotStarted(Exception):
-    """The host went away before it forked the task: the task can go to another host."""
 
 
 class ForkExecutor:
@@ -303,7 +274,7 @@ class ForkExecutor:
             host.runs.add(f"{spec.flow_name}/{spec.run_id}")
             try:
                 return await self._run_on(host, spec, sink)
-            except _NotStarted as exc:
+            except NotStarted as exc:
                 problem = str(exc)
                 await self._drop(host)
         return TaskOutcome(done=None, returncode=None, problem=problem)
@@ -482,12 +453,12 @@ class ForkExecutor:
                 async with host.send_lock:
                     await host.control.send_fds(encode(spec), [out_w, err_w, theirs.fileno()])
             except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                raise _NotStarted(f"the fork host is gone ({exc!r})") from exc
+                raise NotStarted(f"the fork host is gone ({exc!r})") from exc
             finally:
                 os.close(out_w)
                 os.close(err_w)
                 theirs.close()
-            return await self._supervise(spec, sink, *readers)
+            return await supervise_task(spec, sink, *readers, grace=self._grace)
         finally:
             host.active -= 1
             host.touch()
@@ -496,82 +467,6 @@ class ForkExecutor:
                     await reader.aclose()
             if host.stale and host.active == 0:
                 await self._drop(host)
-
-    async def _supervise(
-        self,
-        spec: TaskSpec,
-        sink: TaskSink,
-        out: FdReceiveStream,
-        err: FdReceiveStream,
-        task: FdReceiveStream,
-    ) -> TaskOutcome:
-        frames = FrameBuffer()
-        pid: int | None = None
-        done: TaskDone | None = None
-        exited: Exited | None = None
-        leaving = False
-        try:
-            first = await receive_frame(task, frames)
-            if isinstance(first, Exited):
-                exited = first
-                return TaskOutcome(done=None, returncode=first.returncode, problem=first.problem)
-            if not isinstance(first, Ready):
-                raise _NotStarted("the fork host went away before it started the task")
-            pid = first.pid
-            await sink.started(pid)
-            async with anyio.create_task_group() as tg:
-                drained = anyio.Event()
-                tg.start_soon(_pump_output, out, err, sink, drained)
-                while exited is None:
-                    message = await receive_frame(task, frames)
-                    if message is None:
-                        break
-                    if isinstance(message, TaskDone):
-                        done = message
-                        exited = await _exit_or_drained(task, frames, drained)
-                        if exited is None:
-                            # The child closed its output, then reported: it is leaving,
-                            # and its host stops what it left in its session.
-                            leaving = True
-                            return TaskOutcome(done=done, returncode=0, pid=pid)
-                    elif isinstance(message, Exited):
-                        exited = message
-                # Anything the step left running in its process group goes too.
-                kill_group(pid, signal.SIGKILL)
-        finally:
-            if exited is None and not leaving:
-                exited = await self._stop(pid, task, frames)
-        if exited is None:
-            return TaskOutcome(
-                done=done, returncode=None, pid=pid, problem="the fork host went away"
-            )
-        return TaskOutcome(done=done, returncode=exited.returncode, pid=pid)
-
-    async def _stop(
-        self, pid: int | None, task: FdReceiveStream, frames: FrameBuffer
-    ) -> Exited | None:
-        """Terminate the task's group, wait for the grace period, kill it; wait until reaped.
-
-        Without a pid yet (stopped while the host was forking), wait for the child to say
-        who it is first: it does so before it runs any code of the step.
-        """
-        exited: Exited | None = None
-        with anyio.CancelScope(shield=True):
-            if pid is None:
-                first = None
-                with anyio.move_on_after(5):
-                    first = await receive_frame(task, frames)
-                if not isinstance(first, Ready):
-                    return first if isinstance(first, Exited) else None
-                pid = first.pid
-            kill_group(pid, signal.SIGTERM)
-            with anyio.move_on_after(self._grace):
-                exited = await _wait_exited(task, frames)
-            kill_group(pid, signal.SIGKILL)
-            if exited is None:
-                with anyio.move_on_after(5):
-                    exited = await _wait_exited(task, frames)
-        return exited
 
     def statistics(self) -> ForkStatistics:
         """How many hosts run, how many tasks they run, and how many were ever started."""
@@ -588,40 +483,3 @@ async def stop_host_process(process: Process) -> None:
         kill_group(process.pid, signal.SIGKILL)
     finally:
         await close_process(process)
-
-
-async def _pump_output(
-    out: FdReceiveStream, err: FdReceiveStream, sink: TaskSink, drained: anyio.Event
-) -> None:
-    """Forward the task's stdout and stderr lines until both end; then set ``drained``."""
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(pump_lines, out, "stdout", sink)
-        tg.start_soon(pump_lines, err, "stderr", sink)
-    drained.set()
-
-
-async def _exit_or_drained(
-    task: FdReceiveStream, frames: FrameBuffer, drained: anyio.Event
-) -> Exited | None:
-    """After the report: ``None`` as soon as the output has ended, or the child's
-    :class:`Exited` if it comes first (a process the step started still holds the
-    output, or the child died before it closed it)."""
-    with anyio.CancelScope() as scope:
-        async with anyio.create_task_group() as tg:
-
-            async def cancel_when_drained() -> None:
-                await drained.wait()
-                scope.cancel()
-
-            tg.start_soon(cancel_when_drained)
-            exited = await _wait_exited(task, frames)
-            tg.cancel_scope.cancel()
-            return exited
-    return None
-
-
-async def _wait_exited(task: FdReceiveStream, frames: FrameBuffer) -> Exited | None:
-    while (message := await receive_frame(task, frames)) is not None:
-        if isinstance(message, Exited):
-            return message
-    return None
