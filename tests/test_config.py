@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tideflow._config import ROOT_DIRNAME, Config, find_root, load_config, resolve_username
+from tideflow._config import (
+    ROOT_DIRNAME,
+    Config,
+    find_root,
+    load_config,
+    locate_root,
+    resolve_username,
+    store_settings,
+)
 from tideflow._exceptions import TideflowError
 
 
@@ -107,3 +115,31 @@ def test_host_idle_timeout_from_the_environment() -> None:
         load_config({"TIDEFLOW_HOST_IDLE_TIMEOUT": "soon"})
     with pytest.raises(ValueError, match=r"^host_idle_timeout must be a number of seconds >= 0"):
         load_config({}, host_idle_timeout=-1)
+
+
+def test_store_settings_are_the_ones_load_config_reads() -> None:
+    env = {
+        "TIDEFLOW_ROOT": "/r",
+        "TIDEFLOW_METADATA_URL": "sqlite:///m.db",
+        "TIDEFLOW_DATASTORE_URL": "",
+        "TIDEFLOW_USER": "u",
+    }
+    config = load_config(env)
+    assert store_settings(env) == (config.root, config.metadata_url, config.datastore_url)
+    assert store_settings(env) == ("/r", "sqlite:///m.db", None)
+    assert store_settings({}) == (None, None, None)
+
+
+def test_locate_root_is_find_root_of_a_root_setting(tmp_path: Path) -> None:
+    (tmp_path / ROOT_DIRNAME).mkdir()
+    (tmp_path / "sub").mkdir()
+    assert locate_root(None, tmp_path / "sub") == find_root(Config(), tmp_path / "sub")
+    assert locate_root(None, tmp_path / "sub") == tmp_path / ROOT_DIRNAME
+    assert locate_root("~/x") == find_root(Config(root="~/x")) == Path.home() / "x"
+
+
+def test_resolve_username_asks_the_account_last() -> None:
+    assert resolve_username(None, {}, account=lambda: "acct") == "acct"
+    assert resolve_username(None, {"USER": "u"}, account=lambda: "acct") == "u"
+    with pytest.raises(TideflowError, match=r"^Cannot tell who is running this flow"):
+        resolve_username(None, {}, account=lambda: None)

@@ -15,9 +15,18 @@ import msgspec
 from ._exceptions import TideflowError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
-__all__ = ("ROOT_DIRNAME", "Config", "find_root", "load_config", "resolve_username")
+__all__ = (
+    "ROOT_DIRNAME",
+    "Config",
+    "account_name",
+    "find_root",
+    "load_config",
+    "locate_root",
+    "resolve_username",
+    "store_settings",
+)
 
 #: Name of the folder that holds a project's runs.
 ROOT_DIRNAME = ".tideflow"
@@ -66,14 +75,15 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
     """Build a :class:`Config` from the environment (``TIDEFLOW_*`` variables) and overrides."""
     env = os.environ if env is None else env
     values: dict[str, object] = {}
-    if root := env.get("TIDEFLOW_ROOT"):
+    root, metadata_url, datastore_url = store_settings(env)
+    if root:
         values["root"] = root
     if user := env.get("TIDEFLOW_USER"):
         values["username"] = user
-    if url := env.get("TIDEFLOW_METADATA_URL"):
-        values["metadata_url"] = url
-    if url := env.get("TIDEFLOW_DATASTORE_URL"):
-        values["datastore_url"] = url
+    if metadata_url:
+        values["metadata_url"] = metadata_url
+    if datastore_url:
+        values["datastore_url"] = datastore_url
     if executor := env.get("TIDEFLOW_EXECUTOR"):
         values["executor"] = executor
     if address := env.get("TIDEFLOW_DASK_ADDRESS"):
@@ -105,14 +115,37 @@ def load_config(env: Mapping[str, str] | None = None, **overrides: object) -> Co
     return msgspec.convert(values, Config)
 
 
+def store_settings(
+    env: Mapping[str, str] | None = None,
+) -> tuple[str | None, str | None, str | None]:
+    """Return the settings of the environment that choose the stores, as
+    :func:`load_config` reads them (``None`` when unset or empty): ``TIDEFLOW_ROOT``,
+    ``TIDEFLOW_METADATA_URL`` and ``TIDEFLOW_DATASTORE_URL``.
+
+    A client reading many objects asks for these alone, which costs a few dictionary
+    lookups instead of building a whole :class:`Config`.
+    """
+    env = os.environ if env is None else env
+    return (
+        env.get("TIDEFLOW_ROOT") or None,
+        env.get("TIDEFLOW_METADATA_URL") or None,
+        env.get("TIDEFLOW_DATASTORE_URL") or None,
+    )
+
+
 def find_root(config: Config, cwd: str | os.PathLike[str] | None = None) -> Path:
     """Return the store folder: the configured one, else ``.tideflow`` in ``cwd`` or a parent.
 
     When none exists, the folder is ``.tideflow`` in ``cwd`` (created by the stores on first
     write). The answer is computed on every call, never cached.
     """
-    if config.root is not None:
-        return Path(config.root).expanduser().absolute()
+    return locate_root(config.root, cwd)
+
+
+def locate_root(root: str | None, cwd: str | os.PathLike[str] | None = None) -> Path:
+    """Return the store folder ``root`` names, else as :func:`find_root` finds it."""
+    if root is not None:
+        return Path(root).expanduser().absolute()
     start = Path(cwd if cwd is not None else os.getcwd()).absolute()
     for folder in (start, *start.parents):
         candidate = folder / ROOT_DIRNAME
@@ -121,25 +154,41 @@ def find_root(config: Config, cwd: str | os.PathLike[str] | None = None) -> Path
     return start / ROOT_DIRNAME
 
 
-def resolve_username(config: Config, env: Mapping[str, str] | None = None) -> str:
+def resolve_username(
+    config: Config | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    account: Callable[[], str | None] | None = None,
+) -> str:
     """Return the user name.
 
     From configuration, else ``TIDEFLOW_USER``, ``USER``, ``LOGNAME``, ``USERNAME``, else
     the account database (so a container without those variables still works).
+
+    :param config: the configuration (``None``: the environment alone).
+    :param account: how to look the account's name up (default: :func:`account_name`; the
+        client passes one that remembers the answer).
     """
-    if config.username:
+    if config is not None and config.username:
         return config.username
     env = os.environ if env is None else env
     for name in ("TIDEFLOW_USER", "USER", "LOGNAME", "USERNAME"):
         if value := env.get(name):
             return value
+    if found := (account or account_name)():
+        return found
+    raise TideflowError(
+        "Cannot tell who is running this flow: set the TIDEFLOW_USER environment variable "
+        "(or USER), or pass a username in the configuration."
+    )
+
+
+def account_name() -> str | None:
+    """Return the name of this process's user account, or ``None`` where there is none
+    (no account database, or the user id is not in it)."""
     try:
         import pwd
 
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError, AttributeError):
-        pass
-    raise TideflowError(
-        "Cannot tell who is running this flow: set the TIDEFLOW_USER environment variable "
-        "(or USER), or pass a username in the configuration."
-    )
+        return None

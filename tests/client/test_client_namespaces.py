@@ -23,6 +23,7 @@ from tideflow import (
     get_namespace,
     namespace,
 )
+from tideflow._client._state import client_state
 from tideflow.exception import MetaflowNamespaceMismatch, NamespaceMismatch, TideflowError
 
 if TYPE_CHECKING:
@@ -248,6 +249,7 @@ def test_unknown_user(client_runs: ClientRuns, monkeypatch: pytest.MonkeyPatch) 
     for name in ("TIDEFLOW_USER", "USER", "LOGNAME", "USERNAME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(pwd, "getpwuid", no_account)
+    monkeypatch.setattr(client_state(), "accounts", {})  # the name found by earlier tests
     with pytest.raises(
         TideflowError, match=r"^Cannot tell who is running this flow: set the TIDEFLOW_USER"
     ):

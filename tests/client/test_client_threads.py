@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import anyio.lowlevel
 import anyio.to_thread
+import pytest
 
 from tideflow import Flow, Run, Task
 
@@ -76,3 +80,41 @@ async def test_every_kind_of_query_inside_a_running_event_loop(client_runs: Clie
     assert [line for _, line in task.loglines("stdout")] == ["starting"]  # listing
     assert run.is_in_namespace()  # method
     await anyio.lowlevel.checkpoint()
+
+
+def _read_in_child(runs: ClientRuns) -> None:
+    os._exit(0 if read_everything(runs) == expected(runs) else 1)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_from_a_child_forked_while_threads_were_reading(client_runs: ClientRuns) -> None:
+    """A process forked while other threads read (and may hold the client's and the
+    stores' locks) reads on connections of its own; the parent's keep working."""
+    assert read_everything(client_runs) == expected(client_runs)  # the stores are open
+    stop = threading.Event()
+
+    def keep_reading() -> None:
+        while not stop.is_set():
+            read_everything(client_runs)
+
+    readers = [threading.Thread(target=keep_reading) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        children = [
+            multiprocessing.get_context("fork").Process(target=_read_in_child, args=(client_runs,))
+            for _ in range(4)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(timeout=60)
+            if child.exitcode is None:
+                child.kill()
+                child.join()
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert [child.exitcode for child in children] == [0] * 4
+    assert read_everything(client_runs) == expected(client_runs)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -213,6 +214,44 @@ def test_a_lock_held_too_long_times_out(url: str) -> None:
             store.create_run("F", user="alice", system_tags=SYSTEM)
 
 
+def test_create_run_tries_again_after_a_statement_timeout(url: str) -> None:
+    """A run started while another session holds the flow's row past the statement
+    timeout: the statement changed nothing, so it runs again, and gets its id then."""
+    with PostgresMetadataStore(url) as store:
+        first = store.create_run("F", user="alice", system_tags=SYSTEM)
+    schema = url.rpartition("schema=")[2]
+    plain = url.rpartition("&")[0]
+    with (
+        psycopg.connect(plain, autocommit=True) as watcher,
+        psycopg.connect(plain) as blocker,
+        PostgresMetadataStore(url + "&statement_timeout=1") as store,
+    ):
+        blocker.execute(f"SELECT * FROM {schema}.flows WHERE flow = 'F' FOR UPDATE")
+
+        def release_at_the_second_wait() -> None:
+            starts: set[object] = set()
+            deadline = time.monotonic() + 60
+            while (
+                len(starts) < 2 and time.monotonic() < deadline
+            ):  # each attempt is a statement of its own start time
+                rows = watcher.execute(
+                    "SELECT query_start FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).fetchall()
+                starts.update(start for (start,) in rows)
+                time.sleep(0.02)
+            blocker.rollback()
+
+        releaser = threading.Thread(target=release_at_the_second_wait)
+        releaser.start()
+        try:
+            run = store.create_run("F", user="alice", system_tags=SYSTEM)
+        finally:
+            releaser.join(timeout=60)
+        assert int(run.run_id) > int(first.run_id)
+        assert store.get_run("F", run.run_id) == run
+        assert store.list_runs("F") == [run, store.get_run("F", first.run_id)]
+
+
 def test_a_lost_connection_is_retried(
     store: PostgresMetadataStore, postgres_server: PostgresServer, url: str
 ) -> None:
@@ -332,6 +371,30 @@ def test_a_forked_child_leaves_the_parents_sessions_alone(store: PostgresMetadat
     assert child.exitcode == 0
     assert store.is_run_alive("F", run.run_id) is True
     store.heartbeat("F", run.run_id)
+
+
+def _close_in_child(store: PostgresMetadataStore) -> None:
+    store.close()
+    os._exit(0)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_a_child_forked_while_the_locks_are_held_can_close_the_store(
+    store: PostgresMetadataStore,
+) -> None:
+    """Another thread of the parent may hold the pool's or the leases' lock at the moment
+    of the fork: the child's own close does not wait for them."""
+    run = store.create_run("F", user="alice", system_tags=SYSTEM)
+    assert store.hold_run_lease("F", run.run_id)
+    with store._db._lock, store._leases._lock:  # as another thread of the parent would
+        child = multiprocessing.get_context("fork").Process(target=_close_in_child, args=(store,))
+        child.start()
+    child.join(timeout=60)
+    if child.exitcode is None:
+        child.kill()
+        child.join()
+    assert child.exitcode == 0
+    assert store.is_run_alive("F", run.run_id) is True
 
 
 def test_open_metadata_picks_postgres(url: str, tmp_path: Path) -> None:

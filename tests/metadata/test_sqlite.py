@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import sqlite3
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tideflow._exceptions import StoreError, TideflowError
-from tideflow._metadata import RunRecord, SQLiteMetadataStore
+from tideflow._metadata import RunRecord, SQLiteMetadataStore, TaskRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -216,6 +218,75 @@ def test_run_queries_use_indexes(tmp_path: Path) -> None:
         assert "SEARCH r USING INDEX runs_running (flow=? AND heartbeat_at<?)" in plan
         [plan] = _plans(store, lambda: store.mark_stale_runs(older_than=1e12, now=T0))
         assert plan == "SCAN r USING INDEX runs_running"  # only the running runs
+
+
+def test_run_data_reads_walk_primary_keys(tmp_path: Path) -> None:
+    """The run and its end task (``Run(pathspec).data``) are found along keys, one row
+    each, whatever the number of runs and tasks: no scan, no temporary table."""
+    with SQLiteMetadataStore(tmp_path) as store:
+        for i in range(50):
+            run = new_run(store, now=T0 + i)
+            for step in ("start", "end"):
+                store.add_task(
+                    TaskRecord(
+                        flow="F", run_id=run.run_id, step=step, task_id="1", created_at=T0 + i
+                    )
+                )
+        for call in (
+            lambda: store.get_run_view("F", run.run_id, "end"),
+            lambda: store.newest_task("F", run.run_id, "end"),
+        ):
+            [plan] = _plans(store, call)
+            assert "SCAN" not in plan
+            assert "MATERIALIZE" not in plan
+            assert "USING INDEX sqlite_autoindex_steps_1 (flow=? AND run_id=? AND step=?)" in plan
+            assert "SEARCH a USING PRIMARY KEY" in plan
+            assert "SEARCH f USING PRIMARY KEY" in plan
+
+
+# -- fork ------------------------------------------------------------------------------------
+
+
+def _use_in_child(store: SQLiteMetadataStore, run_id: str, use: bool) -> None:
+    ok = True
+    if use:
+        store.heartbeat("F", run_id)
+        ok = store.get_run("F", run_id).status == "running"
+    store.close()
+    os._exit(0 if ok else 1)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_a_forked_child_opens_its_own_connection(store: SQLiteMetadataStore) -> None:
+    """A child forked while the parent's connection is open, and even while another
+    thread of the parent holds the store's lock, uses a connection and a lock of its own,
+    closes only those, and leaves the parent's connection working."""
+    run = new_run(store)
+    held, done = threading.Event(), threading.Event()
+    holder = threading.Thread(target=store._read, args=(lambda s: (held.set(), done.wait(30)),))
+    holder.start()
+    try:
+        assert held.wait(30)
+        children = [
+            multiprocessing.get_context("fork").Process(
+                target=_use_in_child, args=(store, run.run_id, use)
+            )
+            for use in (True, False)
+        ]
+        for child in children:
+            child.start()
+        for child in children:
+            child.join(timeout=60)
+            if child.exitcode is None:
+                child.kill()
+                child.join()
+    finally:
+        done.set()
+        holder.join()
+    assert [child.exitcode for child in children] == [0, 0]
+    assert store.get_run("F", run.run_id).status == "running"
+    store.finish_run("F", run.run_id, "succeeded")
+    assert store.get_run("F", run.run_id).status == "succeeded"
 
 
 # -- damaged and read-only databases ---------------------------------------------------------

@@ -10,6 +10,7 @@ import pytest
 from test_metadata_store import T0, artifact, new_attempt, new_run, new_task, task_key
 
 from tideflow._exceptions import NotFound
+from tideflow._metadata._records import StepRecord
 
 if TYPE_CHECKING:
     from tideflow._stores._interfaces import MetadataStore
@@ -56,9 +57,43 @@ def test_newest_task_of_what_does_not_exist_is_none(metadata: MetadataStore) -> 
         metadata.newest_task("F", "not-a-run", "start")
 
 
+def test_get_run_view_answers_the_run_and_its_newest_task_together(
+    metadata: MetadataStore,
+) -> None:
+    run = new_run(metadata)
+    view = metadata.get_run_view("F", run.run_id, "end")
+    assert (view.run, view.newest) == (metadata.get_run("F", run.run_id), None)
+    metadata.add_step(StepRecord(flow="F", run_id=run.run_id, step="end", created_at=T0))
+    assert metadata.get_run_view("F", run.run_id, "end").newest is None
+    task = new_task(metadata, run, step="end", task_id="1", created_at=T0)
+    new_attempt(metadata, task, attempt=0)
+    metadata.record_task_end(
+        **dict(zip(("flow", "run_id", "step", "task_id"), task_key(task), strict=True)),
+        attempt=0,
+        state="succeeded",
+        artifacts=[artifact(task, "x", attempt=0), artifact(task, "b", attempt=0)],
+    )
+    metadata.add_tags("F", run.run_id, ["mine"])
+    view = metadata.get_run_view("F", run.run_id, "end")
+    assert view.run == metadata.get_run("F", run.run_id)
+    assert view.run.user_tags == ("mine",)
+    assert view.newest == metadata.newest_task("F", run.run_id, "end")
+    assert view.newest is not None and [a.name for a in view.newest.artifacts] == ["b", "x"]
+    assert metadata.get_run_view("F", run.run_id, "start").newest is None
+
+
+def test_get_run_view_of_a_missing_run_is_not_found(metadata: MetadataStore) -> None:
+    run = new_run(metadata)
+    for flow, run_id in (("F", str(int(run.run_id) + 1)), ("G", run.run_id), ("F", "x")):
+        with pytest.raises(NotFound, match=rf"^Run '{flow}/{run_id}' does not exist$"):
+            metadata.get_run_view(flow, run_id, "end")
+
+
 def test_reads_of_a_new_store_find_nothing_and_create_nothing(metadata: MetadataStore) -> None:
     with pytest.raises(NotFound, match=r"^Run 'F/1' does not exist$"):
         metadata.get_run("F", "1")
+    with pytest.raises(NotFound, match=r"^Run 'F/1' does not exist$"):
+        metadata.get_run_view("F", "1", "end")
     with pytest.raises(NotFound, match=r"^Run 'F/1' does not exist$"):
         metadata.list_steps("F", "1")
     with pytest.raises(NotFound, match=r"^Step 'F/1/start' does not exist$"):

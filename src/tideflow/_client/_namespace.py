@@ -7,9 +7,9 @@ reference API: see :mod:`tideflow._client._state`.
 
 from __future__ import annotations
 
-from .._config import load_config, resolve_username
+from .._config import resolve_username
 from .._exceptions import NamespaceMismatch
-from ._state import client_state
+from ._state import account_name, client_state
 
 __all__ = (
     "check_namespace",
@@ -79,7 +79,7 @@ def default_namespace() -> str:
 
 
 def _default() -> str:
-    return f"user:{resolve_username(load_config())}"
+    return f"user:{resolve_username(None, account=account_name)}"
 
 
 def namespace_mismatch(

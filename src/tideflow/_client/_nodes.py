@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from .._config import Config
-    from .._metadata._records import AttemptRecord, RunRecord, StepRecord
+    from .._metadata._records import AttemptRecord, RunRecord, StepRecord, TaskView
     from ._data import TaskData
 
 __all__ = (
@@ -79,6 +79,8 @@ def _walk(handle: StoreHandle, parts: tuple[str, ...], attempt: int | None) -> N
     """
     if len(parts) == 1:
         return FlowNode.open(handle, parts[0])
+    if len(parts) == 2:
+        return RunNode.open(handle, parts[0], parts[1], with_end=True)
     node: Node = RunNode.open(handle, parts[0], parts[1])
     for depth, id in enumerate(parts[2:], start=3):
         node = node.child(id)
@@ -183,23 +185,35 @@ class FlowNode(Node):
 
 
 class RunNode(RecordNode):
-    """A run. Its record is asked for again only while the run is still running."""
+    """A run. Its record is asked for again only while the run is still running, and the
+    newest ``end`` task (with its attempt and artifacts) is kept once the run has ended."""
 
     KIND = "Run"
-    __slots__ = ("_record",)
+    __slots__ = ("_end", "_record")
     _record: RunRecord
 
     def __init__(self, handle: StoreHandle, record: RunRecord) -> None:
         self.handle = handle
         self._record = record
+        #: The ``end`` step's newest task as read once the run had ended, or UNKNOWN.
+        self._end: TaskView | None | object = UNKNOWN
 
     @classmethod
-    def open(cls, handle: StoreHandle, flow: str, run_id: str) -> RunNode:
-        """The run ``flow/run_id``.
+    def open(
+        cls, handle: StoreHandle, flow: str, run_id: str, *, with_end: bool = False
+    ) -> RunNode:
+        """The run ``flow/run_id``; ``with_end`` reads its ``end`` task in the same query
+        (what ``Run(pathspec).data`` needs next: one round trip to a server for both).
 
         :raises NotFound: if it does not exist.
         """
-        return cls(handle, handle.metadata.get_run(flow, run_id))
+        if not with_end:
+            return cls(handle, handle.metadata.get_run(flow, run_id))
+        view = handle.metadata.get_run_view(flow, run_id, "end")
+        node = cls(handle, view.run)
+        if view.run.status != RunState.RUNNING:  # read with a final run: final too
+            node._end = view.newest
+        return node
 
     def other_run(self, flow: str, run_id: str) -> RunNode:
         """Another run of the same stores (where a cloned task's parents may be)."""
@@ -292,8 +306,13 @@ class RunNode(RecordNode):
     def end_task(self) -> TaskNode | None:
         """The task of the ``end`` step, or ``None`` if it has not started."""
         settled = self.settled()  # asked first: an attempt read after that is final
-        r = self._record
-        view = self.handle.metadata.newest_task(r.flow, r.run_id, "end")  # one query
+        if self._end is UNKNOWN:
+            r = self._record
+            view = self.handle.metadata.newest_task(r.flow, r.run_id, "end")  # one query
+            if settled:
+                self._end = view
+        else:
+            view = self._end  # type: ignore[assignment]
         if view is None:
             return None
         task = TaskNode(StepNode(self, view.step), view.task, None)

@@ -13,14 +13,17 @@ millisecond; reading an artifact about a tenth of that).
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING, final
 
+from .._config import account_name as find_account
+
 if TYPE_CHECKING:
     from ._store import StoreHandle
 
-__all__ = ("ClientState", "client_state")
+__all__ = ("ClientState", "account_name", "client_state")
 
 
 @final
@@ -32,7 +35,15 @@ class ClientState:
     :func:`~tideflow.default_namespace`, the default namespace applies.
     """
 
-    __slots__ = ("__weakref__", "lock", "namespace", "namespace_set", "recent", "stores")
+    __slots__ = (
+        "__weakref__",
+        "accounts",
+        "lock",
+        "namespace",
+        "namespace_set",
+        "recent",
+        "stores",
+    )
 
     #: How many recently used stores stay open with no client object using them.
     KEEP_OPEN = 4
@@ -41,8 +52,18 @@ class ClientState:
         self.lock = threading.Lock()
         self.namespace_set = False
         self.namespace: str | None = None
-        self.stores: weakref.WeakValueDictionary[str, StoreHandle] = weakref.WeakValueDictionary()
+        self.stores: weakref.WeakValueDictionary[object, StoreHandle] = (
+            weakref.WeakValueDictionary()
+        )
         self.recent: collections.deque[StoreHandle] = collections.deque(maxlen=self.KEEP_OPEN)
+        #: The account name of each user id looked up (the default namespace's user when
+        #: no variable names one): reading the account database costs more than a query.
+        self.accounts: dict[int, str] = {}
+
+    def after_fork(self) -> None:
+        """In a forked child: a new lock (the parent's may have been held by a thread the
+        child does not have)."""
+        self.lock = threading.Lock()
 
     def __repr__(self) -> str:
         chosen = repr(self.namespace) if self.namespace_set else "default"
@@ -50,8 +71,22 @@ class ClientState:
 
 
 _STATE = ClientState()
+if hasattr(os, "register_at_fork"):
+    # Another thread may hold the lock at the moment of a fork; the child has no such
+    # thread, so it starts with a lock of its own.
+    os.register_at_fork(after_in_child=_STATE.after_fork)
 
 
 def client_state() -> ClientState:
     """Return the holder of this process's client state."""
     return _STATE
+
+
+def account_name() -> str | None:
+    """This process's account name, looked up once per user id (see
+    :func:`tideflow._config.account_name`)."""
+    accounts, uid = _STATE.accounts, os.getuid() if hasattr(os, "getuid") else -1
+    name = accounts.get(uid)
+    if name is None and (name := find_account()) is not None:
+        accounts[uid] = name
+    return name

@@ -7,7 +7,7 @@ import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, final
 
-from .._config import Config, find_root, load_config
+from .._config import Config, find_root, load_config, locate_root, store_settings
 from .._datastore._artifacts import load
 from .._exceptions import NotFound
 from .._metadata._liveness import is_alive
@@ -28,7 +28,7 @@ __all__ = ("StoreHandle", "open_location", "resolve_root", "store_for")
 def resolve_root(root: str | os.PathLike[str] | None) -> Path:
     """Return the store folder: ``root`` if given, else the configured or found one."""
     if root is None:
-        return find_root(load_config())
+        return locate_root(store_settings()[0])
     return Path(root).expanduser().absolute()
 
 
@@ -45,18 +45,26 @@ def open_location(location: str | os.PathLike[str] | Config | None) -> StoreHand
 def store_for(root: Path, config: Config | None = None) -> StoreHandle:
     """Return the handle of the stores ``config`` selects under ``root``, shared while
     someone uses it (``config`` defaults to the one the environment gives).
+
+    Without ``config``, only the settings that choose the stores are read from the
+    environment, and the whole configuration only to open stores not open yet.
     """
-    config = load_config() if config is None else config
+    if config is None:
+        _, metadata_url, datastore_url = store_settings()
+    else:
+        metadata_url, datastore_url = config.metadata_url, config.datastore_url
+    key = (root, metadata_url, datastore_url)
     state = client_state()
-    key = f"{root}\0{config.metadata_url or ''}\0{config.datastore_url or ''}"
     with state.lock:
         handle = state.stores.get(key)
         if handle is None:
-            handle = state.stores[key] = StoreHandle(root, config)
-        if not state.recent or state.recent[-1] is not handle:
-            if handle in state.recent:
-                state.recent.remove(handle)
-            state.recent.append(handle)
+            handle = StoreHandle(root, load_config() if config is None else config)
+            state.stores[key] = handle
+        recent = state.recent
+        if not recent or recent[-1] is not handle:
+            if handle in recent:
+                recent.remove(handle)
+            recent.append(handle)
     return handle
 
 

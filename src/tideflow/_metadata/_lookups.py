@@ -1,7 +1,8 @@
 """The lookups family: the reads that answer a question across tables in one query.
 
 Runs by tags, the latest (successful) run, a task's children, the last attempts of a
-step, and :meth:`LookupsFamily.newest_task`, everything ``run.data`` needs. Each is one
+step, :meth:`LookupsFamily.newest_task` (what ``run.data`` needs) and
+:meth:`LookupsFamily.get_run_view` (the run too: what ``Run(pathspec).data`` needs). Each is one
 statement, so one round trip to a server; the indexes each walks are listed in
 ``docs/storage.md``.
 """
@@ -10,12 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from ._records import StepRecord, TaskView
+from ._records import RunView, StepRecord, TaskView
 from ._rows import (
     ATTEMPT_COLUMNS,
     TASK_COLUMNS,
     artifact_record,
     attempt_record,
+    run_not_found,
     run_number,
     run_record,
     task_record,
@@ -149,32 +151,71 @@ class LookupsFamily(StoreFamily):
 
         def select(s: Session) -> list[Any]:
             return s.all(
-                f"WITH k AS (SELECT s.created_at AS step_created_at, {_TASK} FROM steps AS s "
-                "JOIN tasks AS k ON k.flow = s.flow AND k.run_id = s.run_id AND k.step = s.step "
-                "WHERE s.flow = ? AND s.run_id = ? AND s.step = ? "
-                f"ORDER BY k.created_at DESC, k.{s.sql.seq} DESC LIMIT 1), "
-                f"a AS (SELECT {_ATTEMPT} FROM attempts AS a JOIN k ON a.flow = k.flow "
-                "AND a.run_id = k.run_id AND a.step = k.step AND a.task_id = k.task_id "
-                "ORDER BY a.attempt DESC LIMIT 1) "
-                "SELECT k.*, a.*, f.name, f.sha, f.size, f.created_at "
-                "FROM k LEFT JOIN a ON 1 = 1 LEFT JOIN artifacts AS f ON f.flow = a.flow "
-                "AND f.run_id = a.run_id AND f.step = a.step AND f.task_id = a.task_id "
-                "AND f.attempt = a.attempt ORDER BY f.name",
+                f"SELECT {_NEWEST_COLUMNS} FROM steps AS s {_newest_joins(s.sql.seq)} "
+                "WHERE s.flow = ? AND s.run_id = ? AND s.step = ?",
                 (flow, number, step),
             )
 
+        return _task_view(self._read(select), 0)
+
+    def get_run_view(self, flow: str, run_id: str, step: str) -> RunView:
+        """Return a run with the newest task of one of its steps (as :meth:`newest_task`
+        answers it), read together in one query: what ``Run(pathspec).data`` reads.
+
+        :raises NotFound: if the run does not exist.
+        """
+        number = run_number(flow, run_id)
+
+        def select(s: Session) -> list[Any]:
+            return s.all(
+                f"SELECT {s.sql.run_columns}, {_NEWEST_COLUMNS} FROM runs AS r "
+                "LEFT JOIN steps AS s ON s.flow = r.flow AND s.run_id = r.run_id AND s.step = ? "
+                f"{_newest_joins(s.sql.seq)} WHERE r.flow = ? AND r.run_id = ?",
+                (step, flow, number),
+            )
+
         rows = self._read(select)
-        return _task_view(rows) if rows else None
+        if not rows:
+            raise run_not_found(flow, run_id)
+        return RunView(run=run_record(rows[0]), newest=_task_view(rows, _RUN_WIDTH))
 
 
-def _task_view(rows: list[Any]) -> TaskView:
-    first = rows[0]
+#: How many columns :data:`~._sql.Dialect.run_columns` has.
+_RUN_WIDTH: Final = 10
+#: The columns of a step (alias ``s``), its newest task, that task's latest attempt and
+#: one artifact of that attempt, as :func:`_task_view` reads them.
+_NEWEST_COLUMNS: Final = f"s.created_at, {_TASK}, {_ATTEMPT}, f.name, f.sha, f.size, f.created_at"
+
+
+def _newest_joins(seq: str) -> str:
+    """The joins from a step (alias ``s``) to its newest task ``k``, that task's latest
+    attempt ``a`` and that attempt's artifacts ``f``: one row per artifact, each found
+    along a primary key."""
+    return (
+        "LEFT JOIN tasks AS k ON k.flow = s.flow AND k.run_id = s.run_id AND k.step = s.step "
+        "AND k.task_id = (SELECT n.task_id FROM tasks AS n WHERE n.flow = s.flow "
+        "AND n.run_id = s.run_id AND n.step = s.step "
+        f"ORDER BY n.created_at DESC, n.{seq} DESC LIMIT 1) "
+        "LEFT JOIN attempts AS a ON a.flow = k.flow AND a.run_id = k.run_id "
+        "AND a.step = k.step AND a.task_id = k.task_id AND a.attempt = "
+        "(SELECT max(b.attempt) FROM attempts AS b WHERE b.flow = k.flow "
+        "AND b.run_id = k.run_id AND b.step = k.step AND b.task_id = k.task_id) "
+        "LEFT JOIN artifacts AS f ON f.flow = a.flow AND f.run_id = a.run_id "
+        "AND f.step = a.step AND f.task_id = a.task_id AND f.attempt = a.attempt"
+    )
+
+
+def _task_view(rows: list[Any], at: int) -> TaskView | None:
+    """The view that rows of :data:`_NEWEST_COLUMNS` (from column ``at`` on) give;
+    ``None`` when they hold no task."""
+    if not rows or rows[0][at + 1] is None:
+        return None
+    first = rows[0][at:]
     task = task_record(first[1:10])
     step = StepRecord(flow=task.flow, run_id=task.run_id, step=task.step, created_at=first[0])
     if first[10] is None:
         return TaskView(step=step, task=task, attempt=None)
     attempt = attempt_record(first[10:24])
-    artifacts = tuple(
-        artifact_record((*first[10:15], *row[24:28])) for row in rows if row[24] is not None
-    )
+    files = sorted(row[at + 24 : at + 28] for row in rows if row[at + 24] is not None)
+    artifacts = tuple(artifact_record((*first[10:15], *file)) for file in files)
     return TaskView(step=step, task=task, attempt=attempt, artifacts=artifacts)

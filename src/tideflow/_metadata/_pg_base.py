@@ -20,7 +20,7 @@ from ._pg_connect import PgDatabase, connect, parse_url, store_error
 from ._pg_lease import LEASE_HELD_SQL, Leases, lease_key
 from ._pg_schema import ensure_schema, schema_version
 from ._rows import ARTIFACT_COLUMNS, run_not_found, run_number
-from ._sql import Dialect, EmptySession, Session, StoreFamily, text_errors
+from ._sql import Dialect, EmptySession, Session, StoreFamily, text_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -132,13 +132,26 @@ class PostgresBase(StoreFamily):
     def _read(self, work: Callable[[Session], T]) -> T:
         if not self._ready and not self._has_tables():
             return work(EmptySession(None, POSTGRES))
-        with text_errors(writing=False):
+        try:
             return self._db.read(lambda conn: work(Session(conn, POSTGRES)))
+        except UnicodeEncodeError as exc:
+            raise text_error(exc, writing=False) from None
 
     def _write(self, work: Callable[[Session], T]) -> T:
         self._prepare()
-        with text_errors(writing=True):
+        try:
             return self._db.write(lambda conn: work(Session(conn, POSTGRES)))
+        except UnicodeEncodeError as exc:
+            raise text_error(exc, writing=True) from None
+
+    def _statement(self, work: Callable[[Session], T]) -> T:
+        """Run ``work``, a write of one statement, outside a transaction (the statement
+        commits on its own); one that times out changed nothing and is tried again once."""
+        self._prepare()
+        try:
+            return self._db.statement(lambda conn: work(Session(conn, POSTGRES)))
+        except UnicodeEncodeError as exc:
+            raise text_error(exc, writing=True) from None
 
     def _has_tables(self) -> bool:
         """Whether the database holds tideflow's tables (an older layout is migrated

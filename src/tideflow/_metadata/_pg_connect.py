@@ -146,10 +146,10 @@ class PgDatabase:
 
     def close(self) -> None:
         """Close the pool; later use raises :exc:`RuntimeError`. Idempotent."""
-        with self._lock:
+        with self._guard():
             pool, self._pool = self._pool, None
             self._closed = True
-        if pool is not None and self._pid == os.getpid():
+        if pool is not None:
             pool.close(timeout=5.0)
 
     def read(self, work: Callable[[Conn], T]) -> T:
@@ -160,9 +160,17 @@ class PgDatabase:
         """Run ``work`` on a pooled connection in one transaction."""
         return self._run(work, write=True)
 
-    def _run(self, work: Callable[[Conn], T], *, write: bool) -> T:
+    def statement(self, work: Callable[[Conn], T]) -> T:
+        """Run ``work``, one statement that writes, on a pooled connection outside a
+        transaction. A statement that times out (under load, waiting for a row another
+        session locked) has changed nothing, so it is run again, once; a second timeout is
+        reported as any other."""
+        return self._run(work, write=False, timeouts=1)
+
+    def _run(self, work: Callable[[Conn], T], *, write: bool, timeouts: int = 0) -> T:
         where = self.settings.safe_url
-        for retry in (False, True):
+        lost = False
+        while True:
             pool = self._connections()
             try:
                 with pool.connection(timeout=CONNECT_TIMEOUT * 2) as conn:
@@ -177,17 +185,27 @@ class PgDatabase:
                     f"PostgreSQL metadata store {where}: the connection was lost while "
                     "committing; the change may or may not be recorded."
                 ) from exc.__cause__
-            except psycopg.OperationalError as exc:
-                if retry or not _lost(exc):
+            except psycopg.errors.QueryCanceled as exc:
+                if timeouts <= 0 or not _timed_out(exc):
                     raise store_error(exc, where) from None
+                timeouts -= 1
+            except psycopg.OperationalError as exc:
+                if lost or not _lost(exc):
+                    raise store_error(exc, where) from None
+                lost = True
                 pool.check()  # drop the other idle connections the server ended too
-        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _guard(self) -> threading.Lock:
+        """The lock of this process's pool: a forked child drops the parent's pool (never
+        closing it) and lock (another thread may have held it)."""
+        if self._pid != os.getpid():
+            self._inherited.append(self._pool)
+            self._pool, self._pid = None, os.getpid()
+            self._lock = threading.Lock()
+        return self._lock
 
     def _connections(self) -> ConnectionPool[Conn]:
-        with self._lock:
-            if self._pid != os.getpid():
-                self._inherited.append(self._pool)
-                self._pool, self._pid = None, os.getpid()
+        with self._guard():
             if self._closed:
                 raise RuntimeError(
                     f"The metadata store {self.settings.safe_url!r} is closed. Create a new "
@@ -241,3 +259,9 @@ def _lost(exc: psycopg.OperationalError) -> bool:
         "08003",
         "08006",
     )
+
+
+def _timed_out(exc: psycopg.errors.QueryCanceled) -> bool:
+    """Whether the server cancelled the statement for running past ``statement_timeout``
+    (not, say, at an administrator's request)."""
+    return "statement timeout" in str(exc)

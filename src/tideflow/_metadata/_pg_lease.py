@@ -52,7 +52,7 @@ class Leases:
 
     def hold(self, key: int) -> bool:
         """Take the lock ``key``; return whether it was free (or already ours)."""
-        with self._lock:
+        with self._guard():
             if key in self._held:
                 return True
             conn = self._connection()
@@ -63,7 +63,7 @@ class Leases:
 
     def release(self, key: int) -> None:
         """Give the lock ``key`` back (nothing happens if this store does not hold it)."""
-        with self._lock:
+        with self._guard():
             if key not in self._held or self._conn is None:
                 return
             self._held.discard(key)
@@ -71,7 +71,7 @@ class Leases:
 
     def renew(self) -> None:
         """Check the lease connection; if it was lost, reconnect and take the locks again."""
-        with self._lock:
+        with self._guard():
             if not self._held or self._conn is None:
                 return
             try:
@@ -84,7 +84,7 @@ class Leases:
 
     def close(self) -> None:
         """Close the lease connection: the server releases every lock it held."""
-        with self._lock:
+        with self._guard():
             conn, self._conn = self._conn, None
             self._held.clear()
         if conn is not None and self._pid == os.getpid():
@@ -94,11 +94,17 @@ class Leases:
                 conn.execute("SELECT pg_advisory_unlock_all()")
             conn.close()
 
-    def _connection(self) -> Conn:
+    def _guard(self) -> threading.Lock:
+        """The lock of this process's lease state: a forked child drops the parent's
+        connection (never closing it) and lock (another thread may have held it)."""
         if self._pid != os.getpid():  # a forked child: the locks are the parent's
             self._inherited.append(self._conn)
             self._conn, self._pid = None, os.getpid()
             self._held.clear()
+            self._lock = threading.Lock()
+        return self._lock
+
+    def _connection(self) -> Conn:
         if self._conn is None or self._conn.closed:
             self._conn = connect(self._settings)
         return self._conn

@@ -3,7 +3,8 @@
 Selected with ``TIDEFLOW_METADATA_URL=postgresql://user@host:port/dbname`` (the
 ``tideflow[postgres]`` extra brings the driver). The store is made of the same table
 families as the SQLite one (see :mod:`~._sql`); what differs is below them: run ids come
-from a per-flow counter row locked by ``create_run``, and a run's liveness is a session
+from a per-flow counter row that ``create_run`` locks for the one statement that records
+the run, and a run's liveness is a session
 advisory lock its supervisor holds (:meth:`~._pg_base.PostgresBase.hold_run_lease`), which
 the server releases when the supervisor dies. The layout is in :mod:`~._pg_schema` and
 ``docs/storage.md``.
@@ -11,7 +12,7 @@ the server releases when the supervisor dies. The layout is in :mod:`~._pg_schem
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Final, final
 
 from ._artifacts import ArtifactsFamily
 from ._batch import BatchFamily
@@ -26,9 +27,28 @@ from ._tasks import TasksFamily
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ._sql import Session
 
 __all__ = ("PostgresMetadataStore", "open_postgres")
+
+#: A new run, its tags, and the flow's row (created on its first run) whose counter gives
+#: the run id: ``candidate``, or one more than the last id when that is not smaller.
+_INSERT_RUN: Final = """
+WITH f AS (
+    INSERT INTO flows (flow, created_at, last_run_id) VALUES (?, ?, ?)
+    ON CONFLICT (flow) DO UPDATE
+    SET last_run_id = greatest(flows.last_run_id + 1, excluded.last_run_id)
+    RETURNING last_run_id
+), r AS (
+    INSERT INTO runs (flow, run_id, "user", status, created_at, origin_run_id, heartbeat_at, pid)
+    SELECT ?, last_run_id, ?, 'running', ?, ?, ?, ? FROM f
+    RETURNING run_id
+), t AS (
+    INSERT INTO run_tags (flow, run_id, tag, system)
+    SELECT ?, r.run_id, x.tag, x.system
+    FROM r, unnest(?::text[], ?::smallint[]) AS x (tag, system)
+)
+SELECT run_id FROM r
+"""
 
 
 @final
@@ -53,15 +73,16 @@ class PostgresMetadataStore(
     :param url: ``postgresql://user[:password]@host[:port]/dbname[?param=value...]``.
     """
 
-    def _next_run_number(self, s: Session, flow: str, candidate: int) -> int:
-        # The UPDATE locks the flow's row until commit: runs started at once, from any
-        # machine, take their ids one after the other.
-        (last,) = s.one(
-            "UPDATE flows SET last_run_id = greatest(last_run_id + 1, ?) "
-            "WHERE flow = ? RETURNING last_run_id",
-            (candidate, flow),
-        )
-        return int(last)
+    def _insert_run(
+        self, flow: str, candidate: int, row: tuple[object, ...], tags: list[tuple[str, int]]
+    ) -> int:
+        # One statement, outside a transaction: the flow's row is locked (runs started at
+        # once, from any machine, take their ids one after the other) only while it runs,
+        # not across round trips; and a statement that times out has changed nothing, so
+        # it is tried again.
+        names, kinds = [tag for tag, _ in tags], [system for _, system in tags]
+        params = (flow, row[1], candidate, flow, *row, flow, names, kinds)
+        return int(self._statement(lambda s: s.one(_INSERT_RUN, params)[0]))
 
     def heartbeat(self, flow: str, run_id: str, now: float | None = None) -> None:
         """Renew the lease of a run: its supervisor is alive. This also checks the lease

@@ -21,6 +21,7 @@ __all__ = (
     "ExceptionInfo",
     "MetadataRecord",
     "RunRecord",
+    "RunView",
     "StepRecord",
     "TaskRecord",
     "TaskSnapshot",
@@ -80,27 +81,32 @@ class StepRecord(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.flow}/{self.run_id}/{self.step}"
 
 
-class TaskRecord(msgspec.Struct, frozen=True, kw_only=True):
+class _InTask(msgspec.Struct, frozen=True, kw_only=True):
+    """What names the task a record belongs to (the first columns of its table)."""
+
+    flow: str
+    run_id: str
+    step: str
+    task_id: str
+
+    @property
+    def pathspec(self) -> str:
+        """``Flow/run_id/step/task_id`` of the task."""
+        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
+
+
+class TaskRecord(_InTask, frozen=True, kw_only=True):
     """A task of a step.
 
     ``foreach_stack`` is opaque to the store: msgpack bytes owned by the runtime.
     ``origin_pathspec`` names the task this one was cloned from when a run is resumed.
     """
 
-    flow: str
-    run_id: str
-    step: str
-    task_id: str
     created_at: float
     index: int | None = None
     foreach_stack: bytes = b""
     parent_pathspecs: tuple[str, ...] = ()
     origin_pathspec: str | None = None
-
-    @property
-    def pathspec(self) -> str:
-        """``Flow/run_id/step/task_id``."""
-        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
 
 
 class ExceptionInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -111,14 +117,16 @@ class ExceptionInfo(msgspec.Struct, frozen=True, kw_only=True):
     traceback: str
 
 
-class AttemptRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One attempt at running a task (attempts count from 0)."""
+class _InAttempt(_InTask, frozen=True, kw_only=True):
+    """What names the task attempt a record belongs to."""
 
-    flow: str
-    run_id: str
-    step: str
-    task_id: str
     attempt: int
+
+
+class AttemptRecord(_InAttempt, frozen=True, kw_only=True):
+    """One attempt at running a task (attempts count from 0); its ``pathspec`` is the
+    task's."""
+
     #: An :class:`~tideflow._states.AttemptState` value.
     state: str
     started_at: float
@@ -128,34 +136,19 @@ class AttemptRecord(msgspec.Struct, frozen=True, kw_only=True):
     pid: int | None = None
     exception: ExceptionInfo | None = None
 
-    @property
-    def pathspec(self) -> str:
-        """``Flow/run_id/step/task_id`` of the task this is an attempt of."""
-        return f"{self.flow}/{self.run_id}/{self.step}/{self.task_id}"
 
-
-class ArtifactRecord(msgspec.Struct, frozen=True, kw_only=True):
+class ArtifactRecord(_InAttempt, frozen=True, kw_only=True):
     """An artifact a task attempt stored: its name and the key of its blob."""
 
-    flow: str
-    run_id: str
-    step: str
-    task_id: str
-    attempt: int
     name: str
     sha: str
     size: int
     created_at: float
 
 
-class MetadataRecord(msgspec.Struct, frozen=True, kw_only=True):
+class MetadataRecord(_InAttempt, frozen=True, kw_only=True):
     """A metadata event recorded for a task attempt (a name, a value and its type)."""
 
-    flow: str
-    run_id: str
-    step: str
-    task_id: str
-    attempt: int
     name: str
     value: str
     type: str
@@ -188,3 +181,13 @@ class TaskView(msgspec.Struct, frozen=True, kw_only=True):
     attempt: AttemptRecord | None
     #: The artifacts of that attempt, by name.
     artifacts: tuple[ArtifactRecord, ...] = ()
+
+
+class RunView(msgspec.Struct, frozen=True, kw_only=True):
+    """A run with the newest task of one of its steps, read in one query
+    (:meth:`~tideflow._stores._interfaces.MetadataStore.get_run_view`): what the client
+    needs for ``Run(pathspec).data``."""
+
+    run: RunRecord
+    #: The newest task of the step asked for, ``None`` if it has none (yet).
+    newest: TaskView | None

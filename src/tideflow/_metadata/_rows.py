@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import msgspec
 
@@ -18,7 +18,7 @@ from ._records import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 __all__ = (
     "ARTIFACT_COLUMNS",
@@ -54,6 +54,7 @@ _MAX_RUN_ID_DIGITS: Final = len(str(_MAX_RUN_ID))
 _TAG_PAIRS: Final = msgspec.json.Decoder(list[tuple[str, int]])
 _STRINGS: Final = msgspec.json.Decoder(tuple[str, ...])
 _JSON: Final = msgspec.json.Encoder()
+R = TypeVar("R", bound=msgspec.Struct)
 
 
 def run_number(flow: str, run_id: str, *rest: str) -> int:
@@ -108,49 +109,57 @@ def check_state(state: str, allowed: frozenset[str], what: str, *, final: bool =
         raise ValueError(f"{state!r} is not a valid {what}; use one of {', '.join(choices)}")
 
 
+#: The columns of :data:`~._sql.Dialect.run_columns` before the tags, as fields of a run.
+_RUN_FIELDS: Final = (
+    "flow",
+    "run_id",
+    "user",
+    "status",
+    "created_at",
+    "finished_at",
+    "origin_run_id",
+    "heartbeat_at",
+    "pid",
+)
+
+
+def _record(
+    cls: type[R], row: Sequence[Any], names: Sequence[str] | None = None, **decoded: Any
+) -> R:
+    """The record ``cls`` of a row whose columns are its fields (``names``, by default
+    every field of ``cls`` in order), its run id as stored, and ``decoded`` fields."""
+    values = dict(zip(names or cls.__struct_fields__, row, strict=False))
+    values["run_id"] = str(values["run_id"])
+    values.update(decoded)
+    return cls(**values)
+
+
+def _row(record: msgspec.Struct, number: int) -> list[Any]:
+    """The fields of ``record`` in order (its table's columns), its run id as stored."""
+    values = list(msgspec.structs.astuple(record))
+    values[1] = number
+    return values
+
+
 def run_record(row: tuple[Any, ...]) -> RunRecord:
     tags = _TAG_PAIRS.decode(row[9])
-    return RunRecord(
-        flow=row[0],
-        run_id=str(row[1]),
-        user=row[2],
-        status=row[3],
-        created_at=row[4],
-        finished_at=row[5],
-        origin_run_id=row[6],
-        heartbeat_at=row[7],
-        pid=row[8],
+    return _record(
+        RunRecord,
+        row,
+        _RUN_FIELDS,
         system_tags=tuple(sorted(tag for tag, system in tags if system)),
         user_tags=tuple(sorted(tag for tag, system in tags if not system)),
     )
 
 
 def task_row(record: TaskRecord, number: int) -> tuple[object, ...]:
-    return (
-        record.flow,
-        number,
-        record.step,
-        record.task_id,
-        record.created_at,
-        record.index,
-        record.foreach_stack,
-        _JSON.encode(record.parent_pathspecs).decode(),
-        record.origin_pathspec,
-    )
+    values = _row(record, number)
+    values[7] = _JSON.encode(record.parent_pathspecs).decode()
+    return tuple(values)
 
 
 def task_record(row: tuple[Any, ...]) -> TaskRecord:
-    return TaskRecord(
-        flow=row[0],
-        run_id=str(row[1]),
-        step=row[2],
-        task_id=row[3],
-        created_at=row[4],
-        index=row[5],
-        foreach_stack=row[6],
-        parent_pathspecs=_STRINGS.decode(row[7]),
-        origin_pathspec=row[8],
-    )
+    return _record(TaskRecord, row, parent_pathspecs=_STRINGS.decode(row[7]))
 
 
 def exception_columns(exc: ExceptionInfo | None) -> tuple[str | None, str | None, str | None]:
@@ -159,105 +168,37 @@ def exception_columns(exc: ExceptionInfo | None) -> tuple[str | None, str | None
 
 
 def attempt_row(record: AttemptRecord, number: int) -> tuple[object, ...]:
-    return (
-        record.flow,
-        number,
-        record.step,
-        record.task_id,
-        record.attempt,
-        record.state,
-        record.started_at,
-        record.finished_at,
-        record.exit_code,
-        record.signal,
-        record.pid,
-        *exception_columns(record.exception),
-    )
+    return (*_row(record, number)[:-1], *exception_columns(record.exception))
 
 
 def attempt_record(row: tuple[Any, ...]) -> AttemptRecord:
     exc_type, exc_message, exc_traceback = row[11:14]
-    return AttemptRecord(
-        flow=row[0],
-        run_id=str(row[1]),
-        step=row[2],
-        task_id=row[3],
-        attempt=row[4],
-        state=row[5],
-        started_at=row[6],
-        finished_at=row[7],
-        exit_code=row[8],
-        signal=row[9],
-        pid=row[10],
-        exception=None
+    exception = (
+        None
         if exc_type is None
-        else ExceptionInfo(type=exc_type, message=exc_message, traceback=exc_traceback),
+        else ExceptionInfo(type=exc_type, message=exc_message, traceback=exc_traceback)
     )
+    return _record(AttemptRecord, row[:11], exception=exception)
 
 
 def artifact_record(row: tuple[Any, ...]) -> ArtifactRecord:
-    flow, number, step, task_id, attempt, name, sha, size, created_at = row
-    return ArtifactRecord(
-        flow=flow,
-        run_id=str(number),
-        step=step,
-        task_id=task_id,
-        attempt=attempt,
-        name=name,
-        sha=sha,
-        size=size,
-        created_at=created_at,
-    )
+    return _record(ArtifactRecord, row)
 
 
 def metadata_record(row: tuple[Any, ...]) -> MetadataRecord:
-    flow, number, step, task_id, attempt, name, value, type_, created_at, tags = row
-    return MetadataRecord(
-        flow=flow,
-        run_id=str(number),
-        step=step,
-        task_id=task_id,
-        attempt=attempt,
-        name=name,
-        value=value,
-        type=type_,
-        created_at=created_at,
-        tags=_STRINGS.decode(tags),
-    )
+    return _record(MetadataRecord, row, tags=_STRINGS.decode(row[9]))
 
 
 def artifact_rows(records: Iterable[ArtifactRecord]) -> list[tuple[object, ...]]:
     """The rows of ``records`` in the order of :data:`ARTIFACT_COLUMNS`."""
-    return [
-        (
-            r.flow,
-            run_number(r.flow, r.run_id),
-            r.step,
-            r.task_id,
-            r.attempt,
-            r.name,
-            r.sha,
-            r.size,
-            r.created_at,
-        )
-        for r in records
-    ]
+    return [tuple(_row(r, run_number(r.flow, r.run_id))) for r in records]
 
 
 def metadata_rows(records: Iterable[MetadataRecord]) -> list[tuple[object, ...]]:
     """The rows of ``records`` in the order of :data:`METADATA_COLUMNS`."""
-    return [
-        (
-            r.flow,
-            run_number(r.flow, r.run_id),
-            r.step,
-            r.task_id,
-            r.attempt,
-            r.name,
-            r.value,
-            r.type,
-            r.created_at,
-            _JSON.encode(r.tags).decode(),
-        )
-        for r in records
-    ]
+    rows = []
+    for r in records:
+        values = _row(r, run_number(r.flow, r.run_id))
+        values[9] = _JSON.encode(r.tags).decode()
+        rows.append(tuple(values))
+    return rows

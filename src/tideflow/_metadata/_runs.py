@@ -1,7 +1,7 @@
 """The runs family: flows, runs and their ids, heartbeats, final states, crash marking.
 
-Tables ``flows`` and ``runs``. A backend gives how a new run id is taken
-(:meth:`RunsFamily._next_run_number`) and whether the store can be marked at all
+Tables ``flows`` and ``runs``. A backend gives how a new run is recorded and its id
+taken (:meth:`RunsFamily._insert_run`) and whether the store can be marked at all
 (:meth:`RunsFamily._can_mark`); the rest is the same SQL on both databases.
 """
 
@@ -51,9 +51,17 @@ class RunsFamily(StoreFamily):
 
     __slots__ = ()
 
-    def _next_run_number(self, s: Session, flow: str, candidate: int) -> int:
-        """The id of a new run of ``flow`` (its ``flows`` row exists): ``candidate``, or one
-        more than the flow's last id when that is not smaller; unique between processes."""
+    def _insert_run(
+        self, flow: str, candidate: int, row: tuple[object, ...], tags: list[tuple[str, int]]
+    ) -> int:
+        """Record a new run of ``flow`` (and the flow, on its first run) and return its id:
+        ``candidate``, or one more than the flow's last id when that is not smaller, unique
+        between processes.
+
+        :param row: the run's ``user``, ``created_at``, ``origin_run_id``,
+            ``heartbeat_at`` and ``pid``.
+        :param tags: the run's tags, each with 1 for a system tag and 0 for a user tag.
+        """
         raise NotImplementedError
 
     def _can_mark(self) -> bool:
@@ -86,23 +94,10 @@ class RunsFamily(StoreFamily):
         now = time.time() if now is None else now
         pid = os.getpid()
 
-        def insert(s: Session) -> int:
-            head, tail = s.sql.insert_ignore
-            s.run(f"{head} INTO flows (flow, created_at) VALUES (?, ?){tail}", (flow, now))
-            number = self._next_run_number(s, flow, round(now * 1_000_000))
-            s.run(
-                'INSERT INTO runs (flow, run_id, "user", status, created_at, origin_run_id, '
-                "heartbeat_at, pid) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
-                (flow, number, user, now, origin_run_id, now, pid),
-            )
-            s.many(
-                "INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)",
-                [(flow, number, tag, 1) for tag in system]
-                + [(flow, number, tag, 0) for tag in user_only],
-            )
-            return number
-
-        number = self._write(insert)
+        tags = [(tag, 1) for tag in system] + [(tag, 0) for tag in user_only]
+        number = self._insert_run(
+            flow, round(now * 1_000_000), (user, now, origin_run_id, now, pid), tags
+        )
         return RunRecord(
             flow=flow,
             run_id=str(number),

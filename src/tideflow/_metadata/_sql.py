@@ -9,14 +9,13 @@ between the two databases (placeholders, a few functions, locking, upserts).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple, Self, TypeVar
 
 from .._exceptions import NotFound
 from ._rows import duplicate, run_not_found, run_record
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from ._records import RunRecord
@@ -31,7 +30,7 @@ __all__ = (
     "require_run",
     "require_step",
     "require_task",
-    "text_errors",
+    "text_error",
 )
 
 T = TypeVar("T")
@@ -197,17 +196,13 @@ def require_task(s: Session, flow: str, number: int, step: str, task_id: str) ->
         raise NotFound(f"Task '{flow}/{number}/{step}/{task_id}' does not exist")
 
 
-@contextmanager
-def text_errors(*, writing: bool) -> Iterator[None]:
-    """Turn a name the database cannot store (a lone surrogate, which an undecodable byte
-    of a command line becomes) into :exc:`ValueError` for a write, and into
-    :exc:`~tideflow.exception.NotFound` for a read: nothing of that name is stored.
+def text_error(exc: UnicodeEncodeError, *, writing: bool) -> ValueError | NotFound:
+    """What a name the database cannot store (a lone surrogate, which an undecodable byte
+    of a command line becomes) is reported as: :exc:`ValueError` for a write,
+    :exc:`~tideflow.exception.NotFound` for a read (nothing of that name is stored).
     """
-    try:
-        yield
-    except UnicodeEncodeError as exc:
-        name = exc.object if isinstance(exc.object, str) else repr(exc.object)
-        message = f"{name!r} is not valid text (it holds a lone surrogate)"
-        if writing:
-            raise ValueError(f"{message}: names must be valid Unicode text.") from None
-        raise NotFound(f"Nothing named {name!r} is stored: {message}.") from None
+    name = exc.object if isinstance(exc.object, str) else repr(exc.object)
+    message = f"{name!r} is not valid text (it holds a lone surrogate)"
+    if writing:
+        return ValueError(f"{message}: names must be valid Unicode text.")
+    return NotFound(f"Nothing named {name!r} is stored: {message}.")

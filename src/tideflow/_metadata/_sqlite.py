@@ -115,16 +115,31 @@ class SQLiteMetadataStore(
         self._db.close()
 
     def _read(self, work: Callable[[Session], T]) -> T:
-        with self._db.read() as conn:
-            return work(Session(conn, SQLITE))
+        return self._db.read(lambda conn: work(Session(conn, SQLITE)))
 
     def _write(self, work: Callable[[Session], T]) -> T:
-        with self._db.write() as conn:
-            return work(Session(conn, SQLITE))
+        return self._db.write(lambda conn: work(Session(conn, SQLITE)))
 
-    def _next_run_number(self, s: Session, flow: str, candidate: int) -> int:
-        (top,) = s.one("SELECT max(run_id) FROM runs WHERE flow = ?", (flow,))
-        return candidate if top is None or candidate > top else int(top) + 1
+    def _insert_run(
+        self, flow: str, candidate: int, row: tuple[object, ...], tags: list[tuple[str, int]]
+    ) -> int:
+        # One BEGIN IMMEDIATE transaction: no other process takes an id meanwhile.
+        def insert(s: Session) -> int:
+            s.run("INSERT OR IGNORE INTO flows (flow, created_at) VALUES (?, ?)", (flow, row[1]))
+            (top,) = s.one("SELECT max(run_id) FROM runs WHERE flow = ?", (flow,))
+            number = candidate if top is None or candidate > top else int(top) + 1
+            s.run(
+                "INSERT INTO runs (flow, run_id, user, status, created_at, origin_run_id, "
+                "heartbeat_at, pid) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                (flow, number, *row),
+            )
+            s.many(
+                "INSERT INTO run_tags (flow, run_id, tag, system) VALUES (?, ?, ?, ?)",
+                [(flow, number, tag, system) for tag, system in tags],
+            )
+            return number
+
+        return self._write(insert)
 
     def _can_mark(self) -> bool:
         return self._db.writable()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         ExceptionInfo,
         MetadataRecord,
         RunRecord,
+        RunView,
         StepRecord,
         TaskRecord,
         TaskSnapshot,
@@ -261,6 +262,13 @@ class MetadataStore(Protocol):
         """Return the newest task of a step with its latest attempt and that attempt's
         artifacts, in one query (what ``run.data`` reads), or ``None`` if the step has no
         task or does not exist."""
+        ...
+
+    def get_run_view(self, flow: str, run_id: str, step: str) -> RunView:
+        """Return a run and the newest task of its step ``step`` (as :meth:`newest_task`),
+        in one query (what ``Run(pathspec).data`` reads).
+
+        :raises NotFound: if the run does not exist."""
         ...
 
     def record_task_end(
