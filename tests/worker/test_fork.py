@@ -353,7 +353,7 @@ async def test_idle_host_exits_by_itself(tideflow_root: Path, flows_dir: Path) -
         assert outcome.done is not None and outcome.done.ok
         assert outcome.returncode == 0
         [host] = executor.host_pids()
-        assert await anyio.to_thread.run_sync(_wait_gone, [host]) == []
+        assert await anyio.to_thread.run_sync(_wait_gone, [host], 30.0) == []
         assert executor.host_pids() == []
         outcome = await executor.run_task(spec, _Sink(), env=env, cwd=str(flows_dir))
         assert outcome.done is not None and outcome.done.ok
