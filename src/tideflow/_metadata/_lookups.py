@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from .._states import RunState
 from ._records import RunView, StepRecord, TaskView
 from ._rows import (
     ATTEMPT_COLUMNS,
@@ -88,11 +89,13 @@ class LookupsFamily(StoreFamily):
             # across every failed run.
             where = (
                 "r.flow = ? AND r.run_id = "
-                "(SELECT max(run_id) FROM runs WHERE flow = ? AND status = 'succeeded')"
+                f"(SELECT max(run_id) FROM runs WHERE flow = ? AND status = '{RunState.SUCCEEDED}')"
             )
             params: list[object] = [flow, flow]
         else:
-            where = "r.flow = ?" + (" AND r.status = 'succeeded'" if successful else "")
+            where = "r.flow = ?" + (
+                f" AND r.status = '{RunState.SUCCEEDED}'" if successful else ""
+            )
             params = [flow]
             for tag in wanted:
                 where += (

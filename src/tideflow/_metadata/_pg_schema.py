@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from .._exceptions import StoreError
+from .._states import AttemptState, RunState
 
 if TYPE_CHECKING:
     import psycopg
@@ -29,7 +30,7 @@ SCHEMA_VERSION: Final = 1
 #   attempts_running (flow, run_id), partial  attempts of a run still running
 # flows.last_run_id is the counter that makes run ids unique: create_run locks the flow's
 # row, so two machines starting a run at once are served one after the other.
-_TABLES: Final = """
+_TABLES: Final = f"""
 CREATE TABLE flows (
     flow text PRIMARY KEY,
     created_at double precision NOT NULL,
@@ -49,7 +50,7 @@ CREATE TABLE runs (
     PRIMARY KEY (flow, run_id)
 );
 CREATE INDEX runs_by_status ON runs (flow, status, run_id);
-CREATE INDEX runs_running ON runs (flow, heartbeat_at) WHERE status = 'running';
+CREATE INDEX runs_running ON runs (flow, heartbeat_at) WHERE status = '{RunState.RUNNING}';
 CREATE TABLE run_tags (
     flow text NOT NULL,
     run_id bigint NOT NULL,
@@ -96,7 +97,7 @@ CREATE TABLE attempts (
     exc_traceback text,
     PRIMARY KEY (flow, run_id, step, task_id, attempt)
 );
-CREATE INDEX attempts_running ON attempts (flow, run_id) WHERE state = 'running';
+CREATE INDEX attempts_running ON attempts (flow, run_id) WHERE state = '{AttemptState.RUNNING}';
 CREATE TABLE artifacts (
     flow text NOT NULL,
     run_id bigint NOT NULL,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, final
 
+from .._states import RunState
 from ._artifacts import ArtifactsFamily
 from ._batch import BatchFamily
 from ._clone import ClonesFamily
@@ -32,7 +33,7 @@ __all__ = ("PostgresMetadataStore", "open_postgres")
 
 #: A new run, its tags, and the flow's row (created on its first run) whose counter gives
 #: the run id: ``candidate``, or one more than the last id when that is not smaller.
-_INSERT_RUN: Final = """
+_INSERT_RUN: Final = f"""
 WITH f AS (
     INSERT INTO flows (flow, created_at, last_run_id) VALUES (?, ?, ?)
     ON CONFLICT (flow) DO UPDATE
@@ -40,7 +41,7 @@ WITH f AS (
     RETURNING last_run_id
 ), r AS (
     INSERT INTO runs (flow, run_id, "user", status, created_at, origin_run_id, heartbeat_at, pid)
-    SELECT ?, last_run_id, ?, 'running', ?, ?, ?, ? FROM f
+    SELECT ?, last_run_id, ?, '{RunState.RUNNING}', ?, ?, ?, ? FROM f
     RETURNING run_id
 ), t AS (
     INSERT INTO run_tags (flow, run_id, tag, system)

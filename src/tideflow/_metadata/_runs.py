@@ -28,7 +28,7 @@ def end_running_attempts(s: Session, flow: str, number: int, state: str, at: flo
     for an attempt started later, at its start)."""
     s.run(
         f"UPDATE attempts SET state = ?, finished_at = {s.sql.greatest}(started_at, ?) "
-        "WHERE flow = ? AND run_id = ? AND state = 'running'",
+        f"WHERE flow = ? AND run_id = ? AND state = '{AttemptState.RUNNING}'",
         (state, at, flow, number),
     )
 
@@ -37,8 +37,8 @@ def _crash(s: Session, flow: str, number: int, beat: float) -> bool:
     """Mark a running run crashed, finished at its last heartbeat ``beat``, with its
     running attempts; ``False`` if it was not running."""
     changed = s.run(
-        "UPDATE runs SET status = 'crashed', finished_at = ? "
-        "WHERE flow = ? AND run_id = ? AND status = 'running'",
+        f"UPDATE runs SET status = '{RunState.CRASHED}', finished_at = ? "
+        f"WHERE flow = ? AND run_id = ? AND status = '{RunState.RUNNING}'",
         (beat, flow, number),
     )
     if changed:
@@ -205,7 +205,7 @@ class RunsFamily(StoreFamily):
         def mark(s: Session) -> list[RunRecord]:
             sql = (
                 "SELECT r.flow, r.run_id, r.heartbeat_at FROM runs AS r "
-                f"WHERE r.status = 'running' AND (r.heartbeat_at < ?{s.sql.stale_lease})"
+                f"WHERE r.status = '{RunState.RUNNING}' AND (r.heartbeat_at < ?{s.sql.stale_lease})"
             )
             params: tuple[object, ...] = (now - older_than,)
             if flow is not None:
@@ -235,7 +235,7 @@ class RunsFamily(StoreFamily):
         def running(s: Session) -> list[tuple[RunRecord, bool | None]]:
             sql = (
                 f"SELECT {s.sql.run_columns}, {s.sql.lease_columns} "
-                "FROM runs AS r WHERE r.status = 'running'"
+                f"FROM runs AS r WHERE r.status = '{RunState.RUNNING}'"
             )
             params = () if flow is None else (flow,)
             rows = s.all(sql + ("" if flow is None else " AND r.flow = ?"), params)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from .._exceptions import StoreError
+from .._states import AttemptState, RunState
 
 __all__ = ("READ_ONLY_FIX", "SCHEMA_VERSION", "empty_connection", "open_connection")
 
@@ -33,7 +34,7 @@ READ_ONLY_FIX: Final = (
 #   runs_running (flow, heartbeat_at), partial  runs whose supervisor stopped renewing its lease
 #   run_tags_by_tag (flow, tag, run_id)   list runs that carry some tags
 #   attempts_running (flow, run_id), partial  attempts of a run that are still running
-_SCHEMA: Final = """
+_SCHEMA: Final = f"""
 CREATE TABLE IF NOT EXISTS flows (
     flow TEXT PRIMARY KEY,
     created_at REAL NOT NULL
@@ -52,7 +53,7 @@ CREATE TABLE IF NOT EXISTS runs (
     PRIMARY KEY (flow, run_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (flow, status, run_id);
-CREATE INDEX IF NOT EXISTS runs_running ON runs (flow, heartbeat_at) WHERE status = 'running';
+CREATE INDEX IF NOT EXISTS runs_running ON runs (flow, heartbeat_at) WHERE status = '{RunState.RUNNING}';
 
 CREATE TABLE IF NOT EXISTS run_tags (
     flow TEXT NOT NULL,
@@ -102,7 +103,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     PRIMARY KEY (flow, run_id, step, task_id, attempt)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS attempts_running ON attempts (flow, run_id)
-    WHERE state = 'running';
+    WHERE state = '{AttemptState.RUNNING}';
 
 CREATE TABLE IF NOT EXISTS artifacts (
     flow TEXT NOT NULL,

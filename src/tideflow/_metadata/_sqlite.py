@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final, TypeVar, final
 from urllib.parse import unquote, urlsplit
 
 from .._exceptions import StoreError
+from .._states import RunState
 from ._artifacts import ArtifactsFamily
 from ._batch import BatchFamily
 from ._clone import ClonesFamily
@@ -130,7 +131,7 @@ class SQLiteMetadataStore(
             number = candidate if top is None or candidate > top else int(top) + 1
             s.run(
                 "INSERT INTO runs (flow, run_id, user, status, created_at, origin_run_id, "
-                "heartbeat_at, pid) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+                f"heartbeat_at, pid) VALUES (?, ?, ?, '{RunState.RUNNING}', ?, ?, ?, ?)",
                 (flow, number, *row),
             )
             s.many(
