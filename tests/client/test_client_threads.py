@@ -12,6 +12,7 @@ import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
+from forking import run_forked
 from tideflow import Flow, Run, Task
 
 if TYPE_CHECKING:
@@ -101,20 +102,10 @@ def test_from_a_child_forked_while_threads_were_reading(client_runs: ClientRuns)
     for reader in readers:
         reader.start()
     try:
-        children = [
-            multiprocessing.get_context("fork").Process(target=_read_in_child, args=(client_runs,))
-            for _ in range(4)
-        ]
-        for child in children:
-            child.start()
-        for child in children:
-            child.join(timeout=60)
-            if child.exitcode is None:
-                child.kill()
-                child.join()
+        codes = run_forked([(_read_in_child, (client_runs,))] * 4)
     finally:
         stop.set()
         for reader in readers:
             reader.join()
-    assert [child.exitcode for child in children] == [0] * 4
+    assert codes == [0] * 4
     assert read_everything(client_runs) == expected(client_runs)

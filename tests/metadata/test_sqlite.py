@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from forking import run_forked
 from tideflow._exceptions import StoreError, TideflowError
 from tideflow._metadata import RunRecord, SQLiteMetadataStore, TaskRecord
 
@@ -267,23 +268,11 @@ def test_a_forked_child_opens_its_own_connection(store: SQLiteMetadataStore) -> 
     holder.start()
     try:
         assert held.wait(30)
-        children = [
-            multiprocessing.get_context("fork").Process(
-                target=_use_in_child, args=(store, run.run_id, use)
-            )
-            for use in (True, False)
-        ]
-        for child in children:
-            child.start()
-        for child in children:
-            child.join(timeout=60)
-            if child.exitcode is None:
-                child.kill()
-                child.join()
+        codes = run_forked([(_use_in_child, (store, run.run_id, use)) for use in (True, False)])
     finally:
         done.set()
         holder.join()
-    assert [child.exitcode for child in children] == [0, 0]
+    assert codes == [0, 0]
     assert store.get_run("F", run.run_id).status == "running"
     store.finish_run("F", run.run_id, "succeeded")
     assert store.get_run("F", run.run_id).status == "succeeded"

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
-import anyio.lowlevel
 import msgspec
 from anyio.abc import Process, TaskGroup, UNIXSocketStream
 
@@ -458,7 +457,7 @@ class ForkExecutor:
                 os.close(out_w)
                 os.close(err_w)
                 theirs.close()
-            return await supervise_task(spec, sink, *readers, grace=self._grace)
+            return await supervise_task(sink, *readers, grace=self._grace)
         finally:
             host.active -= 1
             host.touch()

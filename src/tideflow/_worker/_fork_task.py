@@ -25,7 +25,6 @@ from ._host_protocol import Exited, FrameBuffer, receive_frame
 from ._spawn import pump_lines
 
 if TYPE_CHECKING:
-    from .._messages import TaskSpec
     from ._executor import TaskSink
 
 __all__ = ("FdReceiveStream", "NotStarted", "supervise_task")
@@ -66,7 +65,6 @@ class NotStarted(Exception):
 
 
 async def supervise_task(
-    spec: TaskSpec,
     sink: TaskSink,
     out: FdReceiveStream,
     err: FdReceiveStream,

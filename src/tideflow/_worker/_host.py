@@ -184,23 +184,23 @@ class _Host:
     def _start(self, spec: TaskSpec, out: int, err: int, task: socket.socket) -> None:
         """Hand the task to the spare child, or fork one for it if there is no spare."""
         pid = self._hand_to_spare(spec, out, err, task)
-        if pid is None:
-            pid = self._fork(lambda: self._child(spec, out, err, task, detach=True))
-        os.close(out)
-        os.close(err)
-        if pid is None:
-            self._report(task, Exited(pid=0, returncode=None, problem="cannot fork"))
+        try:
+            if pid is None:
+                pid = self._fork(lambda: self._child(spec, out, err, task, detach=True))
+        except OSError as exc:
+            self._report(task, Exited(pid=0, returncode=None, problem=f"cannot fork: {exc}"))
         else:
             self._running[pid] = task
+        finally:
+            os.close(out)
+            os.close(err)
 
-    def _fork(self, child: Callable[[], NoReturn]) -> int | None:
-        """Fork a child that runs ``child``; its pid, or ``None`` when forking fails."""
+    @staticmethod
+    def _fork(child: Callable[[], NoReturn]) -> int:
+        """Fork a child that runs ``child``; its pid. :raises OSError: if forking fails."""
         sys.stdout.flush()
         sys.stderr.flush()
-        try:
-            pid = os.fork()
-        except OSError:
-            return None
+        pid = os.fork()
         if pid == 0:
             child()
         return pid
@@ -209,12 +209,12 @@ class _Host:
         """Fork the child that runs the next task, ahead of it: forking a process and
         making it a task's own session is then off the task's way."""
         mine, theirs = socket.socketpair()
-        pid = self._fork(lambda: self._spare_child(mine, theirs))
-        theirs.close()
-        if pid is None:
+        try:
+            self._spare = (self._fork(lambda: self._spare_child(mine, theirs)), mine)
+        except OSError:  # no spare: the next task is forked when it comes
             mine.close()
-        else:
-            self._spare = (pid, mine)
+        finally:
+            theirs.close()
 
     def _hand_to_spare(
         self, spec: TaskSpec, out: int, err: int, task: socket.socket
@@ -234,7 +234,6 @@ class _Host:
 
     def _spare_child(self, mine: socket.socket, channel: socket.socket) -> NoReturn:
         """In the spare: wait for a task from the host, then run it (exit if none comes)."""
-        code = 70
         try:
             mine.close()
             self._become_task()
@@ -254,7 +253,7 @@ class _Host:
             out, err, task = fds
             self._child(spec, out, err, socket.socket(fileno=task), detach=False)
         finally:
-            os._exit(code)
+            os._exit(70)  # only if the spare failed before the task's own code took over
 
     def _child(
         self, spec: TaskSpec, out: int, err: int, task: socket.socket, *, detach: bool
@@ -302,9 +301,7 @@ class _Host:
         for other in self._running.values():
             other.close()
         self._running.clear()
-        if self._spare is not None:
-            self._spare[1].close()
-            self._spare = None
+        self._forget_spare()
         for fd in self._fds:
             os.close(fd)
         self._fds.clear()
@@ -325,14 +322,21 @@ class _Host:
             if pid == 0:
                 return
             if self._spare is not None and self._spare[0] == pid:
-                self._spare[1].close()
-                self._spare = None
+                self._forget_spare()
             task = self._running.pop(pid, None)
             if task is not None:
                 self._report(task, Exited(pid=pid, returncode=os.waitstatus_to_exitcode(status)))
                 # Whatever the step started in its session goes with it.
                 with contextlib.suppress(OSError):
                     os.killpg(pid, signal.SIGKILL)
+
+    def _forget_spare(self) -> int | None:
+        """Close the channel to the spare child and forget it; its pid, if there was one."""
+        if self._spare is None:
+            return None
+        (pid, channel), self._spare = self._spare, None
+        channel.close()
+        return pid
 
     @staticmethod
     def _report(task: socket.socket, message: Exited) -> None:
@@ -344,13 +348,11 @@ class _Host:
 
     def _stop_all(self) -> None:
         """Kill what still runs (the supervisor is gone or stopping us), and reap it."""
-        if self._spare is not None:
-            pid, channel = self._spare
-            channel.close()
+        spare = self._forget_spare()
+        if spare is not None:
             with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            self._spare = None
+                os.kill(spare, signal.SIGKILL)
+                os.waitpid(spare, 0)
         for pid in self._running:
             for kill in (os.killpg, os.kill):
                 with contextlib.suppress(OSError):
@@ -371,8 +373,8 @@ def _redirect(out: int, err: int) -> None:
 
 
 def _end_output() -> None:
-    """Flush and close the task's stdout and stderr (fds 1 and 2 then read ``/dev/null``'s
-    sink): the supervisor sees their ends, and so has every line the step wrote."""
+    """Flush the task's stdout and stderr, then point fds 1 and 2 at ``/dev/null``: the
+    pipes close, the supervisor sees their ends, and so has every line the step wrote."""
     sys.stdout.flush()
     sys.stderr.flush()
     null = os.open(os.devnull, os.O_WRONLY)
