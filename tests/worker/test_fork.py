@@ -114,13 +114,13 @@ async def test_warm_up_starts_the_host_before_the_first_task(
         "env": dict(os.environ),
         "cwd": os.getcwd(),
     }
-    executor.warm_up(**where)
+    await executor.warm_up(**where)
     end = time.monotonic() + 60
     while time.monotonic() < end:  # the host says nothing when it is up: poll
         if executor.host_pids():
             break
         await anyio.sleep(0.02)
-    executor.warm_up(**where)
+    await executor.warm_up(**where)
     [host] = executor.host_pids()
     run = await _run(flow)
     assert run.status == "successful"

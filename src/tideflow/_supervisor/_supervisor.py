@@ -251,7 +251,7 @@ class Supervisor:
             request.config.kill_grace,
             dask_address=request.config.dask_address,
         )
-        _warm_up(executor, request)
+        await _warm_up(executor, request)
         # Imported once the executor warms up: on a first run, the fork host starts while
         # the run actor, the scheduler and the stores load.
         from ._output import RunOutput
@@ -348,7 +348,7 @@ async def current_supervisor(config: Config | None = None) -> Supervisor:
     return supervisor
 
 
-def _warm_up(executor: Executor, request: RunRequest) -> None:
+async def _warm_up(executor: Executor, request: RunRequest) -> None:
     """Let ``executor`` prepare the processes of the run ``request`` asks for, in the
     background (a fork host starts and imports the flow while the run is created).
 
@@ -361,7 +361,7 @@ def _warm_up(executor: Executor, request: RunRequest) -> None:
     names = {d.name for d in start.decorators} | {d.name for d in request.decospecs}
     if "environment" in names:
         return
-    executor.warm_up(
+    await executor.warm_up(
         flow_source=request.flow.source,
         flow_class=request.flow.cls.__name__,
         sys_path=request.flow.sys_path,

@@ -53,7 +53,7 @@ class TaskSink(Protocol):
 class WarmsUp(Protocol):
     """An executor that can get a flow's processes ready before its first task."""
 
-    def warm_up(
+    async def warm_up(
         self,
         *,
         flow_source: str,
@@ -62,7 +62,7 @@ class WarmsUp(Protocol):
         env: Mapping[str, str],
         cwd: str,
     ) -> None:
-        """Start preparing in the background and return at once."""
+        """Start preparing; return as soon as the rest can go on in the background."""
         ...
 
 

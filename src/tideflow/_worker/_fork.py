@@ -172,8 +172,10 @@ class ForkExecutor:
         self._open: set[_Host] = set()
         self._locks: dict[_HostKey, anyio.Lock] = {}
         self._no_fork: set[_HostKey] = set()
-        #: Hosts being started ahead of their first task (:meth:`warm_up`).
+        #: Hosts being started ahead of their first task (:meth:`warm_up`), and those of
+        #: them whose process runs but whose handshake nobody has taken yet.
         self._warming: set[_HostKey] = set()
+        self._spawned: dict[_HostKey, _Host] = {}
         self._origins: dict[str, str | None] = {}
         self._spawn = SpawnExecutor(python=self._python, kill_grace=kill_grace)
         self._closed = False
@@ -237,7 +239,7 @@ class ForkExecutor:
         """Stop every host (and so any task still running in one). Shielded."""
         self._closed = True
         with anyio.CancelScope(shield=True):
-            self._hosts = {}
+            self._hosts, self._spawned = {}, {}
             interrupted: BaseException | None = None
             while self._open:
                 try:
@@ -316,7 +318,7 @@ class ForkExecutor:
             cwd=cwd,
         )
 
-    def warm_up(
+    async def warm_up(
         self,
         *,
         flow_source: str,
@@ -325,13 +327,13 @@ class ForkExecutor:
         env: Mapping[str, str],
         cwd: str,
     ) -> None:
-        """Start the host of a flow now, in the background, unless it has one; return at once.
+        """Start the host of a flow now, unless it has one; return once its process runs.
 
-        A run calls it as soon as its flow is loaded, so that the host's interpreter
-        starts and imports the flow while the run is still being created; its first task
-        then finds the host ready. A host that cannot start is left to that first task
-        to report. Without :meth:`watch_hosts` running (no task group yet), the warm-up
-        waits until it runs.
+        A run calls it as soon as its flow is loaded: the host's interpreter starts and
+        imports the flow while the run is still being created, and its first task then
+        finds the host ready. The handshake completes in the background (or in the first
+        task, without :meth:`watch_hosts` running). A host that cannot start is left to
+        that first task to report.
         """
         if self._closed:
             return
@@ -339,6 +341,17 @@ class ForkExecutor:
         if key in self._hosts or key in self._no_fork or key in self._warming:
             return
         self._warming.add(key)
+        try:
+            # Under the key's lock, so that a task (or the background handshake) that
+            # comes meanwhile takes this host rather than starting one of its own.
+            async with self._locks.setdefault(key, anyio.Lock()):
+                self._spawned[key] = await self._spawn_host(key)
+        except OSError:
+            self._warming.discard(key)  # the first task starts the host again and reports
+            return
+        except BaseException:
+            self._warming.discard(key)
+            raise
         if self._watchers is not None:
             self._watchers.start_soon(self._warm, key)
 
@@ -377,6 +390,32 @@ class ForkExecutor:
         return host
 
     async def _start_host(self, key: _HostKey) -> _Host | None:
+        """A new host for ``key`` (the one a warm-up spawned, if any), once it has imported
+        the flow; ``None`` if it cannot fork. :raises OSError: if it does not start."""
+        host = self._spawned.pop(key, None)
+        if host is None or not host.alive:
+            if host is not None:
+                await self._close(host, 0)
+            host = await self._spawn_host(key)
+        try:
+            ready = None
+            with anyio.move_on_after(HANDSHAKE_TIMEOUT):
+                ready = await receive_frame(host.control, FrameBuffer())
+        except BaseException:
+            await self._close(host, 0)
+            raise
+        if not isinstance(ready, HostReady):
+            await self._close(host, 0)
+            raise OSError(f"the fork host for {key.source} did not start (no handshake)")
+        self._hosts_started += 1
+        if not ready.forkable:
+            await self._close(host, self._grace)
+            return None
+        return host
+
+    async def _spawn_host(self, key: _HostKey) -> _Host:
+        """Start a host process for ``key`` and send it the flow to import; return without
+        waiting for it. :raises OSError: if the process cannot start."""
         parent, child = socket.socketpair()
         try:
             process = await anyio.open_process(
@@ -402,29 +441,22 @@ class ForkExecutor:
             raise
         host = _Host(key=key, process=process, control=control, pid=process.pid)
         self._open.add(host)
+        hello = HostHello(
+            flow_source=key.source,
+            flow_class=key.flow_class,
+            sys_path=list(key.sys_path),
+            # With a watcher, the supervisor says when the host goes.
+            idle_timeout=None if self._watchers is not None else self.idle_timeout,
+        )
         try:
-            hello = HostHello(
-                flow_source=key.source,
-                flow_class=key.flow_class,
-                sys_path=list(key.sys_path),
-                # With a watcher, the supervisor says when the host goes.
-                idle_timeout=None if self._watchers is not None else self.idle_timeout,
-            )
-            ready = None
             with anyio.move_on_after(HANDSHAKE_TIMEOUT):
                 await control.send(encode(hello))
-                ready = await receive_frame(control, FrameBuffer())
+                return host
         except BaseException:
             await self._close(host, 0)
             raise
-        if not isinstance(ready, HostReady):
-            await self._close(host, 0)
-            raise OSError(f"the fork host for {key.source} did not start (no handshake)")
-        self._hosts_started += 1
-        if not ready.forkable:
-            await self._close(host, self._grace)
-            return None
-        return host
+        await self._close(host, 0)
+        raise OSError(f"the fork host for {key.source} did not take its flow")
 
     async def _retire_older(self, current: _Host) -> None:
         """Stop the idle hosts of older versions of the same flow (and mark busy ones)."""
