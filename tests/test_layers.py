@@ -67,6 +67,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "executors",
         (
             "tideflow._worker._executor",
+            "tideflow._worker._blank",
             "tideflow._worker._spawn",
             "tideflow._worker._fork",
             "tideflow._worker._fork_task",

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, final
 
+from .._exceptions import TideflowError
 from .._flow._spec import FlowSpec
 from .._states import RunState
 from ._executing import ExecutingRun, check_number, stop_shielded
@@ -27,6 +28,7 @@ from ._executing import ExecutingRun, check_number, stop_shielded
 if TYPE_CHECKING:
     from .._runtime._loader import LoadedFlow
     from .._runtime._request import RunRequest
+    from .._worker._blank import HostProcess
     from ._notebook import SavedCell
 
 __all__ = ("Runner",)
@@ -135,17 +137,48 @@ class Runner:
         """Load the flow and check everything; runs in a worker thread."""
         from .._runtime._request import build_request
 
-        env = dict(self.env)
-        if self.profile is not None:
-            env["TIDEFLOW_PROFILE"] = self.profile
         return build_request(
             self._load(),
             top_level=self.top_level,
             options=options,
-            env=env,
+            env=self._env(),
             cwd=self.cwd,
             resume=resume,
         )
+
+    def _env(self) -> dict[str, str]:
+        """What the runner adds to the environment of its runs' tasks."""
+        env = dict(self.env)
+        if self.profile is not None:
+            env["TIDEFLOW_PROFILE"] = self.profile
+        return env
+
+    async def _start_host_early(self) -> HostProcess | None:
+        """On the first run of an event loop with the fork executor, start a fork host's
+        interpreter before anything else: it imports tideflow while the flow loads, the
+        supervisor is imported and the run is created, and the run's fork executor then
+        takes it over as the flow's host. ``None`` when that does not apply.
+        """
+        import sys
+
+        from .._runtime._request import request_config
+
+        supervisor = sys.modules.get("tideflow._supervisor._supervisor")
+        if supervisor is not None and supervisor.has_supervisor():
+            return None  # the loop's fork executor has its hosts, or starts them itself
+        env = {**os.environ, **self._env()}
+        try:
+            executor = request_config(env, self.top_level).executor
+        except (ValueError, TypeError, TideflowError):
+            return None  # the run reports it
+        if executor != "fork" or not hasattr(os, "fork"):
+            return None
+        from .._worker._blank import start_host_process
+
+        try:
+            return await start_host_process(python=sys.executable, env=env, cwd=self.cwd)
+        except OSError:
+            return None  # the fork executor starts its host itself, and reports
 
     async def _launch(
         self, options: Mapping[str, Any], *, resume: bool, echo: bool
@@ -154,17 +187,25 @@ class Runner:
         import anyio
         from anyio.lowlevel import current_token
 
-        from .._supervisor._supervisor import current_supervisor
-
         options = dict(options)
-        with anyio.move_on_after(self.file_read_timeout):
-            request = await anyio.to_thread.run_sync(
-                self._prepare, options, resume, abandon_on_cancel=True
-            )
-            supervisor = await current_supervisor(request.config)
-            progress = self.top_level.get("progress", True)
-            actor = await supervisor.start_run(request, echo=echo, progress=progress)
-            return ExecutingRun._create(self, actor, current_token())
+        started = await self._start_host_early()
+        try:
+            with anyio.move_on_after(self.file_read_timeout):
+                request = await anyio.to_thread.run_sync(
+                    self._prepare, options, resume, abandon_on_cancel=True
+                )
+                from .._supervisor._supervisor import current_supervisor
+
+                supervisor = await current_supervisor(request.config)
+                progress = self.top_level.get("progress", True)
+                actor = await supervisor.start_run(
+                    request, echo=echo, progress=progress, started=started
+                )
+                return ExecutingRun._create(self, actor, current_token())
+        finally:
+            if started is not None and not started.taken:
+                with anyio.CancelScope(shield=True):
+                    await started.aclose()
         raise TimeoutError(
             f"The run of {self!r} did not start within file_read_timeout="
             f"{self.file_read_timeout:g} seconds."

@@ -245,7 +245,7 @@ def build_request(
     given, run_options = _split_options(what, options, parameters, resume=resume)
     full_env = {**os.environ, **(env or {})}
     workdir = str(Path(cwd or os.getcwd()).resolve())
-    config = _load_config(full_env, top_level)
+    config = request_config(full_env, top_level)
     check_config_urls(config)
     username = resolve_username(config, full_env)
     context = ParameterContext(
@@ -287,7 +287,9 @@ def build_request(
     return _finish(request, branch, production)
 
 
-def _load_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config:
+def request_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config:
+    """The configuration of a run: the environment's ``TIDEFLOW_*`` settings, overridden
+    by the top-level options (``Runner(..., executor=...)``, the command line's)."""
     return load_config(
         env,
         root=str(top_level["root"]) if top_level.get("root") else None,

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from .._config import Config
     from .._runtime._request import RunRequest
     from .._stores._bundle import Stores
+    from .._worker._blank import HostProcess
     from .._worker._executor import Executor
     from ._run_actor import RunActor
 
@@ -230,7 +231,12 @@ class Supervisor:
                 pass
 
     async def start_run(
-        self, request: RunRequest, *, echo: bool = False, progress: bool = True
+        self,
+        request: RunRequest,
+        *,
+        echo: bool = False,
+        progress: bool = True,
+        started: HostProcess | None = None,
     ) -> RunActor:
         """Start a run of ``request``; return its actor as soon as the run exists.
 
@@ -239,6 +245,9 @@ class Supervisor:
         executor, wires the run's console and starts the actor in the supervisor's task
         group.
 
+        :param started: a fork host process started before the flow was loaded (see
+            ``Runner._launch``); the fork executor takes it over, else the caller still
+            owns it (``started.taken`` is false).
         :param echo: print the run's console to this process's stdout and stderr; on a
             terminal, with a live status block under the lines unless ``progress`` is false.
         :raises ValueError: if the run's configuration conflicts with the supervisor's
@@ -251,7 +260,7 @@ class Supervisor:
             request.config.kill_grace,
             dask_address=request.config.dask_address,
         )
-        await _warm_up(executor, request)
+        await _warm_up(executor, request, started)
         # Imported once the executor warms up: on a first run, the fork host starts while
         # the run actor, the scheduler and the stores load.
         from ._output import RunOutput
@@ -326,6 +335,11 @@ def _spawn_system_task(supervisor: Supervisor) -> None:
         supervisor._system_task = loop.create_task(supervisor.serve(), name="tideflow supervisor")
 
 
+def has_supervisor() -> bool:
+    """Whether the running event loop has started its supervisor (a run started in it)."""
+    return _supervisor.get(None) is not None
+
+
 async def current_supervisor(config: Config | None = None) -> Supervisor:
     """The supervisor of the running event loop, started on first use.
 
@@ -348,7 +362,9 @@ async def current_supervisor(config: Config | None = None) -> Supervisor:
     return supervisor
 
 
-async def _warm_up(executor: Executor, request: RunRequest) -> None:
+async def _warm_up(
+    executor: Executor, request: RunRequest, started: HostProcess | None = None
+) -> None:
     """Let ``executor`` prepare the processes of the run ``request`` asks for, in the
     background (a fork host starts and imports the flow while the run is created).
 
@@ -367,4 +383,5 @@ async def _warm_up(executor: Executor, request: RunRequest) -> None:
         sys_path=request.flow.sys_path,
         env=request.env,
         cwd=request.cwd,
+        started=started,
     )

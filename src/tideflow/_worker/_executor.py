@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from anyio.abc import Process
 
+    from ._blank import HostProcess
+
 __all__ = (
     "EXECUTOR_NAMES",
     "Executor",
@@ -61,8 +63,13 @@ class WarmsUp(Protocol):
         sys_path: Sequence[str],
         env: Mapping[str, str],
         cwd: str,
+        started: HostProcess | None = None,
     ) -> None:
-        """Start preparing; return as soon as the rest can go on in the background."""
+        """Start preparing; return as soon as the rest can go on in the background.
+
+        :param started: a fork host process started before the flow was known; the
+            executor takes it over (``started.taken``) and uses or closes it.
+        """
         ...
 
 

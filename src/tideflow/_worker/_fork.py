@@ -33,7 +33,6 @@ import importlib.util
 import os
 import signal
 import socket
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -42,10 +41,10 @@ import anyio
 import msgspec
 from anyio.abc import Process, TaskGroup, UNIXSocketStream
 
+from ._blank import HostProcess, start_host_process
 from ._executor import TaskOutcome, TaskSink, close_process, kill_group
 from ._fork_task import FdReceiveStream, NotStarted, supervise_task
 from ._host_protocol import (
-    BOOTSTRAP,
     FrameBuffer,
     HostHello,
     HostReady,
@@ -326,6 +325,7 @@ class ForkExecutor:
         sys_path: Sequence[str],
         env: Mapping[str, str],
         cwd: str,
+        started: HostProcess | None = None,
     ) -> None:
         """Start the host of a flow now, unless it has one; return once its process runs.
 
@@ -334,26 +334,37 @@ class ForkExecutor:
         finds the host ready. The handshake completes in the background (or in the first
         task, without :meth:`watch_hosts` running). A host that cannot start is left to
         that first task to report.
+
+        :param started: a host process started before the flow was known (by a first
+            run); the executor takes it over, as this flow's host if it fits, and
+            closes it otherwise.
         """
-        if self._closed:
-            return
-        key = self._key(flow_source, flow_class, sys_path, env, cwd)
-        if key in self._hosts or key in self._no_fork or key in self._warming:
-            return
-        self._warming.add(key)
+        if started is not None:
+            started.taken = True  # the executor uses or closes it from now on
         try:
-            # Under the key's lock, so that a task (or the background handshake) that
-            # comes meanwhile takes this host rather than starting one of its own.
-            async with self._locks.setdefault(key, anyio.Lock()):
-                self._spawned[key] = await self._spawn_host(key)
-        except OSError:
-            self._warming.discard(key)  # the first task starts the host again and reports
-            return
-        except BaseException:
-            self._warming.discard(key)
-            raise
-        if self._watchers is not None:
-            self._watchers.start_soon(self._warm, key)
+            if self._closed:
+                return
+            key = self._key(flow_source, flow_class, sys_path, env, cwd)
+            if key in self._hosts or key in self._no_fork or key in self._warming:
+                return
+            self._warming.add(key)
+            try:
+                # Under the key's lock, so that a task (or the background handshake)
+                # that comes meanwhile takes this host rather than starting its own.
+                async with self._locks.setdefault(key, anyio.Lock()):
+                    given, started = started, None
+                    self._spawned[key] = await self._spawn_host(key, given)
+            except OSError:
+                self._warming.discard(key)  # the first task starts the host and reports
+                return
+            except BaseException:
+                self._warming.discard(key)
+                raise
+            if self._watchers is not None:
+                self._watchers.start_soon(self._warm, key)
+        finally:
+            if started is not None:
+                await started.aclose()
 
     async def _warm(self, key: _HostKey) -> None:
         try:
@@ -413,33 +424,23 @@ class ForkExecutor:
             return None
         return host
 
-    async def _spawn_host(self, key: _HostKey) -> _Host:
+    async def _spawn_host(self, key: _HostKey, started: HostProcess | None = None) -> _Host:
         """Start a host process for ``key`` and send it the flow to import; return without
-        waiting for it. :raises OSError: if the process cannot start."""
-        parent, child = socket.socketpair()
-        try:
-            process = await anyio.open_process(
-                [self._python, "-c", BOOTSTRAP, str(child.fileno())],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(child.fileno(),),
-                env={**dict(key.env), "PYTHONUNBUFFERED": "1"},
-                cwd=key.cwd,
-                start_new_session=True,
-            )
-        except BaseException:
-            parent.close()
-            raise
-        finally:
-            child.close()
-        try:
-            control = await UNIXSocketStream.from_socket(parent)
-        except BaseException:
-            parent.close()
-            await stop_host_process(process)
-            raise
-        host = _Host(key=key, process=process, control=control, pid=process.pid)
+        waiting for it. ``started`` is a process started before the flow was known: it
+        becomes the host if it fits (same interpreter, environment and directory), else
+        it is closed.
+
+        :raises OSError: if the process cannot start.
+        """
+        env = dict(key.env)
+        if started is not None and not started.matches(self._python, env, key.cwd):
+            await started.aclose()
+            started = None
+        if started is None:
+            started = await start_host_process(python=self._python, env=env, cwd=key.cwd)
+        host = _Host(
+            key=key, process=started.process, control=started.control, pid=started.process.pid
+        )
         self._open.add(host)
         hello = HostHello(
             flow_source=key.source,
@@ -450,7 +451,7 @@ class ForkExecutor:
         )
         try:
             with anyio.move_on_after(HANDSHAKE_TIMEOUT):
-                await control.send(encode(hello))
+                await host.control.send(encode(hello))
                 return host
         except BaseException:
             await self._close(host, 0)

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
     from .._flow._spec import FlowSpec
 
-__all__ = ("main",)
+__all__ = ("main", "serve")
 
 _PR_SET_PDEATHSIG = 1
 
@@ -411,5 +411,19 @@ def main(argv: list[str]) -> int:
     return 0
 
 
+def serve(argv: list[str]) -> NoReturn:
+    """Run :func:`main`, then leave at once: the exit handlers run, but the interpreter's
+    teardown (collecting and freeing every object the imports made) would only delay
+    the supervisor, which waits for the host to exit. The host writes nothing: there is
+    no output to flush."""
+    code = 70
+    try:
+        code = main(argv)
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+        os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    serve(sys.argv[1:])

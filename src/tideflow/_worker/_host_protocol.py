@@ -40,8 +40,8 @@ __all__ = (
 
 #: The command line of a host after ``python -c``, then the control channel's descriptor.
 BOOTSTRAP = (
-    "import gc; gc.disable(); import sys; from tideflow._worker._host import main; "
-    "sys.exit(main(sys.argv[1:]))"
+    "import gc; gc.disable(); import sys; from tideflow._worker._host import serve; "
+    "serve(sys.argv[1:])"
 )
 #: Descriptors sent with each task: stdout write end, stderr write end, task socket.
 FDS_PER_TASK = 3
