@@ -103,7 +103,7 @@ def _met(row: Row) -> str:
 
 def table(rows: Sequence[Row], executors: Sequence[str]) -> str:
     """A Markdown table of the rows."""
-    columns = [e for e in executors if any(e in r.values for r in rows)]
+    columns = [e for e in (*executors, "dask") if any(e in r.values for r in rows)]
     if any("any" in r.values for r in rows) and "fork" not in columns:
         columns.append("any")
     header = ["workload", "measure", "target", "before", *columns, "spawn/fork", "met"]
