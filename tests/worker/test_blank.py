@@ -46,7 +46,7 @@ async def test_a_started_process_that_fits_becomes_the_flows_host(
     """The executor takes the process over as the flow's host: it starts no other, and the
     run's tasks are forked from it."""
     executor = await _fork_executor()
-    started = await start_host_process(python=sys.executable, env=os.environ, cwd=os.getcwd())
+    started = start_host_process(python=sys.executable, env=os.environ, cwd=os.getcwd())
     await executor.warm_up(**_where(flows_dir / "hello_flow.py"), started=started)
     assert started.taken
     running = await Runner(str(flows_dir / "hello_flow.py"), show_output=False).async_run()
@@ -61,7 +61,7 @@ async def test_a_started_process_that_does_not_fit_is_stopped(
 ) -> None:
     """A process started in another environment is closed; the flow gets a host of its own."""
     executor = await _fork_executor()
-    started = await start_host_process(
+    started = start_host_process(
         python=sys.executable, env={**os.environ, "OTHER": "1"}, cwd=os.getcwd()
     )
     await executor.warm_up(**_where(flows_dir / "hello_flow.py"), started=started)
@@ -146,7 +146,7 @@ def test_a_first_run_that_fails_to_start_leaves_no_host(
 async def test_an_early_host_never_taken_is_closed(tideflow_root: Path) -> None:
     """Closing a started process that no executor took stops it and leaves no process."""
     before = {p.pid for p in host_processes()}
-    started = await start_host_process(python=sys.executable, env=os.environ, cwd=os.getcwd())
+    started = start_host_process(python=sys.executable, env=os.environ, cwd=os.getcwd())
     pid = started.process.pid
     await started.aclose()
     assert started.process.returncode is not None

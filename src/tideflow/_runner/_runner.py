@@ -15,6 +15,7 @@ supervisor, the scheduler and anyio only when a run starts: a task starts faster
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -153,19 +154,15 @@ class Runner:
             env["TIDEFLOW_PROFILE"] = self.profile
         return env
 
-    async def _start_host_early(self) -> HostProcess | None:
-        """On the first run of an event loop with the fork executor, start a fork host's
-        interpreter before anything else: it imports tideflow while the flow loads, the
-        supervisor is imported and the run is created, and the run's fork executor then
-        takes it over as the flow's host. ``None`` when that does not apply.
+    def _start_host_early(self) -> HostProcess | None:
+        """For the first run of an event loop, with the fork executor: start a fork host's
+        interpreter before anything else. It imports tideflow while the event loop
+        starts, the flow loads, the supervisor is imported and the run is created; the
+        run's fork executor then takes it over as the flow's host. ``None`` when that
+        does not apply. The caller closes it unless ``taken``.
         """
-        import sys
-
         from .._runtime._request import request_config
 
-        supervisor = sys.modules.get("tideflow._supervisor._supervisor")
-        if supervisor is not None and supervisor.has_supervisor():
-            return None  # the loop's fork executor has its hosts, or starts them itself
         env = {**os.environ, **self._env()}
         try:
             executor = request_config(env, self.top_level).executor
@@ -176,19 +173,29 @@ class Runner:
         from .._worker._blank import start_host_process
 
         try:
-            return await start_host_process(python=sys.executable, env=env, cwd=self.cwd)
+            return start_host_process(python=sys.executable, env=env, cwd=self.cwd)
         except OSError:
             return None  # the fork executor starts its host itself, and reports
 
     async def _launch(
-        self, options: Mapping[str, Any], *, resume: bool, echo: bool
+        self,
+        options: Mapping[str, Any],
+        *,
+        resume: bool,
+        echo: bool,
+        started: HostProcess | None = None,
     ) -> ExecutingRun:
-        """Start a run in the supervisor of this event loop; return once it exists."""
+        """Start a run in the supervisor of this event loop; return once it exists.
+
+        :param started: a fork host started early for this run (see
+            :meth:`_start_host_early`); without one, the first run of the loop starts it.
+        """
         import anyio
         from anyio.lowlevel import current_token
 
         options = dict(options)
-        started = await self._start_host_early()
+        if started is None and not _has_supervisor():
+            started = self._start_host_early()
         try:
             with anyio.move_on_after(self.file_read_timeout):
                 request = await anyio.to_thread.run_sync(
@@ -211,11 +218,15 @@ class Runner:
             f"{self.file_read_timeout:g} seconds."
         )
 
-    async def _to_end(self, options: Mapping[str, Any], resume: bool) -> ExecutingRun:
+    async def _to_end(
+        self, options: Mapping[str, Any], resume: bool, started: HostProcess | None
+    ) -> ExecutingRun:
         """Start a run and wait for its end; stop it if the wait is interrupted."""
         import anyio
 
-        executing = await self._launch(options, resume=resume, echo=self.show_output)
+        executing = await self._launch(
+            options, resume=resume, echo=self.show_output, started=started
+        )
         try:
             display = executing._actor.output.display
             async with anyio.create_task_group() as tg:
@@ -227,11 +238,25 @@ class Runner:
             await stop_shielded(executing._actor, RunState.CANCELLED)
         return executing
 
-    def _blocking(self, func: Callable[[Mapping[str, Any], bool], Awaitable[T]], *args: Any) -> T:
-        """Call ``func`` in the process's event loop for blocking calls (never the caller's)."""
+    def _blocking(
+        self,
+        func: Callable[[Mapping[str, Any], bool, HostProcess | None], Awaitable[T]],
+        options: Mapping[str, Any],
+        resume: bool,
+    ) -> T:
+        """Call ``func`` in the process's event loop for blocking calls (never the caller's).
+
+        The first call of the process starts a fork host before it starts that loop.
+        """
         from .._supervisor._blocking import blocking_loop
 
-        return blocking_loop().call(func, *args)
+        loop = blocking_loop()
+        started = None if loop.running else self._start_host_early()
+        try:
+            return loop.call(func, options, resume, started)
+        finally:
+            if started is not None and not started.taken:
+                started.close()  # the run did not get that far (it closed it, or never ran)
 
     # -- non-blocking API ------------------------------------------------------------
 
@@ -294,3 +319,9 @@ class Runner:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.cleanup()
+
+
+def _has_supervisor() -> bool:
+    """Whether the running event loop has started its supervisor (without importing it)."""
+    supervisor = sys.modules.get("tideflow._supervisor._supervisor")
+    return supervisor is not None and bool(supervisor.has_supervisor())

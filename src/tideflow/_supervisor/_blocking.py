@@ -49,6 +49,11 @@ class BlockingLoop:
         state = "running" if self._portal is not None and self._pid == os.getpid() else "idle"
         return f"<BlockingLoop {state}>"
 
+    @property
+    def running(self) -> bool:
+        """Whether the loop runs in this process (a blocking call has started it)."""
+        return self._portal is not None and self._pid == os.getpid()
+
     def _get_portal(self) -> BlockingPortal:
         from anyio.from_thread import start_blocking_portal
 

@@ -437,10 +437,13 @@ class ForkExecutor:
             await started.aclose()
             started = None
         if started is None:
-            started = await start_host_process(python=self._python, env=env, cwd=key.cwd)
-        host = _Host(
-            key=key, process=started.process, control=started.control, pid=started.process.pid
-        )
+            started = start_host_process(python=self._python, env=env, cwd=key.cwd)
+        try:
+            control = await UNIXSocketStream.from_socket(started.control)
+        except BaseException:
+            await started.aclose()
+            raise
+        host = _Host(key=key, process=started.process, control=control, pid=started.process.pid)
         self._open.add(host)
         hello = HostHello(
             flow_source=key.source,
@@ -507,11 +510,3 @@ class ForkExecutor:
             running_tasks=sum(host.active for host in self._hosts.values()),
             hosts_started=self._hosts_started,
         )
-
-
-async def stop_host_process(process: Process) -> None:
-    """Kill a host that has no control channel yet and close its process."""
-    try:
-        kill_group(process.pid, signal.SIGKILL)
-    finally:
-        await close_process(process)
