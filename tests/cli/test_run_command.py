@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tideflow._cli import main
@@ -377,6 +378,33 @@ def test_interrupt_stops_the_run(tmp_path: Path) -> None:
     run_id = (tmp_path / "run_id").read_text()
     with SQLiteMetadataStore(root) as metadata:
         assert metadata.get_run("LiveFlow", run_id).status == "cancelled"
+
+
+def _hosts_in(folder: Path) -> list[int]:
+    """The fork hosts running in ``folder`` (whoever their parent is now)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "cwd"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["cwd"] == str(folder) and any("_worker._host" in p for p in cmdline):
+            found.append(process.pid)
+    return found
+
+
+@pytest.mark.parametrize("flow", ["hello_flow.py", "exec_decorated.py"])
+def test_a_run_leaves_no_fork_host_behind(tmp_path: Path, flow: str) -> None:
+    """The host started before the event loop serves the run, or is stopped when the
+    run needs another (a start step with its own ``@environment``); none outlives the
+    command."""
+    command = [sys.executable, str(FLOWS / flow), "--root", str(tmp_path / ".tideflow"), "run"]
+    done = subprocess.run(
+        command, check=False, cwd=tmp_path, env=cli_env(), capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 10
+    while (left := _hosts_in(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert left == []
 
 
 def _live_run(tmp_path: Path, **popen: Any) -> subprocess.Popen[bytes]:

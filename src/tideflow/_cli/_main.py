@@ -175,12 +175,18 @@ def _dispatch(
             resume=resume,
             from_text=True,
         )
+        from .._worker._blank import start_early_host
         from ._run import run_in_terminal, say
 
-        if not request.quiet:
-            say("Validating your flow...\n    The graph looks good!")
-
-        return anyio.run(run_in_terminal, request, not args.tf_no_progress)
+        # The fork host's interpreter starts while the event loop and the supervisor do.
+        started = start_early_host(request.config.executor, request.env, request.cwd)
+        try:
+            if not request.quiet:
+                say("Validating your flow...\n    The graph looks good!")
+            return anyio.run(run_in_terminal, request, not args.tf_no_progress, started)
+        finally:
+            if started is not None and not started.taken:
+                started.close()
     from ._manage import run_management_command
 
     return run_management_command(flow, args, _top_level(args))

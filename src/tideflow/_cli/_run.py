@@ -22,6 +22,7 @@ from .._supervisor._supervisor import current_supervisor
 if TYPE_CHECKING:
     from .._runtime._request import RunRequest
     from .._supervisor._run_actor import RunActor
+    from .._worker._blank import HostProcess
 
 __all__ = ("STOP_SIGNALS", "run_in_terminal", "say")
 
@@ -62,10 +63,14 @@ async def _stop_on_signal(launched: list[RunActor], received: list[int]) -> None
             return
 
 
-async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
+async def run_in_terminal(
+    request: RunRequest, progress: bool = True, started: HostProcess | None = None
+) -> int:
     """Run ``request`` with its console on this terminal; return the exit code.
 
     On a terminal, a live status block stays under the lines unless ``progress`` is false.
+    ``started`` is a fork host started for the run before the event loop (the fork
+    executor takes it over).
     """
     supervisor = await current_supervisor(request.config)
     received: list[int] = []
@@ -73,7 +78,9 @@ async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
     async with anyio.create_task_group() as tg:
         tg.start_soon(_stop_on_signal, launched, received)
         try:
-            actor = await supervisor.start_run(request, echo=True, progress=progress)
+            actor = await supervisor.start_run(
+                request, echo=True, progress=progress, started=started
+            )
             launched.append(actor)
             if received:
                 await actor.stop(RunState.CANCELLED)
@@ -82,8 +89,8 @@ async def run_in_terminal(request: RunRequest, progress: bool = True) -> int:
             await actor.wait()
         finally:
             with anyio.CancelScope(shield=True):
-                for started in launched:
-                    await started.stop()
+                for launched_actor in launched:
+                    await launched_actor.stop()
         tg.cancel_scope.cancel()
     if actor.state is RunState.SUCCEEDED:
         return 0

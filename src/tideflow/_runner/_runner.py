@@ -162,20 +162,14 @@ class Runner:
         does not apply. The caller closes it unless ``taken``.
         """
         from .._runtime._request import request_config
+        from .._worker._blank import start_early_host
 
         env = {**os.environ, **self._env()}
         try:
             executor = request_config(env, self.top_level).executor
         except (ValueError, TypeError, TideflowError):
             return None  # the run reports it
-        if executor != "fork" or not hasattr(os, "fork"):
-            return None
-        from .._worker._blank import start_host_process
-
-        try:
-            return start_host_process(python=sys.executable, env=env, cwd=self.cwd)
-        except OSError:
-            return None  # the fork executor starts its host itself, and reports
+        return start_early_host(executor, env, self.cwd)
 
     async def _launch(
         self,

@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
     from anyio.abc import ByteReceiveStream, ByteSendStream
 
-__all__ = ("HostProcess", "PopenProcess", "start_host_process")
+__all__ = ("HostProcess", "PopenProcess", "start_early_host", "start_host_process")
 
 
 class PopenProcess(Process):
@@ -180,3 +181,15 @@ def start_host_process(*, python: str, env: Mapping[str, str], cwd: str) -> Host
     return HostProcess(
         python=python, env=dict(env), cwd=cwd, process=PopenProcess(popen), control=parent
     )
+
+
+def start_early_host(executor: str, env: Mapping[str, str], cwd: str) -> HostProcess | None:
+    """For a first run that is about to start: a host process for its fork executor to
+    take over, or ``None`` if the run does not use the fork executor or the process
+    cannot start (the executor then starts its hosts itself, and reports)."""
+    if executor != "fork" or not hasattr(os, "fork"):
+        return None
+    try:
+        return start_host_process(python=sys.executable, env=env, cwd=cwd)
+    except OSError:
+        return None
