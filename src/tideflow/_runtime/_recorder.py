@@ -129,6 +129,8 @@ class Recorder:
     def abort(self) -> None:
         """Stop the recorder now: what is not written yet is left (after a bounded
         :meth:`aclose` ran out of time). Nothing happens once it has ended."""
+        if self._ended.is_set():
+            return
         if self._send is not None:
             self._send.close()
         if self._scope is not None:
