@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from .._metadata._records import RunRecord
     from .._runtime._request import RunRequest
+    from .._runtime._writer import StoreWriter
     from .._stores._bundle import Stores
     from .._worker._executor import Executor
     from ._output import RunOutput
@@ -79,6 +80,7 @@ class RunActor:
         output: RunOutput,
         shared_limiter: anyio.CapacityLimiter | None = None,
         stores: Stores | None = None,
+        writer: StoreWriter | None = None,
     ) -> None:
         self.request = request
         self.output = output
@@ -101,7 +103,10 @@ class RunActor:
         #: one (the store's lease where it has them, else a lock file).
         self._lock: RunLock | None = None
         self._leased = False
-        self._recorder = Recorder(self.stores, output, on_error=self._recording_failed)
+        #: The run's recorder writes through ``writer``, shared by the runs of ``stores``.
+        self._recorder = Recorder(
+            self.stores, output, on_error=self._recording_failed, writer=writer
+        )
 
     def __repr__(self) -> str:
         return f"<RunActor {self.request.flow.name}/{self.run_id} state={self.state.name}>"
@@ -219,7 +224,10 @@ class RunActor:
         request = self.request
         assert self.run_id is not None
         await self._header()
-        refs = await anyio.to_thread.run_sync(self._store_parameters)
+        if request.parameters:
+            refs = await anyio.to_thread.run_sync(self._store_parameters)
+        else:
+            refs = self._store_parameters()  # nothing to store: no worker thread
         plan = RunPlan(
             flow_name=request.flow.name,
             flow_source=request.flow.source,
