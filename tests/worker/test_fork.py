@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -286,10 +287,14 @@ def _children(pid: int) -> list[int]:
     return [child for child in (p.pid for p in psutil.Process(pid).children()) if not _gone(child)]
 
 
-def _wait_one_child(host: int, deadline: float = 10.0) -> list[int]:
-    """The host's children once only one is left (the spare), or all of them at the end."""
+def _wait_one_child(host: int, deadline: float = 10.0, *, gone: int | None = None) -> list[int]:
+    """The host's children once only one is left (the spare) and ``gone`` (a task that
+    reported) is not among them, or all of them at the end."""
     end = time.monotonic() + deadline
-    while len(children := _children(host)) != 1 and time.monotonic() < end:
+    while time.monotonic() < end:
+        children = _children(host)
+        if len(children) == 1 and gone not in children:
+            break
         time.sleep(0.02)
     return children
 
@@ -307,7 +312,10 @@ async def test_each_task_runs_in_a_child_forked_ahead_of_it(
         outcome = await executor.run_task(spec, first, env=env, cwd=str(flows_dir))
         assert outcome.done is not None and outcome.done.ok
         [host] = executor.host_pids()
-        [spare] = await anyio.to_thread.run_sync(_wait_one_child, host)
+        # The first task's child may still be leaving, the next spare not forked yet.
+        [spare] = await anyio.to_thread.run_sync(
+            functools.partial(_wait_one_child, host, gone=first.pid)
+        )
         assert spare != first.pid
         assert os.getsid(spare) == spare
         second = _Sink()

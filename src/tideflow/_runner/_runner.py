@@ -223,11 +223,13 @@ class Runner:
         )
         try:
             display = executing._actor.output.display
-            async with anyio.create_task_group() as tg:
-                if display is not None:
-                    tg.start_soon(display.run)
+            if display is None:
                 await executing._actor.wait()
-                tg.cancel_scope.cancel()
+            else:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(display.run)
+                    await executing._actor.wait()
+                    tg.cancel_scope.cancel()
         finally:
             await stop_shielded(executing._actor, RunState.CANCELLED)
         return executing

@@ -9,8 +9,10 @@ them as UTC datetimes.
 
 from __future__ import annotations
 
+import functools
+import math
+import os
 import time
-from datetime import datetime
 from typing import Protocol
 
 __all__ = ("Console", "stamp", "task_prefix")
@@ -26,8 +28,18 @@ class Console(Protocol):
 
 def stamp(ts: float | None = None) -> str:
     """A local-time timestamp with milliseconds, as console lines start."""
-    moment = datetime.fromtimestamp(time.time() if ts is None else ts)
-    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    now = time.time() if ts is None else ts
+    second = math.floor(now)
+    millis = min(999, int((now - second) * 1000))
+    return _local_second(second, os.environ.get("TZ")) + f"{millis:03d}"
+
+
+@functools.lru_cache(maxsize=4)
+def _local_second(second: int, zone: str | None) -> str:
+    """``second`` as local date and time up to the seconds' dot, under the time zone
+    ``TZ`` names (``zone``, a part of the key only: the C library reads ``TZ`` itself).
+    The lines of one second share it: formatting a time costs more than a line."""
+    return time.strftime("%Y-%m-%d %H:%M:%S.", time.localtime(second))
 
 
 def task_prefix(

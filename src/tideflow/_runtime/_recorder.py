@@ -5,7 +5,9 @@ The scheduler sends every state change as an event (:mod:`._events`) with
 behind, the scheduler waits (backpressure). The recorder's loop takes what is queued (up
 to :data:`BATCH` events) and, in one worker thread call, stores what must be stored before
 the records (the blob of a caught failure), appends the log lines, and writes every
-metadata change of the batch in one transaction (:meth:`MetadataStore.write_batch`).
+metadata change of the batch in one transaction (:meth:`MetadataStore.write_batch`). The
+recorders of runs that share a store hand their batches to one :class:`~._writer.StoreWriter`,
+which writes the batches queued at the same moment in one call and one transaction.
 Only then does it write the batch's console lines, so a line on the console (``Task
 finished successfully.``) is about something the store already holds.
 
@@ -38,6 +40,7 @@ from ._events import (
     TaskCaught,
     TaskStarted,
 )
+from ._writer import StoreWriter
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -74,13 +77,16 @@ class Recorder:
         console: Console,
         *,
         on_error: Callable[[BaseException], None] | None = None,
+        writer: StoreWriter | None = None,
     ) -> None:
         self._stores = stores
         self._console = console
         self._on_error = on_error
+        #: Writes the batches, with those of the other runs that share it (see :mod:`._writer`).
+        self._writer = writer if writer is not None else StoreWriter(stores.metadata)
         #: The send end of the event stream, made when :meth:`run` starts.
         self._send: MemoryObjectSendStream[RunEvent] | None = None
-        self._writers: dict[LogKey, LogWriter] = {}
+        self._logs: dict[LogKey, LogWriter] = {}
         self._by_attempt: dict[_AttemptKey, list[LogKey]] = {}
         self._sent = 0
         self._written = 0
@@ -129,6 +135,8 @@ class Recorder:
     def abort(self) -> None:
         """Stop the recorder now: what is not written yet is left (after a bounded
         :meth:`aclose` ran out of time). Nothing happens once it has ended."""
+        if self._ended.is_set():
+            return
         if self._send is not None:
             self._send.close()
         if self._scope is not None:
@@ -149,9 +157,9 @@ class Recorder:
                     while (batch := await self._next_batch(receive)) is not None:
                         await self._write(batch)
         finally:
-            for writer in self._writers.values():
+            for writer in self._logs.values():
                 writer.close()
-            self._writers.clear()
+            self._logs.clear()
             send.close()
             self._ended.set()
             self._progress.set()
@@ -175,8 +183,11 @@ class Recorder:
 
     async def _write(self, batch: list[RunEvent]) -> None:
         if self.error is None and not all(isinstance(e, ConsoleLines) for e in batch):
+            ended: list[_AttemptKey] = []
             try:
-                await anyio.to_thread.run_sync(self._store, batch)
+                await self._writer.write(
+                    lambda: self._prepare(batch, ended), lambda: self._finish(ended)
+                )
             except Exception as exc:  # noqa: BLE001 - kept, said, and the run stops
                 self.error = exc
                 await self._console.write(
@@ -189,10 +200,10 @@ class Recorder:
         progress, self._progress = self._progress, anyio.Event()
         progress.set()
 
-    def _store(self, batch: list[RunEvent]) -> None:
-        """Blobs and log lines first, then the records in one transaction (a thread)."""
+    def _prepare(self, batch: list[RunEvent], ended: list[_AttemptKey]) -> list[Write]:
+        """Store the blobs and log lines of ``batch``; return its records' writes, and add
+        the attempts it ends to ``ended`` (in a worker thread)."""
         writes: list[Write] = []
-        ended: list[_AttemptKey] = []
         for event in batch:
             match event:
                 case TaskStarted(record=record):
@@ -210,18 +221,21 @@ class Recorder:
                     writes.append(AddArtifacts(records=artifacts))
                     writes.append(AddMetadata(records=metadata))
                 case LogLines(key=key, lines=lines):
-                    self._writer(key).write_lines(lines)
-        self._stores.metadata.write_batch(writes)
+                    self._log(key).write_lines(lines)
+        return writes
+
+    def _finish(self, ended: list[_AttemptKey]) -> None:
+        """Close the logs of the attempts a written batch ended (in a worker thread)."""
         for attempt in ended:
             for key in self._by_attempt.pop(attempt, ()):
-                writer = self._writers.pop(key, None)
+                writer = self._logs.pop(key, None)
                 if writer is not None:
                     writer.close()
 
-    def _writer(self, key: LogKey) -> LogWriter:
-        writer = self._writers.get(key)
+    def _log(self, key: LogKey) -> LogWriter:
+        writer = self._logs.get(key)
         if writer is None:
-            writer = self._writers[key] = self._stores.logs.open_writer(key)
+            writer = self._logs[key] = self._stores.logs.open_writer(key)
             attempt = (key.flow, key.run_id, key.step, key.task_id, key.attempt)
             self._by_attempt.setdefault(attempt, []).append(key)
         return writer

@@ -204,6 +204,19 @@ class ResourcePool:
         self._gpu += request.gpu
         self._running += 1
 
+    def try_acquire(self, request: Request) -> bool:
+        """Take ``request`` now if it fits and no task waits before it; else False
+        (then :meth:`acquire` waits in line)."""
+        if request.empty:
+            return True
+        if self._waiting or not self._fits(request):
+            return False
+        self._cpu += request.cpu
+        self._memory += request.memory
+        self._gpu += request.gpu
+        self._running += 1
+        return True
+
     def release(self, request: Request) -> None:
         """Give back what :meth:`acquire` took; wake the waiting tasks."""
         if request.empty:

@@ -17,7 +17,6 @@ from the origin run through :meth:`Scheduler.clone` while :meth:`Scheduler.colle
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from collections import deque
 from contextlib import contextmanager
@@ -98,6 +97,9 @@ class Scheduler:
         self._queue: deque[tuple[TaskPlan, str]] = deque()
         self._admitted = 0
         self._admit_limit = max(1, plan.max_workers)
+        #: True while a task that just succeeded queues its successors (they are left
+        #: for it to run: see :meth:`_admitted_task`).
+        self._handing_on = False
         #: Scopes of the tasks waiting to start (for a worker slot or a retry).
         self._waiting: set[anyio.CancelScope] = set()
         #: Pathspecs of tasks that failed for good (no retry or catch left).
@@ -136,7 +138,8 @@ class Scheduler:
         if is_parallel(plan) and plan.stack[-1].index == 0:
             self._controls[group_key(plan)] = str(self._task_ids)
         self._queue.append((plan, str(self._task_ids)))
-        self._admit()
+        if not self._handing_on:
+            self._admit()
 
     def _admit(self) -> None:
         """Start queued tasks while fewer than ``max_workers`` are admitted (running, or
@@ -149,11 +152,30 @@ class Scheduler:
             self._tg.start_soon(self._admitted_task, plan, task_id)
 
     async def _admitted_task(self, plan: TaskPlan, task_id: str) -> None:
+        """Run admitted tasks one after the other: this one, then (while the queue has
+        some and the run goes on) the next queued one, in the same task of the event
+        loop. A step's successor then starts in the same turn of the loop as the step's
+        end is sent, so the recorder writes both in one transaction."""
         try:
-            await self._run_task(plan, task_id)
+            while True:
+                await self._run_task(plan, task_id)
+                if not self._queue or self.failures or self._admitted > self._admit_limit:
+                    break
+                plan, task_id = self._queue.popleft()
+                self._admit()  # more workers for what else is queued
         finally:
             self._admitted -= 1
             self._admit()
+
+    @contextmanager
+    def _handing_on_to_self(self) -> Iterator[None]:
+        """Within this block, the tasks that become ready stay queued for the task that
+        just ended to take (see :meth:`_admitted_task`), rather than a task of their own."""
+        self._handing_on = True
+        try:
+            yield
+        finally:
+            self._handing_on = False
 
     def reserve_task_ids(self, used: int) -> None:
         """Start numbering new tasks after ``used`` (ids taken by cloned tasks)."""
@@ -290,6 +312,10 @@ class Scheduler:
         """Wait for the task's ``@resources``, then a worker slot (and one of the
         supervisor's); False, holding nothing, when the run failed meanwhile."""
         assert self._pool is not None
+        if self.failures:
+            return False
+        if self._take_now(request):
+            return True
         taken: list[Any] = []
         try:
             with self._interruptible():
@@ -304,6 +330,23 @@ class Scheduler:
             self._give_back(request, taken)
             raise
         if len(taken) < 2 + (self._shared is not None) or self.failures:
+            self._give_back(request, taken)
+            return False
+        return True
+
+    def _take_now(self, request: Request) -> bool:
+        """Take what :meth:`_take` takes if nothing has to wait for it, without letting
+        the event loop turn; False, holding nothing, if something would wait."""
+        assert self._pool is not None
+        if not self._pool.try_acquire(request):
+            return False
+        taken: list[Any] = [self._pool]
+        try:
+            for limiter in (self._limiter, self._shared):
+                if limiter is not None:
+                    limiter.acquire_nowait()
+                    taken.append(limiter)
+        except anyio.WouldBlock:
             self._give_back(request, taken)
             return False
         return True
@@ -363,9 +406,9 @@ class Scheduler:
         spec = task_spec(
             self.plan, plan, task_id, attempt, decorators.get("catch"), limit, control, request
         )
-        env = dict(self.plan.env)
+        env = self.plan.env  # the same mapping for every task: executors may key on it
         if "environment" in decorators:
-            env.update(decorators["environment"].attributes["vars"])
+            env = {**env, **decorators["environment"].attributes["vars"]}
         sink = self._sink(plan, task_id, attempt)
         await self._events.record(
             AttemptStarted(
@@ -375,7 +418,7 @@ class Scheduler:
         )
         # The task stops itself at the limit (keeping what it set); past a grace period
         # the scheduler stops its processes.
-        hard = limit + _TIMEOUT_GRACE if limit is not None else math.inf
+        hard = limit + _TIMEOUT_GRACE if limit is not None else None
         try:
             with anyio.move_on_after(hard) as scope:
                 outcome = await self._executor.run_task(spec, sink, env=env, cwd=self.plan.cwd)
@@ -416,7 +459,8 @@ class Scheduler:
                 meta,
             )
             await sink.say("Task finished successfully.")
-            self._continue(plan, node, task_id, done.artifacts, done.transition)
+            with self._handing_on_to_self():
+                self._continue(plan, node, task_id, done.artifacts, done.transition)
             return AttemptState.SUCCEEDED, None
         reported = done.error if done is not None else None
         error = reported or ErrorInfo(type="WorkerCrashed", message=_crash_text(outcome))

@@ -48,6 +48,9 @@ class AttemptSink:
         self._attempt = attempt
         self._events = events
         self.pid: int | None = None
+        #: ``[run/step/task (pid N)]``, made again when the pid becomes known.
+        self._prefix_text = ""
+        self._prefix_pid: int | None = -1
 
     def __repr__(self) -> str:
         return f"<AttemptSink {self._step}/{self._task_id} attempt {self._attempt}>"
@@ -59,7 +62,12 @@ class AttemptSink:
         await self.say(f"Task is starting{retry}.")
 
     def _prefix(self) -> str:
-        return task_prefix(self._run.run_id, self._step, self._task_id, self.pid, self._items)
+        if self._prefix_pid != self.pid:
+            self._prefix_pid = self.pid
+            self._prefix_text = task_prefix(
+                self._run.run_id, self._step, self._task_id, self.pid, self._items
+            )
+        return self._prefix_text
 
     def _key(self, stream: str) -> LogKey:
         return LogKey(

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
     from .._metadata._records import RunRecord
     from .._runtime._request import RunRequest
+    from .._runtime._writer import StoreWriter
     from .._stores._bundle import Stores
     from .._worker._executor import Executor
     from ._output import RunOutput
@@ -79,6 +80,7 @@ class RunActor:
         output: RunOutput,
         shared_limiter: anyio.CapacityLimiter | None = None,
         stores: Stores | None = None,
+        writer: StoreWriter | None = None,
     ) -> None:
         self.request = request
         self.output = output
@@ -101,7 +103,10 @@ class RunActor:
         #: one (the store's lease where it has them, else a lock file).
         self._lock: RunLock | None = None
         self._leased = False
-        self._recorder = Recorder(self.stores, output, on_error=self._recording_failed)
+        #: The run's recorder writes through ``writer``, shared by the runs of ``stores``.
+        self._recorder = Recorder(
+            self.stores, output, on_error=self._recording_failed, writer=writer
+        )
 
     def __repr__(self) -> str:
         return f"<RunActor {self.request.flow.name}/{self.run_id} state={self.state.name}>"
@@ -172,25 +177,26 @@ class RunActor:
     async def _create(self) -> RunRecord:
         """Create the run record and take the run's lease (or lock)."""
         request = self.request
-        record = await anyio.to_thread.run_sync(
-            lambda: self.metadata.create_run(
-                request.flow.name,
-                user=request.username,
-                system_tags=system_tags(request.username) + request.system_tags,
-                user_tags=request.tags,
-                origin_run_id=request.origin_run_id,
-            )
-        )
-        self.run_id = record.run_id
-        self._leased = await anyio.to_thread.run_sync(
-            self.metadata.hold_run_lease, request.flow.name, record.run_id
-        )
-        if not self._leased:
-            self._lock = await anyio.to_thread.run_sync(
-                RunLock.acquire, request.root, request.flow.name, record.run_id
-            )
+        record = await anyio.to_thread.run_sync(self._create_in_store)
         if request.run_id_file:
             await anyio.Path(request.cwd, request.run_id_file).write_text(record.run_id)
+        return record
+
+    def _create_in_store(self) -> RunRecord:
+        """Create the run record, then take its lease, or its lock where the store has no
+        leases (in a worker thread: one for the three)."""
+        request = self.request
+        record = self.metadata.create_run(
+            request.flow.name,
+            user=request.username,
+            system_tags=system_tags(request.username) + request.system_tags,
+            user_tags=request.tags,
+            origin_run_id=request.origin_run_id,
+        )
+        self.run_id = record.run_id
+        self._leased = self.metadata.hold_run_lease(request.flow.name, record.run_id)
+        if not self._leased:
+            self._lock = RunLock.acquire(request.root, request.flow.name, record.run_id)
         return record
 
     async def _supervise(self, record: RunRecord, task_status: TaskStatus[RunActor]) -> RunState:
@@ -218,7 +224,10 @@ class RunActor:
         request = self.request
         assert self.run_id is not None
         await self._header()
-        refs = await anyio.to_thread.run_sync(self._store_parameters)
+        if request.parameters:
+            refs = await anyio.to_thread.run_sync(self._store_parameters)
+        else:
+            refs = self._store_parameters()  # nothing to store: no worker thread
         plan = RunPlan(
             flow_name=request.flow.name,
             flow_source=request.flow.source,
@@ -253,12 +262,15 @@ class RunActor:
             resource_pool=_unlimited_pool() if getattr(self._executor, "remote", False) else None,
         )
         first = await self._first_tasks(scheduler)
+        ended = anyio.Event()
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._heartbeat)
-            ok = await scheduler.run(first)
-            # The run's state follows from what is recorded: wait until it all is.
-            await self._recorder.flush()
-            tg.cancel_scope.cancel()
+            tg.start_soon(self._heartbeat, ended)
+            try:
+                ok = await scheduler.run(first)
+                # The run's state follows from what is recorded: wait until it all is.
+                await self._recorder.flush()
+            finally:
+                ended.set()
         self.failures = list(scheduler.failures)
         return ok
 
@@ -278,11 +290,19 @@ class RunActor:
             refs.append(ArtifactRef(name, blobs.put(data), len(data)))
         return refs
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, ended: anyio.Event) -> None:
+        """Renew the run's lease every ``heartbeat_interval`` seconds until ``ended``.
+
+        Waiting for an event rather than being cancelled: on asyncio, cancelling a scope
+        formats the repr of its task, which a short run pays for.
+        """
         assert self.run_id is not None
         interval = self.request.config.heartbeat_interval
         while True:
-            await anyio.sleep(interval if interval > 0 else math.inf)
+            with anyio.move_on_after(interval if interval > 0 else math.inf):
+                await ended.wait()
+            if ended.is_set():
+                return
             # A renewal that fails (a busy database, ...) is retried at the next beat.
             with contextlib.suppress(Exception):
                 await anyio.to_thread.run_sync(
@@ -303,40 +323,46 @@ class RunActor:
         )
 
     async def _record_end(self, final: RunState) -> None:
+        recorded = await anyio.to_thread.run_sync(self._end_in_store, final)
+        if self.run_id is None:
+            return
+        if isinstance(recorded, Exception):
+            await self.output.write(
+                "stderr", [f"{stamp()} Could not record the end of the run: {recorded!r}"]
+            )
+        elif not recorded:
+            await self.output.write("stderr", [self._overruled(final)])
+        await self._footer(final)
+
+    def _end_in_store(self, final: RunState) -> bool | Exception:
+        """Record the run's end, then let go of its lease or lock and of the stores the
+        actor opened (in a worker thread: one for all). Whether the end was recorded
+        (False: the store held one already), or why it could not be."""
+        recorded: bool | Exception = False
         try:
             if self.run_id is not None:
-                run_id = self.run_id
                 try:
-                    recorded = await anyio.to_thread.run_sync(
-                        lambda: self.metadata.finish_run(
-                            self.request.flow.name, run_id, final.value, time.time()
-                        )
+                    recorded = self.metadata.finish_run(
+                        self.request.flow.name, self.run_id, final.value, time.time()
                     )
                 except Exception as exc:  # noqa: BLE001 - said on the console; the lease tells the rest
-                    await self.output.write(
-                        "stderr", [f"{stamp()} Could not record the end of the run: {exc!r}"]
-                    )
-                else:
-                    if not recorded:
-                        await self.output.write("stderr", [self._overruled(final)])
-                await self._footer(final)
+                    recorded = exc
         finally:
             # Only now may readers take the run for dead: its end is recorded.
-            await self._release()
+            self._release()
+        return recorded
 
-    async def _release(self) -> None:
+    def _release(self) -> None:
         """Let go of the run's lease or lock, and of the stores the actor opened."""
         try:
             if self._leased and self.run_id is not None:
                 with contextlib.suppress(TideflowError):
-                    await anyio.to_thread.run_sync(
-                        self.metadata.release_run_lease, self.request.flow.name, self.run_id
-                    )
+                    self.metadata.release_run_lease(self.request.flow.name, self.run_id)
             if self._lock is not None:
                 self._lock.release()
         finally:
             if self._own_stores:
-                await anyio.to_thread.run_sync(self.stores.close)
+                self.stores.close()
 
     def _overruled(self, final: RunState) -> str:
         """What to say when the store already holds an end (a reader found the run's

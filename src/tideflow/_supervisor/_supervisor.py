@@ -23,6 +23,7 @@ import anyio
 import msgspec
 from anyio.lowlevel import RunVar
 
+from .._runtime._writer import StoreWriter
 from .._stores._bundle import open_stores
 from .._worker._executor import WarmsUp
 from .._worker._spawn import SpawnExecutor
@@ -84,6 +85,8 @@ class Supervisor:
         self._host_idle: float | None = None
         self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._stores: dict[tuple[str, str | None, str | None], Stores] = {}
+        #: The writer of each bundle's recorders (see :mod:`tideflow._runtime._writer`).
+        self._writers: dict[int, StoreWriter] = {}
         self._retired: list[Stores] = []
         #: The bundles that have recorded a run (so their database existed).
         self._existed: set[tuple[str, str | None, str | None]] = set()
@@ -182,7 +185,13 @@ class Supervisor:
             stores = None
         if stores is None:
             stores = self._stores[key] = open_stores(config, root=root)
+            self._writers[id(stores)] = StoreWriter(stores.metadata)
         return stores
+
+    def writer(self, stores: Stores) -> StoreWriter:
+        """The writer shared by the recorders of the runs of ``stores`` (a bundle of
+        :meth:`stores`): the batches of runs at the same moment go in one transaction."""
+        return self._writers[id(stores)]
 
     def _start_services(self) -> None:
         """Start what the executors run beside their tasks (a fork host's idle timer)."""
@@ -224,6 +233,7 @@ class Supervisor:
         task group). Closing is quick: connections are closed, nothing is written."""
         stores, self._stores = [*self._stores.values(), *self._retired], {}
         self._retired = []
+        self._writers = {}
         for bundle in stores:
             try:
                 bundle.close()
@@ -271,12 +281,14 @@ class Supervisor:
             from .._ui._terminal import terminal_display
 
             display = terminal_display(request, progress=progress)
+        stores = self.stores(request.config, request.root)
         actor = RunActor(
             request,
             executor=executor,
             output=RunOutput(echo=echo, display=display),
             shared_limiter=self.limiter,
-            stores=self.stores(request.config, request.root),
+            stores=stores,
+            writer=self.writer(stores),
         )
         await self.start(actor.run)
         # The run is recorded: its database exists now (see :meth:`stores`).

@@ -102,13 +102,13 @@ class _Host:
     process: Process
     control: UNIXSocketStream
     pid: int
-    send_lock: anyio.Lock = field(default_factory=anyio.Lock)
+    send_lock: anyio.Lock = field(default_factory=lambda: anyio.Lock(fast_acquire=True))
     active: int = 0
     #: The runs (``flow/run_id``) that used the host and have not ended.
     runs: set[str] = field(default_factory=set)
     #: Set when a newer version of the flow file has its own host.
     stale: bool = False
-    #: Set (and replaced) whenever ``active`` or ``runs`` change, or the process exits.
+    #: Set (and replaced) when the host is no longer in use, or the process exits.
     changed: anyio.Event = field(default_factory=anyio.Event)
 
     @property
@@ -176,6 +176,11 @@ class ForkExecutor:
         self._warming: set[_HostKey] = set()
         self._spawned: dict[_HostKey, _Host] = {}
         self._origins: dict[str, str | None] = {}
+        #: The environment of the last key made, and its frozen items (see :meth:`_key`).
+        self._last_env: tuple[Mapping[str, str] | None, frozenset[tuple[str, str]]] = (
+            None,
+            frozenset(),
+        )
         self._spawn = SpawnExecutor(python=self._python, kill_grace=kill_grace)
         self._closed = False
         self._hosts_started = 0
@@ -193,7 +198,8 @@ class ForkExecutor:
         for host in list(self._hosts.values()):
             if run in host.runs:
                 host.runs.discard(run)
-                host.touch()
+                if not host.in_use:
+                    host.touch()
 
     async def watch_hosts(self) -> None:
         """Stop each host once no run has used it for ``idle_timeout`` seconds, and reap the
@@ -308,12 +314,16 @@ class ForkExecutor:
             with contextlib.suppress(OSError):
                 stat = os.stat(origin)
                 version = (stat.st_mtime_ns, stat.st_size)
+        # A run gives each of its tasks the same environment mapping: it is frozen once
+        # (an environment has a hundred variables; the keys of the hosts share it).
+        if env is not self._last_env[0]:
+            self._last_env = (env, frozenset(env.items()))
         return _HostKey(
             source=flow_source,
             flow_class=flow_class,
             version=version,
             sys_path=tuple(sys_path),
-            env=frozenset(env.items()),
+            env=self._last_env[1],
             cwd=cwd,
         )
 
@@ -496,7 +506,8 @@ class ForkExecutor:
             return await supervise_task(sink, *readers, grace=self._grace)
         finally:
             host.active -= 1
-            host.touch()
+            if not host.in_use:
+                host.touch()  # its watcher waits for that (or for the process to exit)
             with anyio.CancelScope(shield=True):
                 for reader in readers:
                     await reader.aclose()

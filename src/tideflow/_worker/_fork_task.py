@@ -40,6 +40,8 @@ class FdReceiveStream(ByteReceiveStream):
     def __init__(self, fd: int) -> None:
         os.set_blocking(fd, False)
         self._fd = fd
+        #: Whether a task waits for the descriptor to be readable (then closing wakes it).
+        self._waiting = False
 
     async def receive(self, max_bytes: int = 65536) -> bytes:
         await anyio.lowlevel.checkpoint_if_cancelled()
@@ -47,7 +49,11 @@ class FdReceiveStream(ByteReceiveStream):
             try:
                 data = os.read(self._fd, max_bytes)
             except BlockingIOError:
-                await anyio.wait_readable(self._fd)
+                self._waiting = True
+                try:
+                    await anyio.wait_readable(self._fd)
+                finally:
+                    self._waiting = False
                 continue
             if not data:
                 raise anyio.EndOfStream
@@ -56,7 +62,8 @@ class FdReceiveStream(ByteReceiveStream):
     async def aclose(self) -> None:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
-            anyio.notify_closing(fd)
+            if self._waiting:
+                anyio.notify_closing(fd)
             os.close(fd)
 
 
@@ -92,8 +99,9 @@ async def supervise_task(
         pid = first.pid
         await sink.started(pid)
         async with anyio.create_task_group() as tg:
-            drained = anyio.Event()
-            tg.start_soon(_pump_output, out, err, sink, drained)
+            output = _Output(sink)
+            tg.start_soon(output.pump, out, "stdout")
+            tg.start_soon(output.pump, err, "stderr")
             while exited is None:
                 message = await receive_frame(task, frames)
                 if message is None:
@@ -104,9 +112,10 @@ async def supervise_task(
                     # has ended it is leaving, and its host stops what it left in its
                     # session. If a process the step started holds the output, wait
                     # for the exit and stop the group below.
-                    with anyio.move_on_after(_DRAIN_WAIT):
-                        await drained.wait()
-                    if drained.is_set():
+                    if not output.drained.is_set():
+                        with anyio.move_on_after(_DRAIN_WAIT):
+                            await output.drained.wait()
+                    if output.drained.is_set():
                         leaving = True
                         return TaskOutcome(done=done, returncode=0, pid=pid)
                 elif isinstance(message, Exited):
@@ -148,14 +157,20 @@ async def _stop(
     return exited
 
 
-async def _pump_output(
-    out: FdReceiveStream, err: FdReceiveStream, sink: TaskSink, drained: anyio.Event
-) -> None:
-    """Forward the task's stdout and stderr lines until both end; then set ``drained``."""
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(pump_lines, out, "stdout", sink)
-        tg.start_soon(pump_lines, err, "stderr", sink)
-    drained.set()
+class _Output:
+    """Forwards a task's stdout and stderr lines; ``drained`` is set once both ended."""
+
+    def __init__(self, sink: TaskSink) -> None:
+        self._sink = sink
+        self._open = 2
+        self.drained = anyio.Event()
+
+    async def pump(self, stream: FdReceiveStream, name: str) -> None:
+        """Forward the lines of one stream until it ends."""
+        await pump_lines(stream, name, self._sink)
+        self._open -= 1
+        if not self._open:
+            self.drained.set()
 
 
 async def _wait_exited(task: FdReceiveStream, frames: FrameBuffer) -> Exited | None:
