@@ -14,6 +14,7 @@ from .._metadata._liveness import is_alive
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
 from ._state import client_state
+from ._views import EndedRuns
 
 if TYPE_CHECKING:
     import os
@@ -73,17 +74,20 @@ class StoreHandle:
     """The metadata store, blob store and log store of one configuration and root.
 
     Connections are opened on the first query and closed when the last client object
-    using the handle is gone. Reading never creates a store: :meth:`require` tells apart
-    a missing object from a missing store.
+    using the handle is gone. The handle also keeps what no longer changes of the ended
+    runs it read (:class:`~._views.EndedRuns`). Reading never creates a store:
+    :meth:`require` tells apart a missing object from a missing store.
     """
 
-    __slots__ = ("__weakref__", "_exists", "heartbeat_timeout", "root", "stores")
+    __slots__ = ("__weakref__", "_exists", "ended", "heartbeat_timeout", "root", "stores")
 
     def __init__(self, root: Path, config: Config) -> None:
         self.root = root
         #: A running run whose lease is older than this many seconds has crashed.
         self.heartbeat_timeout = config.heartbeat_timeout
         self.stores: Stores = open_stores(config, root=root)
+        #: The views of the ended runs read through this handle (see ``_views``).
+        self.ended = EndedRuns()
         self._exists = False
         weakref.finalize(self, self.stores.close)
 

@@ -1,0 +1,131 @@
+"""What the client keeps of runs that have ended, and how a listing reads its runs' views.
+
+A *view* is a run with the newest task of its ``end`` step, that task's latest attempt and
+that attempt's artifacts, read in one statement: what ``run.data`` needs
+(:class:`~tideflow._metadata._records.RunView`).
+
+Once a run has ended (any state but ``running``), its view no longer changes, except the
+run's user tags: the supervisor wrote the end task before it recorded the final state, and
+nothing writes to an ended run afterwards but a tag edit. :class:`EndedRuns` keeps these
+views for the whole process, so a later ``Run(pathspec)`` of the same run reads the
+metadata store only for its user tags, and only when they are asked for (its namespace is
+often one of its system tags, which never change). A running run's view is never kept:
+the client sees runs while they execute.
+
+:class:`RunListing` belongs to the runs of one listing (``Flow(name).runs()``, iterating a
+flow): the first ``run.data`` of one of them reads the views of the next
+:attr:`RunListing.WINDOW` runs of the listing in one statement, so a loop over a listing
+makes one round trip to the store per window instead of one per run.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from typing import TYPE_CHECKING, ClassVar, Final, final
+
+from .._states import RunState
+
+if TYPE_CHECKING:
+    from .._metadata._records import RunView
+    from ._store import StoreHandle
+
+__all__ = ("END_STEP", "EndedRuns", "RunListing")
+
+#: The step whose artifacts are a run's ``data``.
+END_STEP: Final = "end"
+
+
+@final
+class EndedRuns:
+    """The views of the ended runs of one store handle, by flow and run id: at most
+    :attr:`LIMIT` of them, the least recently used forgotten first.
+
+    Safe to share between threads without a lock (each operation is one call of the
+    ordered dictionary, which the interpreter does not interleave), and so across a fork.
+    """
+
+    __slots__ = ("_views",)
+
+    #: How many views are kept at most.
+    LIMIT: ClassVar[int] = 2048
+
+    def __init__(self) -> None:
+        self._views: collections.OrderedDict[tuple[str, str], RunView] = collections.OrderedDict()
+
+    def __repr__(self) -> str:
+        return f"<EndedRuns {len(self._views)} kept>"
+
+    def __len__(self) -> int:
+        return len(self._views)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether the view of ``(flow, run_id)`` is kept."""
+        return key in self._views
+
+    def get(self, flow: str, run_id: str) -> RunView | None:
+        """The view of the ended run ``flow/run_id``, if it is kept."""
+        key = (flow, run_id)
+        view = self._views.get(key)
+        if view is not None:
+            try:
+                self._views.move_to_end(key)
+            except KeyError:  # forgotten meanwhile by another thread
+                pass
+        return view
+
+    def keep(self, view: RunView) -> None:
+        """Keep ``view``, the view of a run that had ended when it was read."""
+        if view.run.status == RunState.RUNNING:
+            raise ValueError(f"Run '{view.run.pathspec}' is running: its view may change.")
+        self._views[view.run.flow, view.run.run_id] = view
+        while len(self._views) > self.LIMIT:
+            try:
+                self._views.popitem(last=False)
+            except KeyError:  # emptied meanwhile by another thread
+                break
+
+
+@final
+class RunListing:
+    """The runs of one listing, newest first, and the views read for them so far.
+
+    Each view is handed out once (:meth:`view`): the node of its run keeps it if the run
+    had ended, and reads again if it was running.
+    """
+
+    __slots__ = ("_flow", "_handle", "_ids", "_position", "_views")
+
+    #: How many runs' views one statement reads.
+    WINDOW: ClassVar[int] = 100
+
+    def __init__(self, handle: StoreHandle, flow: str, run_ids: list[str]) -> None:
+        self._handle = handle
+        self._flow = flow
+        self._ids = run_ids
+        self._position = {run_id: at for at, run_id in enumerate(run_ids)}
+        self._views: dict[str, RunView] = {}
+
+    def __repr__(self) -> str:
+        return f"<RunListing {self._flow}: {len(self._ids)} runs, {len(self._views)} views>"
+
+    def view(self, run_id: str) -> RunView | None:
+        """The view of the run ``run_id`` of the listing, read together with those of the
+        next runs of the listing that have none yet (unless it was read with an earlier
+        one); ``None`` for a run that is not in the listing."""
+        view = self._views.pop(run_id, None)
+        if view is not None:
+            return view
+        at = self._position.get(run_id)
+        if at is None:
+            return None
+        kept, read = self._handle.ended, self._views
+        later = (
+            other
+            for other in itertools.islice(self._ids, at + 1, None)
+            if other not in read and (self._flow, other) not in kept
+        )
+        wanted = [run_id, *itertools.islice(later, self.WINDOW - 1)]
+        for found in self._handle.metadata.get_run_views(self._flow, wanted, END_STEP):
+            read[found.run.run_id] = found
+        return read.pop(run_id, None)
