@@ -8,17 +8,20 @@ closed store refuses every call) and reads on.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from forking import run_forked
 from stored_runs import blob_store, metadata_store
 from tideflow import AsyncFlow, Flow, Run, namespace
 from tideflow._client._views import EndedRuns
 from tideflow._datastore._artifacts import dumps
 from tideflow._metadata import ArtifactRecord, AttemptRecord, RunRecord, TaskRecord
-from tideflow._metadata._records import RunView
+from tideflow._metadata._records import RunView, StepRecord, TaskView
 from tideflow.exception import NamespaceMismatch
 
 if TYPE_CHECKING:
@@ -184,22 +187,60 @@ async def test_the_async_client_reads_a_listing_together(tideflow_root: Path) ->
     assert values == list(range(29, -1, -1))
 
 
+def _view(run_id: str, status: str = "failed", artifacts: int = 0) -> RunView:
+    run = RunRecord(flow="F", run_id=run_id, user="u", status=status, created_at=0)
+    if not artifacts:
+        return RunView(run=run, newest=None)
+    key = {"flow": "F", "run_id": run_id, "step": "end", "task_id": "1"}
+    files = tuple(
+        ArtifactRecord(**key, attempt=0, name=f"a{n}", sha="0" * 64, size=1, created_at=0)
+        for n in range(artifacts)
+    )
+    task = TaskRecord(**key, created_at=0)
+    step = StepRecord(flow="F", run_id=run_id, step="end", created_at=0)
+    return RunView(run=run, newest=TaskView(step=step, task=task, attempt=None, artifacts=files))
+
+
 def test_ended_runs_keeps_the_most_recently_used(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(EndedRuns, "LIMIT", 2)
     ended = EndedRuns()
-    views = [
-        RunView(
-            run=RunRecord(flow="F", run_id=str(n), user="u", status="failed", created_at=0),
-            newest=None,
-        )
-        for n in range(3)
-    ]
+    views = [_view(str(n)) for n in range(3)]
     ended.keep(views[0])
     ended.keep(views[1])
     assert ended.get("F", "0") is views[0]  # now the most recently used
     ended.keep(views[2])
     assert (len(ended), ("F", "0") in ended, ("F", "1") in ended) == (2, True, False)
-    record = RunRecord(flow="F", run_id="9", user="u", status="running", created_at=0)
-    running = RunView(run=record, newest=None)
     with pytest.raises(ValueError, match=r"^Run 'F/9' is running: its view may change\.$"):
-        ended.keep(running)
+        ended.keep(_view("9", status="running"))
+    assert ("F", "9") not in ended
+
+
+def test_ended_runs_keeps_a_bounded_number_of_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Views holding many artifacts are forgotten sooner; one view is kept however big."""
+    monkeypatch.setattr(EndedRuns, "ARTIFACT_LIMIT", 10)
+    ended = EndedRuns()
+    ended.keep(_view("1", artifacts=4))
+    ended.keep(_view("2", artifacts=4))
+    ended.keep(_view("2", artifacts=4))  # the same run again counts once
+    assert len(ended) == 2
+    ended.keep(_view("3", artifacts=4))
+    assert (("F", "1") in ended, len(ended)) == (False, 2)
+    ended.keep(_view("4", artifacts=30))
+    assert (("F", "4") in ended, len(ended)) == (True, 1)
+    ended.keep(_view("5"))
+    assert (("F", "4") in ended, ("F", "5") in ended) == (False, True)
+
+
+def _keep_in_child(ended: EndedRuns) -> None:
+    ended.keep(_view("2"))
+    os._exit(0 if ended.get("F", "2") is not None and ("F", "1") in ended else 1)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="no fork")
+def test_ended_runs_work_in_a_child_forked_while_their_lock_was_held() -> None:
+    """Another thread of the parent may hold the lock at the moment of the fork: the
+    child, which has no such thread, uses a lock of its own."""
+    ended = EndedRuns()
+    ended.keep(_view("1"))
+    with ended._lock:
+        assert run_forked([(_keep_in_child, (ended,))]) == [0]

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import collections
 import itertools
+import os
+import threading
 from typing import TYPE_CHECKING, ClassVar, Final, final
 
 from .._states import RunState
@@ -39,19 +41,25 @@ END_STEP: Final = "end"
 @final
 class EndedRuns:
     """The views of the ended runs of one store handle, by flow and run id: at most
-    :attr:`LIMIT` of them, the least recently used forgotten first.
+    :attr:`LIMIT` of them holding at most :attr:`ARTIFACT_LIMIT` artifacts together, the
+    least recently used forgotten first.
 
-    Safe to share between threads without a lock (each operation is one call of the
-    ordered dictionary, which the interpreter does not interleave), and so across a fork.
+    Safe to share between threads, and across a fork: a forked child makes a lock of its
+    own (another thread of the parent may have held this one).
     """
 
-    __slots__ = ("_views",)
+    __slots__ = ("_artifacts", "_lock", "_pid", "_views")
 
     #: How many views are kept at most.
     LIMIT: ClassVar[int] = 2048
+    #: How many artifacts (of the ``end`` tasks) the views kept hold at most.
+    ARTIFACT_LIMIT: ClassVar[int] = 50_000
 
     def __init__(self) -> None:
         self._views: collections.OrderedDict[tuple[str, str], RunView] = collections.OrderedDict()
+        self._artifacts = 0
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def __repr__(self) -> str:
         return f"<EndedRuns {len(self._views)} kept>"
@@ -63,27 +71,38 @@ class EndedRuns:
         """Whether the view of ``(flow, run_id)`` is kept."""
         return key in self._views
 
+    def _guard(self) -> threading.Lock:
+        if self._pid != os.getpid():
+            self._lock, self._pid = threading.Lock(), os.getpid()
+        return self._lock
+
     def get(self, flow: str, run_id: str) -> RunView | None:
         """The view of the ended run ``flow/run_id``, if it is kept."""
         key = (flow, run_id)
-        view = self._views.get(key)
-        if view is not None:
-            try:
+        with self._guard():
+            view = self._views.get(key)
+            if view is not None:
                 self._views.move_to_end(key)
-            except KeyError:  # forgotten meanwhile by another thread
-                pass
         return view
 
     def keep(self, view: RunView) -> None:
         """Keep ``view``, the view of a run that had ended when it was read."""
         if view.run.status == RunState.RUNNING:
             raise ValueError(f"Run '{view.run.pathspec}' is running: its view may change.")
-        self._views[view.run.flow, view.run.run_id] = view
-        while len(self._views) > self.LIMIT:
-            try:
-                self._views.popitem(last=False)
-            except KeyError:  # emptied meanwhile by another thread
-                break
+        with self._guard():
+            old = self._views.pop((view.run.flow, view.run.run_id), None)
+            self._artifacts -= _artifact_count(old)
+            self._views[view.run.flow, view.run.run_id] = view
+            self._artifacts += _artifact_count(view)
+            while len(self._views) > 1 and (
+                len(self._views) > self.LIMIT or self._artifacts > self.ARTIFACT_LIMIT
+            ):
+                _, dropped = self._views.popitem(last=False)
+                self._artifacts -= _artifact_count(dropped)
+
+
+def _artifact_count(view: RunView | None) -> int:
+    return 0 if view is None or view.newest is None else len(view.newest.artifacts)
 
 
 @final
@@ -112,14 +131,15 @@ class RunListing:
     def view(self, run_id: str) -> RunView | None:
         """The view of the run ``run_id`` of the listing, read together with those of the
         next runs of the listing that have none yet (unless it was read with an earlier
-        one); ``None`` for a run that is not in the listing."""
-        view = self._views.pop(run_id, None)
+        one, or the run had ended and its view is kept); ``None`` for a run that is not in
+        the listing."""
+        kept, read = self._handle.ended, self._views
+        view = read.pop(run_id, None) or kept.get(self._flow, run_id)
         if view is not None:
             return view
         at = self._position.get(run_id)
         if at is None:
             return None
-        kept, read = self._handle.ended, self._views
         later = (
             other
             for other in itertools.islice(self._ids, at + 1, None)
@@ -128,4 +148,6 @@ class RunListing:
         wanted = [run_id, *itertools.islice(later, self.WINDOW - 1)]
         for found in self._handle.metadata.get_run_views(self._flow, wanted, END_STEP):
             read[found.run.run_id] = found
+            if found.run.status != RunState.RUNNING:
+                kept.keep(found)  # for a later Run(pathspec) of it, too
         return read.pop(run_id, None)
