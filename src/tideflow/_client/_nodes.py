@@ -217,10 +217,6 @@ class RunNode(RecordNode):
         self._tags_read = tags_read
         #: The ``end`` step's newest task as read once the run had ended, or UNKNOWN.
         self._end: TaskView | None | object = UNKNOWN
-        if record.status != RunState.RUNNING:
-            kept = handle.ended.get(record.flow, record.run_id)
-            if kept is not None:
-                self._end = kept.newest
 
     @classmethod
     def open(
@@ -234,7 +230,9 @@ class RunNode(RecordNode):
         """
         kept = handle.ended.get(flow, run_id)
         if kept is not None:
-            return cls(handle, kept.run, tags_read=False)
+            node = cls(handle, kept.run, tags_read=False)
+            node._end = kept.newest
+            return node
         if not with_end:
             return cls(handle, handle.metadata.get_run(flow, run_id))
         view = handle.metadata.get_run_view(flow, run_id, END_STEP)
@@ -364,6 +362,10 @@ class RunNode(RecordNode):
         listing (see :class:`~._views.RunListing`); a run that was running then is read
         again on its own.
         """
+        if self._end is UNKNOWN and self._record.status != RunState.RUNNING:
+            kept = self.handle.ended.get(self._record.flow, self._record.run_id)
+            if kept is not None:
+                self._end = kept.newest
         if self._end is UNKNOWN and self._listing is not None:
             listed = self._listing.view(self._record.run_id)
             if listed is not None:

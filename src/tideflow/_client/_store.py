@@ -40,6 +40,9 @@ def open_location(location: str | os.PathLike[str] | Config | None) -> StoreHand
     """
     if isinstance(location, Config):
         return store_for(find_root(location), location)
+    if location is None:  # the settings read once for the root and the stores
+        root, metadata_url, datastore_url = store_settings()
+        return _shared(locate_root(root), metadata_url, datastore_url, None)
     return store_for(resolve_root(location))
 
 
@@ -54,6 +57,14 @@ def store_for(root: Path, config: Config | None = None) -> StoreHandle:
         _, metadata_url, datastore_url = store_settings()
     else:
         metadata_url, datastore_url = config.metadata_url, config.datastore_url
+    return _shared(root, metadata_url, datastore_url, config)
+
+
+def _shared(
+    root: Path, metadata_url: str | None, datastore_url: str | None, config: Config | None
+) -> StoreHandle:
+    """The handle of the stores the two URLs select under ``root``, opened with ``config``
+    (default: the environment's) if no open one is shared yet."""
     key = (root, metadata_url, datastore_url)
     state = client_state()
     with state.lock:

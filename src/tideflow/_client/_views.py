@@ -45,7 +45,7 @@ class EndedRuns:
     least recently used forgotten first.
 
     Safe to share between threads, and across a fork: a forked child makes a lock of its
-    own (another thread of the parent may have held this one).
+    own for :meth:`keep` (another thread of the parent may have held this one).
     """
 
     __slots__ = ("_artifacts", "_lock", "_pid", "_views")
@@ -79,10 +79,12 @@ class EndedRuns:
     def get(self, flow: str, run_id: str) -> RunView | None:
         """The view of the ended run ``flow/run_id``, if it is kept."""
         key = (flow, run_id)
-        with self._guard():
-            view = self._views.get(key)
-            if view is not None:
+        view = self._views.get(key)  # one call of the dictionary: no lock needed
+        if view is not None:
+            try:
                 self._views.move_to_end(key)
+            except KeyError:  # forgotten meanwhile by another thread
+                pass
         return view
 
     def keep(self, view: RunView) -> None:
