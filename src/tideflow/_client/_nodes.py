@@ -162,7 +162,7 @@ class FlowNode(Node):
         if ns is not None:
             wanted.append(ns)
         records = self.handle.metadata.list_runs(self.name, wanted, limit=limit)
-        listing = RunListing(self.handle, self.name, [r.run_id for r in records])
+        listing = RunListing(self.handle, self.name, records)
         return [RunNode(self.handle, r, listing=listing) for r in records]
 
     def latest_run(self, *, successful: bool = False) -> RunNode | None:

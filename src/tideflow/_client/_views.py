@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar, Final, final
 from .._states import RunState
 
 if TYPE_CHECKING:
-    from .._metadata._records import RunView
+    from .._metadata._records import RunRecord, RunView
     from ._store import StoreHandle
 
 __all__ = ("END_STEP", "EndedRuns", "RunListing")
@@ -115,20 +115,22 @@ class RunListing:
     had ended, and reads again if it was running.
     """
 
-    __slots__ = ("_flow", "_handle", "_ids", "_position", "_views")
+    __slots__ = ("_flow", "_handle", "_ids", "_position", "_records", "_views")
 
     #: How many runs' views one statement reads.
     WINDOW: ClassVar[int] = 100
 
-    def __init__(self, handle: StoreHandle, flow: str, run_ids: list[str]) -> None:
+    def __init__(self, handle: StoreHandle, flow: str, records: list[RunRecord]) -> None:
         self._handle = handle
         self._flow = flow
-        self._ids = run_ids
-        self._position = {run_id: at for at, run_id in enumerate(run_ids)}
+        self._records = records
+        #: The run ids, and the position of each, once a view is asked for.
+        self._ids: list[str] = []
+        self._position: dict[str, int] = {}
         self._views: dict[str, RunView] = {}
 
     def __repr__(self) -> str:
-        return f"<RunListing {self._flow}: {len(self._ids)} runs, {len(self._views)} views>"
+        return f"<RunListing {self._flow}: {len(self._records)} runs, {len(self._views)} views>"
 
     def view(self, run_id: str) -> RunView | None:
         """The view of the run ``run_id`` of the listing, read together with those of the
@@ -139,6 +141,9 @@ class RunListing:
         view = read.pop(run_id, None) or kept.get(self._flow, run_id)
         if view is not None:
             return view
+        if not self._ids:
+            self._ids = [record.run_id for record in self._records]
+            self._position = {other: at for at, other in enumerate(self._ids)}
         at = self._position.get(run_id)
         if at is None:
             return None
