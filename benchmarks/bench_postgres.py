@@ -7,7 +7,7 @@ binaries of Debian's ``postgresql`` package; fsync off, as the tests run it), th
   as the metadata store, per repetition, and reports the throughput of each and the ratio;
 - runs ``bench_client_data.py`` and ``bench_latest_successful.py`` with
   ``TIDEFLOW_METADATA_URL`` naming a fresh database, and reports their rows marked
-  "PostgreSQL".
+  "PostgreSQL", with the targets of issue 11 (:data:`POSTGRES_TARGETS`).
 
 Skips (exit code 0, no rows) when no PostgreSQL binaries are installed.
 """
@@ -53,6 +53,10 @@ def _foreach(folder: Path, executor: str, metadata_url: str | None, n: int) -> f
     return (n + 3) / elapsed
 
 
+#: The targets of issue 11 where they differ from the SQLite row's, by script and metric.
+POSTGRES_TARGETS = {("bench_client_data.py", "all reads"): 50.0}
+
+
 def _script(script: str, url: str, repeat: int) -> list[Row]:
     result = subprocess.run(
         [sys.executable, str(HERE / script), "--json", "--repeat", str(repeat)],
@@ -65,6 +69,7 @@ def _script(script: str, url: str, repeat: int) -> list[Row]:
     rows = [Row(**json.loads(line)) for line in result.stdout.splitlines() if line.startswith("{")]
     for row in rows:
         row.workload += ", PostgreSQL"
+        row.target = POSTGRES_TARGETS.get((script, row.metric), row.target)
     return rows
 
 

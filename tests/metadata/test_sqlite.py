@@ -222,8 +222,9 @@ def test_run_queries_use_indexes(tmp_path: Path) -> None:
 
 
 def test_run_data_reads_walk_primary_keys(tmp_path: Path) -> None:
-    """The run and its end task (``Run(pathspec).data``) are found along keys, one row
-    each, whatever the number of runs and tasks: no scan, no temporary table."""
+    """The run and its end task (``Run(pathspec).data``, and the same for the runs of a
+    listing) are found along keys, one row each, whatever the number of runs and tasks:
+    no scan, no temporary table."""
     with SQLiteMetadataStore(tmp_path) as store:
         for i in range(50):
             run = new_run(store, now=T0 + i)
@@ -233,9 +234,11 @@ def test_run_data_reads_walk_primary_keys(tmp_path: Path) -> None:
                         flow="F", run_id=run.run_id, step=step, task_id="1", created_at=T0 + i
                     )
                 )
+        ids = [r.run_id for r in store.list_runs("F", limit=20)]
         for call in (
             lambda: store.get_run_view("F", run.run_id, "end"),
             lambda: store.newest_task("F", run.run_id, "end"),
+            lambda: store.get_run_views("F", ids, "end"),
         ):
             [plan] = _plans(store, call)
             assert "SCAN" not in plan

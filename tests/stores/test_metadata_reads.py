@@ -10,9 +10,11 @@ import pytest
 from test_metadata_store import T0, artifact, new_attempt, new_run, new_task, task_key
 
 from tideflow._exceptions import NotFound
+from tideflow._metadata._lookups import VIEWS_PER_STATEMENT
 from tideflow._metadata._records import StepRecord
 
 if TYPE_CHECKING:
+    from tideflow._metadata._records import RunRecord
     from tideflow._stores._interfaces import MetadataStore
 
 
@@ -89,6 +91,63 @@ def test_get_run_view_of_a_missing_run_is_not_found(metadata: MetadataStore) -> 
             metadata.get_run_view(flow, run_id, "end")
 
 
+def _end_task(metadata: MetadataStore, run: RunRecord, names: list[str]) -> None:
+    """Give ``run`` a finished ``end`` task whose one attempt stored ``names``."""
+    task = new_task(metadata, run, step="end", task_id="1", created_at=T0)
+    new_attempt(metadata, task, attempt=0)
+    metadata.record_task_end(
+        **dict(zip(("flow", "run_id", "step", "task_id"), task_key(task), strict=True)),
+        attempt=0,
+        state="succeeded",
+        artifacts=[artifact(task, name, attempt=0) for name in names],
+    )
+
+
+def test_get_run_views_answers_each_run_as_get_run_view_does(metadata: MetadataStore) -> None:
+    """Runs with no end step, an end step without a task, a task without an attempt and
+    a finished end task with several artifacts, in one call, in the order asked."""
+    bare, stepped, unstarted, done, other = (new_run(metadata) for _ in range(5))
+    metadata.add_step(StepRecord(flow="F", run_id=stepped.run_id, step="end", created_at=T0))
+    new_task(metadata, unstarted, step="end", task_id="1", created_at=T0)
+    _end_task(metadata, done, ["x", "b", "c"])
+    _end_task(metadata, other, ["y"])
+    metadata.add_tags("F", done.run_id, ["mine"])
+    asked = [done.run_id, bare.run_id, unstarted.run_id, stepped.run_id, other.run_id]
+    views = metadata.get_run_views("F", asked, "end")
+    assert views == [metadata.get_run_view("F", run_id, "end") for run_id in asked]
+    assert [v.run.run_id for v in views] == asked
+    assert views[0].run.user_tags == ("mine",)
+    assert views[0].newest is not None
+    assert [a.name for a in views[0].newest.artifacts] == ["b", "c", "x"]
+    assert views[2].newest is not None and views[2].newest.attempt is None
+    assert (views[1].newest, views[3].newest) == (None, None)
+    assert metadata.get_run_views("F", asked, "start") == [
+        metadata.get_run_view("F", run_id, "start") for run_id in asked
+    ]
+
+
+def test_get_run_views_leaves_out_what_is_not_a_run(metadata: MetadataStore) -> None:
+    one, two = new_run(metadata), new_run(metadata)
+    missing = str(int(two.run_id) + 1)
+    asked = [two.run_id, missing, "x", "", "0" + one.run_id, one.run_id, two.run_id]
+    views = metadata.get_run_views("F", asked, "end")
+    assert [v.run for v in views] == [metadata.get_run("F", r) for r in (two.run_id, one.run_id)]
+    assert metadata.get_run_views("G", [one.run_id], "end") == []
+    assert metadata.get_run_views("F", [], "end") == []
+
+
+def test_get_run_views_reads_more_runs_than_one_statement_holds(
+    metadata: MetadataStore,
+) -> None:
+    runs = [new_run(metadata, now=T0 + i) for i in range(VIEWS_PER_STATEMENT + 5)]
+    _end_task(metadata, runs[-1], ["x"])
+    asked = [run.run_id for run in reversed(runs)]
+    views = metadata.get_run_views("F", asked, "end")
+    assert [v.run.run_id for v in views] == asked
+    assert views[0].newest is not None and [a.name for a in views[0].newest.artifacts] == ["x"]
+    assert all(v.newest is None for v in views[1:])
+
+
 def test_reads_of_a_new_store_find_nothing_and_create_nothing(metadata: MetadataStore) -> None:
     with pytest.raises(NotFound, match=r"^Run 'F/1' does not exist$"):
         metadata.get_run("F", "1")
@@ -101,6 +160,7 @@ def test_reads_of_a_new_store_find_nothing_and_create_nothing(metadata: Metadata
     with pytest.raises(NotFound):
         metadata.list_attempts("F", "1", "start", "1")
     assert metadata.newest_task("F", "1", "end") is None
+    assert metadata.get_run_views("F", ["1"], "end") == []
     assert metadata.list_artifacts("F", "1", "start", "1", 0) == []
     assert metadata.list_metadata("F", "1", "start", "1") == []
     assert metadata.latest_run("F", ["user:alice"], successful=True) is None

@@ -7,9 +7,14 @@ reference API: see :mod:`tideflow._client._state`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .._config import resolve_username
 from .._exceptions import NamespaceMismatch
 from ._state import account_name, client_state
+
+if TYPE_CHECKING:
+    from ._node import Node
 
 __all__ = (
     "check_namespace",
@@ -102,8 +107,8 @@ def flow_namespace_mismatch(flow: str, ns: str | None) -> NamespaceMismatch:
     )
 
 
-def check_namespace(kind: str, pathspec: str, tags: frozenset[str]) -> None:
-    """:raises NamespaceMismatch: if the current namespace is not one of ``tags``."""
+def check_namespace(kind: str, node: Node) -> None:
+    """:raises NamespaceMismatch: if ``node``'s run does not carry the current namespace."""
     ns = get_namespace()
-    if ns is not None and ns not in tags:
-        raise namespace_mismatch(kind, pathspec, ns, tags)
+    if ns is not None and not node.in_namespace(ns):
+        raise namespace_mismatch(kind, node.pathspec, ns, node.tags)

@@ -81,7 +81,8 @@ class Node:
 
     def in_namespace(self, ns: str | None) -> bool:
         """Whether this object is in the namespace ``ns`` (``None``: every namespace)."""
-        return ns is None or ns in self.tags
+        # The system tags first: they never change, so a run may have them already.
+        return ns is None or ns in self.system_tags or ns in self.user_tags
 
     def children(self) -> list[Node]:
         """The children, newest first (in the current namespace, for a flow)."""

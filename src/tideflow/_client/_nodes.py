@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import NotFound
 from .._metadata._liveness import mark_crashed_runs
+from .._metadata._records import RunView
 from .._metadata._tags import one_tag, some_tags
 from .._states import AttemptState, RunState
 from ._namespace import check_namespace, flow_namespace_mismatch, get_namespace
@@ -17,6 +18,7 @@ from ._node import UNKNOWN, Node, RecordNode, to_datetime
 from ._pathspec import split_pathspec
 from ._store import StoreHandle, open_location
 from ._task_nodes import ArtifactNode, TaskNode
+from ._views import END_STEP, RunListing
 
 if TYPE_CHECKING:
     import os
@@ -68,7 +70,7 @@ def open_node(
         if not node.in_namespace(ns):
             raise flow_namespace_mismatch(node.name, ns)
     elif namespace_check:
-        check_namespace(kind.KIND, node.pathspec, node.tags)
+        check_namespace(kind.KIND, node)
     return node
 
 
@@ -160,7 +162,8 @@ class FlowNode(Node):
         if ns is not None:
             wanted.append(ns)
         records = self.handle.metadata.list_runs(self.name, wanted, limit=limit)
-        return [RunNode(self.handle, r) for r in records]
+        listing = RunListing(self.handle, self.name, records)
+        return [RunNode(self.handle, r, listing=listing) for r in records]
 
     def latest_run(self, *, successful: bool = False) -> RunNode | None:
         """The newest run in the current namespace (the newest successful one)."""
@@ -180,21 +183,38 @@ class FlowNode(Node):
         :raises NamespaceMismatch: if it is outside the current namespace.
         """
         run = RunNode.open(self.handle, self.name, id)
-        check_namespace(RunNode.KIND, run.pathspec, run.tags)
+        check_namespace(RunNode.KIND, run)
         return run
 
 
 class RunNode(RecordNode):
-    """A run. Its record is asked for again only while the run is still running, and the
-    newest ``end`` task (with its attempt and artifacts) is kept once the run has ended."""
+    """A run. Its record is asked for again only while the run is still running; once the
+    run has ended, the newest ``end`` task (with its attempt and artifacts) is kept, here
+    and in the handle's :class:`~._views.EndedRuns` for the later nodes of the same run.
+
+    A node made from what the handle kept reads the run's user tags (all that may still
+    change) when they are first asked for; the run's namespace is often one of its
+    system tags, which it has already.
+    """
 
     KIND = "Run"
-    __slots__ = ("_end", "_record")
+    __slots__ = ("_end", "_listing", "_record", "_tags_read")
     _record: RunRecord
 
-    def __init__(self, handle: StoreHandle, record: RunRecord) -> None:
+    def __init__(
+        self,
+        handle: StoreHandle,
+        record: RunRecord,
+        *,
+        listing: RunListing | None = None,
+        tags_read: bool = True,
+    ) -> None:
         self.handle = handle
         self._record = record
+        #: The listing the run was found in, which reads its ``end`` task with others'.
+        self._listing = listing
+        #: Whether the record's user tags were read for this node (else they may be old).
+        self._tags_read = tags_read
         #: The ``end`` step's newest task as read once the run had ended, or UNKNOWN.
         self._end: TaskView | None | object = UNKNOWN
 
@@ -204,16 +224,29 @@ class RunNode(RecordNode):
     ) -> RunNode:
         """The run ``flow/run_id``; ``with_end`` reads its ``end`` task in the same query
         (what ``Run(pathspec).data`` needs next: one round trip to a server for both).
+        An ended run whose view the handle kept is not read at all.
 
         :raises NotFound: if it does not exist.
         """
+        kept = handle.ended.get(flow, run_id)
+        if kept is not None:
+            node = cls(handle, kept.run, tags_read=False)
+            node._end = kept.newest
+            return node
         if not with_end:
             return cls(handle, handle.metadata.get_run(flow, run_id))
-        view = handle.metadata.get_run_view(flow, run_id, "end")
+        view = handle.metadata.get_run_view(flow, run_id, END_STEP)
         node = cls(handle, view.run)
-        if view.run.status != RunState.RUNNING:  # read with a final run: final too
-            node._end = view.newest
+        node._take(view)
         return node
+
+    def _take(self, view: RunView) -> None:
+        """Take the record and ``end`` task of ``view`` (read together): the task is kept,
+        here and in the handle, if the run had ended when they were read."""
+        self._record, self._tags_read = view.run, True
+        if view.run.status != RunState.RUNNING:  # read with a final run: final too
+            self._end = view.newest
+            self.handle.ended.keep(view)
 
     def other_run(self, flow: str, run_id: str) -> RunNode:
         """Another run of the same stores (where a cloned task's parents may be)."""
@@ -221,7 +254,8 @@ class RunNode(RecordNode):
 
     @property
     def record(self) -> RunRecord:
-        """The run's record as last read (its tags are those of that moment)."""
+        """The run's record as last read (its user tags may be older still: read them with
+        :attr:`user_tags` or :meth:`current`)."""
         return self._record
 
     @property
@@ -230,7 +264,16 @@ class RunNode(RecordNode):
 
     @property
     def user_tags(self) -> frozenset[str]:
+        """The run's user tags, as read for this node (when first asked, for a node made
+        from what the handle kept)."""
+        self._read_tags()
         return frozenset(self._record.user_tags)
+
+    def _read_tags(self) -> None:
+        """Read the record again if its user tags were not read for this node."""
+        if not self._tags_read:
+            self._record = self.handle.metadata.get_run(self._record.flow, self._record.run_id)
+            self._tags_read = True
 
     @property
     def system_tags(self) -> frozenset[str]:
@@ -250,11 +293,13 @@ class RunNode(RecordNode):
         return None
 
     def current(self) -> RunRecord:
-        """The run's record, read again if the cached one says it is still running.
+        """The run's record, read again if the cached one says it is still running (or
+        its user tags were not read for this node).
 
         A run still marked running whose supervisor is gone is recorded as crashed first,
         so that no run reads as running forever.
         """
+        self._read_tags()
         if self._record.status == RunState.RUNNING:
             flow, run_id = self._record.flow, self._record.run_id
             record = self.handle.metadata.get_run(flow, run_id)
@@ -266,15 +311,22 @@ class RunNode(RecordNode):
             self._record = record
         return self._record
 
+    def state(self) -> str:
+        """The run's status, read again while the record says it is running (as
+        :meth:`current` does; an ended run's status never changes)."""
+        if self._record.status != RunState.RUNNING:
+            return self._record.status
+        return self.current().status
+
     def settled(self) -> bool:
-        """Whether the run has ended: nothing in it changes any more."""
-        return self.current().status != RunState.RUNNING
+        """Whether the run has ended: nothing in it changes any more but its user tags."""
+        return self.state() != RunState.RUNNING
 
     def successful(self) -> bool:
-        return self.current().status == RunState.SUCCEEDED
+        return self.state() == RunState.SUCCEEDED
 
     def status(self) -> str:
-        return self.current().status
+        return self.state()
 
     def finished(self) -> bool:
         """Whether the ``end`` task completed (successfully or not), as the reference says.
@@ -304,13 +356,27 @@ class RunNode(RecordNode):
         raise NotFound(f"Step '{self.pathspec}/{id}' does not exist")
 
     def end_task(self) -> TaskNode | None:
-        """The task of the ``end`` step, or ``None`` if it has not started."""
+        """The task of the ``end`` step, or ``None`` if it has not started.
+
+        A run of a listing has its ``end`` task read with those of the next runs of the
+        listing (see :class:`~._views.RunListing`); a run that was running then is read
+        again on its own.
+        """
+        if self._end is UNKNOWN and self._record.status != RunState.RUNNING:
+            kept = self.handle.ended.get(self._record.flow, self._record.run_id)
+            if kept is not None:
+                self._end = kept.newest
+        if self._end is UNKNOWN and self._listing is not None:
+            listed = self._listing.view(self._record.run_id)
+            if listed is not None:
+                self._take(listed)
         settled = self.settled()  # asked first: an attempt read after that is final
         if self._end is UNKNOWN:
             r = self._record
-            view = self.handle.metadata.newest_task(r.flow, r.run_id, "end")  # one query
+            view = self.handle.metadata.newest_task(r.flow, r.run_id, END_STEP)  # one query
             if settled:
                 self._end = view
+                self.handle.ended.keep(RunView(run=r, newest=view))
         else:
             view = self._end  # type: ignore[assignment]
         if view is None:
@@ -358,6 +424,7 @@ class RunNode(RecordNode):
         removed = remove if isinstance(remove, str) else list(remove)
         added = add if isinstance(add, str) else list(add)
         self._record = self.handle.metadata.replace_tags(flow, run_id, removed, added)
+        self._tags_read = True
 
 
 # -- steps -------------------------------------------------------------------------------

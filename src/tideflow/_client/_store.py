@@ -14,6 +14,7 @@ from .._metadata._liveness import is_alive
 from .._stores._bundle import open_stores
 from .._stores._interfaces import LogKey
 from ._state import client_state
+from ._views import EndedRuns
 
 if TYPE_CHECKING:
     import os
@@ -39,6 +40,9 @@ def open_location(location: str | os.PathLike[str] | Config | None) -> StoreHand
     """
     if isinstance(location, Config):
         return store_for(find_root(location), location)
+    if location is None:  # the settings read once for the root and the stores
+        root, metadata_url, datastore_url = store_settings()
+        return _shared(locate_root(root), metadata_url, datastore_url, None)
     return store_for(resolve_root(location))
 
 
@@ -53,6 +57,14 @@ def store_for(root: Path, config: Config | None = None) -> StoreHandle:
         _, metadata_url, datastore_url = store_settings()
     else:
         metadata_url, datastore_url = config.metadata_url, config.datastore_url
+    return _shared(root, metadata_url, datastore_url, config)
+
+
+def _shared(
+    root: Path, metadata_url: str | None, datastore_url: str | None, config: Config | None
+) -> StoreHandle:
+    """The handle of the stores the two URLs select under ``root``, opened with ``config``
+    (default: the environment's) if no open one is shared yet."""
     key = (root, metadata_url, datastore_url)
     state = client_state()
     with state.lock:
@@ -73,17 +85,20 @@ class StoreHandle:
     """The metadata store, blob store and log store of one configuration and root.
 
     Connections are opened on the first query and closed when the last client object
-    using the handle is gone. Reading never creates a store: :meth:`require` tells apart
-    a missing object from a missing store.
+    using the handle is gone. The handle also keeps what no longer changes of the ended
+    runs it read (:class:`~._views.EndedRuns`). Reading never creates a store:
+    :meth:`require` tells apart a missing object from a missing store.
     """
 
-    __slots__ = ("__weakref__", "_exists", "heartbeat_timeout", "root", "stores")
+    __slots__ = ("__weakref__", "_exists", "ended", "heartbeat_timeout", "root", "stores")
 
     def __init__(self, root: Path, config: Config) -> None:
         self.root = root
         #: A running run whose lease is older than this many seconds has crashed.
         self.heartbeat_timeout = config.heartbeat_timeout
         self.stores: Stores = open_stores(config, root=root)
+        #: The views of the ended runs read through this handle (see ``_views``).
+        self.ended = EndedRuns()
         self._exists = False
         weakref.finalize(self, self.stores.close)
 

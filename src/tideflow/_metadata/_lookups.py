@@ -1,16 +1,19 @@
 """The lookups family: the reads that answer a question across tables in one query.
 
 Runs by tags, the latest (successful) run, a task's children, the last attempts of a
-step, :meth:`LookupsFamily.newest_task` (what ``run.data`` needs) and
-:meth:`LookupsFamily.get_run_view` (the run too: what ``Run(pathspec).data`` needs). Each is one
-statement, so one round trip to a server; the indexes each walks are listed in
-``docs/storage.md``.
+step, :meth:`LookupsFamily.newest_task` (what ``run.data`` needs),
+:meth:`LookupsFamily.get_run_view` (the run too: what ``Run(pathspec).data`` needs) and
+:meth:`LookupsFamily.get_run_views` (the same for many runs: what a listing's
+``run.data`` needs). Each is one statement, so one round trip to a server; the indexes
+each walks are listed in ``docs/storage.md``.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import TYPE_CHECKING, Any, Final
 
+from .._exceptions import NotFound
 from .._states import RunState
 from ._records import RunView, StepRecord, TaskView
 from ._rows import (
@@ -23,15 +26,19 @@ from ._rows import (
     run_record,
     task_record,
 )
-from ._sql import Session, StoreFamily, qualified
+from ._sql import Dialect, Session, StoreFamily, qualified
 from ._tags import check_tags
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from ._records import AttemptRecord, RunRecord, TaskRecord
 
-__all__ = ("LookupsFamily",)
+__all__ = ("VIEWS_PER_STATEMENT", "LookupsFamily")
+
+#: The most runs :meth:`LookupsFamily.get_run_views` reads in one statement (each is one
+#: parameter, and SQLite allows a few hundred at least).
+VIEWS_PER_STATEMENT: Final = 200
 
 _TASK: Final = qualified("k", TASK_COLUMNS)
 _ATTEMPT: Final = qualified("a", ATTEMPT_COLUMNS)
@@ -154,7 +161,7 @@ class LookupsFamily(StoreFamily):
 
         def select(s: Session) -> list[Any]:
             return s.all(
-                f"SELECT {_NEWEST_COLUMNS} FROM steps AS s {_newest_joins(s.sql.seq)} "
+                f"SELECT {_NEWEST_COLUMNS} FROM steps AS s {_newest_joins(s.sql)} "
                 "WHERE s.flow = ? AND s.run_id = ? AND s.step = ?",
                 (flow, number, step),
             )
@@ -173,7 +180,7 @@ class LookupsFamily(StoreFamily):
             return s.all(
                 f"SELECT {s.sql.run_columns}, {_NEWEST_COLUMNS} FROM runs AS r "
                 "LEFT JOIN steps AS s ON s.flow = r.flow AND s.run_id = r.run_id AND s.step = ? "
-                f"{_newest_joins(s.sql.seq)} WHERE r.flow = ? AND r.run_id = ?",
+                f"{_newest_joins(s.sql)} WHERE r.flow = ? AND r.run_id = ?",
                 (step, flow, number),
             )
 
@@ -181,6 +188,46 @@ class LookupsFamily(StoreFamily):
         if not rows:
             raise run_not_found(flow, run_id)
         return RunView(run=run_record(rows[0]), newest=_task_view(rows, _RUN_WIDTH))
+
+    def get_run_views(self, flow: str, run_ids: Sequence[str], step: str) -> list[RunView]:
+        """Return the runs ``run_ids`` of ``flow``, each with the newest task of its step
+        ``step`` (as :meth:`get_run_view` answers one), in the order asked: what the
+        ``run.data`` of the runs of a listing reads. One statement for up to
+        :data:`VIEWS_PER_STATEMENT` runs, each read at the same instant as its newest task.
+
+        A run id that names no run (or is not a run id) is left out of the answer, as is
+        the second of an id asked for twice.
+        """
+        numbers: dict[int, str] = {}
+        for run_id in run_ids:
+            try:
+                numbers.setdefault(run_number(flow, run_id), run_id)
+            except NotFound:
+                continue
+        found: dict[int, RunView] = {}
+        wanted = list(numbers)
+        for at in range(0, len(wanted), VIEWS_PER_STATEMENT):
+            found.update(self._run_views(flow, step, wanted[at : at + VIEWS_PER_STATEMENT]))
+        return [found[n] for n in numbers if n in found]
+
+    def _run_views(self, flow: str, step: str, numbers: list[int]) -> dict[int, RunView]:
+        marks = ", ".join("?" * len(numbers))
+
+        def select(s: Session) -> list[Any]:
+            return s.all(
+                f"SELECT {s.sql.run_columns}, {_NEWEST_COLUMNS} FROM runs AS r "
+                "LEFT JOIN steps AS s ON s.flow = r.flow AND s.run_id = r.run_id AND s.step = ? "
+                f"{_newest_joins(s.sql)} WHERE r.flow = ? AND r.run_id IN ({marks}) "
+                "ORDER BY r.run_id",
+                (step, flow, *numbers),
+            )
+
+        views: dict[int, RunView] = {}
+        for _, group in itertools.groupby(self._read(select), key=lambda row: row[1]):
+            rows = list(group)
+            run = run_record(rows[0])
+            views[int(run.run_id)] = RunView(run=run, newest=_task_view(rows, _RUN_WIDTH))
+        return views
 
 
 #: How many columns :data:`~._sql.Dialect.run_columns` has.
@@ -190,10 +237,22 @@ _RUN_WIDTH: Final = 10
 _NEWEST_COLUMNS: Final = f"s.created_at, {_TASK}, {_ATTEMPT}, f.name, f.sha, f.size, f.created_at"
 
 
-def _newest_joins(seq: str) -> str:
+def _newest_joins(sql: Dialect) -> str:
     """The joins from a step (alias ``s``) to its newest task ``k``, that task's latest
     attempt ``a`` and that attempt's artifacts ``f``: one row per artifact, each found
     along a primary key."""
+    seq = sql.seq
+    if sql.lateral:
+        return (
+            "LEFT JOIN LATERAL (SELECT * FROM tasks AS n WHERE n.flow = s.flow "
+            "AND n.run_id = s.run_id AND n.step = s.step "
+            f"ORDER BY n.created_at DESC, n.{seq} DESC LIMIT 1) AS k ON true "
+            "LEFT JOIN LATERAL (SELECT * FROM attempts AS b WHERE b.flow = k.flow "
+            "AND b.run_id = k.run_id AND b.step = k.step AND b.task_id = k.task_id "
+            "ORDER BY b.attempt DESC LIMIT 1) AS a ON true "
+            "LEFT JOIN artifacts AS f ON f.flow = a.flow AND f.run_id = a.run_id "
+            "AND f.step = a.step AND f.task_id = a.task_id AND f.attempt = a.attempt"
+        )
     return (
         "LEFT JOIN tasks AS k ON k.flow = s.flow AND k.run_id = s.run_id AND k.step = s.step "
         "AND k.task_id = (SELECT n.task_id FROM tasks AS n WHERE n.flow = s.flow "

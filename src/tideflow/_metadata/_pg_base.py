@@ -54,6 +54,7 @@ POSTGRES: Final = Dialect(
     lease_columns=f"r.lease_key IS NOT NULL, {LEASE_HELD_SQL}",
     stale_lease=f" OR (r.lease_key IS NOT NULL AND NOT {LEASE_HELD_SQL})",
     duplicate_error=psycopg.errors.UniqueViolation,
+    lateral=True,
 )
 
 

@@ -66,6 +66,10 @@ class Dialect(NamedTuple):
     stale_lease: str
     #: What the driver raises on a duplicate primary key.
     duplicate_error: type[Exception]
+    #: Whether the database has ``LEFT JOIN LATERAL``: a step's newest task and that
+    #: task's latest attempt are then looked up once per row (PostgreSQL runs the
+    #: correlated subqueries of the other form's join conditions more than once).
+    lateral: bool
 
     def text(self, sql: str) -> str:
         """``sql`` with the placeholders of this database."""

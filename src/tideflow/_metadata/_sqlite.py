@@ -61,6 +61,7 @@ SQLITE: Final = Dialect(
     lease_columns="NULL, NULL",
     stale_lease="",
     duplicate_error=sqlite3.IntegrityError,
+    lateral=False,
 )
 
 

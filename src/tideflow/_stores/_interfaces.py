@@ -271,6 +271,13 @@ class MetadataStore(Protocol):
         :raises NotFound: if the run does not exist."""
         ...
 
+    def get_run_views(self, flow: str, run_ids: Sequence[str], step: str) -> list[RunView]:
+        """Return the runs ``run_ids`` of ``flow`` with the newest task of their step
+        ``step`` (each as :meth:`get_run_view`), in the order asked, in one query per few
+        hundred runs (what ``run.data`` reads for the runs of a listing). Ids that name no
+        run are left out, and so is an id asked for again."""
+        ...
+
     def record_task_end(
         self,
         *,
