@@ -507,3 +507,63 @@ async def test_attempt_with_and_without_warm_hosts(
         w["hosts_started"] for w in before.values()
     )
     assert started <= 1 if warm else started == 0
+
+
+async def test_cancelled_batch_member_stops_only_its_own_task(
+    tmp_path: Path, flows_dir: Path, cluster: Any
+) -> None:
+    """Attempts made ready together go to the cluster in one batch; cancelling one of
+    them stops its processes on its worker and leaves the others running to their end."""
+    from tideflow._messages import TaskSpec
+    from tideflow._worker._dask import DaskExecutor
+
+    go = tmp_path / "go"
+
+    def spec(index: int) -> TaskSpec:
+        return TaskSpec(
+            flow_name="ExecSlowFlow",
+            flow_source=str(flows_dir / "exec_slow.py"),
+            flow_class="ExecSlowFlow",
+            root=str(tmp_path / ".tideflow"),
+            run_id="batch",
+            step="start",
+            task_id=str(index),
+            attempt=0,
+            parameters={"pid_file": str(tmp_path / f"pids-{index}"), "go_file": str(go)},
+            parameters_refs=[],
+            inputs=[],
+        )
+
+    executor = DaskExecutor(address=cluster.scheduler_address)
+    # Connected and the code packed: the three attempts reach the cluster together.
+    await executor.client()
+    await executor._package(spec(0))
+    outcomes: dict[int, Any] = {}
+    scopes = {index: anyio.CancelScope() for index in range(3)}
+
+    async def attempt(index: int) -> None:
+        with scopes[index]:
+            outcomes[index] = await executor.run_task(
+                spec(index), _Sink(), env=dict(os.environ), cwd=str(tmp_path)
+            )
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for index in range(3):
+                tg.start_soon(attempt, index)
+            for index in range(3):
+                await anyio.to_thread.run_sync(wait_for_file, tmp_path / f"pids-{index}")
+            assert (executor._submissions.batches, executor._submissions.items) == (1, 3)
+            scopes[1].cancel()
+            await anyio.to_thread.run_sync(wait_for_file, tmp_path / "pids-1")
+            assert await anyio.to_thread.run_sync(_gone, _pids(tmp_path / "pids-1"))
+            assert all(
+                psutil.pid_exists(pid) for i in (0, 2) for pid in _pids(tmp_path / f"pids-{i}")
+            )
+            go.write_text("")
+    finally:
+        executor.run_ended("ExecSlowFlow", "batch")
+        await executor.aclose()
+    assert scopes[1].cancelled_caught
+    assert sorted(outcomes) == [0, 2]
+    assert all(o.done is not None and o.done.ok for o in outcomes.values()), outcomes

@@ -8,9 +8,11 @@ fork of the flow's warm host on this worker (:mod:`._dask_warm`), or, where the 
 cannot fork or has no warm-host plugin, in a child process exactly as the ``spawn``
 executor does (``python -m tideflow._worker FD``, the task spec over a socket pair, its
 own process group). Either way it publishes the task's output lines as Dask worker events
-while it runs, then the outcome behind them. Every 50 ms it checks that Dask still wants
-the task: a cancelled future (a timeout, a stopped run, a supervisor that went away)
-stops the task's whole process group.
+while it runs, then the outcome behind them: an attempt's events are one ``started``, its
+line batches and one ``outcome`` (an ``end`` instead, if the function failed before it had
+an outcome). Every 50 ms it checks that Dask still wants the task: a cancelled future (a
+timeout, a stopped run, a supervisor that went away) stops the task's whole process
+group.
 """
 
 from __future__ import annotations
@@ -228,12 +230,17 @@ def run_attempt(payload: bytes) -> bytes:
     publisher = _Publisher(worker, task)
     address = str(worker.address)
 
+    reported = False
+
     def outcome(**fields: Any) -> bytes:
+        nonlocal reported
         result = RemoteOutcome(events=publisher.lines_sent, worker=address, **fields)
         encoded = msgspec.msgpack.encode(result)
         # The outcome also goes out as an event, behind the attempt's lines: the
         # supervisor need not fetch the Dask result from the worker (a round trip).
+        # It comes once the attempt's processes are gone, so it also ends the attempt.
         publisher.event("outcome", value=encoded)
+        reported = True
         return encoded
 
     try:
@@ -259,7 +266,8 @@ def run_attempt(payload: bytes) -> bytes:
             return outcome(**_run_forked(hosts, env, spec, cwd, publisher, wanted, task))
         return outcome(**_supervise_child(env, spec, cwd, publisher, wanted, address, task))
     finally:
-        publisher.event("end")
+        if not reported:
+            publisher.event("end")  # it failed here: its processes are gone all the same
 
 
 class _EventSink:
