@@ -344,6 +344,7 @@ class DaskExecutor:
             DaskTask(
                 spec=msgspec.msgpack.encode(spec),
                 attempt_id=attempt.id,
+                key=key,
                 topic=self._topic,
                 env=dict(env),
                 cwd=cwd,
