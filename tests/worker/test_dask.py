@@ -567,3 +567,43 @@ async def test_cancelled_batch_member_stops_only_its_own_task(
     assert scopes[1].cancelled_caught
     assert sorted(outcomes) == [0, 2]
     assert all(o.done is not None and o.done.ok for o in outcomes.values()), outcomes
+
+
+def test_an_attempt_sends_one_event_when_it_ends(
+    tmp_path: Path, flows_dir: Path, cluster: Any
+) -> None:
+    """An attempt's worker events are its start, its lines and one outcome (no separate
+    end event): what a second client subscribed to the executor's topic sees."""
+    from tideflow._messages import TaskSpec
+    from tideflow._worker._dask import DaskExecutor
+
+    spec = TaskSpec(
+        flow_name="CrashFlow",
+        flow_source=str(flows_dir / "flow_crash.py"),
+        flow_class="CrashFlow",
+        root=str(tmp_path / ".tideflow"),
+        run_id="events",
+        step="start",
+        task_id="1",
+        attempt=0,
+        parameters={"how": "exit"},
+        parameters_refs=[],
+        inputs=[],
+    )
+    kinds: list[str] = []
+
+    async def attempt(executor: DaskExecutor) -> Any:
+        try:
+            return await executor.run_task(spec, _Sink(), env=dict(os.environ), cwd=str(tmp_path))
+        finally:
+            await executor.aclose()
+
+    executor = DaskExecutor(address=cluster.scheduler_address)
+    with distributed.Client(cluster, set_as_default=False) as probe:
+        probe.subscribe_topic(executor._topic, lambda event: kinds.append(event[1]["k"]))
+        outcome = anyio.run(attempt, executor)
+        deadline = time.monotonic() + 30
+        while "outcome" not in kinds and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert outcome.returncode == 3
+    assert kinds == ["started", "lines", "outcome"]

@@ -168,7 +168,7 @@ class _Inbox:
 class _Submission:
     """One attempt on its way to the cluster, and what its submission gave."""
 
-    __slots__ = ("attempt", "client", "future", "key", "payload", "problem", "spec")
+    __slots__ = ("attempt", "client", "error", "future", "key", "payload", "problem", "spec")
 
     def __init__(
         self, client: Any, spec: TaskSpec, key: str, payload: bytes, attempt: _Attempt
@@ -181,6 +181,8 @@ class _Submission:
         self.future: Any = None
         #: Why the attempt was not submitted (a request no worker can meet).
         self.problem: str | None = None
+        #: What the Dask client raised when the attempt was submitted (a closed client).
+        self.error: Exception | None = None
 
 
 class DaskExecutor:
@@ -360,6 +362,8 @@ class DaskExecutor:
         try:
             try:
                 await self._submissions.add(submission)
+                if submission.error is not None:
+                    raise submission.error
                 if submission.problem is not None:
                     return TaskOutcome(done=None, returncode=None, problem=submission.problem)
                 return await self._follow(attempt, sink, submission.future)
@@ -392,13 +396,18 @@ class DaskExecutor:
             options[label] = how
             groups[client, label].append(submission)
         for (client, label), members in groups.items():
-            futures = client.map(
-                run_attempt,
-                [m.payload for m in members],
-                key=[m.key for m in members],
-                pure=False,
-                **options[label],
-            )
+            try:
+                futures = client.map(
+                    run_attempt,
+                    [m.payload for m in members],
+                    key=[m.key for m in members],
+                    pure=False,
+                    **options[label],
+                )
+            except Exception as exc:  # noqa: BLE001 (raised by each attempt of the group)
+                for member in members:
+                    member.error = exc
+                continue
             for member, future in zip(members, futures, strict=True):
                 member.future = future
                 future.add_done_callback(
