@@ -507,3 +507,103 @@ async def test_attempt_with_and_without_warm_hosts(
         w["hosts_started"] for w in before.values()
     )
     assert started <= 1 if warm else started == 0
+
+
+async def test_cancelled_batch_member_stops_only_its_own_task(
+    tmp_path: Path, flows_dir: Path, cluster: Any
+) -> None:
+    """Attempts made ready together go to the cluster in one batch; cancelling one of
+    them stops its processes on its worker and leaves the others running to their end."""
+    from tideflow._messages import TaskSpec
+    from tideflow._worker._dask import DaskExecutor
+
+    go = tmp_path / "go"
+
+    def spec(index: int) -> TaskSpec:
+        return TaskSpec(
+            flow_name="ExecSlowFlow",
+            flow_source=str(flows_dir / "exec_slow.py"),
+            flow_class="ExecSlowFlow",
+            root=str(tmp_path / ".tideflow"),
+            run_id="batch",
+            step="start",
+            task_id=str(index),
+            attempt=0,
+            parameters={"pid_file": str(tmp_path / f"pids-{index}"), "go_file": str(go)},
+            parameters_refs=[],
+            inputs=[],
+        )
+
+    executor = DaskExecutor(address=cluster.scheduler_address)
+    # Connected and the code packed: the three attempts reach the cluster together.
+    await executor.client()
+    await executor._package(spec(0))
+    outcomes: dict[int, Any] = {}
+    scopes = {index: anyio.CancelScope() for index in range(3)}
+
+    async def attempt(index: int) -> None:
+        with scopes[index]:
+            outcomes[index] = await executor.run_task(
+                spec(index), _Sink(), env=dict(os.environ), cwd=str(tmp_path)
+            )
+
+    try:
+        async with anyio.create_task_group() as tg:
+            for index in range(3):
+                tg.start_soon(attempt, index)
+            for index in range(3):
+                await anyio.to_thread.run_sync(wait_for_file, tmp_path / f"pids-{index}")
+            assert (executor._submissions.batches, executor._submissions.items) == (1, 3)
+            scopes[1].cancel()
+            await anyio.to_thread.run_sync(wait_for_file, tmp_path / "pids-1")
+            assert await anyio.to_thread.run_sync(_gone, _pids(tmp_path / "pids-1"))
+            assert all(
+                psutil.pid_exists(pid) for i in (0, 2) for pid in _pids(tmp_path / f"pids-{i}")
+            )
+            go.write_text("")
+    finally:
+        executor.run_ended("ExecSlowFlow", "batch")
+        await executor.aclose()
+    assert scopes[1].cancelled_caught
+    assert sorted(outcomes) == [0, 2]
+    assert all(o.done is not None and o.done.ok for o in outcomes.values()), outcomes
+
+
+def test_an_attempt_sends_one_event_when_it_ends(
+    tmp_path: Path, flows_dir: Path, cluster: Any
+) -> None:
+    """An attempt's worker events are its start, its lines and one outcome (no separate
+    end event): what a second client subscribed to the executor's topic sees."""
+    from tideflow._messages import TaskSpec
+    from tideflow._worker._dask import DaskExecutor
+
+    spec = TaskSpec(
+        flow_name="CrashFlow",
+        flow_source=str(flows_dir / "flow_crash.py"),
+        flow_class="CrashFlow",
+        root=str(tmp_path / ".tideflow"),
+        run_id="events",
+        step="start",
+        task_id="1",
+        attempt=0,
+        parameters={"how": "exit"},
+        parameters_refs=[],
+        inputs=[],
+    )
+    kinds: list[str] = []
+
+    async def attempt(executor: DaskExecutor) -> Any:
+        try:
+            return await executor.run_task(spec, _Sink(), env=dict(os.environ), cwd=str(tmp_path))
+        finally:
+            await executor.aclose()
+
+    executor = DaskExecutor(address=cluster.scheduler_address)
+    with distributed.Client(cluster, set_as_default=False) as probe:
+        probe.subscribe_topic(executor._topic, lambda event: kinds.append(event[1]["k"]))
+        outcome = anyio.run(attempt, executor)
+        deadline = time.monotonic() + 30
+        while "outcome" not in kinds and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert outcome.returncode == 3
+    assert kinds == ["started", "lines", "outcome"]

@@ -2,17 +2,20 @@
 
 One Dask task per attempt, with a unique key; its function is
 :func:`._dask_remote.run_attempt` and its argument the msgspec-encoded task spec, so no
-user code is pickled. The flow's folder travels as a code package in the datastore
+user code is pickled. The attempts that become ready together are submitted together,
+in one graph update (:mod:`._dask_batch`), and so are the stops of attempts cancelled
+together. The flow's folder travels as a code package in the datastore
 (:mod:`._codepack`), packed once per run. On the worker the attempt is a fork of the
 flow's warm host (:mod:`._dask_warm`, a worker plugin this executor registers). Lines the
 task prints come back as Dask worker events on a topic of this executor and go to the
-task's sink as they arrive; the attempt's outcome comes the same way, behind its lines.
+task's sink as they arrive; the attempt's outcome comes the same way, behind its lines
+(it also says that the attempt's processes are gone).
 The tasks of a ``@parallel`` group all run on one machine (:class:`ParallelGroups`).
 
 Dask's asynchronous client runs on asyncio only, so the executor uses the blocking client
 (it runs its own event loop in a thread) from worker threads, and hands what arrives on
-that thread to the supervisor's loop with a thread-safe call. That works under asyncio
-and trio alike.
+that thread to the supervisor's loop with a thread-safe call (one for whatever arrived
+since the last one was made). That works under asyncio and trio alike.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import math
 import threading
 import uuid
+from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -32,6 +36,7 @@ from anyio.lowlevel import EventLoopToken, current_token
 
 from .._exceptions import TideflowError
 from ._codepack import CodePackage, pack_directory
+from ._dask_batch import Batcher
 from ._dask_remote import DaskTask, RemoteOutcome, python_version, run_attempt, versions
 from ._executor import TaskOutcome, TaskSink
 
@@ -120,25 +125,64 @@ def _call_soon(token: EventLoopToken, func: Callable[..., object], *args: object
 class _Attempt:
     """What the executor knows of one running attempt; messages arrive on a stream."""
 
-    def __init__(self, token: EventLoopToken) -> None:
+    def __init__(self) -> None:
         self.id = uuid.uuid4().hex
-        self.token = token
         self.send: MemoryObjectSendStream[dict[str, Any]]
         self.receive: MemoryObjectReceiveStream[dict[str, Any]]
         self.send, self.receive = anyio.create_memory_object_stream[dict[str, Any]](math.inf)
         self.worker: str | None = None
         self.lines = 0
-        self.ended = False
 
-    def post(self, message: dict[str, Any]) -> None:
-        """Deliver ``message`` to the attempt (from any thread)."""
-        _call_soon(self.token, self._deliver, message)
-
-    def _deliver(self, message: dict[str, Any]) -> None:
+    def deliver(self, message: dict[str, Any]) -> None:
+        """Hand ``message`` to the attempt (in the supervisor's loop)."""
         try:
             self.send.send_nowait(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+
+
+class _Inbox:
+    """Carries messages from the Dask client's thread to the attempts, in the
+    supervisor's loop: one thread-safe call for whatever arrived since the last one."""
+
+    def __init__(self, token: EventLoopToken) -> None:
+        self._token = token
+        self._lock = threading.Lock()
+        self._queue: list[tuple[_Attempt, dict[str, Any]]] = []
+
+    def post(self, attempt: _Attempt, message: dict[str, Any]) -> None:
+        """Deliver ``message`` to ``attempt`` soon (from any thread)."""
+        with self._lock:
+            self._queue.append((attempt, message))
+            if len(self._queue) > 1:
+                return  # a call is on its way and takes this one too
+        _call_soon(self._token, self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            queue, self._queue = self._queue, []
+        for attempt, message in queue:
+            attempt.deliver(message)
+
+
+class _Submission:
+    """One attempt on its way to the cluster, and what its submission gave."""
+
+    __slots__ = ("attempt", "client", "error", "future", "key", "payload", "problem", "spec")
+
+    def __init__(
+        self, client: Any, spec: TaskSpec, key: str, payload: bytes, attempt: _Attempt
+    ) -> None:
+        self.client = client
+        self.spec = spec
+        self.key = key
+        self.payload = payload
+        self.attempt = attempt
+        self.future: Any = None
+        #: Why the attempt was not submitted (a request no worker can meet).
+        self.problem: str | None = None
+        #: What the Dask client raised when the attempt was submitted (a closed client).
+        self.error: Exception | None = None
 
 
 class DaskExecutor:
@@ -174,7 +218,9 @@ class DaskExecutor:
         self._lock = anyio.Lock()
         self._client: Any = None
         self._cluster: Any = None
-        self._token: EventLoopToken | None = None
+        self._inbox: _Inbox | None = None
+        self._submissions = Batcher(self._submit_batch, limiter=self._limiter)
+        self._cancels = Batcher(_cancel_batch, limiter=self._limiter)
         self._topic = f"tideflow-{uuid.uuid4().hex}"
         self._attempts: dict[str, _Attempt] = {}
         self._by_key: dict[str, _Attempt] = {}
@@ -192,12 +238,15 @@ class DaskExecutor:
 
     async def client(self) -> Any:
         """The Dask client, connected (and the versions checked) on first use."""
+        client = self._client
+        if client is not None and client.status not in ("closing", "closed"):
+            return client  # no checkpoint: the attempts made ready together stay together
         async with self._lock:
             if self._client is not None and self._client.status in ("closing", "closed"):
                 # The scheduler went away and the client gave up: connect again.
                 await self.aclose()
             if self._client is None:
-                self._token = current_token()
+                self._inbox = _Inbox(current_token())
                 self._client = await anyio.to_thread.run_sync(self._connect)
             return self._client
 
@@ -234,7 +283,11 @@ class DaskExecutor:
         message = event[1]
         attempt = self._attempts.get(message.get("a", ""))
         if attempt is not None:
-            attempt.post(message)
+            self._post(attempt, message)
+
+    def _post(self, attempt: _Attempt, message: dict[str, Any]) -> None:
+        assert self._inbox is not None
+        self._inbox.post(attempt, message)
 
     def _on_cluster_event(self, event: tuple[float, dict[str, Any]]) -> None:
         """A scheduler event: a worker that left takes its running attempts with it."""
@@ -245,7 +298,7 @@ class DaskExecutor:
         for key in message.get("processing-tasks", ()):
             attempt = self._by_key.get(key)
             if attempt is not None:
-                attempt.post({"k": "lost", "worker": worker})
+                self._post(attempt, {"k": "lost", "worker": worker})
 
     # -- the executor interface -----------------------------------------------------
 
@@ -283,9 +336,8 @@ class DaskExecutor:
     ) -> TaskOutcome:
         """Run the attempt on the cluster; cancellation stops its processes on the worker."""
         client = await self.client()
-        assert self._token is not None
         package = await self._package(spec)
-        attempt = _Attempt(self._token)
+        attempt = _Attempt()
         key = (
             f"tideflow-{spec.flow_name}-{spec.run_id}-{spec.step}-{spec.task_id}"
             f"-{spec.attempt}-{attempt.id[:12]}"
@@ -294,6 +346,7 @@ class DaskExecutor:
             DaskTask(
                 spec=msgspec.msgpack.encode(spec),
                 attempt_id=attempt.id,
+                key=key,
                 topic=self._topic,
                 env=dict(env),
                 cwd=cwd,
@@ -303,44 +356,63 @@ class DaskExecutor:
                 fork=self._warm_hosts,
             )
         )
+        submission = _Submission(client, spec, key, payload, attempt)
         self._attempts[attempt.id] = attempt
         self._by_key[key] = attempt
-        future: Any = None
         try:
             try:
-                future = await anyio.to_thread.run_sync(
-                    lambda: self._submit(client, payload, key, attempt, spec),
-                    limiter=self._limiter,
-                )
-            except TideflowError as exc:
-                return TaskOutcome(done=None, returncode=None, problem=str(exc))
-            return await self._follow(attempt, sink, future)
-        except anyio.get_cancelled_exc_class():
-            if future is not None:
-                with anyio.CancelScope(shield=True):
-                    await self._stop(attempt, future)
-            raise
+                await self._submissions.add(submission)
+                if submission.error is not None:
+                    raise submission.error
+                if submission.problem is not None:
+                    return TaskOutcome(done=None, returncode=None, problem=submission.problem)
+                return await self._follow(attempt, sink, submission.future)
+            except anyio.get_cancelled_exc_class():
+                if submission.future is not None:
+                    with anyio.CancelScope(shield=True):
+                        await self._stop(attempt, submission.future)
+                raise
         finally:
             del self._attempts[attempt.id]
             del self._by_key[key]
             attempt.send.close()
             attempt.receive.close()
 
-    def _submit(
-        self,
-        client: Any,
-        payload: bytes,
-        key: str,
-        attempt: _Attempt,
-        spec: TaskSpec,
-    ) -> Any:
-        resources = dask_resources(spec, client)
-        placement = self._groups.place(spec, client)
-        future = client.submit(
-            run_attempt, payload, key=key, pure=False, resources=resources, **placement
-        )
-        future.add_done_callback(lambda f: attempt.post(_result_message(f)))
-        return future
+    def _submit_batch(self, batch: list[_Submission]) -> None:
+        """Submit a batch of attempts (in a worker thread): one graph update for those
+        that ask for the same resources and placement."""
+        groups: defaultdict[tuple[Any, str], list[_Submission]] = defaultdict(list)
+        options: dict[str, dict[str, Any]] = {}
+        for submission in batch:
+            client, spec = submission.client, submission.spec
+            try:
+                resources = dask_resources(spec, client)
+            except TideflowError as exc:
+                submission.problem = str(exc)
+                continue
+            placement = self._groups.place(spec, client)
+            how = {"resources": resources, **placement}
+            label = repr(sorted(how.items()))
+            options[label] = how
+            groups[client, label].append(submission)
+        for (client, label), members in groups.items():
+            try:
+                futures = client.map(
+                    run_attempt,
+                    [m.payload for m in members],
+                    key=[m.key for m in members],
+                    pure=False,
+                    **options[label],
+                )
+            except Exception as exc:  # noqa: BLE001 (raised by each attempt of the group)
+                for member in members:
+                    member.error = exc
+                continue
+            for member, future in zip(members, futures, strict=True):
+                member.future = future
+                future.add_done_callback(
+                    lambda f, a=member.attempt: self._post(a, _result_message(f))
+                )
 
     async def _follow(self, attempt: _Attempt, sink: TaskSink, future: Any) -> TaskOutcome:
         """Feed the sink until the result is in; return the outcome."""
@@ -352,10 +424,8 @@ class DaskExecutor:
             elif kind == "started":
                 attempt.worker = message["worker"]
                 await sink.started(int(message["pid"]))
-            elif kind == "end":
-                attempt.ended = True
             elif kind == "lost" and message["worker"] == attempt.worker:
-                await anyio.to_thread.run_sync(future.cancel, limiter=self._limiter)
+                await self._cancels.add(future)
                 return TaskOutcome(
                     done=None,
                     returncode=None,
@@ -398,7 +468,7 @@ class DaskExecutor:
     async def _stop(self, attempt: _Attempt, future: Any) -> None:
         """Cancel the Dask task and wait until its worker says its processes are gone."""
         with anyio.move_on_after(STOP_TIMEOUT + self._grace):
-            await anyio.to_thread.run_sync(future.cancel, limiter=self._limiter)
+            await self._cancels.add(future)
             if attempt.worker is None:
                 return  # it never started
             async for message in attempt.receive:
@@ -469,6 +539,15 @@ def _result_message(future: Any) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 (its message says why: a lost scheduler, ...)
         return {"k": "result", "error": f"the Dask task was {future.status}: {exc}"}
     return {"k": "result", "error": f"the Dask task was {future.status}"}  # pragma: no cover
+
+
+def _cancel_batch(futures: list[Any]) -> None:
+    """Cancel Dask futures (in a worker thread): one message for each client's."""
+    by_client: defaultdict[Any, list[Any]] = defaultdict(list)
+    for future in futures:
+        by_client[future.client].append(future)
+    for client, cancelled in by_client.items():
+        client.cancel(cancelled)
 
 
 def _pack(spec: TaskSpec) -> CodePackage | None:

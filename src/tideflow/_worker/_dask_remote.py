@@ -8,9 +8,11 @@ fork of the flow's warm host on this worker (:mod:`._dask_warm`), or, where the 
 cannot fork or has no warm-host plugin, in a child process exactly as the ``spawn``
 executor does (``python -m tideflow._worker FD``, the task spec over a socket pair, its
 own process group). Either way it publishes the task's output lines as Dask worker events
-while it runs, then the outcome behind them. Every 50 ms it checks that Dask still wants
-the task: a cancelled future (a timeout, a stopped run, a supervisor that went away)
-stops the task's whole process group.
+while it runs, then the outcome behind them: an attempt's events are one ``started``, its
+line batches and one ``outcome`` (an ``end`` instead, if the function failed before it had
+an outcome). Every 50 ms it checks that Dask still wants the task: a cancelled future (a
+timeout, a stopped run, a supervisor that went away) stops the task's whole process
+group.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import anyio
 import msgspec
 
 from .._messages import Ready, TaskDone, TaskSpec
@@ -80,6 +83,8 @@ class DaskTask(msgspec.Struct, frozen=True, kw_only=True):
     #: The msgspec-encoded :class:`TaskSpec`.
     spec: bytes
     attempt_id: str
+    #: The attempt's Dask key (a coroutine task cannot ask the worker for it).
+    key: str = ""
     #: The Dask event topic the lines go to.
     topic: str
     env: dict[str, str]
@@ -174,6 +179,11 @@ def _fetch_package(task: DaskTask, spec: TaskSpec, env: Mapping[str, str]) -> st
     return result.stdout.strip()
 
 
+def _cached(task: DaskTask, env: Mapping[str, str]) -> bool:
+    """Whether the run's code package (if any) is on this worker already."""
+    return task.package is None or (cache_dir(env) / task.package.sha).is_dir()
+
+
 def _localize(task: DaskTask, spec: TaskSpec, env: Mapping[str, str]) -> tuple[TaskSpec, str]:
     """The spec and working folder with the code package's paths of this worker."""
     cwd = task.cwd
@@ -216,24 +226,33 @@ def _child_env(task: DaskTask) -> dict[str, str]:
     return env
 
 
-def run_attempt(payload: bytes) -> bytes:
-    """Run one task attempt on this Dask worker; see the module docstring."""
+async def run_attempt(payload: bytes) -> bytes:
+    """Run one task attempt on this Dask worker; see the module docstring.
+
+    A coroutine function: Dask runs it in the worker's event loop, where the warm hosts'
+    executor lives (what blocks, the fresh-interpreter path and fetching a code package,
+    runs in a worker thread).
+    """
     from distributed import get_worker
 
     from ._dask_warm import PLUGIN_NAME, WarmHosts, can_fork
 
     task = msgspec.msgpack.decode(payload, type=DaskTask)
     worker = get_worker()
-    key = worker.get_current_task()
     publisher = _Publisher(worker, task)
     address = str(worker.address)
 
+    reported = False
+
     def outcome(**fields: Any) -> bytes:
+        nonlocal reported
         result = RemoteOutcome(events=publisher.lines_sent, worker=address, **fields)
         encoded = msgspec.msgpack.encode(result)
         # The outcome also goes out as an event, behind the attempt's lines: the
         # supervisor need not fetch the Dask result from the worker (a round trip).
+        # It comes once the attempt's processes are gone, so it also ends the attempt.
         publisher.event("outcome", value=encoded)
+        reported = True
         return encoded
 
     try:
@@ -242,7 +261,10 @@ def run_attempt(payload: bytes) -> bytes:
         spec = msgspec.msgpack.decode(task.spec, type=TaskSpec)
         env = _child_env(task)
         try:
-            spec, cwd = _localize(task, spec, env)
+            if _cached(task, env):
+                spec, cwd = _localize(task, spec, env)
+            else:
+                spec, cwd = await anyio.to_thread.run_sync(_localize, task, spec, env)
         except Exception as exc:  # noqa: BLE001 (reported as the attempt's failure)
             return outcome(problem=f"the Dask worker {address} could not get the code: {exc}")
 
@@ -251,15 +273,20 @@ def run_attempt(payload: bytes) -> bytes:
             # report to: its tasks stop rather than hold the close up.
             if str(worker.status.name) not in ("running", "paused", "closing_gracefully"):
                 return False
-            state = worker.state.tasks.get(key)
+            state = worker.state.tasks.get(task.key)
             return state is not None and state.state == "executing"
 
         hosts = worker.plugins.get(PLUGIN_NAME)
         if task.fork and isinstance(hosts, WarmHosts) and can_fork():
-            return outcome(**_run_forked(hosts, env, spec, cwd, publisher, wanted, task))
-        return outcome(**_supervise_child(env, spec, cwd, publisher, wanted, address, task))
+            return outcome(**await _run_forked(hosts, env, spec, cwd, publisher, wanted, task))
+        return outcome(
+            **await anyio.to_thread.run_sync(
+                _supervise_child, env, spec, cwd, publisher, wanted, address, task
+            )
+        )
     finally:
-        publisher.event("end")
+        if not reported:
+            publisher.event("end")  # it failed here: its processes are gone all the same
 
 
 class _EventSink:
@@ -276,7 +303,7 @@ class _EventSink:
         self._publisher.lines(stream, lines)
 
 
-def _run_forked(
+async def _run_forked(
     hosts: WarmHosts,
     env: dict[str, str],
     spec: TaskSpec,
@@ -289,7 +316,7 @@ def _run_forked(
     sink = _EventSink(publisher, publisher.worker_address)
     env.pop("PYTHONUNBUFFERED", None)  # the fork executor sets it
     try:
-        done, stopped = hosts.run(
+        done, stopped = await hosts.run(
             spec, sink, env=env, cwd=cwd, grace=task.kill_grace, wanted=wanted
         )
     except RuntimeError as exc:
