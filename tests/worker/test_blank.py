@@ -143,6 +143,60 @@ def test_a_first_run_that_fails_to_start_leaves_no_host(
     assert result["hosts"] == result["known"] == []
 
 
+_CONCURRENT_FIRST_RUNS = textwrap.dedent(
+    """
+    import json, sys
+    import anyio
+    from tideflow import Runner
+    from tideflow._supervisor._supervisor import current_supervisor
+    from tideflow._worker import _blank, _fork
+
+    spawned = []
+    start = _blank.start_host_process
+
+    def counted(**kwargs):
+        spawned.append(1)
+        return start(**kwargs)
+
+    _blank.start_host_process = _fork.start_host_process = counted  # every host starts here
+
+    async def main():
+        runs = []
+
+        async def one():
+            running = await Runner(sys.argv[1], show_output=False, executor="fork").async_run()
+            await running.wait()
+            runs.append(running.status)
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(8):
+                tg.start_soon(one)
+        fork = (await current_supervisor())._executors["fork"]
+        started = fork.statistics().hosts_started
+        print(json.dumps({"runs": runs, "started": started, "spawned": len(spawned)}))
+
+    anyio.run(main)
+    """
+)
+
+
+def test_runs_launched_together_in_a_new_loop_start_one_host(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """Only the first run launched in an event loop starts a host early, even when the
+    others are launched before the loop's supervisor exists."""
+    out = subprocess.run(
+        [sys.executable, "-c", _CONCURRENT_FIRST_RUNS, str(flows_dir / "hello_flow.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tideflow_root.parent,
+        timeout=120,
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"runs": ["successful"] * 8, "started": 1, "spawned": 1}
+
+
 async def test_an_early_host_never_taken_is_closed(tideflow_root: Path) -> None:
     """Closing a started process that no executor took stops it and leaves no process."""
     before = {p.pid for p in host_processes()}

@@ -188,7 +188,7 @@ class Runner:
         from anyio.lowlevel import current_token
 
         options = dict(options)
-        if started is None and not _has_supervisor():
+        if _first_launch() and started is None:
             started = self._start_host_early()
         try:
             with anyio.move_on_after(self.file_read_timeout):
@@ -247,7 +247,7 @@ class Runner:
         from .._supervisor._blocking import blocking_loop
 
         loop = blocking_loop()
-        started = None if loop.running else self._start_host_early()
+        started = self._start_host_early() if loop.claim_first_call() else None
         try:
             return loop.call(func, options, resume, started)
         finally:
@@ -315,6 +315,15 @@ class Runner:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.cleanup()
+
+
+def _first_launch() -> bool:
+    """True for the first run launched in the running event loop, once: only that one
+    starts a fork host early (the runs launched at the same moment, before the loop's
+    supervisor exists, would otherwise each start one)."""
+    from .._worker._blank import claim_early_host
+
+    return not _has_supervisor() and claim_early_host()
 
 
 def _has_supervisor() -> bool:

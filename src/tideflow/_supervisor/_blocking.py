@@ -44,15 +44,20 @@ class BlockingLoop:
         self._portal: BlockingPortal | None = None
         self._pid: int | None = None
         self._registered = False
+        self._claimed: int | None = None
 
     def __repr__(self) -> str:
         state = "running" if self._portal is not None and self._pid == os.getpid() else "idle"
         return f"<BlockingLoop {state}>"
 
-    @property
-    def running(self) -> bool:
-        """Whether the loop runs in this process (a blocking call has started it)."""
-        return self._portal is not None and self._pid == os.getpid()
+    def claim_first_call(self) -> bool:
+        """True for the first blocking call of the process (of a forked child too), once,
+        whichever thread makes it: that call may prepare what the loop will need."""
+        with self._lock:
+            if self._claimed == os.getpid():
+                return False
+            self._claimed = os.getpid()
+            return True
 
     def _get_portal(self) -> BlockingPortal:
         from anyio.from_thread import start_blocking_portal

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import anyio
 from anyio.abc import Process
+from anyio.lowlevel import RunVar
 
 from ._executor import close_process, kill_group
 from ._host_protocol import BOOTSTRAP
@@ -37,7 +38,25 @@ if TYPE_CHECKING:
 
     from anyio.abc import ByteReceiveStream, ByteSendStream
 
-__all__ = ("HostProcess", "PopenProcess", "start_early_host", "start_host_process")
+__all__ = (
+    "HostProcess",
+    "PopenProcess",
+    "claim_early_host",
+    "start_early_host",
+    "start_host_process",
+)
+
+#: Whether a run of the event loop has started (or passed up) its early host.
+_CLAIMED: RunVar[bool] = RunVar("tideflow_early_host", default=False)
+
+
+def claim_early_host() -> bool:
+    """True the first time it is called in the running event loop, then False: the first
+    run launched in a loop may start a host early, the runs launched beside it may not."""
+    if _CLAIMED.get():
+        return False
+    _CLAIMED.set(True)
+    return True
 
 
 class PopenProcess(Process):
