@@ -19,6 +19,7 @@ from pathlib import Path
 import msgspec
 
 from .._exceptions import FlowDefinitionError, FlowFileNotFound
+from .._flow._file_spec import flow_file_spec
 from .._flow._graph import FlowGraph
 from .._flow._spec import FlowSpec
 
@@ -94,7 +95,7 @@ def _import_file_locked(path: Path) -> object:
         return cached
     digest = hashlib.sha1(str(path).encode()).hexdigest()[:12]
     name = f"_tideflow_flow_{path.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = flow_file_spec(name, path)
     if spec is None or spec.loader is None:
         raise FlowDefinitionError(f"Cannot import {path}: is it a Python file?", file=str(path))
     module = importlib.util.module_from_spec(spec)

@@ -33,6 +33,7 @@ from .._flow._decorators import (
     resolve_decorator,
     with_decospecs,
 )
+from .._flow._file_spec import flow_file_spec
 from .._flow._project import project_from_tags
 from .._flow._spec import FlowSpec, Inputs
 from .._messages import ArtifactRef, ErrorInfo, TaskDone, TaskSpec
@@ -65,7 +66,7 @@ def load_flow_class(
         else:
             if str(path.parent) not in sys.path:
                 sys.path.insert(0, str(path.parent))
-            spec = importlib.util.spec_from_file_location(name, path)
+            spec = flow_file_spec(name, path)
             if spec is None or spec.loader is None:
                 raise FlowDefinitionError(f"Cannot import the flow file {path}.", file=str(path))
             module = importlib.util.module_from_spec(spec)
