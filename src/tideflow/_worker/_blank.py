@@ -42,8 +42,11 @@ __all__ = (
     "HostProcess",
     "PopenProcess",
     "claim_early_host",
+    "offer_early_host",
     "start_early_host",
     "start_host_process",
+    "take_early_host",
+    "withdraw_early_host",
 )
 
 #: Whether a run of the event loop has started (or passed up) its early host.
@@ -56,6 +59,36 @@ def claim_early_host() -> bool:
     if _CLAIMED.get():
         return False
     _CLAIMED.set(True)
+    return True
+
+
+#: The early host of the loop's first run, until a run takes it over.
+_OFFERED: RunVar[HostProcess | None] = RunVar("tideflow_offered_host", default=None)
+
+
+def offer_early_host(host: HostProcess) -> None:
+    """Let the run of this event loop that reaches its executor first take ``host`` over.
+
+    Runs launched together in a new loop load their flows side by side, and the first run
+    launched (the one that started ``host``) need not be the first to be ready for it.
+    """
+    _OFFERED.set(host)
+
+
+def take_early_host() -> HostProcess | None:
+    """The host offered in this event loop, once; ``None`` if there is none (left)."""
+    host = _OFFERED.get()
+    if host is not None:
+        _OFFERED.set(None)
+    return host
+
+
+def withdraw_early_host(host: HostProcess) -> bool:
+    """Take back ``host`` if no run took it; true if it was still offered (the caller
+    then closes it)."""
+    if _OFFERED.get() is not host:
+        return False
+    _OFFERED.set(None)
     return True
 
 
