@@ -295,6 +295,24 @@ def test_list_runs_by_tags(metadata: MetadataStore) -> None:
         metadata.list_runs("F", tags="x")
 
 
+def test_has_runs(metadata: MetadataStore) -> None:
+    """Whether a flow has a run with every tag given (the client's namespace check)."""
+    assert not metadata.has_runs("F")
+    assert not metadata.has_runs("F", ["user:bob"])
+    new_run(metadata, user_tags=["x", "y"])
+    new_run(metadata, system_tags=["user:bob"], user_tags=["z"])
+    new_run(metadata, "Other", user_tags=["w"])
+    assert metadata.has_runs("F")
+    assert metadata.has_runs("F", ["user:bob"])
+    assert metadata.has_runs("F", ["x", "y"])
+    assert metadata.has_runs("F", ["user:bob", "z"])
+    assert not metadata.has_runs("F", ["x", "z"])  # on two different runs
+    assert not metadata.has_runs("F", ["w"])  # another flow's tag
+    assert not metadata.has_runs("G")
+    with pytest.raises(TagError, match=r"^Tags must be a list of strings, not a single str"):
+        metadata.has_runs("F", "x")
+
+
 def test_latest_run(metadata: MetadataStore) -> None:
     assert metadata.latest_run("F") is None
     assert metadata.latest_run("F", successful=True) is None

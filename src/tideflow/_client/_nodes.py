@@ -146,7 +146,7 @@ class FlowNode(Node):
 
     def in_namespace(self, ns: str | None) -> bool:
         """A flow is in a namespace when one of its runs is."""
-        return ns is None or bool(self.handle.metadata.list_runs(self.name, (ns,), limit=1))
+        return ns is None or self.handle.metadata.has_runs(self.name, (ns,))
 
     def runs(
         self,

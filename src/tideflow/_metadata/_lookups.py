@@ -76,6 +76,32 @@ class LookupsFamily(StoreFamily):
 
         return [run_record(row) for row in self._read(select)]
 
+    def has_runs(self, flow: str, tags: Iterable[str] = ()) -> bool:
+        """Return whether ``flow`` has a run that carries every tag in ``tags``.
+
+        One ``run_tags_by_tag`` key lookup for the first tag (a ``runs`` key lookup without
+        tags), the other tags checked on the runs it finds, stopping at the first match:
+        a namespace check costs the same with ten runs stored or a million.
+
+        :raises TagError: if a tag is not a valid tag.
+        """
+        wanted = check_tags(tags)
+        if not wanted:
+            query = "SELECT 1 FROM runs WHERE flow = ? LIMIT 1"
+            params: list[object] = [flow]
+        else:
+            first, *others = wanted
+            query = "SELECT 1 FROM run_tags AS t WHERE t.flow = ? AND t.tag = ?"
+            params = [flow, first]
+            for tag in others:
+                query += (
+                    " AND EXISTS (SELECT 1 FROM run_tags AS w"
+                    " WHERE w.flow = t.flow AND w.run_id = t.run_id AND w.tag = ?)"
+                )
+                params.append(tag)
+            query += " LIMIT 1"
+        return self._read(lambda s: s.one(query, params)) is not None
+
     def latest_run(
         self, flow: str, tags: Iterable[str] = (), *, successful: bool = False
     ) -> RunRecord | None:

@@ -121,6 +121,11 @@ class MetadataStore(Protocol):
         """Return the runs of ``flow``, newest first, that carry every tag in ``tags``."""
         ...
 
+    def has_runs(self, flow: str, tags: Iterable[str] = ()) -> bool:
+        """Return whether ``flow`` has a run with every tag in ``tags`` (a namespace
+        check). Indexed: it does not grow with the number of runs."""
+        ...
+
     def latest_run(
         self, flow: str, tags: Iterable[str] = (), *, successful: bool = False
     ) -> RunRecord | None:
