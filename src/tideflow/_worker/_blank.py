@@ -7,8 +7,10 @@ with a socket pair as control channel) and returns at once; the host then waits 
 sends the hello straight after. A first run starts one as the very first thing it does,
 before it loads its flow, imports the supervisor or (for a blocking ``Runner.run()``)
 even starts its event loop thread: the host's interpreter and imports then overlap
-everything the run does before its first task, and the run's fork executor takes the
-process over when the environment and working directory match.
+everything the run does before its first task. The host is offered to the event loop's
+runs (:func:`offer_early_host`): the first of them to reach the fork executor takes the
+process over (:func:`take_early_host`), as its flow's host when the environment and working
+directory match; the run that started it closes it if none did (:func:`withdraw_early_host`).
 
 Starting a process needs no event loop (``subprocess.Popen`` is what the event loops run
 too), so :class:`PopenProcess` gives a plain ``Popen`` the :class:`anyio.abc.Process`
