@@ -184,21 +184,19 @@ class Runner:
         :param started: a fork host started early for this run (see
             :meth:`_start_host_early`); without one, the first run of the loop starts it.
             Either way the host is offered to the loop's runs, and the first of them to
-            reach the supervisor takes it over (runs launched together load their flows
+            warm up a fork host takes it over (runs launched together load their flows
             side by side, in no set order); one nobody took is closed here.
         """
         import anyio
         from anyio.lowlevel import current_token
 
-        from .._worker._blank import offer_early_host, take_early_host, withdraw_early_host
+        from .._worker._blank import offer_early_host, withdraw_early_host
 
         options = dict(options)
         if _first_launch() and started is None:
             started = self._start_host_early()
-        # Offered to the loop: of the runs launched together, the first one ready takes it.
-        early, started = started, None
-        if early is not None:
-            offer_early_host(early)
+        if started is not None:
+            offer_early_host(started)  # the supervisor hands it to the first fork warm-up
         try:
             with anyio.move_on_after(self.file_read_timeout):
                 request = await anyio.to_thread.run_sync(
@@ -208,19 +206,12 @@ class Runner:
 
                 supervisor = await current_supervisor(request.config)
                 progress = self.top_level.get("progress", True)
-                started = take_early_host()
-                actor = await supervisor.start_run(
-                    request, echo=echo, progress=progress, started=started
-                )
+                actor = await supervisor.start_run(request, echo=echo, progress=progress)
                 return ExecutingRun._create(self, actor, current_token())
         finally:
-            # What this run took and did not hand on, and its own offer nobody took.
-            left = [started] if started is not None and not started.taken else []
-            if early is not None and withdraw_early_host(early):
-                left.append(early)
-            with anyio.CancelScope(shield=True):
-                for host in left:
-                    await host.aclose()
+            if started is not None and withdraw_early_host(started):  # nobody took it
+                with anyio.CancelScope(shield=True):
+                    await started.aclose()
         raise TimeoutError(
             f"The run of {self!r} did not start within file_read_timeout="
             f"{self.file_read_timeout:g} seconds."

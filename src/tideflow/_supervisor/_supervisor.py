@@ -25,6 +25,7 @@ from anyio.lowlevel import RunVar
 
 from .._runtime._writer import StoreWriter
 from .._stores._bundle import open_stores
+from .._worker._blank import take_early_host
 from .._worker._executor import WarmsUp
 from .._worker._spawn import SpawnExecutor
 
@@ -255,9 +256,11 @@ class Supervisor:
         executor, wires the run's console and starts the actor in the supervisor's task
         group.
 
-        :param started: a fork host process started before the flow was loaded (see
-            ``Runner._launch``); the fork executor takes it over, else the caller still
-            owns it (``started.taken`` is false).
+        :param started: a fork host process started before the flow was loaded (the
+            command line's); the fork executor takes it over, else the caller still owns
+            it (``started.taken`` is false). Without one, a fork warm-up takes the host
+            the loop's first run offered, if no other run took it (see
+            ``Runner._launch``).
         :param echo: print the run's console to this process's stdout and stderr; on a
             terminal, with a live status block under the lines unless ``progress`` is false.
         :raises ValueError: if the run's configuration conflicts with the supervisor's
@@ -389,6 +392,8 @@ async def _warm_up(
     names = {d.name for d in start.decorators} | {d.name for d in request.decospecs}
     if "environment" in names:
         return
+    if started is None:
+        started = take_early_host()  # the one the loop's first run offered, if still there
     await executor.warm_up(
         flow_source=request.flow.source,
         flow_class=request.flow.cls.__name__,
