@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -269,12 +270,20 @@ def test_a_forked_child_opens_its_own_connection(store: SQLiteMetadataStore) -> 
     held, done = threading.Event(), threading.Event()
     holder = threading.Thread(target=store._read, args=(lambda s: (held.set(), done.wait(30)),))
     holder.start()
+    codes: list[int | None] = []
+    calls = [(_use_in_child, (store, run.run_id, use)) for use in (True, False)]
+    # The fork waits for the holder's unit of work to end: fork from another thread,
+    # and let the holder go once that thread is (most likely) waiting in the fork.
+    forker = threading.Thread(target=lambda: codes.extend(run_forked(calls)))
     try:
         assert held.wait(30)
-        codes = run_forked([(_use_in_child, (store, run.run_id, use)) for use in (True, False)])
+        forker.start()
+        time.sleep(0.2)
     finally:
         done.set()
         holder.join()
+        if forker.ident is not None:
+            forker.join()
     assert codes == [0, 0]
     assert store.get_run("F", run.run_id).status == "running"
     store.finish_run("F", run.run_id, "succeeded")

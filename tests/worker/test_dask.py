@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="the dask executor's tests need POSIX")
 
@@ -65,7 +66,10 @@ async def own_cluster(monkeypatch: pytest.MonkeyPatch) -> Any:
     try:
         yield own
     finally:
-        await anyio.to_thread.run_sync(own.close)
+        # With its scheduler stopped, closing tries to reach it until the connect
+        # timeout (30 s by default) has passed: nothing answers there any more.
+        with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+            await anyio.to_thread.run_sync(own.close)
 
 
 @pytest.fixture(autouse=True)
