@@ -127,7 +127,12 @@ async def _changed_code(s: Scenario) -> Resumed:
 SCENARIOS = {
     "at_start": ("fail_linear_flow.py", LINEAR, {"FAIL_STEP": "start"}, _at_start),
     "middle": ("fail_linear_flow.py", LINEAR, {"FAIL_STEP": "middle"}, _middle),
-    "foreach": ("fail_foreach_flow.py", FOREACH, {"FAIL_ITEMS": "1,3"}, _plain),
+    "foreach": (
+        "fail_foreach_flow.py",
+        FOREACH,
+        {"FAIL_ITEMS": "1,3", "FAIL_AFTER_OTHERS": "1"},
+        _plain,
+    ),
     "join": ("fail_foreach_flow.py", FOREACH, {"FAIL_STEP": "join"}, _join_then_end),
     "named": ("fail_linear_flow.py", LINEAR, {}, _named_step),
     "changed_graph": ("fail_linear_flow.py", LINEAR, {"FAIL_STEP": "middle"}, _changed_graph),
