@@ -5,12 +5,15 @@ A module-scoped fixture starts a LocalCluster (two worker processes behind nanni
 with ``TIDEFLOW_EXECUTOR=dask`` and ``TIDEFLOW_DASK_ADDRESS``. The tests pick a few of the
 executor tests' flows (every DAG shape, the decorators, failures, timeouts, a stopped
 run), plus what only a cluster has: code shipping, a worker killed mid-task, nothing left
-on any worker, artifacts in S3.
+on any worker. The shapes, decorators, failures, output and timeout tests run twice: with
+the store on the local disk, shared by the workers, and with artifacts, logs and code
+packages in S3 (the ``datastore`` fixture).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,6 +83,21 @@ def on_dask(cluster: Any, monkeypatch: pytest.MonkeyPatch) -> str:
     return str(cluster.scheduler_address)
 
 
+@pytest.fixture(params=["local", "s3"])
+def datastore(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Artifacts, logs and code packages in the local store shared by the workers, or
+    in S3 (the suite's SeaweedFS server, a prefix of the test's own); the test's runs
+    use it."""
+    if request.param == "s3":
+        server = request.getfixturevalue("s3_server")
+        bucket = request.getfixturevalue("s3_bucket")
+        for name, value in server.env().items():
+            monkeypatch.setenv(name, value)
+        prefix = re.sub(r"[^A-Za-z0-9]+", "-", request.node.name).strip("-")
+        monkeypatch.setenv("TIDEFLOW_DATASTORE_URL", f"s3://{bucket}/{prefix}")
+    return str(request.param)
+
+
 def worker_pids(cluster: Any) -> list[int]:
     """The pids of the cluster's worker processes now."""
     with distributed.Client(cluster, set_as_default=False) as client:
@@ -145,7 +163,17 @@ def _run(flow: Path, **params: Any) -> Any:
 @pytest.mark.parametrize(
     ("flow", "params", "step", "check"),
     [
+        pytest.param(
+            "exec_linear.py", {}, "end", lambda a: a[0]["final"] == "start-a-b", id="linear"
+        ),
         pytest.param("exec_branch.py", {}, "end", lambda a: a[0]["total"] == 33, id="branch"),
+        pytest.param(
+            "exec_foreach.py",
+            {"n": 3},
+            "join",
+            lambda a: a[0]["squares"] == [0, 1, 4],
+            id="foreach",
+        ),
         pytest.param(
             "exec_nested.py",
             {},
@@ -156,12 +184,22 @@ def _run(flow: Path, **params: Any) -> Any:
     ],
 )
 def test_dag_shapes(
-    tideflow_root: Path, flows_dir: Path, flow: str, params: dict[str, Any], step: str, check: Any
+    tideflow_root: Path,
+    flows_dir: Path,
+    datastore: str,
+    flow: str,
+    params: dict[str, Any],
+    step: str,
+    check: Any,
 ) -> None:
-    """Branches and nested foreaches run on the cluster and store the same artifacts."""
+    """Every DAG shape runs on the cluster and stores the same artifacts as locally, and
+    the task logs are stored, in either datastore."""
     run = _run(flows_dir / flow, **params)
     assert run.status == "successful", run.stderr
     assert check(artifacts(tideflow_root, run._actor.pathspec, step))
+    assert "Task finished successfully" in run.stdout
+    # In S3, nothing of the run's data is stored under the local root.
+    assert (tideflow_root / "blobs").is_dir() == (datastore == "local")
 
 
 def test_cluster_object_from_python(
@@ -182,7 +220,7 @@ def test_cluster_object_from_python(
         Runner(str(flows_dir / "exec_linear.py"), dask_address=3)
 
 
-def test_decorators(tideflow_root: Path, flows_dir: Path) -> None:
+def test_decorators(tideflow_root: Path, flows_dir: Path, datastore: str) -> None:
     """@retry, @catch, @environment and @resources (as Dask worker resources) work."""
     run = _run(flows_dir / "exec_decorated.py")
     assert run.status == "successful", run.stderr
@@ -255,6 +293,7 @@ def test_resources_no_worker_has(tideflow_root: Path, flows_dir: Path) -> None:
 def test_failures(
     tideflow_root: Path,
     flows_dir: Path,
+    datastore: str,
     how: str,
     exit_code: int | None,
     sig: int | None,
@@ -273,15 +312,20 @@ def test_failures(
     assert "before the crash" in run.stdout
 
 
-def test_output_capture(tideflow_root: Path, flows_dir: Path) -> None:
-    """Prints, descriptor writes and child processes on the worker reach the task's log."""
+def test_output_capture(tideflow_root: Path, flows_dir: Path, datastore: str) -> None:
+    """Prints, descriptor writes and child processes on the worker reach the console and
+    the task's stored log."""
     run = _run(flows_dir / "exec_output.py")
     assert run.status == "successful", run.stderr
     lines = run.stdout.splitlines()
-    for line in ("py-out", "fd-out", "child-out", "system-out", "unicode: h\u00e9llo"):
+    printed = ("py-out", "fd-out", "child-out", "system-out", "unicode: h\u00e9llo")
+    for line in printed:
         assert any(out.endswith(f"] {line}") for out in lines), line
     assert any(out.endswith("] no-newline") for out in lines)
     assert any(out.endswith("] child-err") for out in run.stderr.splitlines())
+    start = run.run["start"].task
+    assert set(start.stdout.splitlines()) >= {*printed, "no-newline"}
+    assert set(start.stderr.splitlines()) >= {"py-err", "fd-err", "child-err"}
 
 
 def _pids(path: Path) -> list[int]:
@@ -289,7 +333,7 @@ def _pids(path: Path) -> list[int]:
 
 
 def test_timeout_stops_the_remote_tree(
-    tideflow_root: Path, flows_dir: Path, tmp_path: Path, cluster: Any
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, cluster: Any, datastore: str
 ) -> None:
     """A step over its @timeout is stopped on its worker with the process it started."""
     pid_file = tmp_path / "pids.txt"
@@ -366,19 +410,6 @@ def _not_zombie(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def test_s3_artifacts(
-    tideflow_root: Path, flows_dir: Path, s3_server: Any, s3_bucket: str, monkeypatch: Any
-) -> None:
-    """With artifacts and logs in S3, workers fetch the code and store artifacts there."""
-    for name, value in s3_server.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("TIDEFLOW_DATASTORE_URL", f"s3://{s3_bucket}/dask")
-    run = _run(flows_dir / "exec_foreach.py", n=3)
-    assert run.status == "successful", run.stderr
-    assert run.run["join"].task["squares"].data == [0, 1, 4]
-    assert "Task finished successfully" in run.stdout
 
 
 def test_missing_extra_is_one_line() -> None:
