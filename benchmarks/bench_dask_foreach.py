@@ -5,8 +5,10 @@ to its end), and the delay from a remote step's print to a ``stream_log`` subscr
 (95th percentile per run; the ticker flow of ``bench_stream_log.py``). The cluster
 (``LocalCluster``, 2 worker processes, 127.0.0.1, dashboard off) is started once; one
 warm-up run of each workload first, in the same event loop (it also starts the flow's
-warm host on the workers, as any earlier run of the flow would). ``--items 100`` makes a
-quick run.
+warm host on the workers, as any earlier run of the flow would). Each repetition of the
+foreach also runs it on the local ``fork`` executor (same cap of 8 tasks), for the ratio
+between the two on the same machine at the same time. ``--items 100`` makes a quick
+run.
 """
 
 from __future__ import annotations
@@ -43,17 +45,31 @@ def _runner(folder: Path, flow: str, address: str) -> Runner:
 
 
 async def _foreach(folder: Path, address: str, items: int, repeat: int, row: Row) -> None:
-    runner = _runner(folder, "foreach.py", address)
+    """Each repetition runs the foreach on Dask, then the same on the local ``fork``
+    executor with the same cap, for the ratio between the two."""
+    runners = {
+        "dask": _runner(folder, "foreach.py", address),
+        "fork": Runner(
+            str(folder / "foreach.py"),
+            show_output=False,
+            executor="fork",
+            root=str(folder / ".tideflow"),
+            task_limit=CONCURRENCY,
+        ),
+    }
     for index in range(repeat + 1):
         n = items if index else 20
-        started = time.perf_counter()
-        running = await runner.async_run(n=n, max_workers=CONCURRENCY, max_num_splits=max(n, 100))
-        await running.wait()
-        elapsed = time.perf_counter() - started
-        if running.status != "successful":
-            raise RuntimeError(running.stderr)
-        if index:
-            row.add("dask", (n + 3) / elapsed)
+        for executor, runner in runners.items():
+            started = time.perf_counter()
+            running = await runner.async_run(
+                n=n, max_workers=CONCURRENCY, max_num_splits=max(n, 100)
+            )
+            await running.wait()
+            elapsed = time.perf_counter() - started
+            if running.status != "successful":
+                raise RuntimeError(running.stderr)
+            if index:
+                row.add(executor, (n + 3) / elapsed)
 
 
 async def _log_delay(folder: Path, address: str, repeat: int, p95: Row, p50: Row) -> None:
@@ -107,6 +123,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     with scratch() as folder:
         anyio.run(_measure, folder, options, rows, backend=options.backend)
+    dask, fork = rows["rate"].median("dask"), rows["rate"].median("fork")
+    if dask and fork:
+        rows["rate"].note = f"dask at {dask / fork:.2f}× the local fork executor's rate"
     report(list(rows.values()), as_json=options.json)
     return 0
 
