@@ -140,7 +140,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     try:
         yield server
     finally:
-        server.stop()
+        server.stop(grace=0)  # its data goes with the run: no graceful shutdown to wait for
 
 
 @pytest.fixture(scope="module")

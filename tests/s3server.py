@@ -182,15 +182,19 @@ class S3Server:
             return False
         return status == 200
 
-    def stop(self) -> None:
-        """Stop the server (terminate, grace period, kill); its data stays."""
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop the server (terminate, ``grace`` seconds, kill); its data stays.
+
+        ``grace=0`` kills it at once: for the end of the test run, when its data goes.
+        """
         process, self._process = self._process, None
         if process is None:
             return
         if process.poll() is None:
-            process.terminate()
+            if grace > 0:
+                process.terminate()
             try:
-                process.wait(10)
+                process.wait(grace)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

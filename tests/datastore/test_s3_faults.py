@@ -24,7 +24,7 @@ def own_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     server.start()
     server.create_bucket("faults")
     yield server
-    server.stop()
+    server.stop(grace=0)
 
 
 def _point_at(server: S3Server, root: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
