@@ -5,9 +5,9 @@ A module-scoped fixture starts a LocalCluster (two worker processes behind nanni
 with ``TIDEFLOW_EXECUTOR=dask`` and ``TIDEFLOW_DASK_ADDRESS``. The tests pick a few of the
 executor tests' flows (every DAG shape, the decorators, failures, timeouts, a stopped
 run), plus what only a cluster has: code shipping, a worker killed mid-task, nothing left
-on any worker. The shapes, decorators, failures, output and timeout tests run twice: with
-the store on the local disk, shared by the workers, and with artifacts, logs and code
-packages in S3 (the ``datastore`` fixture).
+on any worker. The shapes, decorators, failures, output, timeout and resume tests run
+twice: with the store on the local disk, shared by the workers, and with artifacts, logs
+and code packages in S3 (the ``datastore`` fixture).
 """
 
 from __future__ import annotations
@@ -268,6 +268,61 @@ def test_flow_whose_host_cannot_fork(flows_dir: Path) -> None:
     interpreter on the worker instead."""
     run = _run(flows_dir / "exec_threaded.py")
     assert run.status == "successful", run.stderr
+
+
+def _most_at_once(windows: list[tuple[float, float]]) -> int:
+    """The most windows open at the same instant."""
+    edges = sorted([(start, 1) for start, _ in windows] + [(end, -1) for _, end in windows])
+    most = current = 0
+    for _, step in edges:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def test_max_workers_caps_the_attempts_on_the_cluster(
+    tideflow_root: Path, flows_dir: Path
+) -> None:
+    """max_workers caps the attempts in flight on the cluster (4 threads there) as it
+    does locally: each branch's window lies inside its attempt, so no instant has more
+    windows open than the cap (without it, the 4 branches of 0.3 s each would run at
+    once on the cluster's 4 threads)."""
+    runner = Runner(
+        str(flows_dir / "fail_foreach_flow.py"), show_output=False, env={"BODY_SLEEP": "0.3"}
+    )
+    run = runner.run(max_workers=2)
+    assert run.status == "successful", run.stderr
+    windows = [tuple(a["window"]) for a in artifacts(tideflow_root, run._actor.pathspec, "body")]
+    assert len(windows) == 4
+    assert _most_at_once(windows) <= 2
+
+
+def test_resume_on_the_cluster(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, datastore: str
+) -> None:
+    """A run whose foreach branch failed on the cluster resumes there: the branches that
+    finished are cloned from the store (local or S3), the failed one runs again."""
+    marker = tmp_path / "fixed"
+    runner = Runner(
+        str(flows_dir / "fail_foreach_flow.py"),
+        show_output=False,
+        env={"FAIL_ITEMS": "1", "FAIL_MARKER": str(marker), "FAIL_AFTER_OTHERS": "1"},
+    )
+    failed = runner.run()
+    assert failed.status == "failed"
+    assert "planned failure for item 1" in failed.stderr
+    marker.touch()
+    resumed = runner.resume()
+    assert resumed.status == "successful", resumed.stderr
+    pathspec = resumed._actor.pathspec
+    assert pathspec != failed._actor.pathspec
+    body = list(resumed.run["body"])
+    cloned = sorted(t.index for t in body if t.origin_pathspec)
+    assert cloned == [0, 2, 3]
+    [join] = artifacts(tideflow_root, pathspec, "join")
+    old, new = failed.run.id, resumed.run.id
+    assert join["ran_in"] == [old, new, old, old]
+    assert artifacts(tideflow_root, pathspec, "end")[0]["total"] == 0 + 1 + 4 + 9
 
 
 def test_resources_no_worker_has(tideflow_root: Path, flows_dir: Path) -> None:
