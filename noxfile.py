@@ -69,7 +69,7 @@ def docs(session: nox.Session) -> None:
 @nox.session
 def examples(session: nox.Session) -> None:
     """Run every script in ``examples/`` and fail if any of them fails."""
-    session.install(".")
+    session.install(".[dask]")  # runner_dask.py
     session.run("python", "examples/run_examples.py", *session.posargs)
 
 

@@ -467,6 +467,40 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
+@pytest.mark.parametrize("how", ["script", "command line"])
+def test_temporary_cluster_without_an_address(
+    tideflow_root: Path, flows_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """With no address, a temporary cluster runs the tasks, in processes of their own
+    (forks of a warm host), and stops with the supervisor, leaving no process behind. A
+    script that calls Runner at its top level, with no ``__main__`` guard, starts its run
+    once (Dask's worker processes would import it again, and run it again)."""
+    monkeypatch.delenv("TIDEFLOW_DASK_ADDRESS")
+    flow = flows_dir / "dask_warm.py"
+    if how == "script":
+        script = tmp_path / "script.py"
+        script.write_text(
+            "from tideflow import Runner\n"
+            f"run = Runner({str(flow)!r}, show_output=False, executor='dask').run(n=3)\n"
+            "print(run.status)\n"
+        )
+        command = [sys.executable, str(script)]
+    else:
+        command = [sys.executable, str(flow), "--executor", "dask", "run", "--n", "3"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    with metadata_store(tideflow_root) as store:
+        [run] = store.list_runs("DaskWarmFlow")
+    assert run.status == "succeeded"
+    pathspec = f"DaskWarmFlow/{run.run_id}"
+    [join] = artifacts(tideflow_root, pathspec, "join")
+    places = [*join["places"], artifacts(tideflow_root, pathspec, "end")[0]["where"]]
+    assert len({pid for pid, _ in places}) == 4  # a process per task
+    hosts = {parent for _, parent in places}
+    assert not hosts & {os.getpid()}
+    assert _gone([pid for pid, _ in places] + sorted(hosts))
+
+
 def test_missing_extra_is_one_line() -> None:
     """Without dask.distributed, the dask executor names the extra to install."""
     code = (

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import threading
 import uuid
 from collections import defaultdict
@@ -53,6 +54,7 @@ __all__ = (
     "dask_resources",
     "import_distributed",
     "local_cluster_options",
+    "temporary_cluster_options",
 )
 
 #: Seconds to wait for the first worker of a cluster.
@@ -63,6 +65,8 @@ STOP_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 5.0
 #: Seconds a worker's warm host stays up once no attempt uses it.
 HOST_IDLE_TIMEOUT = 10.0
+#: Attempts the temporary local cluster runs at once (the default task cap's value).
+TEMPORARY_SLOTS = max(4, 4 * (os.cpu_count() or 1))
 
 
 def import_distributed() -> Any:
@@ -87,6 +91,20 @@ def local_cluster_options(**overrides: Any) -> dict[str, Any]:
         "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         **overrides,
     }
+
+
+def temporary_cluster_options() -> dict[str, Any]:
+    """``LocalCluster`` settings of the executor's temporary cluster (no address given):
+    its scheduler and one worker run in the supervisor's process, on Dask's in-process
+    transport, and each attempt still runs in a process of its own.
+
+    Worker processes would be started by :mod:`multiprocessing`, which imports the
+    caller's ``__main__`` file again in each of them: a script without an
+    ``if __name__ == "__main__":`` guard would start its runs once more in every worker.
+    """
+    return local_cluster_options(
+        processes=False, host=None, n_workers=1, threads_per_worker=TEMPORARY_SLOTS
+    )
 
 
 def dask_address(target: object) -> str:
@@ -189,7 +207,8 @@ class DaskExecutor:
     """Runs each task attempt as one task of a dask.distributed cluster.
 
     :param address: the scheduler's address (``tcp://host:port``); ``None`` starts a
-        temporary local cluster of worker processes on 127.0.0.1, closed with the executor.
+        temporary local cluster in this process (:func:`temporary_cluster_options`),
+        closed with the executor.
     :param kill_grace: seconds between SIGTERM and SIGKILL when a task is stopped.
     :param threads: most blocking calls to the Dask client at once.
     :param warm_hosts: run each attempt as a fork of a warm host of its flow on the
@@ -253,7 +272,7 @@ class DaskExecutor:
     def _connect(self) -> Any:
         distributed = self._distributed
         if self.address is None:
-            self._cluster = distributed.LocalCluster(**local_cluster_options())
+            self._cluster = distributed.LocalCluster(**temporary_cluster_options())
             client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
