@@ -69,3 +69,15 @@ def test_errors_pickle_as_their_own_class(error: Exception) -> None:
     again = pickle.loads(pickle.dumps(error))
     assert type(again) is type(error)
     assert str(again) == str(error)
+
+
+def test_sole_exception_unwraps_groups_of_one() -> None:
+    """What a task group wraps comes out; a group of several stays as it is."""
+    from tideflow._exceptions import sole_exception
+
+    inner = exc.StoreError("the store is gone")
+    assert sole_exception(ExceptionGroup("a", [ExceptionGroup("b", [inner])])) is inner
+    assert sole_exception(inner) is inner
+    several = ExceptionGroup("a", [inner, ValueError("x")])
+    assert sole_exception(several) is several
+    assert "sole_exception" not in exc.__all__

@@ -64,6 +64,14 @@ class TideflowError(Exception):
     """Base class of every error tideflow raises on purpose."""
 
 
+def sole_exception(error: BaseException) -> BaseException:
+    """``error`` out of the exception groups of one exception each that wrap it (a task
+    group wraps what its task raised): the one exception inside, or ``error`` itself."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
 class UsageError(TideflowError):
     """A call, an option or a value given to tideflow is wrong; nothing was started or
     changed. The message names the problem and the fix."""

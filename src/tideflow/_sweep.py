@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._exceptions import sole_exception
 from ._states import RunState
 
 if TYPE_CHECKING:
@@ -103,9 +104,7 @@ async def sweep(
                 yield receive
             tg.cancel_scope.cancel()
     except BaseExceptionGroup as group:
-        error: BaseException = group
-        while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-            error = error.exceptions[0]
+        error = sole_exception(group)
         if error is group:
             raise
         raise error from None

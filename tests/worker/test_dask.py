@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -499,6 +500,30 @@ def test_temporary_cluster_without_an_address(
     hosts = {parent for _, parent in places}
     assert not hosts & {os.getpid()}
     assert _gone([pid for pid, _ in places] + sorted(hosts))
+
+
+def test_unreachable_scheduler_is_one_line_and_the_run_resumes(
+    tideflow_root: Path, flows_dir: Path, cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An address where no scheduler listens ends the run, after Dask's connect timeout,
+    with one line naming the address and the fix (no traceback); once the address is
+    right, the run resumes."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        nobody = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", nobody)
+    runner = Runner(str(flows_dir / "exec_linear.py"), show_output=False)
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        failed = runner.run()
+    assert failed.status == "failed"
+    [line] = [line for line in failed.stderr.splitlines() if "Workflow crashed" in line]
+    assert f"Workflow crashed: Cannot reach the Dask scheduler at {nobody}: " in line
+    assert line.endswith("Start it (dask scheduler) or fix TIDEFLOW_DASK_ADDRESS.")
+    assert "Traceback" not in failed.stderr
+    monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", cluster.scheduler_address)
+    resumed = runner.resume()
+    assert resumed.status == "successful", resumed.stderr
+    assert artifacts(tideflow_root, resumed._actor.pathspec, "end")[0]["final"] == "start-a-b"
 
 
 def test_missing_extra_is_one_line() -> None:

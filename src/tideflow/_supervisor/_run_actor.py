@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from .._datastore._artifacts import dumps
-from .._exceptions import TideflowError
+from .._exceptions import TideflowError, sole_exception
 from .._messages import ArtifactRef
 from .._metadata._liveness import RunLock
 from .._runtime._console import stamp
@@ -208,7 +208,9 @@ class RunActor:
                 task_status.started(self)
                 ok = await self._execute(record.system_tags + record.user_tags)
         except Exception as exc:  # noqa: BLE001 - a bug below the actor: kept to this run
-            self.error = exc
+            # An error tideflow raised on purpose (a cluster it cannot reach) comes out of
+            # the scheduler's task groups wrapped: its one line is the run's reason.
+            self.error = sole_exception(exc)
             return RunState.CRASHED
         if scope.cancelled_caught:
             return self._stop_reason

@@ -276,7 +276,8 @@ class DaskExecutor:
             client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
-                client = distributed.Client(self.address, set_as_default=False, timeout="30s")
+                # Dask retries until its connect timeout (distributed.comm.timeouts.connect).
+                client = distributed.Client(self.address, set_as_default=False)
             except OSError as exc:
                 raise TideflowError(
                     f"Cannot reach the Dask scheduler at {self.address}: {exc}. Start it "
