@@ -31,6 +31,7 @@ from stored_runs import blob_store, metadata_store
 from tideflow import Runner
 from tideflow._datastore._artifacts import loads
 from tideflow._exceptions import TideflowError
+from tideflow._worker import _dask
 from tideflow._worker._dask import dask_address, local_cluster_options
 from tideflow._worker._dask_warm import host_statistics
 
@@ -524,6 +525,24 @@ def test_unreachable_scheduler_is_one_line_and_the_run_resumes(
     resumed = runner.resume()
     assert resumed.status == "successful", resumed.stderr
     assert artifacts(tideflow_root, resumed._actor.pathspec, "end")[0]["final"] == "start-a-b"
+
+
+def test_scheduler_without_workers_is_one_line(
+    flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scheduler that no worker joins within the wait ends the run with one line that
+    says so and how to go on."""
+    monkeypatch.setattr(_dask, "WORKER_TIMEOUT", 1.0)
+    with distributed.LocalCluster(**local_cluster_options(n_workers=0)) as empty:
+        monkeypatch.setenv("TIDEFLOW_DASK_ADDRESS", empty.scheduler_address)
+        run = Runner(str(flows_dir / "exec_linear.py"), show_output=False).run()
+    assert run.status == "failed"
+    assert (
+        f"Workflow crashed: The Dask scheduler at {empty.scheduler_address} has no worker: "
+        f"none joined within 1 s. Start workers (dask worker {empty.scheduler_address}), "
+        "then resume the run."
+    ) in run.stderr
+    assert "Traceback" not in run.stderr
 
 
 def test_missing_extra_is_one_line() -> None:

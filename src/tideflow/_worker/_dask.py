@@ -284,7 +284,15 @@ class DaskExecutor:
                     "(dask scheduler) or fix TIDEFLOW_DASK_ADDRESS."
                 ) from None
         try:
-            client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            try:
+                client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+            except TimeoutError:
+                where = f"at {self.address}" if self.address else "of the temporary cluster"
+                raise TideflowError(
+                    f"The Dask scheduler {where} has no worker: none joined within "
+                    f"{WORKER_TIMEOUT:g} s. Start workers (dask worker "
+                    f"{self.address or 'ADDRESS'}), then resume the run."
+                ) from None
             _check_versions(client.run(versions))
             if self._warm_hosts:
                 from ._dask_warm import PLUGIN_NAME, WarmHosts
