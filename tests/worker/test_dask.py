@@ -503,6 +503,30 @@ def test_temporary_cluster_without_an_address(
     assert _gone([pid for pid, _ in places] + sorted(hosts))
 
 
+def test_temporary_cluster_has_this_machines_resources(
+    flows_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary cluster's worker declares this machine's CPUs, memory and GPUs, so
+    @resources work there as they do locally, and a request larger than the machine
+    fails saying so."""
+    monkeypatch.delenv("TIDEFLOW_DASK_ADDRESS")
+    flow = str(flows_dir / "exec_decorated.py")
+    command = [sys.executable, flow, "--executor", "dask"]
+    done = subprocess.run(
+        [*command, "run"], capture_output=True, text=True, timeout=180, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    too_much = subprocess.run(
+        [*command, "--with", "resources:cpu=100000", "run"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert too_much.returncode == 1
+    assert "asks for @resources that no Dask worker has (CPU=100000" in too_much.stderr
+
+
 def test_unreachable_scheduler_is_one_line_and_the_run_resumes(
     tideflow_root: Path, flows_dir: Path, cluster: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

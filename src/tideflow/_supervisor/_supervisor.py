@@ -23,6 +23,7 @@ import anyio
 import msgspec
 from anyio.lowlevel import RunVar
 
+from .._runtime._resources import read_machine
 from .._runtime._writer import StoreWriter
 from .._stores._bundle import open_stores
 from .._worker._blank import take_early_host
@@ -48,6 +49,12 @@ __all__ = ("Supervisor", "SupervisorStatistics", "current_supervisor")
 CLOSE_TIMEOUT = 10.0
 
 _supervisor: RunVar[Supervisor] = RunVar("tideflow_supervisor")
+
+
+def _machine_resources() -> dict[str, float]:
+    """This machine's capacity as Dask worker resources (for a temporary local cluster)."""
+    machine = read_machine()
+    return {"CPU": machine.cpu, "MEMORY": machine.memory, "GPU": machine.gpu}
 
 
 def default_task_cap() -> int:
@@ -147,7 +154,11 @@ class Supervisor:
             if name == "dask":
                 from .._worker._dask import DaskExecutor
 
-                executor = DaskExecutor(address=dask_address, kill_grace=kill_grace)
+                executor = DaskExecutor(
+                    address=dask_address,
+                    kill_grace=kill_grace,
+                    local_resources=None if dask_address else _machine_resources(),
+                )
             elif name == "spawn":
                 executor = SpawnExecutor(kill_grace=kill_grace)
             elif name == "fork":

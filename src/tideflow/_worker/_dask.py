@@ -93,17 +93,22 @@ def local_cluster_options(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def temporary_cluster_options() -> dict[str, Any]:
+def temporary_cluster_options(resources: Mapping[str, float] | None = None) -> dict[str, Any]:
     """``LocalCluster`` settings of the executor's temporary cluster (no address given):
     its scheduler and one worker run in the supervisor's process, on Dask's in-process
-    transport, and each attempt still runs in a process of its own.
+    transport, and each attempt still runs in a process of its own. ``resources`` are the
+    worker's Dask resources (this machine's, for ``@resources``).
 
     Worker processes would be started by :mod:`multiprocessing`, which imports the
     caller's ``__main__`` file again in each of them: a script without an
     ``if __name__ == "__main__":`` guard would start its runs once more in every worker.
     """
     return local_cluster_options(
-        processes=False, host=None, n_workers=1, threads_per_worker=TEMPORARY_SLOTS
+        processes=False,
+        host=None,
+        n_workers=1,
+        threads_per_worker=TEMPORARY_SLOTS,
+        resources=dict(resources or {}),
     )
 
 
@@ -213,6 +218,9 @@ class DaskExecutor:
     :param threads: most blocking calls to the Dask client at once.
     :param warm_hosts: run each attempt as a fork of a warm host of its flow on the
         worker (where the worker can fork); ``False``: a fresh interpreter per attempt.
+    :param local_resources: the Dask worker resources of the temporary local cluster
+        (``CPU``, ``MEMORY`` in megabytes, ``GPU``: this machine's, so that ``@resources``
+        work there as with the local executors); ignored with an ``address``.
     :param host_idle_timeout: seconds a worker's host stays warm once no attempt uses it
         (the first executor to connect to a cluster sets it for the cluster's workers).
     """
@@ -227,12 +235,14 @@ class DaskExecutor:
         threads: int = 8,
         warm_hosts: bool = True,
         host_idle_timeout: float = HOST_IDLE_TIMEOUT,
+        local_resources: Mapping[str, float] | None = None,
     ) -> None:
         self._distributed = import_distributed()
         self.address = address
         self._grace = kill_grace
         self._warm_hosts = warm_hosts
         self._host_idle = host_idle_timeout
+        self._local_resources = dict(local_resources or {})
         self._limiter = anyio.CapacityLimiter(threads)
         self._lock = anyio.Lock()
         self._client: Any = None
@@ -272,7 +282,8 @@ class DaskExecutor:
     def _connect(self) -> Any:
         distributed = self._distributed
         if self.address is None:
-            self._cluster = distributed.LocalCluster(**temporary_cluster_options())
+            options = temporary_cluster_options(self._local_resources)
+            self._cluster = distributed.LocalCluster(**options)
             client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
