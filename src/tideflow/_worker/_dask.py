@@ -416,6 +416,10 @@ class DaskExecutor:
             del self._by_key[key]
             attempt.send.close()
             attempt.receive.close()
+            if submission.future is not None:
+                # The outcome came as an event: the scheduler may forget the result now
+                # (as it would once the future is collected), not when the cluster closes.
+                submission.future.release()
 
     def _submit_batch(self, batch: list[_Submission]) -> None:
         """Submit a batch of attempts (in a worker thread): one graph update for those
