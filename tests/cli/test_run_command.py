@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -722,3 +723,43 @@ def test_python_dash_m_tideflow() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout == "Validating LinearFlow... The graph looks good!\n"
+
+
+def test_the_resume_hint_of_a_failed_run_resumes_it(tmp_path: Path) -> None:
+    """The command a failed run prints to resume it carries the top-level options it was
+    given that say where its runs are and how its tasks run (here ``--root`` and
+    ``--with``), so running it as printed resumes that run."""
+    root = tmp_path / "elsewhere"
+    marker = tmp_path / "fixed"
+    flow = FLOWS / "fail_linear_flow.py"
+    env = {**cli_env(), "FAIL_STEP": "middle", "FAIL_MARKER": str(marker)}
+    top = ["--root", str(root), "--with", "retry:times=0"]
+    failed = subprocess.run(
+        [sys.executable, str(flow), *top, "run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert failed.returncode == 1
+    [hint] = re.findall(r"Fix the step and resume with: (.+)", failed.stderr)
+    words = shlex.split(hint)
+    assert words[:2] == ["python", os.path.relpath(flow, tmp_path)]
+    assert words[2:7] == [*top, "resume"]
+    marker.touch()
+    resumed = subprocess.run(
+        [sys.executable, *words[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    origin = words[-1]
+    with SQLiteMetadataStore(root) as store:
+        newest = store.latest_run("FailLinearFlow")
+    assert newest is not None
+    assert newest.origin_run_id == origin
+    assert newest.status == "succeeded"

@@ -68,6 +68,9 @@ class RunRequest:
     #: For a resume: what the origin finished, as read when the request was checked (the
     #: run then clones it without reading the origin again).
     origin: "ResumeOrigin | None" = dataclasses.field(default=None, repr=False, compare=False)
+    #: The top-level command-line options a resume of this run needs again (where its
+    #: runs are stored, how its tasks run), as given: the failed run's resume hint.
+    resume_options: tuple[str, ...] = ()
 
 
 #: Options given to Runner(...) (the flow's top-level command-line options), with types.
@@ -278,6 +281,7 @@ def build_request(
         namespace=user_namespace,
         origin_run_id=str(origin) if origin is not None else ("" if resume else None),
         step_to_rerun=run_options.get("step_to_rerun"),
+        resume_options=resume_options(top_level),
     )
     if resume:
         # Find the origin run and check it now, so that a bad resume fails before it starts.
@@ -285,6 +289,31 @@ def build_request(
 
         request = resolve_resume(request)
     return _finish(request, branch, production)
+
+
+#: Top-level options given again to resume a run, by their command-line names: where the
+#: runs are, how the tasks run, which project branch.
+_RESUMED_OPTIONS = {
+    "root": "--root",
+    "metadata_url": "--metadata-url",
+    "datastore_url": "--datastore-url",
+    "executor": "--executor",
+    "branch": "--branch",
+}
+
+
+def resume_options(top_level: Mapping[str, Any]) -> tuple[str, ...]:
+    """The command-line form of the top-level options in ``top_level`` that a resume needs
+    again (each given one, as given; ``--with`` for each added decorator)."""
+    found: list[str] = []
+    for key, option in _RESUMED_OPTIONS.items():
+        if value := top_level.get(key):
+            found += [option, str(value)]
+    if top_level.get("production"):
+        found.append("--production")
+    for spec in top_level.get("decospecs") or ():
+        found += ["--with", str(spec)]
+    return tuple(found)
 
 
 def request_config(env: Mapping[str, str], top_level: Mapping[str, Any]) -> Config:

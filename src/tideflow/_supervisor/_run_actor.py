@@ -23,6 +23,7 @@ import contextlib
 import math
 import os
 import platform
+import shlex
 import time
 import traceback
 from datetime import UTC, datetime
@@ -43,6 +44,8 @@ from .._stores._bundle import open_stores
 from .._version import __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from anyio.abc import TaskStatus
 
     from .._metadata._records import RunRecord
@@ -392,7 +395,10 @@ class RunActor:
         if state is RunState.FAILED:
             lines.append(f"{stamp()} Workflow failed.")
             lines.extend(f"    Step failure: {failure}" for failure in self.failures)
-            hint = resume_hint(self.request.flow.source, self.request.cwd, str(self.run_id))
+            request = self.request
+            hint = resume_hint(
+                request.flow.source, request.cwd, str(self.run_id), request.resume_options
+            )
             lines.append(f"    Fix the step and resume with: {hint}")
         elif state is RunState.TIMEOUT:
             lines.append(f"{stamp()} Workflow timed out: its tasks were stopped.")
@@ -410,10 +416,12 @@ class RunActor:
         await self.output.write("stderr", lines)
 
 
-def resume_hint(source: str, cwd: str, run_id: str) -> str:
-    """The command that resumes a failed run of the flow loaded from ``source``."""
+def resume_hint(source: str, cwd: str, run_id: str, options: Sequence[str] = ()) -> str:
+    """The command that resumes a failed run of the flow loaded from ``source``, with the
+    top-level ``options`` the run was given that a resume needs again (``--root``...)."""
     if source.endswith(".py"):
-        return f"python {os.path.relpath(source, cwd)} resume --origin-run-id {run_id}"
+        head = shlex.join(["python", os.path.relpath(source, cwd), *options])
+        return f"{head} resume --origin-run-id {run_id}"
     return f"Runner('{source}').resume(origin_run_id='{run_id}')"
 
 
