@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
+from executors import executor  # noqa: F401  (fixture)
 from stored_runs import metadata_store
 from tideflow import Runner
 from tideflow._config import load_config
@@ -455,3 +456,21 @@ def test_attempts_record_the_task_process_id(tideflow_root: Path, flows_dir: Pat
             for attempt in store.list_attempts(flow, run_id, step.step, task.task_id)
         ]
     assert attempts and all(isinstance(a.pid, int) and a.pid > 0 for a in attempts)
+
+
+def test_a_task_starts_once_the_store_holds_what_it_may_read(
+    tideflow_root: Path,
+    flows_dir: Path,
+    executor: str,  # noqa: F811
+) -> None:
+    """A task may read its own run through the client: it starts only once the store
+    holds its own record and its inputs' ends, however slow the store is to write them
+    (here another process holds the database's write lock for a second)."""
+    if os.environ.get("TIDEFLOW_METADATA_URL"):
+        pytest.skip("the test holds the SQLite database's write lock")
+    runner = Runner(str(flows_dir / "reads_own_run_flow.py"), show_output=False, executor=executor)
+    run = runner.run()
+    assert run.status == "successful", run.stderr
+    end = run.run["end"].task
+    assert end.data.seen == "from start"
+    assert end.data.me == end.pathspec
