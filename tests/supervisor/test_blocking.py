@@ -52,8 +52,15 @@ EXIT_SCRIPT = """
 import sys, psutil
 from tideflow import Runner
 assert Runner(sys.argv[1], show_output=False, executor="fork").run().status == "successful"
+
+def command(process):
+    try:
+        return " ".join(process.cmdline())
+    except psutil.Error:  # a task process that has just ended (a zombie, or gone)
+        return ""
+
 hosts = [p.pid for p in psutil.Process().children(recursive=True)
-         if "tideflow._worker._host" in " ".join(p.cmdline())]
+         if "tideflow._worker._host" in command(p)]
 print(" ".join(map(str, hosts)), flush=True)
 """
 

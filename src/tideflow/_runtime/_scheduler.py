@@ -416,13 +416,13 @@ class Scheduler:
                 metadata=start_facts(self.plan, self.graph, plan.step, task_id, attempt),
             )
         )
-        # The task may read its own run through the client (current.run, current.task):
-        # it starts once the store holds its record and its inputs' ends.
-        await self._events.flush()
         # The task stops itself at the limit (keeping what it set); past a grace period
         # the scheduler stops its processes.
         hard = limit + _TIMEOUT_GRACE if limit is not None else None
         try:
+            # The task may read its own run through the client (current.run,
+            # current.task): it starts once the store holds its record and its inputs' ends.
+            await self._events.flush()
             with anyio.move_on_after(hard) as scope:
                 outcome = await self._executor.run_task(spec, sink, env=env, cwd=self.plan.cwd)
         except anyio.get_cancelled_exc_class():
