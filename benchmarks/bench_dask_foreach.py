@@ -23,7 +23,7 @@ from _common import Row, report, scratch
 from bench_stream_log import TICK, TICKS, percentile
 
 from tideflow import Runner
-from tideflow._worker._dask import local_cluster_options
+from tideflow._worker._dask_cluster import local_cluster_options
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -72,6 +72,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "tideflow._worker._fork",
             "tideflow._worker._fork_task",
             "tideflow._worker._dask",
+            "tideflow._worker._dask_cluster",
             "tideflow._worker._dask_remote",
             "tideflow._worker._dask_warm",
         ),

@@ -39,7 +39,7 @@ DEFAULT_EXECUTOR = os.environ.get("TIDEFLOW_TEST_EXECUTOR") or (
 def _dask_address() -> Iterator[str]:
     """A local Dask cluster for the session (``TIDEFLOW_TEST_EXECUTOR=dask``)."""
     distributed = pytest.importorskip("distributed")
-    from tideflow._worker._dask import local_cluster_options
+    from tideflow._worker._dask_cluster import local_cluster_options
 
     options = local_cluster_options(n_workers=2, threads_per_worker=2, silence_logs=40)
     with distributed.LocalCluster(**options) as cluster:

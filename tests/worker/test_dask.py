@@ -32,7 +32,7 @@ from tideflow import Runner
 from tideflow._datastore._artifacts import loads
 from tideflow._exceptions import TideflowError
 from tideflow._worker import _dask
-from tideflow._worker._dask import dask_address, local_cluster_options
+from tideflow._worker._dask_cluster import dask_address, local_cluster_options
 from tideflow._worker._dask_warm import host_statistics
 
 if TYPE_CHECKING:
@@ -584,12 +584,12 @@ def test_missing_extra_is_one_line() -> None:
 
 def test_version_mismatch_is_refused() -> None:
     """Workers with another tideflow or Python are refused, naming both versions."""
-    from tideflow._worker._dask import _check_versions
+    from tideflow._worker._dask_cluster import check_versions
     from tideflow._worker._dask_remote import versions
 
-    _check_versions({"tcp://a": versions()})
+    check_versions({"tcp://a": versions()})
     with pytest.raises(TideflowError, match=r"runs tideflow 0\.0\.1 on Python 2\.7"):
-        _check_versions({"tcp://a": {"tideflow": "0.0.1", "python": "2.7"}})
+        check_versions({"tcp://a": {"tideflow": "0.0.1", "python": "2.7"}})
 
 
 def test_killed_supervisor_leaves_nothing_on_the_workers(

@@ -151,7 +151,7 @@ def check_top_level(options: Mapping[str, Any]) -> dict[str, Any]:
             f"Runner(): executor must be 'spawn', 'fork' or 'dask', not {options['executor']!r}."
         )
     if options.get("dask_address") is not None:
-        from .._worker._dask import dask_address
+        from .._worker._dask_cluster import dask_address
 
         options = {**options, "dask_address": dask_address(options["dask_address"])}
     for kind in ("metadata", "datastore"):

@@ -10,7 +10,8 @@ flow's warm host (:mod:`._dask_warm`, a worker plugin this executor registers). 
 task prints come back as Dask worker events on a topic of this executor and go to the
 task's sink as they arrive; the attempt's outcome comes the same way, behind its lines
 (it also says that the attempt's processes are gone).
-The tasks of a ``@parallel`` group all run on one machine (:class:`ParallelGroups`).
+The tasks of a ``@parallel`` group all run on one machine
+(:class:`._dask_cluster.ParallelGroups`).
 
 Dask's asynchronous client runs on asyncio only, so the executor uses the blocking client
 (it runs its own event loop in a thread) from worker threads, and hands what arrives on
@@ -23,13 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import threading
 import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 import msgspec
@@ -38,6 +37,13 @@ from anyio.lowlevel import EventLoopToken, current_token
 from .._exceptions import TideflowError
 from ._codepack import CodePackage, pack_directory
 from ._dask_batch import Batcher
+from ._dask_cluster import (
+    ParallelGroups,
+    check_versions,
+    dask_resources,
+    import_distributed,
+    temporary_cluster_options,
+)
 from ._dask_remote import DaskTask, RemoteOutcome, python_version, run_attempt, versions
 from ._executor import TaskOutcome, TaskSink
 
@@ -48,14 +54,7 @@ if TYPE_CHECKING:
 
     from .._messages import TaskSpec
 
-__all__ = (
-    "DaskExecutor",
-    "dask_address",
-    "dask_resources",
-    "import_distributed",
-    "local_cluster_options",
-    "temporary_cluster_options",
-)
+__all__ = ("DaskExecutor",)
 
 #: Seconds to wait for the first worker of a cluster.
 WORKER_TIMEOUT = 60.0
@@ -65,71 +64,6 @@ STOP_TIMEOUT = 10.0
 DRAIN_TIMEOUT = 5.0
 #: Seconds a worker's warm host stays up once no attempt uses it.
 HOST_IDLE_TIMEOUT = 10.0
-#: Attempts the temporary local cluster runs at once (the default task cap's value).
-TEMPORARY_SLOTS = max(4, 4 * (os.cpu_count() or 1))
-
-
-def import_distributed() -> Any:
-    """The ``distributed`` module, or a one-line error naming the extra to install."""
-    try:
-        import distributed
-    except ImportError:
-        raise TideflowError(
-            "The dask executor needs dask.distributed: install it with "
-            "pip install 'tideflow[dask]'."
-        ) from None
-    return distributed
-
-
-def local_cluster_options(**overrides: Any) -> dict[str, Any]:
-    """``LocalCluster`` settings of a cluster on this machine only: worker processes on
-    127.0.0.1, no dashboard, the scheduler's HTTP endpoints on a free loopback port."""
-    return {
-        "processes": True,
-        "host": "127.0.0.1",
-        "dashboard_address": None,
-        "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        **overrides,
-    }
-
-
-def temporary_cluster_options(resources: Mapping[str, float] | None = None) -> dict[str, Any]:
-    """``LocalCluster`` settings of the executor's temporary cluster (no address given):
-    its scheduler and one worker run in the supervisor's process, on Dask's in-process
-    transport, and each attempt still runs in a process of its own. ``resources`` are the
-    worker's Dask resources (this machine's, for ``@resources``).
-
-    Worker processes would be started by :mod:`multiprocessing`, which imports the
-    caller's ``__main__`` file again in each of them: a script without an
-    ``if __name__ == "__main__":`` guard would start its runs once more in every worker.
-    """
-    return local_cluster_options(
-        processes=False,
-        host=None,
-        n_workers=1,
-        threads_per_worker=TEMPORARY_SLOTS,
-        resources=dict(resources or {}),
-    )
-
-
-def dask_address(target: object) -> str:
-    """The scheduler address of ``target``: an address, a Dask cluster or a client.
-
-    :raises TypeError: if ``target`` is none of those.
-    """
-    if isinstance(target, str):
-        return target
-    address = getattr(target, "scheduler_address", None)  # a cluster
-    if isinstance(address, str):
-        return address
-    scheduler = getattr(target, "scheduler", None)  # a client
-    address = getattr(scheduler, "address", None)
-    if isinstance(address, str):
-        return address
-    raise TypeError(
-        f"dask_address must be a scheduler address, a Dask cluster or a Dask client, "
-        f"not {type(target).__name__}."
-    )
 
 
 def _call_soon(token: EventLoopToken, func: Callable[..., object], *args: object) -> None:
@@ -304,7 +238,7 @@ class DaskExecutor:
                     f"{WORKER_TIMEOUT:g} s. Start workers (dask worker "
                     f"{self.address or 'ADDRESS'}), then resume the run."
                 ) from None
-            _check_versions(client.run(versions))
+            check_versions(client.run(versions))
             if self._warm_hosts:
                 from ._dask_warm import PLUGIN_NAME, WarmHosts
 
@@ -530,45 +464,6 @@ class DaskExecutor:
         return self._packages[run]
 
 
-class ParallelGroups:
-    """Where the tasks of each ``@parallel`` group run: all on one machine.
-
-    ``current.parallel.main_ip`` is the loopback address, as for local tasks, so the nodes
-    of a group must share the control task's machine: the group's first task picks the
-    machine whose workers have the most threads, and every task of the group (and its
-    retries, while that machine has workers) is restricted to its workers.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        #: The machine of each group, by (flow, run, control task id).
-        self._hosts: dict[tuple[str, str, str], str] = {}
-
-    def place(self, spec: TaskSpec, client: Any) -> dict[str, Any]:
-        """The Dask placement options of ``spec``'s task (none outside a group)."""
-        if spec.parallel_control is None:
-            return {}
-        group = (spec.flow_name, spec.run_id, spec.parallel_control)
-        with self._lock:
-            threads: dict[str, int] = {}
-            for address, info in client.scheduler_info(n_workers=-1)["workers"].items():
-                host = info.get("host") or urlsplit(address).hostname or address
-                threads[host] = threads.get(host, 0) + int(info.get("nthreads", 1))
-            host = self._hosts.get(group)
-            if host not in threads:
-                if not threads:
-                    return {}
-                host = max(threads, key=lambda h: threads[h])
-                self._hosts[group] = host
-        return {"workers": [host], "allow_other_workers": False}
-
-    def forget(self, flow: str, run_id: str) -> None:
-        """Drop the groups of an ended run."""
-        with self._lock:
-            for group in [g for g in self._hosts if g[:2] == (flow, run_id)]:
-                del self._hosts[group]
-
-
 def _result_message(future: Any) -> dict[str, Any]:
     """The ``result`` message for a finished Dask future (called on a Dask thread)."""
     if future.status == "finished":
@@ -601,41 +496,3 @@ def _pack(spec: TaskSpec) -> CodePackage | None:
         return None  # a module reference: the workers import it themselves
     blobs, _ = open_datastore(spec.datastore_url, root=Path(spec.root))
     return pack_directory(Path(source).resolve().parent, blobs)
-
-
-def _check_versions(found: Mapping[str, Mapping[str, str]]) -> None:
-    """Refuse workers whose tideflow or Python differ from the supervisor's."""
-    mine = versions()
-    for worker, theirs in found.items():
-        if dict(theirs) != mine:
-            raise TideflowError(
-                f"The Dask worker {worker} runs tideflow {theirs.get('tideflow')} on Python "
-                f"{theirs.get('python')}, this process tideflow {mine['tideflow']} on Python "
-                f"{mine['python']}: install the same versions on the workers."
-            )
-
-
-#: Dask worker resource names of the ``@resources`` arguments.
-RESOURCE_NAMES = {"cpu": "CPU", "memory": "MEMORY", "gpu": "GPU"}
-
-
-def dask_resources(spec: TaskSpec, client: Any) -> dict[str, float] | None:
-    """The Dask resources of the task's ``@resources`` (``None``: it asks for none).
-
-    :raises TideflowError: if no worker of the cluster has that much of them (Dask would
-        hold the task forever), naming the resources and how workers declare them.
-    """
-    wanted = {RESOURCE_NAMES[k]: v for k, v in spec.resources.items() if v}
-    if not wanted:
-        return None
-    workers = client.scheduler_info(n_workers=-1)["workers"]
-    if not any(
-        all(info.get("resources", {}).get(name, 0) >= v for name, v in wanted.items())
-        for info in workers.values()
-    ):
-        asked = ",".join(f"{name}={v:g}" for name, v in wanted.items())
-        raise TideflowError(
-            f"Step '{spec.step}' asks for @resources that no Dask worker has ({asked}): "
-            f'start workers with --resources "{asked}" (dask worker), or lower the request.'
-        )
-    return wanted
