@@ -34,6 +34,7 @@ __all__ = (
     "machine",
     "many_runs",
     "parse_args",
+    "parse_dask_args",
     "report",
     "scratch",
 )
@@ -177,6 +178,20 @@ def parse_args(
     options = parser.parse_args(argv)
     options.executors = tuple(options.executor or EXECUTORS)
     return options
+
+
+def parse_dask_args(
+    description: str, argv: Sequence[str] | None, *, repeat: int, items: int
+) -> argparse.Namespace:
+    """The options of the Dask scripts: ``--repeat``, ``--items``, ``--backend``,
+    ``--json``, and ``--executor`` (taken for ``run_all.py``'s sake and ignored)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--repeat", type=int, default=repeat, help="measured repetitions")
+    parser.add_argument("--items", type=int, default=items, help="the foreach's items")
+    parser.add_argument("--executor", action="append", help="ignored: always dask")
+    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
+    parser.add_argument("--json", action="store_true", help="print rows as JSON lines")
+    return parser.parse_args(argv)
 
 
 @contextmanager

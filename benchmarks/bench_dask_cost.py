@@ -12,7 +12,6 @@ per task of the measured run, one warm-up run first. ``--items`` sets the foreac
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import subprocess
@@ -22,11 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import psutil
-from _common import Row, report, scratch
+from _common import Row, parse_dask_args, report, scratch
 
 from tideflow import Runner
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from pathlib import Path
 
@@ -141,13 +141,7 @@ async def _measure(folder: Path, options: argparse.Namespace, rows: dict[str, Ro
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--items", type=int, default=300)
-    parser.add_argument("--executor", action="append", help="ignored: always dask")
-    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
-    parser.add_argument("--json", action="store_true")
-    options = parser.parse_args(argv)
+    options = parse_dask_args(__doc__.splitlines()[0], argv, repeat=5, items=300)
     workload = f"dask, 2 workers: CPU per task of a foreach over {options.items} items"
     rows = {role: Row(workload, role, "ms") for role in ROLES}
     with scratch() as folder:

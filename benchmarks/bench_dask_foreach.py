@@ -13,19 +13,19 @@ run.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from _common import Row, report, scratch
+from _common import Row, parse_dask_args, report, scratch
 from bench_stream_log import TICK, TICKS, percentile
 
 from tideflow import Runner
 from tideflow._worker._dask_cluster import local_cluster_options
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Sequence
     from pathlib import Path
 
@@ -108,13 +108,7 @@ async def _measure(folder: Path, options: argparse.Namespace, rows: dict[str, Ro
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--items", type=int, default=1000)
-    parser.add_argument("--executor", action="append", help="ignored: always dask")
-    parser.add_argument("--backend", choices=("asyncio", "trio"), default="asyncio")
-    parser.add_argument("--json", action="store_true")
-    options = parser.parse_args(argv)
+    options = parse_dask_args(__doc__.splitlines()[0], argv, repeat=3, items=1000)
     workload = f"dask, 2 local workers: foreach over {options.items} items with a join"
     rows = {
         "rate": Row(workload, "tasks per second", "tasks/s", target=100, better="higher"),
