@@ -43,9 +43,10 @@ from ._records import (
     task_spec,
     transition_metadata,
 )
-from ._resources import Request, ResourcePool, machine_pool, request_of
+from ._resources import Request, ResourcePool, request_of
 from ._retry import describe_retry, effective_decorators, retries, retry_delay, timeout_seconds
 from ._sink import AttemptSink
+from ._slots import Slots
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -81,9 +82,7 @@ class Scheduler:
         self._stores = stores
         self._executor = executor
         self._events = events
-        self._limiter = anyio.CapacityLimiter(max(1, plan.max_workers))
-        self._shared = shared_limiter
-        self._pool = resource_pool
+        self._slots = Slots(plan.max_workers, shared=shared_limiter, pool=resource_pool)
         self._task_ids = 0
         self._joins: dict[tuple[Any, ...], dict[Any, InputTask]] = {}
         self._join_of = {
@@ -121,8 +120,6 @@ class Scheduler:
 
     async def run(self, first: Sequence[TaskPlan] | None = None) -> bool:
         """Run the flow from ``first`` (default: the start step); True when it succeeded."""
-        if self._pool is None:
-            self._pool = machine_pool()
         async with anyio.create_task_group() as tg:
             self._tg = tg
             for plan in first if first is not None else [TaskPlan(step="start", inputs=[])]:
@@ -234,8 +231,7 @@ class Scheduler:
         resources = decorators.get("resources")
         request = request_of(resources.attributes if resources is not None else None)
         meta = static_metadata(plan, decorators, request)
-        assert self._pool is not None
-        if (problem := self._pool.check(request, plan.step)) is not None:
+        if (problem := self._slots.pool.check(request, plan.step)) is not None:
             await self._record_task(plan, task_id)
             await self._refuse(plan, task_id, problem, meta)
             return
@@ -251,7 +247,7 @@ class Scheduler:
                     await self._record_task(plan, task_id)
                 state, error = await self._attempt(plan, node, task_id, attempt, decorators, meta)
             finally:
-                self._give_back(request)
+                self._slots.give_back(request)
             if state == AttemptState.SUCCEEDED:
                 return
         assert error is not None
@@ -311,60 +307,18 @@ class Scheduler:
     async def _take(self, request: Request) -> bool:
         """Wait for the task's ``@resources``, then a worker slot (and one of the
         supervisor's); False, holding nothing, when the run failed meanwhile."""
-        assert self._pool is not None
         if self.failures:
             return False
-        if self._take_now(request):
+        if self._slots.take_now(request):
             return True
-        taken: list[Any] = []
-        try:
-            with self._interruptible():
-                await self._pool.acquire(request)
-                taken.append(self._pool)
-                await self._limiter.acquire()
-                taken.append(self._limiter)
-                if self._shared is not None:
-                    await self._shared.acquire()
-                    taken.append(self._shared)
-        except BaseException:
-            self._give_back(request, taken)
-            raise
-        if len(taken) < 2 + (self._shared is not None) or self.failures:
-            self._give_back(request, taken)
+        taken = False
+        with self._interruptible():
+            await self._slots.take(request)
+            taken = True
+        if taken and self.failures:
+            self._slots.give_back(request)
             return False
-        return True
-
-    def _take_now(self, request: Request) -> bool:
-        """Take what :meth:`_take` takes if nothing has to wait for it, without letting
-        the event loop turn; False, holding nothing, if something would wait."""
-        assert self._pool is not None
-        if not self._pool.try_acquire(request):
-            return False
-        taken: list[Any] = [self._pool]
-        try:
-            for limiter in (self._limiter, self._shared):
-                if limiter is not None:
-                    limiter.acquire_nowait()
-                    taken.append(limiter)
-        except anyio.WouldBlock:
-            self._give_back(request, taken)
-            return False
-        return True
-
-    def _give_back(self, request: Request, taken: Sequence[Any] | None = None) -> None:
-        """Release what :meth:`_take` took (everything, unless ``taken`` says less)."""
-        assert self._pool is not None
-        if taken is None:
-            taken = [
-                self._pool,
-                self._limiter,
-                *([self._shared] if self._shared is not None else []),
-            ]
-        for held in reversed(taken):
-            if held is self._pool:
-                self._pool.release(request)
-            else:
-                held.release()
+        return taken
 
     async def _refuse(
         self, plan: TaskPlan, task_id: str, problem: str, meta: dict[str, str]
