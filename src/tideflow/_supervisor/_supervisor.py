@@ -51,12 +51,6 @@ CLOSE_TIMEOUT = 10.0
 _supervisor: RunVar[Supervisor] = RunVar("tideflow_supervisor")
 
 
-def _machine_resources() -> dict[str, float]:
-    """This machine's capacity as Dask worker resources (for a temporary local cluster)."""
-    machine = read_machine()
-    return {"CPU": machine.cpu, "MEMORY": machine.memory, "GPU": machine.gpu}
-
-
 def default_task_cap() -> int:
     """Default cap on task processes running at once across all runs of a supervisor.
 
@@ -154,11 +148,15 @@ class Supervisor:
             if name == "dask":
                 from .._worker._dask import DaskExecutor
 
-                executor = DaskExecutor(
-                    address=dask_address,
-                    kill_grace=kill_grace,
-                    local_resources=None if dask_address else _machine_resources(),
-                )
+                # A temporary cluster (no address) runs as many attempts as this
+                # supervisor's cap and has this machine's resources.
+                local: dict[str, Any] = {}
+                if not dask_address:
+                    local = {
+                        "local_slots": int(self.limiter.total_tokens),
+                        "local_machine": msgspec.structs.asdict(read_machine()),
+                    }
+                executor = DaskExecutor(address=dask_address, kill_grace=kill_grace, **local)
             elif name == "spawn":
                 executor = SpawnExecutor(kill_grace=kill_grace)
             elif name == "fork":

@@ -152,9 +152,12 @@ class DaskExecutor:
     :param threads: most blocking calls to the Dask client at once.
     :param warm_hosts: run each attempt as a fork of a warm host of its flow on the
         worker (where the worker can fork); ``False``: a fresh interpreter per attempt.
-    :param local_resources: the Dask worker resources of the temporary local cluster
-        (``CPU``, ``MEMORY`` in megabytes, ``GPU``: this machine's, so that ``@resources``
-        work there as with the local executors); ignored with an ``address``.
+    :param local_slots: attempts the temporary local cluster runs at once (default:
+        Dask's); ignored with an ``address``.
+    :param local_machine: what the temporary cluster's worker declares as its Dask
+        resources (``cpu``, ``memory`` in megabytes, ``gpu``: this machine's, so that
+        ``@resources`` work there as with the local executors); ignored with an
+        ``address``.
     :param host_idle_timeout: seconds a worker's host stays warm once no attempt uses it
         (the first executor to connect to a cluster sets it for the cluster's workers).
     """
@@ -169,14 +172,15 @@ class DaskExecutor:
         threads: int = 8,
         warm_hosts: bool = True,
         host_idle_timeout: float = HOST_IDLE_TIMEOUT,
-        local_resources: Mapping[str, float] | None = None,
+        local_slots: int | None = None,
+        local_machine: Mapping[str, float] | None = None,
     ) -> None:
         self._distributed = import_distributed()
         self.address = address
         self._grace = kill_grace
         self._warm_hosts = warm_hosts
         self._host_idle = host_idle_timeout
-        self._local_resources = dict(local_resources or {})
+        self._local = temporary_cluster_options(local_slots, local_machine)
         self._limiter = anyio.CapacityLimiter(threads)
         self._lock = anyio.Lock()
         self._client: Any = None
@@ -216,8 +220,7 @@ class DaskExecutor:
     def _connect(self) -> Any:
         distributed = self._distributed
         if self.address is None:
-            options = temporary_cluster_options(self._local_resources)
-            self._cluster = distributed.LocalCluster(**options)
+            self._cluster = distributed.LocalCluster(**self._local)
             client = distributed.Client(self._cluster, set_as_default=False)
         else:
             try:
@@ -350,10 +353,6 @@ class DaskExecutor:
             del self._by_key[key]
             attempt.send.close()
             attempt.receive.close()
-            if submission.future is not None:
-                # The outcome came as an event: the scheduler may forget the result now
-                # (as it would once the future is collected), not when the cluster closes.
-                submission.future.release()
 
     def _submit_batch(self, batch: list[_Submission]) -> None:
         """Submit a batch of attempts (in a worker thread): one graph update for those

@@ -7,7 +7,6 @@ versions and Dask resources, and where the tasks of a ``@parallel`` group run.
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -22,7 +21,6 @@ if TYPE_CHECKING:
 
 __all__ = (
     "RESOURCE_NAMES",
-    "TEMPORARY_SLOTS",
     "ParallelGroups",
     "check_versions",
     "dask_address",
@@ -31,9 +29,6 @@ __all__ = (
     "local_cluster_options",
     "temporary_cluster_options",
 )
-
-#: Attempts the temporary local cluster runs at once (the default task cap's value).
-TEMPORARY_SLOTS = max(4, 4 * (os.cpu_count() or 1))
 
 
 def import_distributed() -> Any:
@@ -60,23 +55,29 @@ def local_cluster_options(**overrides: Any) -> dict[str, Any]:
     }
 
 
-def temporary_cluster_options(resources: Mapping[str, float] | None = None) -> dict[str, Any]:
+def temporary_cluster_options(
+    slots: int | None = None, machine: Mapping[str, float] | None = None
+) -> dict[str, Any]:
     """``LocalCluster`` settings of the executor's temporary cluster (no address given):
     its scheduler and one worker run in the supervisor's process, on Dask's in-process
-    transport, and each attempt still runs in a process of its own. ``resources`` are the
-    worker's Dask resources (this machine's, for ``@resources``).
+    transport, and each attempt still runs in a process of its own. The worker runs
+    ``slots`` attempts at once (default: Dask's, a thread per core) and declares
+    ``machine`` (``cpu``, ``memory`` in megabytes, ``gpu``, as ``@resources`` names
+    them) as its Dask resources.
 
     Worker processes would be started by :mod:`multiprocessing`, which imports the
     caller's ``__main__`` file again in each of them: a script without an
     ``if __name__ == "__main__":`` guard would start its runs once more in every worker.
     """
-    return local_cluster_options(
+    options = local_cluster_options(
         processes=False,
         host=None,
         n_workers=1,
-        threads_per_worker=TEMPORARY_SLOTS,
-        resources=dict(resources or {}),
+        resources={RESOURCE_NAMES[name]: v for name, v in (machine or {}).items()},
     )
+    if slots is not None:
+        options["threads_per_worker"] = slots
+    return options
 
 
 def dask_address(target: object) -> str:
